@@ -1,0 +1,66 @@
+# amphi: the two commands of the README.
+#   make run    installs missing Debian packages (as root), builds, runs the whole system
+#   make check  the same, then every test: unit (plain and ASan+UBSan), integration, fuzz
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+ARGS       ?=
+PYTHON     ?= /usr/bin/python3
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps deps-check build asan fuzz run check unit unit-asan integration fuzz-run \
+        bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-check:
+	@scripts/install-deps.sh check
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAMPHI_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+fuzz: deps-check
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAMPHI_FUZZ=ON \
+	  -DAMPHI_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/amphi run $(ARGS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit-asan: asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Integration tests drive the sanitizer build: real processes, real sockets, real
+# nats-server, and ASan/UBSan watching the server while they do.
+integration: asan
+	AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi $(PYTHON) -m pytest -q tests/integration
+
+fuzz-run: fuzz
+	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+check: deps-check
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) integration
+	$(MAKE) fuzz-run
+
+bench: build
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,820 @@
+/* loadgen: the visitor-node benchmark's load generator (see docs/PERFORMANCE.md).
+ *
+ * Listener mode (default): opens --clients WebSockets that each take the real visitor join
+ * path (main node -> redirect with a ticket -> visitor node -> joined), at most
+ * --concurrency joins in flight, then waits for chat messages whose text is
+ * "bench <send_time_us> <k>" and records, for every receipt, now - send_time. The send time
+ * is CLOCK_REALTIME so that a speaker in another process on the same machine shares the
+ * clock.
+ *
+ * Speaker mode (--speak K): one client joins as a main participant (no "visitor" flag; the
+ * server's default max_participants is 30) and sends K such chats, --speak-interval ms apart.
+ *
+ * At the end every process prints one JSON line on stdout. Raw delays go to --delays-file
+ * (one "k delay_us" line per receipt) so that a script can merge several processes'
+ * receipts into one distribution; --ready-file is written once every join has finished,
+ * which is how the script knows the load is in place.
+ *
+ * The event loop is libuv (epoll) rather than lws' own poll() loop: a poll set of 5,000
+ * sockets is scanned whole on every wake-up, and the join phase wakes up very often. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* --- options ------------------------------------------------------------------------------ */
+
+typedef struct opts {
+  char main_url[256];
+  char room[160];
+  int clients;
+  int concurrency;
+  int hold_s;            /* listeners: stay at most this long after the joins */
+  int join_timeout_s;
+  int speak;             /* >0: speaker mode, this many chats */
+  int speak_interval_ms;
+  int speak_delay_ms;    /* speaker: pause between its join and the first chat */
+  int linger_ms;         /* speaker: wait for the last echoes after the last chat */
+  char name_prefix[64];
+  const char *delays_file;
+  const char *ready_file;
+  bool quiet;
+} opts;
+
+static opts O = {
+    .main_url = "ws://127.0.0.1:8080/ws",
+    .room = "acme/bench",
+    .clients = 1000,
+    .concurrency = 200,
+    .hold_s = 600,
+    .join_timeout_s = 30,
+    .speak = 0,
+    .speak_interval_ms = 500,
+    .speak_delay_ms = 500,
+    .linger_ms = 2000,
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: loadgen [flags]\n"
+          "  --main URL            main node's WebSocket URL [ws://127.0.0.1:8080/ws]\n"
+          "  --room R              room to join [acme/bench]\n"
+          "  --clients N           visitors to open [1000]\n"
+          "  --concurrency C       joins in flight at once [200]\n"
+          "  --hold S              after the joins, stay at most S seconds [600]\n"
+          "  --join-timeout S      a join not done by then counts as an error [30]\n"
+          "  --speak K             speaker mode: join as participant, send K chats\n"
+          "  --speak-interval MS   between two chats [500]\n"
+          "  --speak-delay MS      between the speaker's join and its first chat [500]\n"
+          "  --linger MS           speaker: wait for echoes after the last chat [2000]\n"
+          "  --name-prefix P       visitors are named P<i> [lg<pid>-]\n"
+          "  --delays-file PATH    write every receipt there: chat number, delay in us\n"
+          "  --ready-file PATH     create PATH once every join has finished\n"
+          "  --quiet               no progress lines on stderr\n"
+          "SIGINT/SIGTERM: print the results and exit.\n");
+}
+
+static int int_arg(const char *flag, const char *v, int min, int max, int *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || end == v || *end || x < min || x > max) {
+    fprintf(stderr, "loadgen: %s: expected a whole number in %d..%d, got '%s'\n", flag, min,
+            max, v);
+    return -1;
+  }
+  *out = (int)x;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv) {
+  snprintf(O.name_prefix, sizeof O.name_prefix, "lg%ld-", (long)getpid());
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      exit(0);
+    }
+    if (!strcmp(a, "--quiet")) {
+      O.quiet = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "loadgen: %s: needs a value (or unknown flag)\n", a);
+      return -1;
+    }
+    const char *v = argv[++i];
+    int rc = 0;
+    if (!strcmp(a, "--main")) {
+      if (strlen(v) >= sizeof O.main_url) return fprintf(stderr, "loadgen: --main: too long\n"), -1;
+      snprintf(O.main_url, sizeof O.main_url, "%s", v);
+    } else if (!strcmp(a, "--room")) {
+      if (strlen(v) >= sizeof O.room) return fprintf(stderr, "loadgen: --room: too long\n"), -1;
+      snprintf(O.room, sizeof O.room, "%s", v);
+    } else if (!strcmp(a, "--name-prefix")) {
+      if (strlen(v) >= 40) return fprintf(stderr, "loadgen: --name-prefix: too long\n"), -1;
+      snprintf(O.name_prefix, sizeof O.name_prefix, "%s", v);
+    } else if (!strcmp(a, "--clients"))
+      rc = int_arg(a, v, 1, 1000000, &O.clients);
+    else if (!strcmp(a, "--concurrency"))
+      rc = int_arg(a, v, 1, 100000, &O.concurrency);
+    else if (!strcmp(a, "--hold"))
+      rc = int_arg(a, v, 0, 86400, &O.hold_s);
+    else if (!strcmp(a, "--join-timeout"))
+      rc = int_arg(a, v, 1, 3600, &O.join_timeout_s);
+    else if (!strcmp(a, "--speak"))
+      rc = int_arg(a, v, 1, 100000, &O.speak);
+    else if (!strcmp(a, "--speak-interval"))
+      rc = int_arg(a, v, 1, 3600000, &O.speak_interval_ms);
+    else if (!strcmp(a, "--speak-delay"))
+      rc = int_arg(a, v, 0, 3600000, &O.speak_delay_ms);
+    else if (!strcmp(a, "--linger"))
+      rc = int_arg(a, v, 0, 3600000, &O.linger_ms);
+    else if (!strcmp(a, "--delays-file"))
+      O.delays_file = v;
+    else if (!strcmp(a, "--ready-file"))
+      O.ready_file = v;
+    else {
+      fprintf(stderr, "loadgen: unknown flag %s\n", a);
+      usage(stderr);
+      return -1;
+    }
+    if (rc) return -1;
+  }
+  if (O.speak) O.clients = 1; /* the speaker is one participant */
+  return 0;
+}
+
+/* --- clocks, growable arrays, percentiles ------------------------------------------------- */
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Shared with the speaker process: the delay is a difference of two processes' readings. */
+static int64_t real_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+typedef struct i64vec {
+  int64_t *v;
+  size_t n, cap;
+} i64vec;
+
+static void vec_push(i64vec *a, int64_t x) {
+  if (a->n == a->cap) {
+    size_t ncap = a->cap ? 2 * a->cap : 1024;
+    int64_t *nv = realloc(a->v, ncap * sizeof *nv);
+    if (!nv) {
+      fprintf(stderr, "loadgen: out of memory\n");
+      exit(1);
+    }
+    a->v = nv;
+    a->cap = ncap;
+  }
+  a->v[a->n++] = x;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest rank on a sorted vector, in milliseconds; -1 when empty (JSON has no NaN). */
+static double pct_ms(const i64vec *a, double p) {
+  if (!a->n) return -1;
+  size_t k = (size_t)(p * (double)a->n + 0.999999);
+  if (k < 1) k = 1;
+  if (k > a->n) k = a->n;
+  return (double)a->v[k - 1] / 1000.0;
+}
+
+/* --- clients ------------------------------------------------------------------------------ */
+
+typedef enum {
+  ST_IDLE,     /* not started */
+  ST_MAIN,     /* talking to the main node */
+  ST_REDIRECT, /* redirected; its visitor connection waits to be opened */
+  ST_VISITOR,  /* talking to the visitor node */
+  ST_JOINED,
+  ST_FAILED,
+} cstate;
+
+typedef struct client client;
+
+/* One per WebSocket, set as the wsi's opaque data, so that a callback knows which of the
+ * client's two connections it is about. */
+typedef struct wslink {
+  client *c;
+  struct lws *wsi;
+  bool closing; /* we closed it on purpose: its close is no error */
+} wslink;
+
+struct client {
+  int idx;
+  cstate st;
+  int64_t t0_us;       /* monotonic, when the join started */
+  wslink main, vis;
+  char *url, *ticket;  /* from the redirect */
+  char *out;           /* one message waiting for the socket to be writable */
+  size_t out_len;
+  char *rx;            /* a message arriving in several fragments */
+  size_t rx_len;
+  int chats;           /* chat receipts */
+  client *next_redirect;
+};
+
+static struct {
+  uv_loop_t loop;
+  struct lws_context *ctx;
+  client *cl;
+  int started, inflight, joined, failed, done_joins;
+  int errors, drops;
+  client *redirects, **redirects_tail; /* FIFO of clients whose visitor connect is due */
+  i64vec join_us, delays_us, delays_k; /* delays_k[i]: the chat number of delays_us[i] */
+  int64_t join_start_real_us, join_end_real_us, first_start_mono, last_join_mono;
+  uv_timer_t pump_timer, tick_timer, speak_timer, end_timer;
+  uv_signal_t sigint, sigterm;
+  bool finishing, ready;
+  int spoken, chats_max_k;
+  int *per_k;           /* receipts per chat number k */
+  int per_k_cap;
+  int main_port;
+  char main_host[128], main_path[128];
+  struct rusage ru_start, ru_ready;
+  int errors_logged;
+} G;
+
+static void fail(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_err(const char *fmt, ...) {
+  /* The first few errors say what went wrong; thousands of identical lines would not. */
+  if (G.errors_logged++ >= 10) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("loadgen: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void pump_cb(uv_timer_t *t);
+
+/* Connections are opened from a zero-delay timer, never from inside an lws callback. */
+static void schedule_pump(void) {
+  if (!uv_is_active((uv_handle_t *)&G.pump_timer)) uv_timer_start(&G.pump_timer, pump_cb, 0, 0);
+}
+
+static void mark_ready(void);
+
+static void join_finished(client *c) {
+  (void)c;
+  G.inflight--;
+  G.done_joins++;
+  if (G.done_joins == O.clients) mark_ready();
+  schedule_pump();
+}
+
+static void fail(client *c, const char *fmt, ...) {
+  char why[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  if (c->st == ST_FAILED) return;
+  G.errors++;
+  log_err("client %d: %s", c->idx, why);
+  cstate was = c->st;
+  c->st = ST_FAILED;
+  free(c->out);
+  c->out = NULL;
+  /* Close whatever is still open; the close callbacks see ST_FAILED and stay quiet. */
+  if (c->main.wsi && !c->main.closing) {
+    c->main.closing = true;
+    lws_set_timeout(c->main.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+  if (c->vis.wsi && !c->vis.closing) {
+    c->vis.closing = true;
+    lws_set_timeout(c->vis.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+  if (was == ST_MAIN || was == ST_REDIRECT || was == ST_VISITOR) {
+    G.failed++;
+    join_finished(c);
+  }
+}
+
+static void queue_out(client *c, struct lws *wsi, char *text) {
+  if (c->out) { /* never happens with one message per interval; count it if it does */
+    G.errors++;
+    log_err("client %d: a message was still waiting to be written", c->idx);
+    free(c->out);
+  }
+  c->out = text;
+  c->out_len = strlen(text);
+  lws_callback_on_writable(wsi);
+}
+
+static struct lws *connect_ws(client *c, wslink *l, const char *host, int port,
+                              const char *path) {
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  char hosthdr[160];
+  snprintf(hosthdr, sizeof hosthdr, "%s:%d", host, port);
+  ci.context = G.ctx;
+  ci.address = host;
+  ci.port = port;
+  ci.path = path;
+  ci.host = hosthdr;
+  ci.origin = hosthdr;
+  ci.local_protocol_name = "loadgen";
+  ci.opaque_user_data = l;
+  ci.pwsi = &l->wsi;
+  l->c = c;
+  l->closing = false;
+  return lws_client_connect_via_info(&ci);
+}
+
+static void start_client(client *c) {
+  c->st = ST_MAIN;
+  c->t0_us = mono_us();
+  if (!G.first_start_mono) {
+    G.first_start_mono = c->t0_us;
+    G.join_start_real_us = real_us();
+  }
+  G.inflight++;
+  G.started++;
+  if (!connect_ws(c, &c->main, G.main_host, G.main_port, G.main_path) &&
+      c->st == ST_MAIN) /* a CONNECTION_ERROR callback may already have failed it */
+    fail(c, "cannot connect to the main node");
+}
+
+static void start_visitor(client *c) {
+  char *url = c->url;
+  c->url = NULL;
+  const char *prot, *ads, *path;
+  int port = 0;
+  if (lws_parse_uri(url, &prot, &ads, &port, &path) || strcmp(prot, "ws") != 0) {
+    fail(c, "redirect url is not ws://host:port/path");
+    free(url);
+    return;
+  }
+  char fullpath[256];
+  snprintf(fullpath, sizeof fullpath, "/%s", path);
+  c->st = ST_VISITOR;
+  if (!connect_ws(c, &c->vis, ads, port, fullpath) && c->st == ST_VISITOR)
+    fail(c, "cannot connect to the visitor node");
+  free(url);
+}
+
+/* Opens connections outside of lws callbacks: visitor connections of redirected clients
+ * first (their tickets are running), then new clients up to the concurrency. */
+static void pump_cb(uv_timer_t *t) {
+  (void)t;
+  if (G.finishing) return;
+  while (G.redirects) {
+    client *c = G.redirects;
+    G.redirects = c->next_redirect;
+    if (!G.redirects) G.redirects_tail = &G.redirects;
+    c->next_redirect = NULL;
+    if (c->st == ST_REDIRECT) start_visitor(c);
+  }
+  while (G.inflight < O.concurrency && G.started < O.clients) start_client(&G.cl[G.started]);
+}
+
+/* --- messages ----------------------------------------------------------------------------- */
+
+static void on_chat(client *c, const char *msg, size_t len) {
+  /* Fast path, no JSON parse: 20,000 receipts of one chat must cost the receiver little,
+   * or the receiver, not the server, is what the delay measures. */
+  static const char key[] = "\"text\":\"bench ";
+  const char *p = memmem(msg, len, key, sizeof key - 1);
+  if (!p) return;
+  p += sizeof key - 1;
+  char *end;
+  long long sent = strtoll(p, &end, 10);
+  if (end == p || *end != ' ') return;
+  long k = strtol(end + 1, &end, 10);
+  int64_t now = real_us();
+  vec_push(&G.delays_us, now - sent);
+  vec_push(&G.delays_k, k);
+  c->chats++;
+  if (k >= 0 && k < 1000000) {
+    if (k >= G.per_k_cap) {
+      int ncap = (int)k + 64;
+      int *nk = realloc(G.per_k, (size_t)ncap * sizeof *nk);
+      if (nk) {
+        memset(nk + G.per_k_cap, 0, (size_t)(ncap - G.per_k_cap) * sizeof *nk);
+        G.per_k = nk;
+        G.per_k_cap = ncap;
+      }
+    }
+    if (k < G.per_k_cap) G.per_k[k]++;
+    if (k > G.chats_max_k) G.chats_max_k = (int)k;
+  }
+}
+
+static void joined(client *c) {
+  int64_t now = mono_us();
+  vec_push(&G.join_us, now - c->t0_us);
+  G.last_join_mono = now;
+  G.join_end_real_us = real_us();
+  c->st = ST_JOINED;
+  G.joined++;
+  join_finished(c);
+}
+
+static void speak_cb(uv_timer_t *t);
+
+static void on_message(client *c, wslink *l, const char *msg, size_t len) {
+  if (memmem(msg, len, "\"type\":\"chat\"", 12)) {
+    if (c->st == ST_JOINED) on_chat(c, msg, len);
+    return;
+  }
+  json_error_t jerr;
+  json_t *j = json_loadb(msg, len, 0, &jerr);
+  const char *type = json_string_value(json_object_get(j, "type"));
+  if (!type) {
+    fail(c, "unparsable message from the server");
+  } else if (!strcmp(type, "redirect") && l == &c->main && c->st == ST_MAIN) {
+    const char *url = json_string_value(json_object_get(j, "url"));
+    const char *ticket = json_string_value(json_object_get(j, "ticket"));
+    if (O.speak) {
+      fail(c, "the speaker was made a visitor: is the room full of participants?");
+    } else if (!url || !ticket) {
+      fail(c, "redirect without url or ticket");
+    } else {
+      c->url = strdup(url);
+      c->ticket = strdup(ticket);
+      c->st = ST_REDIRECT;
+      /* Done with main: the WRITEABLE callback closes it cleanly (with a close frame). */
+      c->main.closing = true;
+      lws_callback_on_writable(c->main.wsi);
+      c->next_redirect = NULL;
+      *G.redirects_tail = c;
+      G.redirects_tail = &c->next_redirect;
+      schedule_pump();
+    }
+  } else if (!strcmp(type, "joined")) {
+    if (O.speak && l == &c->main && c->st == ST_MAIN) {
+      joined(c);
+      uv_timer_start(&G.speak_timer, speak_cb, (uint64_t)O.speak_delay_ms,
+                     (uint64_t)O.speak_interval_ms);
+    } else if (l == &c->vis && c->st == ST_VISITOR) {
+      joined(c);
+    } else {
+      fail(c, "unexpected joined");
+    }
+  } else if (!strcmp(type, "error")) {
+    const char *code = json_string_value(json_object_get(j, "code"));
+    const char *m = json_string_value(json_object_get(j, "message"));
+    if (c->st == ST_JOINED) { /* e.g. rate_limited on a chat: count it, stay */
+      G.errors++;
+      log_err("client %d: error %s: %s", c->idx, code ? code : "?", m ? m : "");
+    } else {
+      fail(c, "error %s: %s", code ? code : "?", m ? m : "");
+    }
+  } else if (!strcmp(type, "closed")) {
+    if (c->st == ST_JOINED) {
+      G.drops++;
+      log_err("client %d: server said closed", c->idx);
+    }
+  }
+  /* Everything else (visitor_count, participant_*, ok, pong...) is background. */
+  json_decref(j);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len) {
+  (void)user;
+  wslink *l = lws_get_opaque_user_data(wsi);
+  client *c = l ? l->c : NULL;
+  switch (reason) {
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    if (!c) return 0;
+    l->wsi = NULL;
+    if (!l->closing && (c->st == ST_MAIN || c->st == ST_VISITOR))
+      fail(c, "%s connection: %s", l == &c->main ? "main" : "visitor",
+           in ? (const char *)in : "connection error");
+    return 0;
+  case LWS_CALLBACK_CLIENT_ESTABLISHED: {
+    if (!c) return -1;
+    char *text = NULL;
+    int rc;
+    if (l == &c->main) {
+      rc = O.speak ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
+                              O.room, O.name_prefix)
+                   : asprintf(&text,
+                              "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
+                              "\"visitor\":true}",
+                              O.room, O.name_prefix, c->idx);
+    } else {
+      rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
+                    c->ticket);
+      free(c->ticket);
+      c->ticket = NULL;
+    }
+    if (rc < 0) {
+      fail(c, "out of memory");
+      return -1;
+    }
+    queue_out(c, wsi, text);
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_WRITEABLE: {
+    if (!c) return -1;
+    if (l->closing) {
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+      return -1;
+    }
+    if (!c->out) return 0;
+    /* lws writes the frame header into the LWS_PRE bytes before the payload. */
+    unsigned char *buf = malloc(LWS_PRE + c->out_len);
+    if (!buf) return -1;
+    memcpy(buf + LWS_PRE, c->out, c->out_len);
+    int n = lws_write(wsi, buf + LWS_PRE, c->out_len, LWS_WRITE_TEXT);
+    free(buf);
+    free(c->out);
+    c->out = NULL;
+    if (n < (int)c->out_len) {
+      fail(c, "write failed");
+      return -1;
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_RECEIVE: {
+    if (!c || l->closing) return 0;
+    bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+    if (final && !c->rx) {
+      on_message(c, l, in, len);
+      return 0;
+    }
+    char *nb = realloc(c->rx, c->rx_len + len + 1);
+    if (!nb) return -1;
+    memcpy(nb + c->rx_len, in, len);
+    c->rx = nb;
+    c->rx_len += len;
+    if (final) {
+      char *m = c->rx;
+      size_t ml = c->rx_len;
+      c->rx = NULL;
+      c->rx_len = 0;
+      on_message(c, l, m, ml);
+      free(m);
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_CLOSED:
+    if (!c) return 0;
+    l->wsi = NULL;
+    if (l->closing || G.finishing) return 0;
+    if (c->st == ST_JOINED) {
+      G.drops++;
+      log_err("client %d: the server closed a joined connection", c->idx);
+    } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
+      fail(c, "%s closed the connection during the join",
+           l == &c->main ? "the main node" : "the visitor node");
+    }
+    return 0;
+  case LWS_CALLBACK_WSI_DESTROY:
+    if (l) l->wsi = NULL;
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"loadgen", callback, 0, 16 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* --- phases ------------------------------------------------------------------------------- */
+
+static void finish(void);
+
+static void end_cb(uv_timer_t *t) {
+  (void)t;
+  finish();
+}
+
+static void mark_ready(void) {
+  if (G.ready) return;
+  G.ready = true;
+  getrusage(RUSAGE_SELF, &G.ru_ready);
+  if (!O.quiet)
+    fprintf(stderr, "loadgen: %d/%d joined (%d failed) in %.2f s\n", G.joined, O.clients,
+            G.failed, (double)(G.last_join_mono - G.first_start_mono) / 1e6);
+  if (O.ready_file) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", O.ready_file);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+      fprintf(f, "%d %d\n", G.joined, G.failed);
+      fclose(f);
+      rename(tmp, O.ready_file); /* appears whole, never half-written */
+    }
+  }
+  if (!O.speak) uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.hold_s * 1000, 0);
+}
+
+static void speak_cb(uv_timer_t *t) {
+  client *c = &G.cl[0];
+  if (c->st != ST_JOINED || !c->main.wsi) {
+    uv_timer_stop(t);
+    finish();
+    return;
+  }
+  char *text;
+  if (asprintf(&text, "{\"type\":\"chat\",\"text\":\"bench %lld %d\"}", (long long)real_us(),
+               G.spoken) < 0)
+    return;
+  G.spoken++;
+  queue_out(c, c->main.wsi, text);
+  if (G.spoken >= O.speak) {
+    uv_timer_stop(t);
+    uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.linger_ms, 0);
+  }
+}
+
+static void tick_cb(uv_timer_t *t) {
+  (void)t;
+  int64_t now = mono_us(), limit = (int64_t)O.join_timeout_s * 1000000;
+  for (int i = 0; i < G.started; i++) {
+    client *c = &G.cl[i];
+    if ((c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR) &&
+        now - c->t0_us > limit)
+      fail(c, "join not done after %d s", O.join_timeout_s);
+  }
+  if (!O.quiet && !G.ready)
+    fprintf(stderr, "loadgen: %d joined, %d in flight, %d failed\n", G.joined, G.inflight,
+            G.failed);
+}
+
+static void signal_cb(uv_signal_t *s, int signum) {
+  (void)s;
+  (void)signum;
+  finish();
+}
+
+static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+
+static double cpu_s(const struct rusage *ru) { return tv_s(ru->ru_utime) + tv_s(ru->ru_stime); }
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void finish(void) {
+  if (G.finishing) return;
+  G.finishing = true;
+  if (!G.ready) getrusage(RUSAGE_SELF, &G.ru_ready);
+  struct rusage ru_end;
+  getrusage(RUSAGE_SELF, &ru_end);
+  if (O.delays_file) { /* "k delay_us" per receipt, before the sort below loses k */
+    FILE *f = fopen(O.delays_file, "w");
+    if (!f) {
+      fprintf(stderr, "loadgen: %s: %s\n", O.delays_file, strerror(errno));
+    } else {
+      for (size_t i = 0; i < G.delays_us.n; i++)
+        fprintf(f, "%lld %lld\n", (long long)G.delays_k.v[i], (long long)G.delays_us.v[i]);
+      fclose(f);
+    }
+  }
+  qsort(G.join_us.v, G.join_us.n, sizeof *G.join_us.v, cmp_i64);
+  qsort(G.delays_us.v, G.delays_us.n, sizeof *G.delays_us.v, cmp_i64);
+  double join_s = G.joined ? (double)(G.last_join_mono - G.first_start_mono) / 1e6 : 0;
+  int still_joined = 0;
+  for (int i = 0; i < G.started; i++)
+    if (G.cl[i].st == ST_JOINED && G.cl[i].vis.wsi) still_joined++;
+  int chats_seen = 0;
+  for (int k = 0; k < G.per_k_cap; k++) chats_seen += G.per_k[k] > 0;
+  printf("{\"role\":\"%s\",\"clients\":%d,\"joined\":%d,\"join_s\":%.3f,"
+         "\"join_rate_per_s\":%.1f,\"join_p50_ms\":%.2f,\"join_p99_ms\":%.2f,"
+         "\"join_max_ms\":%.2f,\"deliveries\":%zu,\"chats_seen\":%d,\"delay_p50_ms\":%.2f,"
+         "\"delay_p99_ms\":%.2f,\"delay_max_ms\":%.2f,\"errors\":%d,\"drops\":%d,"
+         "\"connected_at_end\":%d,\"spoken\":%d,\"cpu_join_s\":%.2f,\"cpu_after_s\":%.2f,"
+         "\"join_start_us\":%lld,\"join_end_us\":%lld}\n",
+         O.speak ? "speaker" : "listener", O.clients, G.joined, join_s,
+         join_s > 0 ? G.joined / join_s : 0.0, pct_ms(&G.join_us, 0.50),
+         pct_ms(&G.join_us, 0.99), pct_ms(&G.join_us, 1.0), G.delays_us.n, chats_seen,
+         pct_ms(&G.delays_us, 0.50), pct_ms(&G.delays_us, 0.99), pct_ms(&G.delays_us, 1.0),
+         G.errors, G.drops, O.speak ? (G.cl[0].main.wsi != NULL) : still_joined, G.spoken,
+         cpu_s(&G.ru_ready) - cpu_s(&G.ru_start), cpu_s(&ru_end) - cpu_s(&G.ru_ready),
+         (long long)G.join_start_real_us, (long long)G.join_end_real_us);
+  fflush(stdout);
+  /* Tear down: our handles, then lws' (closing every socket); the loop then runs dry. A
+   * guard ends the process should a handle linger, so the script never waits on us. */
+  alarm(15);
+  uv_timer_stop(&G.pump_timer);
+  uv_timer_stop(&G.tick_timer);
+  uv_timer_stop(&G.speak_timer);
+  uv_timer_stop(&G.end_timer);
+  close_handle((uv_handle_t *)&G.pump_timer);
+  close_handle((uv_handle_t *)&G.tick_timer);
+  close_handle((uv_handle_t *)&G.speak_timer);
+  close_handle((uv_handle_t *)&G.end_timer);
+  uv_signal_stop(&G.sigint);
+  uv_signal_stop(&G.sigterm);
+  close_handle((uv_handle_t *)&G.sigint);
+  close_handle((uv_handle_t *)&G.sigterm);
+  lws_context_destroy(G.ctx);
+}
+
+static void raise_nofile(void) {
+  /* One descriptor per WebSocket: the soft limit (often 1024) would end the run early. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("loadgen: setrlimit");
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)O.clients + 64 > rl.rlim_cur)
+    fprintf(stderr,
+            "loadgen: warning: %d clients need more descriptors than the limit (%llu): "
+            "spread them over more processes\n",
+            O.clients, (unsigned long long)rl.rlim_cur);
+}
+
+int main(int argc, char **argv) {
+  if (parse_args(argc, argv) != 0) return 2;
+  raise_nofile();
+  signal(SIGPIPE, SIG_IGN);
+  lws_set_log_level(LLL_ERR, NULL);
+
+  char url[256];
+  snprintf(url, sizeof url, "%s", O.main_url);
+  const char *prot, *ads, *path;
+  if (lws_parse_uri(url, &prot, &ads, &G.main_port, &path) || strcmp(prot, "ws") != 0) {
+    fprintf(stderr, "loadgen: --main: expected ws://host:port/path, got '%s'\n", O.main_url);
+    return 2;
+  }
+  snprintf(G.main_host, sizeof G.main_host, "%s", ads);
+  snprintf(G.main_path, sizeof G.main_path, "/%s", path);
+
+  G.cl = calloc((size_t)O.clients, sizeof *G.cl);
+  if (!G.cl) {
+    fprintf(stderr, "loadgen: out of memory\n");
+    return 1;
+  }
+  for (int i = 0; i < O.clients; i++) G.cl[i].idx = i;
+  G.redirects_tail = &G.redirects;
+
+  uv_loop_init(&G.loop);
+  void *loops[1] = {&G.loop};
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = protocols;
+  info.options = LWS_SERVER_OPTION_LIBUV;
+  info.foreign_loops = loops;
+  info.timeout_secs = (unsigned)O.join_timeout_s;
+  info.connect_timeout_secs = (unsigned)O.join_timeout_s;
+  G.ctx = lws_create_context(&info);
+  if (!G.ctx) {
+    fprintf(stderr, "loadgen: cannot create the lws context\n");
+    return 1;
+  }
+
+  uv_timer_init(&G.loop, &G.pump_timer);
+  uv_timer_init(&G.loop, &G.tick_timer);
+  uv_timer_init(&G.loop, &G.speak_timer);
+  uv_timer_init(&G.loop, &G.end_timer);
+  uv_signal_init(&G.loop, &G.sigint);
+  uv_signal_init(&G.loop, &G.sigterm);
+  uv_signal_start(&G.sigint, signal_cb, SIGINT);
+  uv_signal_start(&G.sigterm, signal_cb, SIGTERM);
+  uv_timer_start(&G.tick_timer, tick_cb, 1000, 1000);
+  getrusage(RUSAGE_SELF, &G.ru_start);
+  schedule_pump();
+
+  uv_run(&G.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&G.loop);
+  for (int i = 0; i < O.clients; i++) {
+    free(G.cl[i].url);
+    free(G.cl[i].ticket);
+    free(G.cl[i].out);
+    free(G.cl[i].rx);
+  }
+  free(G.cl);
+  free(G.join_us.v);
+  free(G.delays_us.v);
+  free(G.delays_k.v);
+  free(G.per_k);
+  /* Exit status: 0 when every client joined and nothing failed afterwards. */
+  return (G.joined == O.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
+}

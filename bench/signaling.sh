@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# The visitor-node signaling benchmark (docs/PERFORMANCE.md).
+#
+# Starts a real cluster on 127.0.0.1 (nats-server, a main node, one visitor node, each its
+# own process, configured by `amphi configure`), fills the visitor node with N visitors
+# from L loadgen processes (a process may hold only 20,000 descriptors here), lets one
+# speaker send K chats, and reports: join rate, the visitor node's memory per visitor, the
+# delay of each chat to every visitor (p50/p99 over all receipts) and the node's CPU time.
+#
+# The visitor node runs alone on CPU 1; everything else (NATS, main, loadgens, speaker)
+# shares CPU 0, so that the node under test has one core to itself and the figures are
+# "per core". Builds nothing: run `make` first (build/amphi, build/loadgen).
+#
+# usage: bench/signaling.sh [--clients N] [--procs L] [--chats K] [--chat-interval MS]
+#                           [--concurrency C] [--keep] [--perf]
+# The same settings as environment variables: BENCH_CLIENTS, BENCH_PROCS, BENCH_CHATS,
+# BENCH_CHAT_INTERVAL_MS, BENCH_CONCURRENCY. AMPHI_BIN and LOADGEN_BIN override the binaries.
+# --keep keeps the logs and raw receipts; --perf (implies --keep) also records `perf` call
+# graphs of the visitor node during the chat phase and of loadgen 1 throughout.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+AMPHI=${AMPHI_BIN:-$ROOT/build/amphi}
+LOADGEN=${LOADGEN_BIN:-$ROOT/build/loadgen}
+# 19,900 rather than 20,000: the node's descriptors are capped at 20,000 (hard limit) and
+# it needs a few of its own (listener, NATS, epoll, timers, stdio) besides one per visitor.
+N=${BENCH_CLIENTS:-19900}
+L=${BENCH_PROCS:-4}
+K=${BENCH_CHATS:-20}
+INTERVAL_MS=${BENCH_CHAT_INTERVAL_MS:-500}
+CONC=${BENCH_CONCURRENCY:-200}
+KEEP=0
+PERF=0
+ROOM=acme/bench
+JOIN_TIMEOUT_S=600 # the whole join phase, not one join
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --clients) N=$2; shift 2 ;;
+    --procs) L=$2; shift 2 ;;
+    --chats) K=$2; shift 2 ;;
+    --chat-interval) INTERVAL_MS=$2; shift 2 ;;
+    --concurrency) CONC=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --perf) PERF=1; KEEP=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "signaling.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for v in N L K INTERVAL_MS CONC; do
+  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+    echo "signaling.sh: $v must be a positive whole number, got '${!v}'" >&2
+    exit 2
+  fi
+done
+for b in "$AMPHI" "$LOADGEN"; do
+  [ -x "$b" ] || { echo "signaling.sh: $b not found: run make first" >&2; exit 2; }
+done
+TOOLS="nats-server taskset curl ss awk sort getconf"
+[ $PERF = 0 ] || TOOLS="$TOOLS perf"
+for t in $TOOLS; do
+  command -v "$t" >/dev/null || { echo "signaling.sh: $t is needed" >&2; exit 2; }
+done
+
+TMP=$(mktemp -d /tmp/amphi-bench.XXXXXX)
+PIDS=()
+
+# Every process started here is stopped here, whatever way the script ends.
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local i p
+  # Newest first (loadgens, nodes, then NATS), so that no node logs a lost bus on the way.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    p=${PIDS[$i]}
+    kill -0 "$p" 2>/dev/null || continue
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [ $KEEP = 1 ]; then echo "logs and raw data kept in $TMP" >&2; else rm -rf "$TMP"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# A base port with P (main), P+1 (visitor node) and P+2 (NATS) all free.
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+BASE=
+for _ in $(seq 50); do
+  p=$((20000 + RANDOM % 30000))
+  if port_free $p && port_free $((p + 1)) && port_free $((p + 2)); then BASE=$p; break; fi
+done
+[ -n "$BASE" ] || { echo "signaling.sh: no free port range found" >&2; exit 1; }
+MAIN_PORT=$BASE
+VIS_PORT=$((BASE + 1))
+
+"$AMPHI" configure --visitor-nodes 1 --bridges 0 --host 127.0.0.1 --base-port "$BASE" \
+  --out "$TMP/cluster" >"$TMP/configure.log" 2>&1 ||
+  { cat "$TMP/configure.log" >&2; exit 1; }
+NATS_URL=$(sed -n 's/^nats_url *= *//p' "$TMP/cluster/main.conf")
+NATS_PORT=${NATS_URL##*:}
+
+cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of stat)
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+HZ=$(getconf CLK_TCK)
+
+wait_http() { # url, what, pid
+  for _ in $(seq 100); do
+    curl -fsS -m 1 "$1" >/dev/null 2>&1 && return 0
+    kill -0 "$3" 2>/dev/null || { echo "signaling.sh: $2 exited early:" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "signaling.sh: $2 does not answer $1" >&2
+  return 1
+}
+
+log "cluster in $TMP/cluster: main :$MAIN_PORT, visitor node :$VIS_PORT, NATS :$NATS_PORT"
+taskset -c 0 nats-server -c "$TMP/cluster/nats-server.conf" >"$TMP/nats.log" 2>&1 &
+NATS_PID=$!
+PIDS+=("$NATS_PID")
+for _ in $(seq 100); do port_free "$NATS_PORT" || break; sleep 0.1; done
+taskset -c 0 "$AMPHI" serve --config "$TMP/cluster/main.conf" >"$TMP/main.log" 2>&1 &
+MAIN_PID=$!
+PIDS+=("$MAIN_PID")
+taskset -c 1 "$AMPHI" serve --config "$TMP/cluster/visitor-1.conf" >"$TMP/visitor.log" 2>&1 &
+VIS_PID=$!
+PIDS+=("$VIS_PID")
+wait_http "http://127.0.0.1:$MAIN_PORT/healthz" "the main node" "$MAIN_PID" ||
+  { tail -20 "$TMP/main.log" >&2; exit 1; }
+wait_http "http://127.0.0.1:$VIS_PORT/healthz" "the visitor node" "$VIS_PID" ||
+  { tail -20 "$TMP/visitor.log" >&2; exit 1; }
+sleep 2 # a few heartbeats: the main node must know the visitor node before redirecting
+
+RSS_BASE=$(rss_kb "$VIS_PID")
+FDS_BASE=$(fds "$VIS_PID")
+log "visitor node pid $VIS_PID: VmRSS ${RSS_BASE} KB, $FDS_BASE descriptors before the load"
+
+# --- join phase --------------------------------------------------------------------------
+per=$((N / L))
+extra=$((N % L))
+conc=$(((CONC + L - 1) / L))
+LG_PIDS=()
+log "joining $N visitors from $L loadgen processes ($conc joins in flight each)"
+VIS_J0=$(cpu_ticks "$VIS_PID")
+MAIN_J0=$(cpu_ticks "$MAIN_PID")
+NATS_J0=$(cpu_ticks "$NATS_PID")
+T_JOIN0=$(date +%s.%N)
+for i in $(seq 1 "$L"); do
+  n=$per
+  [ "$i" -le "$extra" ] && n=$((n + 1))
+  wrap=()
+  [ $PERF = 1 ] && [ "$i" = 1 ] && wrap=(perf record -q -g -o "$TMP/perf.loadgen1.data" --)
+  taskset -c 0 "${wrap[@]}" "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws" --room "$ROOM" \
+    --clients "$n" --concurrency "$conc" --hold 900 --name-prefix "lg$i-" --quiet \
+    --ready-file "$TMP/ready.$i" --delays-file "$TMP/delays.$i" \
+    >"$TMP/loadgen.$i.json" 2>"$TMP/loadgen.$i.err" &
+  LG_PIDS+=($!)
+  PIDS+=($!)
+done
+deadline=$((SECONDS + JOIN_TIMEOUT_S))
+while :; do
+  ready=0
+  for i in $(seq 1 "$L"); do [ -f "$TMP/ready.$i" ] && ready=$((ready + 1)); done
+  [ $ready = "$L" ] && break
+  for p in "${LG_PIDS[@]}"; do
+    kill -0 "$p" 2>/dev/null || { echo "signaling.sh: a loadgen exited during the joins" >&2;
+                                  cat "$TMP"/loadgen.*.err >&2; exit 1; }
+  done
+  kill -0 "$VIS_PID" 2>/dev/null || { echo "signaling.sh: the visitor node died" >&2;
+                                      tail -20 "$TMP/visitor.log" >&2; exit 1; }
+  [ $SECONDS -lt $deadline ] || { echo "signaling.sh: joins not done in ${JOIN_TIMEOUT_S}s" >&2;
+                                  exit 1; }
+  sleep 0.2
+done
+T_JOIN1=$(date +%s.%N)
+VIS_J1=$(cpu_ticks "$VIS_PID")
+MAIN_J1=$(cpu_ticks "$MAIN_PID")
+NATS_J1=$(cpu_ticks "$NATS_PID")
+sleep 2 # let the counts settle (visitor_count goes out at most once a second)
+RSS_FULL=$(rss_kb "$VIS_PID")
+FDS_FULL=$(fds "$VIS_PID")
+CONNS=$(curl -fsS -m 5 "http://127.0.0.1:$VIS_PORT/metrics" |
+  awk '/^amphi_ws_connections/ { print $2 }')
+log "joins done in $(awk -v a="$T_JOIN0" -v b="$T_JOIN1" 'BEGIN { printf "%.1f", b - a }') s;" \
+  "visitor node: VmRSS ${RSS_FULL} KB, $FDS_FULL descriptors, ${CONNS:-?} WebSockets"
+
+# --- chat phase --------------------------------------------------------------------------
+VIS_CPU0=$(cpu_ticks "$VIS_PID")
+MAIN_CPU0=$(cpu_ticks "$MAIN_PID")
+NATS_CPU0=$(cpu_ticks "$NATS_PID")
+T_CHAT0=$(date +%s.%N)
+if [ $PERF = 1 ]; then
+  perf record -q -g -p "$VIS_PID" -o "$TMP/perf.visitor.data" >"$TMP/perf.log" 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+fi
+log "one speaker sends $K chats, ${INTERVAL_MS} ms apart"
+taskset -c 0 "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws" --room "$ROOM" --speak "$K" \
+  --speak-interval "$INTERVAL_MS" --name-prefix "speaker-" --quiet \
+  --delays-file "$TMP/delays.speaker" >"$TMP/speaker.json" 2>"$TMP/speaker.err" &
+SPK_PID=$!
+PIDS+=("$SPK_PID")
+wait "$SPK_PID" || true
+# The node may still be writing a backlog: wait until its count of frames sent stays put
+# for a second (at most 120 s), so that late receipts are counted, with their delay.
+frames_out() {
+  curl -fsS -m 10 "http://127.0.0.1:$VIS_PORT/metrics" 2>/dev/null |
+    awk '/^amphi_messages_out_total/ { print $2 }'
+}
+prev=$(frames_out || true)
+drain_deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $drain_deadline ]; do
+  sleep 1
+  cur=$(frames_out || true)
+  [ -n "$cur" ] && [ "$cur" = "$prev" ] && break
+  prev=$cur
+done
+T_CHAT1=$(date +%s.%N)
+if [ $PERF = 1 ]; then
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" || true
+fi
+VIS_CPU1=$(cpu_ticks "$VIS_PID")
+MAIN_CPU1=$(cpu_ticks "$MAIN_PID")
+NATS_CPU1=$(cpu_ticks "$NATS_PID")
+RSS_CHAT=$(rss_kb "$VIS_PID")
+VIS_ALIVE=yes
+kill -0 "$VIS_PID" 2>/dev/null || VIS_ALIVE=no
+
+for p in "${LG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${LG_PIDS[@]}"; do wait "$p" || true; done
+
+# --- results -----------------------------------------------------------------------------
+cat "$TMP"/loadgen.*.json >"$TMP/all.json"
+sum() { # field: sum over the listeners' JSON lines
+  sed -n "s/.*\"$1\":\\([-0-9.]*\).*/\\1/p" "$TMP/all.json" | awk '{ s += $1 } END { print s + 0 }'
+}
+field() { sed -n "s/.*\"$1\":\\([-0-9.]*\).*/\\1/p" "$2" | head -1; }
+JOINED=$(sum joined)
+ERRORS=$(sum errors)
+DROPS=$(sum drops)
+DELIVERIES=$(sum deliveries)
+SPOKEN=$(field spoken "$TMP/speaker.json")
+SPOKEN=${SPOKEN:-0}
+EXPECTED=$((JOINED * SPOKEN))
+# The join rate over all processes: first join started to last join done, across them.
+JSTART=$(sed -n 's/.*"join_start_us":\([0-9]*\).*/\1/p' "$TMP/all.json" | sort -n | head -1)
+JEND=$(sed -n 's/.*"join_end_us":\([0-9]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
+JOIN_RATE=$(awk -v n="$JOINED" -v a="${JSTART:-0}" -v b="${JEND:-0}" \
+  'BEGIN { if (b > a) printf "%.0f", n / ((b - a) / 1e6); else print 0 }')
+JOIN_WALL=$(awk -v a="${JSTART:-0}" -v b="${JEND:-0}" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+
+# Percentiles (nearest rank) over every receipt of every listener process. Each line of
+# a delays file is "k delay_us".
+cat "$TMP"/delays.[0-9]* 2>/dev/null | awk '{ print $2 }' | sort -n >"$TMP/delays.sorted" || true
+pct() {
+  local n k
+  n=$(wc -l <"$2")
+  [ "$n" -gt 0 ] || { echo "n/a"; return; }
+  k=$(awk -v p="$1" -v n="$n" 'BEGIN { k = int(p * n + 0.999999); if (k < 1) k = 1; print k }')
+  sed -n "${k}p" "$2" | awk '{ printf "%.1f", $1 / 1000 }'
+}
+D50=$(pct 0.50 "$TMP/delays.sorted")
+D90=$(pct 0.90 "$TMP/delays.sorted")
+D99=$(pct 0.99 "$TMP/delays.sorted")
+DMAX=$(pct 1.0 "$TMP/delays.sorted")
+DMIN=$(pct 0.000001 "$TMP/delays.sorted")
+# Per chat: its first receipt (the path speaker -> main -> NATS -> node -> first socket) and
+# its last; last - first is how long one fan-out to every visitor took, end to end.
+cat "$TMP"/delays.[0-9]* 2>/dev/null | awk '
+  { if (!($1 in lo) || $2 < lo[$1]) lo[$1] = $2; if ($2 > hi[$1]) hi[$1] = $2 }
+  END { for (k in lo) printf "%d %.1f %.1f %.1f\n", k, lo[k] / 1000, hi[k] / 1000, (hi[k] - lo[k]) / 1000 }' |
+  sort -n >"$TMP/per-chat.txt" || true
+FIRST_MED=$(awk '{ print $2 }' "$TMP/per-chat.txt" | sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "n/a" }')
+SPREAD_MED=$(awk '{ print $4 }' "$TMP/per-chat.txt" | sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "n/a" }')
+SPREAD_MAX=$(awk '{ print $4 }' "$TMP/per-chat.txt" | sort -n | awk 'END { print NR ? $1 : "n/a" }')
+JOIN_P50=$(sed -n 's/.*"join_p50_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n |
+  awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+JOIN_P99_MAX=$(sed -n 's/.*"join_p99_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
+
+per_visitor() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }'; }
+KB_DELTA=$(per_visitor "$RSS_FULL" "$RSS_BASE" "$JOINED")
+KB_TOTAL=$(per_visitor "$RSS_FULL" 0 "$JOINED")
+CHAT_S=$(awk -v a="$T_CHAT0" -v b="$T_CHAT1" 'BEGIN { printf "%.1f", b - a }')
+cpu_s() { awk -v a="$1" -v b="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+VIS_CPU_JOIN=$(cpu_s "$VIS_J0" "$VIS_J1")
+MAIN_CPU_JOIN=$(cpu_s "$MAIN_J0" "$MAIN_J1")
+NATS_CPU_JOIN=$(cpu_s "$NATS_J0" "$NATS_J1")
+JOIN_PHASE_S=$(awk -v a="$T_JOIN0" -v b="$T_JOIN1" 'BEGIN { printf "%.1f", b - a }')
+VIS_CPU=$(cpu_s "$VIS_CPU0" "$VIS_CPU1")
+MAIN_CPU=$(cpu_s "$MAIN_CPU0" "$MAIN_CPU1")
+NATS_CPU=$(cpu_s "$NATS_CPU0" "$NATS_CPU1")
+VIS_CPU_PER_CHAT=$(awk -v c="$VIS_CPU" -v k="$SPOKEN" 'BEGIN { if (k > 0) printf "%.1f", c * 1000 / k; else print "n/a" }')
+LG_CPU_JOIN=$(sum cpu_join_s)
+LG_CPU_CHAT=$(sum cpu_after_s)
+
+cat <<EOF
+
+=== amphi visitor-node signaling benchmark ===
+machine:        $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -r)
+layout:         visitor node alone on CPU 1; NATS, main node, $L loadgens, speaker on CPU 0
+visitors:       $JOINED of $N joined (errors $ERRORS, dropped after joining $DROPS)
+join:           ${JOIN_RATE}/s over ${JOIN_WALL} s; per-process join p50 ${JOIN_P50} ms (median), p99 up to ${JOIN_P99_MAX} ms
+memory:         visitor node VmRSS ${RSS_BASE} KB before, ${RSS_FULL} KB at full load (${RSS_CHAT} KB after the chats)
+                -> $KB_DELTA KB per visitor (added), $KB_TOTAL KB per visitor (total RSS / N)
+descriptors:    $FDS_BASE before, $FDS_FULL at full load (hard limit $(ulimit -Hn))
+chat:           $SPOKEN chats sent, $DELIVERIES of $EXPECTED deliveries received
+delay:          min ${DMIN} ms, p50 ${D50} ms, p90 ${D90} ms, p99 ${D99} ms, max ${DMAX} ms (speaker clock to receipt)
+per chat:       first receipt after ${FIRST_MED} ms (median over chats); first to last receipt ${SPREAD_MED} ms (median), ${SPREAD_MAX} ms (worst)
+CPU, join phase ($JOIN_PHASE_S s): visitor node ${VIS_CPU_JOIN} s, main ${MAIN_CPU_JOIN} s, NATS ${NATS_CPU_JOIN} s
+CPU, chat phase ($CHAT_S s): visitor node ${VIS_CPU} s (${VIS_CPU_PER_CHAT} ms per chat), main ${MAIN_CPU} s, NATS ${NATS_CPU} s
+CPU, loadgens:  ${LG_CPU_JOIN} s during the joins, ${LG_CPU_CHAT} s after (all $L together)
+missed heartbeats: $(grep -c 'missed 3 heartbeats' "$TMP/main.log" || true) times the main node dropped the visitor node as dead
+visitor node alive at the end: $VIS_ALIVE
+per process:
+EOF
+cat "$TMP/all.json" "$TMP/speaker.json"
+echo "per chat (k, first ms, last ms, spread ms):"
+cat "$TMP/per-chat.txt"
+printf '{"summary":true,"clients":%s,"joined":%s,"join_rate_per_s":%s,"kb_per_visitor_added":%s,"kb_per_visitor_total":%s,"deliveries":%s,"expected":%s,"delay_p50_ms":%s,"delay_p99_ms":%s,"delay_max_ms":%s,"visitor_cpu_s_chat_phase":%s,"errors":%s,"drops":%s}\n' \
+  "$N" "$JOINED" "$JOIN_RATE" "$KB_DELTA" "$KB_TOTAL" "$DELIVERIES" "$EXPECTED" \
+  "${D50/n\/a/null}" "${D99/n\/a/null}" "${DMAX/n\/a/null}" "$VIS_CPU" "$ERRORS" "$DROPS"
+
+if [ "$JOINED" != "$N" ] || [ "$DELIVERIES" != "$EXPECTED" ] || [ "$ERRORS" != 0 ] ||
+   [ "$DROPS" != 0 ] || [ "$VIS_ALIVE" != yes ] || [ "$SPOKEN" != "$K" ]; then
+  log "INCOMPLETE: see the figures above (--keep keeps the logs)"
+  exit 1
+fi

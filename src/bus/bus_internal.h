@@ -1,0 +1,64 @@
+/* What the two bus backends (bus_local.c, bus_nats.c) share with the generic part (bus.c).
+ *
+ * bus.c owns everything a backend has in common: the subscription table, the delivery queue
+ * drained on the owner loop, request/reply over a per-bus inbox. A backend only moves bytes:
+ * it publishes, tells the server (if any) about interest, and hands incoming messages to
+ * bus__offer (the hub: "deliver if anything here matches") or bus__deliver_to (NATS: "this
+ * message is for that subscription").
+ *
+ * Lifetime rule for the enqueue functions: they may be called from any thread, but the
+ * caller must guarantee the bus is not being freed meanwhile. Both backends do it the same
+ * way: they reach the bus only through a pointer guarded by their own lock (the hub's list,
+ * the NATS link), and the backend's detach() clears that pointer under the same lock
+ * before bus.c frees anything. */
+#ifndef AMPHI_BUS_BUS_INTERNAL_H
+#define AMPHI_BUS_BUS_INTERNAL_H
+
+#include "bus/bus.h"
+
+typedef struct bus_backend {
+  const char *kind; /* "local" or "nats", for logs */
+  /* Sends one message; subject and reply are already validated. BUS_OK or BUS_E*. */
+  int (*publish)(bus_t *bus, const char *subject, const char *reply, const void *data,
+                 size_t len);
+  /* Registers interest with the server. The local hub needs nothing: it reads the table. */
+  int (*subscribe)(bus_t *bus, bus_sub_t *sub);
+  /* Withdraws that interest; after it returns no new message for sub is enqueued. */
+  void (*unsubscribe)(bus_t *bus, bus_sub_t *sub);
+  /* After it returns no thread enqueues into the bus any more; frees the backend state. */
+  void (*detach)(bus_t *bus);
+  uint64_t (*denied)(const bus_t *bus);
+} bus_backend_t;
+
+/* Longest bus name, bytes. Names become one subject token, so '.', '*', '>' and spaces
+ * are refused. */
+#define BUS_NAME_MAX 64
+
+/* The generic half of a bus. NULL if name is invalid or on no memory; nothing to close then.
+ * impl is the backend's state, reachable through bus__impl. */
+bus_t *bus__create(uv_loop_t *loop, const char *name, const bus_backend_t *be, void *impl);
+void *bus__impl(const bus_t *bus);
+
+/* Any thread. Copies the message into the bus queue (one copy, whatever the number of
+ * matching subscriptions) if at least one subscription of the bus matches subject, and
+ * wakes the owner loop. 1 if queued, 0 if nothing matched, the queue was full or the bus
+ * is closing. */
+int bus__offer(bus_t *bus, const char *subject, const char *reply, const void *data,
+               size_t len);
+
+/* Any thread, for backends whose server already did the matching (one message per
+ * subscription, as NATS sends it). sub must not have been unsubscribed yet: the backend
+ * checks that under its own lock, which unsubscribe() takes too. */
+int bus__deliver_to(bus_t *bus, bus_sub_t *sub, const char *subject, const char *reply,
+                    const void *data, size_t len);
+
+/* Backend state attached to a subscription (the NATS subscription). */
+void bus__sub_set_impl(bus_sub_t *sub, void *impl);
+void *bus__sub_impl(const bus_sub_t *sub);
+const char *bus__sub_subject(const bus_sub_t *sub);
+
+/* Subject syntax. Publish subjects have no wildcard tokens; subscription subjects may. */
+int bus__valid_subject(const char *s, int allow_wildcards);
+int bus__valid_name(const char *name);
+
+#endif

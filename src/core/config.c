@@ -1,0 +1,360 @@
+#include "core/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define S(field) CFG_STRING, offsetof(amphi_config, field), sizeof(((amphi_config *)0)->field)
+#define I(field) CFG_INT, offsetof(amphi_config, field), 0
+#define B(field) CFG_BOOL, offsetof(amphi_config, field), 0
+
+const cfg_entry cfg_table[] = {
+    {"role", S(role), "main", 0, 0, CFG_SERVE, "main|visitor|bridge",
+     "what this node is: main (rooms, admission), visitor (audience signaling), bridge (media)"},
+    {"node_id", S(node_id), "", 0, 0, CFG_SERVE, NULL,
+     "unique id of this node in the cluster, [a-z0-9_-]; default: the role (main) or role-port"},
+    {"listen", S(listen), "0.0.0.0", 0, 0, CFG_BOTH, NULL,
+     "address the HTTP/WebSocket server binds"},
+    {"port", I(port), "8080", 1, 65535, CFG_BOTH, NULL,
+     "HTTP/WebSocket port; with `run`, of the main node (visitor node i listens on port+i)"},
+    {"public_url", S(public_url), "", 0, 0, CFG_SERVE, NULL,
+     "WebSocket URL clients are redirected to (visitor nodes), e.g. wss://v1.example.org/ws; "
+     "'{host}' is replaced by the host the client used to reach the main node"},
+    {"capacity", I(capacity), "20000", 1, 1000000, CFG_BOTH, NULL,
+     "visitors one visitor node takes; a full node gets no more redirects"},
+    {"web_root", S(web_root), AMPHI_WEB_DIR, 0, 0, CFG_BOTH, NULL,
+     "folder of the web client's static files"},
+    {"max_participants", I(max_participants), "30", 0, 100000, CFG_BOTH, NULL,
+     "main participants of a room before new joiners become visitors (live per room)"},
+    {"auto_promote", B(auto_promote), "false", 0, 0, CFG_BOTH, NULL,
+     "approve every raised visitor hand at once"},
+    {"admin_token", S(admin_token), "", 0, 0, CFG_BOTH, NULL,
+     "bearer token of the admin API; empty: the admin API is off"},
+    {"jwt_secret", S(jwt_secret), "", 0, 0, CFG_BOTH, NULL,
+     "HS256 key of client tokens for every tenant; empty: no tokens, the first participant "
+     "of a room is its moderator"},
+    {"jwt_issuer", S(jwt_issuer), "", 0, 0, CFG_BOTH, NULL,
+     "required `iss` of client tokens; empty: not checked"},
+    {"jwt_audience", S(jwt_audience), "", 0, 0, CFG_BOTH, NULL,
+     "required `aud` of client tokens; empty: not checked"},
+    {"allow_anonymous", B(allow_anonymous), "false", 0, 0, CFG_BOTH, NULL,
+     "with a jwt_secret: let joiners without a token in as guests"},
+    {"cluster_secret", S(cluster_secret), "", 0, 0, CFG_BOTH, NULL,
+     "key every node of a cluster shares to sign join tickets (at least 32 characters); "
+     "`run` makes a random one when empty"},
+    {"visitor_nodes", I(visitor_nodes), "1", 0, 256, CFG_RUN, NULL,
+     "visitor nodes started in the process"},
+    {"bridges", I(bridges), "1", 0, 64, CFG_RUN, NULL, "media bridges started in the process"},
+    {"nats_url", S(nats_url), "", 0, 0, CFG_SERVE, NULL,
+     "NATS server(s) of the cluster, e.g. nats://127.0.0.1:4222 (comma-separated for several)"},
+    {"nats_user", S(nats_user), "", 0, 0, CFG_SERVE, NULL, "NATS user of this node"},
+    {"nats_password", S(nats_password), "", 0, 0, CFG_SERVE, NULL,
+     "NATS password of this node"},
+    {"heartbeat_ms", I(heartbeat_ms), "1000", 100, 60000, CFG_BOTH, NULL,
+     "interval of node heartbeats; a node silent for 3 intervals is dead"},
+    {"media_ip", S(media_ip), "127.0.0.1", 0, 0, CFG_BOTH, NULL,
+     "address the bridges put in their ICE candidates"},
+    {"media_port", I(media_port), "10000", 1, 65535, CFG_BOTH, NULL,
+     "first UDP port of the bridges (bridge j uses media_port+j)"},
+    {"log_level", S(log_level), "info", 0, 0, CFG_BOTH, "debug|info|warn|error",
+     "least severe log lines written"},
+};
+const size_t cfg_table_len = ARRAY_LEN(cfg_table);
+
+static const cfg_entry *find(const char *key, size_t keylen) {
+  for (size_t i = 0; i < cfg_table_len; i++)
+    if (strlen(cfg_table[i].key) == keylen && strncmp(cfg_table[i].key, key, keylen) == 0)
+      return &cfg_table[i];
+  return NULL;
+}
+
+static int choice_ok(const char *choices, const char *v) {
+  size_t n = strlen(v);
+  for (const char *p = choices; *p;) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && strncmp(p, v, n) == 0) return 1;
+    if (!bar) break;
+    p = bar + 1;
+  }
+  return 0;
+}
+
+static int set_entry(amphi_config *c, const cfg_entry *e, const char *value, char *err,
+                     size_t errlen) {
+  char *field = (char *)c + e->offset;
+  switch (e->type) {
+  case CFG_INT: {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end) {
+      snprintf(err, errlen, "%s: not a whole number: '%s'", e->key, value);
+      return -1;
+    }
+    if (v < e->min || v > e->max) {
+      snprintf(err, errlen, "%s: %ld is out of range %ld..%ld", e->key, v, e->min, e->max);
+      return -1;
+    }
+    *(int *)field = (int)v;
+    return 0;
+  }
+  case CFG_BOOL:
+    if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "on") ||
+        !strcmp(value, "1"))
+      *(bool *)field = true;
+    else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "off") ||
+             !strcmp(value, "0"))
+      *(bool *)field = false;
+    else {
+      snprintf(err, errlen, "%s: not a boolean (true or false): '%s'", e->key, value);
+      return -1;
+    }
+    return 0;
+  case CFG_STRING:
+    if (strlen(value) >= e->size) {
+      snprintf(err, errlen, "%s: longer than %zu characters", e->key, e->size - 1);
+      return -1;
+    }
+    if (e->choices && !choice_ok(e->choices, value)) {
+      snprintf(err, errlen, "%s: '%s' is not one of %s", e->key, value, e->choices);
+      return -1;
+    }
+    str_copy(field, value, e->size);
+    return 0;
+  }
+  return -1;
+}
+
+void config_defaults(amphi_config *c) {
+  memset(c, 0, sizeof *c);
+  char err[256];
+  for (size_t i = 0; i < cfg_table_len; i++)
+    if (set_entry(c, &cfg_table[i], cfg_table[i].def, err, sizeof err) != 0 &&
+        cfg_table[i].type != CFG_STRING)
+      abort(); /* a bad default in the table is a programming error */
+}
+
+int config_set(amphi_config *c, const char *key, const char *value, int where, char *err,
+               size_t errlen) {
+  const cfg_entry *e = find(key, strlen(key));
+  if (!e || !(e->where & where)) {
+    snprintf(err, errlen, "%s: unknown key", key);
+    return -1;
+  }
+  return set_entry(c, e, value, err, errlen);
+}
+
+int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
+                      size_t errlen) {
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) != 0 || !a[2]) {
+      snprintf(err, errlen, "unexpected argument '%s'", a);
+      return -1;
+    }
+    a += 2;
+    const char *eq = strchr(a, '=');
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    char key[64];
+    if (n >= sizeof key) {
+      snprintf(err, errlen, "unknown flag --%.*s", 60, a);
+      return -1;
+    }
+    for (size_t k = 0; k < n; k++) key[k] = a[k] == '-' ? '_' : a[k];
+    key[n] = '\0';
+    const cfg_entry *e = find(key, n);
+    if (!e || !(e->where & where)) {
+      snprintf(err, errlen, "unknown flag --%.*s", (int)n, a);
+      return -1;
+    }
+    const char *value;
+    if (eq)
+      value = eq + 1;
+    else if (e->type == CFG_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
+                                     (strcmp(argv[i + 1], "true") && strcmp(argv[i + 1], "false"))))
+      value = "true"; /* a bare boolean flag switches it on */
+    else if (i + 1 < argc)
+      value = argv[++i];
+    else {
+      snprintf(err, errlen, "--%.*s: needs a value", (int)n, a);
+      return -1;
+    }
+    char why[256];
+    if (set_entry(c, e, value, why, sizeof why) != 0) {
+      /* name the flag as the user typed it */
+      snprintf(err, errlen, "--%.*s%s", (int)n, a, why + strlen(e->key));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Debian's inih reads lines of at most INI_MAX_LINE bytes and passes no line number to the
+ * handler, so we feed it ourselves (ini_parse_stream) from memory: the reader counts lines
+ * and refuses an overlong one instead of letting inih cut it (a cut secret would load
+ * silently), and the handler knows which line it is judging. */
+typedef struct {
+  amphi_config *c;
+  const char *name;
+  char *err;
+  size_t errlen;
+  const char *p, *end; /* text still to read */
+  int line;            /* of the line last read */
+  int long_line;       /* first line too long for inih, or 0 */
+  char long_key[64];   /* the key on that line */
+  int why_line;        /* line of why[], or 0 */
+  char why[256];       /* reason of the first key the handler refused */
+} ini_ctx;
+
+static char *read_line(char *str, int num, void *stream) {
+  ini_ctx *x = stream;
+  if (x->p >= x->end) return NULL;
+  const char *nl = memchr(x->p, '\n', (size_t)(x->end - x->p));
+  size_t full = nl ? (size_t)(nl - x->p) + 1 : (size_t)(x->end - x->p);
+  size_t len = full;
+  x->line++;
+  if (len > (size_t)num - 1) {
+    if (!x->long_line) {
+      x->long_line = x->line;
+      const char *k = x->p, *eq = memchr(x->p, '=', full);
+      while (k < x->p + full && (*k == ' ' || *k == '\t')) k++;
+      size_t kl = eq && eq > k ? (size_t)(eq - k) : 0;
+      while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t')) kl--;
+      snprintf(x->long_key, sizeof x->long_key, "%.*s: ", (int)(kl < 60 ? kl : 60), k);
+      if (!kl) x->long_key[0] = '\0';
+    }
+    len = (size_t)num - 2;
+    memcpy(str, x->p, len);
+    str[len++] = '\n'; /* the rest of the line is dropped, and reported below */
+  } else {
+    memcpy(str, x->p, len);
+  }
+  str[len] = '\0';
+  x->p += full;
+  return str;
+}
+
+static int on_ini(void *ud, const char *section, const char *key, const char *value) {
+  ini_ctx *x = ud;
+  if (x->why_line) return 0;
+  if (section[0] && strcmp(section, "amphi") != 0)
+    snprintf(x->why, sizeof x->why, "unknown section [%s]", section);
+  else if (config_set(x->c, key, value, CFG_SERVE, x->why, sizeof x->why) == 0)
+    return 1;
+  x->why_line = x->line;
+  return 0;
+}
+
+static int parse_text(amphi_config *c, const char *name, const char *text, size_t len,
+                      char *err, size_t errlen) {
+  ini_ctx x;
+  memset(&x, 0, sizeof x);
+  x.c = c;
+  x.name = name;
+  x.err = err;
+  x.errlen = errlen;
+  x.p = text;
+  x.end = text + len;
+  if (memchr(text, '\0', len)) {
+    snprintf(err, errlen, "%s: holds a NUL byte: not a config file", name);
+    return -1;
+  }
+  int rc = ini_parse_stream(read_line, &x, on_ini, &x);
+  /* Whichever problem comes first in the file is the one reported. */
+  int first = rc > 0 ? rc : 0;
+  if (x.long_line && (!first || x.long_line <= first)) {
+    snprintf(err, errlen, "%s:%d: %sline longer than %d characters", name, x.long_line,
+             x.long_key, INI_MAX_LINE - 2);
+    return -1;
+  }
+  if (first && x.why_line == first) {
+    snprintf(err, errlen, "%s:%d: %s", name, first, x.why);
+    return -1;
+  }
+  if (first) {
+    snprintf(err, errlen, "%s:%d: not a 'key = value' line", name, first);
+    return -1;
+  }
+  return rc < 0 ? -1 : 0;
+}
+
+int config_load_file(amphi_config *c, const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    return -1;
+  }
+  enum { MAX = 1 << 20 }; /* a config file is small; anything this big is a mistake */
+  char *buf = malloc(MAX);
+  size_t n = buf ? fread(buf, 1, MAX, f) : 0;
+  int bad = !buf || ferror(f) || !feof(f);
+  fclose(f);
+  if (bad) {
+    snprintf(err, errlen, "%s: cannot read (or larger than 1 MiB)", path);
+    free(buf);
+    return -1;
+  }
+  int rc = parse_text(c, path, buf, n, err, errlen);
+  free(buf);
+  return rc;
+}
+
+int config_load_string(amphi_config *c, const char *text, char *err, size_t errlen) {
+  return parse_text(c, "<config>", text, strlen(text), err, errlen);
+}
+
+static int id_ok(const char *s) {
+  if (!*s || strlen(s) > 64) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+      return 0;
+  return 1;
+}
+
+int config_validate(const amphi_config *c, int where, char *err, size_t errlen) {
+  if (c->node_id[0] && !id_ok(c->node_id)) {
+    snprintf(err, errlen, "node_id: must be [a-z0-9_-]{1,64}");
+    return -1;
+  }
+  if (c->cluster_secret[0] && strlen(c->cluster_secret) < 32) {
+    snprintf(err, errlen, "cluster_secret: at least 32 characters");
+    return -1;
+  }
+  if (where == CFG_SERVE) {
+    if (!c->nats_url[0]) {
+      snprintf(err, errlen, "nats_url: required by `serve`");
+      return -1;
+    }
+    if (strcmp(c->role, "bridge") != 0 && !c->cluster_secret[0]) {
+      snprintf(err, errlen, "cluster_secret: required by `serve` (main and visitor nodes)");
+      return -1;
+    }
+    if (!strcmp(c->role, "visitor") && !c->public_url[0]) {
+      snprintf(err, errlen, "public_url: required by a visitor node");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void config_print_help(int where, void *file) {
+  FILE *f = file;
+  for (size_t i = 0; i < cfg_table_len; i++) {
+    const cfg_entry *e = &cfg_table[i];
+    if (!(e->where & where)) continue;
+    char name[80];
+    if (where == CFG_RUN) {
+      snprintf(name, sizeof name, "--%s", e->key);
+      for (char *p = name + 2; *p; p++)
+        if (*p == '_') *p = '-';
+    } else
+      snprintf(name, sizeof name, "%s", e->key);
+    fprintf(f, "  %-22s %s [%s]\n", name, e->help, e->def[0] ? e->def : "none");
+  }
+}

@@ -1,0 +1,99 @@
+/* Configuration as one table.
+ *
+ * Every setting of amphi is one row of a table: its key (config file, `amphi serve`), its
+ * flag (the key with '-' for '_', `amphi run`), its type, default, bounds and help. Flag
+ * parsing, file parsing (INI through inih), validation, `--help` and the documentation of
+ * every key all come from that one table, so they cannot drift apart.
+ *
+ * Keys that also exist per room (max_participants) are only defaults there: rooms change
+ * theirs live through the admin API or a moderator (see src/signal/). */
+#ifndef AMPHI_CORE_CONFIG_H
+#define AMPHI_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CFG_STR_MAX 256
+
+typedef struct amphi_config {
+  /* node */
+  char role[16];            /* main | visitor | bridge (serve only) */
+  char node_id[65];         /* unique in the cluster */
+  char listen[64];          /* address the HTTP/WebSocket server binds */
+  int port;                 /* HTTP/WebSocket port of this node (run: of the main node) */
+  char public_url[CFG_STR_MAX]; /* ws URL clients are sent to (visitor nodes) */
+  int capacity;             /* visitors a visitor node takes before it is full */
+  char web_root[CFG_STR_MAX];
+  /* rooms */
+  int max_participants;
+  bool auto_promote;
+  /* security */
+  char admin_token[CFG_STR_MAX];
+  char jwt_secret[CFG_STR_MAX];
+  char jwt_issuer[CFG_STR_MAX];
+  char jwt_audience[CFG_STR_MAX];
+  bool allow_anonymous;
+  char cluster_secret[CFG_STR_MAX];
+  /* cluster */
+  int visitor_nodes;        /* run only */
+  int bridges;              /* run only */
+  char nats_url[CFG_STR_MAX];
+  char nats_user[128];
+  char nats_password[CFG_STR_MAX];
+  int heartbeat_ms;
+  /* media */
+  char media_ip[64];
+  int media_port;
+  /* logging */
+  char log_level[16];
+} amphi_config;
+
+/* Where a key may be set. */
+enum { CFG_RUN = 1, CFG_SERVE = 2, CFG_BOTH = 3 };
+
+typedef enum { CFG_INT, CFG_BOOL, CFG_STRING } cfg_type;
+
+typedef struct cfg_entry {
+  const char *key;     /* config-file key; the flag is "--" + key with '_' -> '-' */
+  cfg_type type;
+  size_t offset;       /* into amphi_config */
+  size_t size;         /* of a string field, with its NUL */
+  const char *def;     /* default as text ("" for none) */
+  long min, max;       /* bounds of an int */
+  int where;           /* CFG_RUN | CFG_SERVE */
+  const char *choices; /* '|'-separated allowed values of a string, or NULL */
+  const char *help;
+} cfg_entry;
+
+/* The table, and its length. */
+extern const cfg_entry cfg_table[];
+extern const size_t cfg_table_len;
+
+/* Fills c with every default. */
+void config_defaults(amphi_config *c);
+
+/* Sets one key from text: checks type, bounds and choices. 0, or -1 with a one-line
+ * reason naming the key in err. `where` is CFG_RUN or CFG_SERVE: a key not valid there is
+ * an error too. */
+int config_set(amphi_config *c, const char *key, const char *value, int where, char *err,
+               size_t errlen);
+
+/* Parses `--flag value`, `--flag=value` and bare `--bool-flag` from argv[0..argc-1] into c.
+ * 0, or -1 with "unknown flag --x" / "--port: ..." in err. */
+int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
+                      size_t errlen);
+
+/* Parses an INI file (keys at top level or under [amphi]). 0, or -1 with "FILE:LINE: ..."
+ * in err. */
+int config_load_file(amphi_config *c, const char *path, char *err, size_t errlen);
+/* The same from text in memory (tests, fuzzing). */
+int config_load_string(amphi_config *c, const char *text, char *err, size_t errlen);
+
+/* Checks what depends on more than one key (a serve node needs a role, a node id, a NATS
+ * URL...). 0, or -1 with a reason in err. */
+int config_validate(const amphi_config *c, int where, char *err, size_t errlen);
+
+/* Prints the flags (where == CFG_RUN) or keys with their help and defaults. */
+void config_print_help(int where, void *file /* FILE* */);
+
+#endif

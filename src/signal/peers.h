@@ -1,0 +1,40 @@
+/* The live nodes of the cluster, as their heartbeats on `node.hb` tell them.
+ *
+ * A node missing 3 heartbeats (of its own announced interval) is dead. The main node picks
+ * the least-loaded live visitor node for each redirect; heartbeats are a second apart, so
+ * during a join storm it also counts the redirects it made since a node's last heartbeat,
+ * which keeps thousands of joiners of one second from all landing on one node. */
+#ifndef AMPHI_SIGNAL_PEERS_H
+#define AMPHI_SIGNAL_PEERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct peer {
+  char id[65];
+  char role[16];
+  char url[256];
+  long load;        /* from the last heartbeat */
+  long capacity;
+  long pending;     /* redirects sent there since that heartbeat */
+  uint64_t last_ms; /* when it was last heard */
+  uint64_t interval_ms;
+} peer;
+
+typedef struct peers {
+  peer *v;
+  size_t n, cap;
+} peers;
+
+/* A heartbeat arrived (JSON text). 1 if it is a node not known before, 0 if known, -1 if
+ * malformed. */
+int peers_heartbeat(peers *p, const char *data, size_t len, uint64_t now);
+/* Drops nodes silent for 3 intervals; calls gone(ud, id) for each before it is dropped. */
+void peers_expire(peers *p, uint64_t now, void (*gone)(void *ud, const char *id), void *ud);
+/* The live node of role with the lowest (load+pending)/capacity that has room, or NULL. */
+peer *peers_pick(peers *p, const char *role);
+peer *peers_find(peers *p, const char *id);
+size_t peers_count(const peers *p, const char *role);
+void peers_free(peers *p);
+
+#endif

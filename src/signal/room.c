@@ -1,0 +1,262 @@
+#include "signal/room.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+room_t *room_create(const room_name *name, int max_participants) {
+  room_t *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->name = *name;
+  room_name_format(name, r->display, sizeof r->display);
+  r->max_participants = max_participants;
+  return r;
+}
+
+void room_destroy(room_t *r) {
+  if (!r) return;
+  for (unsigned i = 0; i < r->chat_len; i++)
+    json_decref(r->chat[(r->chat_head + i) % ROOM_CHAT_KEEP]);
+  for (unsigned i = 0; i < r->hist_len; i++) free(r->hist[(r->hist_head + i) % ROOM_HISTORY].data);
+  free(r->parts);
+  free(r);
+}
+
+participant *room_find(room_t *r, const char *id) {
+  for (size_t i = 0; i < r->n_parts; i++)
+    if (strcmp(r->parts[i].id, id) == 0) return &r->parts[i];
+  return NULL;
+}
+
+json_t *participant_json(const participant *p) {
+  return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b}", "id", p->id, "name", p->name, "moderator",
+                   p->moderator, "audio", p->audio, "video", p->video, "hand", p->hand);
+}
+
+/* Reads a participant object; only id is required, the rest default to false/"". */
+static int participant_from_json(json_t *o, participant *p) {
+  const char *id = json_string_value(json_object_get(o, "id"));
+  const char *name = json_string_value(json_object_get(o, "name"));
+  if (!id || strlen(id) > PROTO_ID_MAX || (name && strlen(name) >= sizeof p->name)) return -1;
+  memset(p, 0, sizeof *p);
+  str_copy(p->id, id, sizeof p->id);
+  str_copy(p->name, name ? name : "", sizeof p->name);
+  p->moderator = json_is_true(json_object_get(o, "moderator"));
+  p->audio = json_is_true(json_object_get(o, "audio"));
+  p->video = json_is_true(json_object_get(o, "video"));
+  p->hand = json_is_true(json_object_get(o, "hand"));
+  return 0;
+}
+
+static int add_participant(room_t *r, const participant *p) {
+  participant *old = room_find(r, p->id);
+  if (old) {
+    *old = *p;
+    return 0;
+  }
+  if (r->n_parts == r->cap_parts) {
+    size_t ncap = r->cap_parts ? r->cap_parts * 2 : 8;
+    participant *np = realloc(r->parts, ncap * sizeof *np);
+    if (!np) return -1;
+    r->parts = np;
+    r->cap_parts = ncap;
+  }
+  r->parts[r->n_parts++] = *p;
+  return 0;
+}
+
+static void remove_participant(room_t *r, const char *id) {
+  participant *p = room_find(r, id);
+  if (!p) return;
+  size_t i = (size_t)(p - r->parts);
+  memmove(&r->parts[i], &r->parts[i + 1], (r->n_parts - i - 1) * sizeof *p);
+  r->n_parts--;
+}
+
+static void push_chat(room_t *r, json_t *msg) {
+  json_incref(msg);
+  if (r->chat_len == ROOM_CHAT_KEEP) {
+    json_decref(r->chat[r->chat_head]);
+    r->chat[r->chat_head] = msg;
+    r->chat_head = (r->chat_head + 1) % ROOM_CHAT_KEEP;
+  } else {
+    r->chat[(r->chat_head + r->chat_len++) % ROOM_CHAT_KEEP] = msg;
+  }
+}
+
+/* The one function that changes a room. ev has already been checked to carry seq+1. */
+static int apply(room_t *r, json_t *ev) {
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  if (!type) return -1;
+  if (!strcmp(type, "participant_joined") || !strcmp(type, "participant_updated")) {
+    participant p;
+    if (participant_from_json(json_object_get(ev, "participant"), &p) != 0) return -1;
+    if (add_participant(r, &p) != 0) return -1;
+  } else if (!strcmp(type, "participant_left")) {
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    if (!id) return -1;
+    remove_participant(r, id);
+  } else if (!strcmp(type, "chat")) {
+    json_t *m = json_object_get(ev, "message");
+    if (!json_is_object(m)) return -1;
+    push_chat(r, m);
+  } else if (!strcmp(type, "visitor_count")) {
+    json_t *n = json_object_get(ev, "count");
+    if (!json_is_integer(n)) return -1;
+    r->visitor_count = json_integer_value(n);
+  } else if (!strcmp(type, "room_updated")) {
+    json_t *room = json_object_get(ev, "room");
+    json_t *mp = json_object_get(room, "max_participants");
+    if (!json_is_object(room)) return -1;
+    if (json_is_integer(mp)) r->max_participants = (int)json_integer_value(mp);
+  }
+  /* Other events (polls, hands, media) carry no state this layer keeps; they still take
+   * their seq so that every node counts the same. */
+  r->seq = json_integer_value(json_object_get(ev, "seq"));
+  return 0;
+}
+
+static void remember(room_t *r, int64_t seq, char *text, size_t len) {
+  room_event_text *slot;
+  if (r->hist_len == ROOM_HISTORY) {
+    slot = &r->hist[r->hist_head];
+    free(slot->data);
+    r->hist_head = (r->hist_head + 1) % ROOM_HISTORY;
+  } else {
+    slot = &r->hist[(r->hist_head + r->hist_len++) % ROOM_HISTORY];
+  }
+  slot->seq = seq;
+  slot->data = text;
+  slot->len = len;
+}
+
+static const char *last_text(const room_t *r, size_t *len) {
+  const room_event_text *e = &r->hist[(r->hist_head + r->hist_len - 1) % ROOM_HISTORY];
+  *len = e->len;
+  return e->data;
+}
+
+const char *room_emit(room_t *r, json_t *ev, size_t *len) {
+  json_object_set_new(ev, "seq", json_integer(r->seq + 1));
+  if (apply(r, ev) != 0) {
+    log_error(r->display, "event does not apply: %s",
+              json_string_value(json_object_get(ev, "type")));
+    json_decref(ev);
+    return NULL;
+  }
+  char *text = json_dumps(ev, JSON_COMPACT);
+  json_decref(ev);
+  if (!text) return NULL;
+  remember(r, r->seq, text, strlen(text));
+  return last_text(r, len);
+}
+
+int room_apply_raw(room_t *r, const char *data, size_t len) {
+  json_error_t jerr;
+  json_t *ev = json_loadb(data, len, 0, &jerr);
+  if (!json_is_object(ev)) {
+    json_decref(ev);
+    return -1;
+  }
+  json_t *s = json_object_get(ev, "seq");
+  if (!json_is_integer(s)) {
+    json_decref(ev);
+    return -1;
+  }
+  int64_t seq = json_integer_value(s);
+  int rc;
+  if (seq <= r->seq)
+    rc = 0;
+  else if (seq > r->seq + 1)
+    rc = -2;
+  else if (apply(r, ev) != 0)
+    rc = -1;
+  else {
+    char *text = malloc(len + 1);
+    if (text) {
+      memcpy(text, data, len);
+      text[len] = '\0';
+      remember(r, seq, text, len);
+    }
+    rc = 1;
+  }
+  json_decref(ev);
+  return rc;
+}
+
+json_t *room_snapshot(const room_t *r, bool moderator) {
+  json_t *parts = json_array();
+  for (size_t i = 0; i < r->n_parts; i++) json_array_append_new(parts, participant_json(&r->parts[i]));
+  json_t *chat = json_array();
+  for (unsigned i = 0; i < r->chat_len; i++)
+    json_array_append(chat, r->chat[(r->chat_head + i) % ROOM_CHAT_KEEP]);
+  json_t *snap = json_pack("{s:s,s:i,s:I,s:o,s:I,s:o,s:[]}", "name", r->display,
+                           "max_participants", r->max_participants, "seq", (json_int_t)r->seq,
+                           "participants", parts, "visitor_count",
+                           (json_int_t)r->visitor_count, "chat", chat, "polls");
+  if (moderator) json_object_set_new(snap, "hands", json_array());
+  return snap;
+}
+
+int room_load_snapshot(room_t *r, json_t *snap) {
+  json_t *parts = json_object_get(snap, "participants");
+  json_t *chat = json_object_get(snap, "chat");
+  json_t *seq = json_object_get(snap, "seq");
+  json_t *mp = json_object_get(snap, "max_participants");
+  json_t *vc = json_object_get(snap, "visitor_count");
+  if (!json_is_array(parts) || !json_is_array(chat) || !json_is_integer(seq) ||
+      !json_is_integer(mp) || !json_is_integer(vc))
+    return -1;
+  size_t nc0 = json_array_size(chat);
+  for (size_t i = 0; i < nc0; i++)
+    if (!json_is_object(json_array_get(chat, i))) return -1;
+  size_t n = json_array_size(parts);
+  participant *np = calloc(n ? n : 1, sizeof *np);
+  if (!np) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (participant_from_json(json_array_get(parts, i), &np[i]) != 0) {
+      free(np);
+      return -1;
+    }
+  free(r->parts);
+  r->parts = np;
+  r->n_parts = r->cap_parts = n;
+  if (!n) r->cap_parts = 1;
+  for (unsigned i = 0; i < r->chat_len; i++)
+    json_decref(r->chat[(r->chat_head + i) % ROOM_CHAT_KEEP]);
+  r->chat_head = r->chat_len = 0;
+  size_t nc = json_array_size(chat);
+  for (size_t i = nc > ROOM_CHAT_KEEP ? nc - ROOM_CHAT_KEEP : 0; i < nc; i++)
+    push_chat(r, json_array_get(chat, i));
+  for (unsigned i = 0; i < r->hist_len; i++) free(r->hist[(r->hist_head + i) % ROOM_HISTORY].data);
+  r->hist_head = r->hist_len = 0;
+  r->seq = json_integer_value(seq);
+  r->max_participants = (int)json_integer_value(mp);
+  r->visitor_count = json_integer_value(vc);
+  return 0;
+}
+
+char *room_history_since(const room_t *r, int64_t since, size_t *len) {
+  if (since < 0 || since > r->seq) return NULL;
+  int64_t missing = r->seq - since;
+  if ((uint64_t)missing > r->hist_len) return NULL;
+  size_t total = 2;
+  unsigned first = r->hist_len - (unsigned)missing;
+  for (unsigned i = first; i < r->hist_len; i++)
+    total += r->hist[(r->hist_head + i) % ROOM_HISTORY].len + 1;
+  char *out = malloc(total + 1), *p = out;
+  if (!out) return NULL;
+  *p++ = '[';
+  for (unsigned i = first; i < r->hist_len; i++) {
+    const room_event_text *e = &r->hist[(r->hist_head + i) % ROOM_HISTORY];
+    if (i > first) *p++ = ',';
+    memcpy(p, e->data, e->len);
+    p += e->len;
+  }
+  *p++ = ']';
+  *p = '\0';
+  *len = (size_t)(p - out);
+  return out;
+}

@@ -1,0 +1,395 @@
+#include "signal/ws.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+#define MSG_MAX (64 * 1024)   /* interfaces.md §3: larger frames close with 1009 */
+#define HTTP_BODY_MAX (64 * 1024)
+
+struct ws_server {
+  struct lws_context *ctx;
+  ws_handlers h;
+  void *ud;
+  char tag[64];
+  bool destroying;
+  uint64_t connections;
+  uint64_t frames_out;
+};
+
+struct ws_conn {
+  struct lws *wsi;
+  ws_server *srv;
+  void *data;
+  msgbuf **q;          /* ring of queued frames */
+  unsigned qcap, qhead, qlen;
+  char *rx;            /* a message arriving in several fragments */
+  size_t rx_len;
+  int close_code;      /* non-zero: close once the queue is empty */
+  char close_reason[64];
+  char host[64];
+};
+
+/* Per-session data lws keeps for us: a WebSocket has its ws_conn, an HTTP request the
+ * request being read and the answer being written. */
+typedef struct pss {
+  ws_conn *conn;
+  char method[8];
+  char path[256];
+  char auth[320];
+  char *body;
+  size_t body_len;
+  bool body_too_big;
+  ws_http_res res;
+} pss;
+
+/* --- msgbuf --------------------------------------------------------------------------- */
+
+msgbuf *msgbuf_new(const void *data, size_t len) {
+  msgbuf *m = malloc(sizeof *m + LWS_PRE + len + 1);
+  if (!m) return NULL;
+  m->refs = 1;
+  m->len = len;
+  m->data = (unsigned char *)(m + 1) + LWS_PRE;
+  memcpy(m->data, data, len);
+  m->data[len] = '\0';
+  return m;
+}
+
+void msgbuf_ref(msgbuf *m) { m->refs++; }
+
+void msgbuf_unref(msgbuf *m) {
+  if (m && --m->refs == 0) free(m);
+}
+
+/* --- connections ---------------------------------------------------------------------- */
+
+static void conn_free(ws_conn *c) {
+  for (unsigned i = 0; i < c->qlen; i++) msgbuf_unref(c->q[(c->qhead + i) % c->qcap]);
+  free(c->q);
+  free(c->rx);
+  free(c);
+}
+
+void ws_send(ws_conn *c, msgbuf *m) {
+  if (!c || !m || c->close_code) return;
+  if (c->qlen == c->qcap) {
+    if (c->qcap >= WS_QUEUE_MAX) {
+      log_warn(c->srv->tag, "client %p is %u frames behind: closing it", (void *)c, c->qlen);
+      ws_close(c, WS_CLOSE_POLICY, "too slow");
+      return;
+    }
+    unsigned ncap = c->qcap ? c->qcap * 2 : 8;
+    msgbuf **nq = malloc(ncap * sizeof *nq);
+    if (!nq) {
+      ws_close(c, WS_CLOSE_GOING_AWAY, "out of memory");
+      return;
+    }
+    for (unsigned i = 0; i < c->qlen; i++) nq[i] = c->q[(c->qhead + i) % c->qcap];
+    free(c->q);
+    c->q = nq;
+    c->qcap = ncap;
+    c->qhead = 0;
+  }
+  msgbuf_ref(m);
+  c->q[(c->qhead + c->qlen) % c->qcap] = m;
+  c->qlen++;
+  lws_callback_on_writable(c->wsi);
+}
+
+void ws_send_text(ws_conn *c, const char *text, size_t len) {
+  msgbuf *m = msgbuf_new(text, len);
+  if (!m) return;
+  ws_send(c, m);
+  msgbuf_unref(m);
+}
+
+void ws_close(ws_conn *c, int code, const char *reason) {
+  if (!c || c->close_code) return;
+  c->close_code = code;
+  str_copy(c->close_reason, reason ? reason : "", sizeof c->close_reason);
+  lws_callback_on_writable(c->wsi);
+}
+
+void ws_conn_set_data(ws_conn *c, void *data) { c->data = data; }
+void *ws_conn_data(const ws_conn *c) { return c->data; }
+const char *ws_conn_host(const ws_conn *c) { return c->host; }
+bool ws_conn_closing(const ws_conn *c) { return c->close_code != 0; }
+uint64_t ws_server_connections(const ws_server *s) { return s->connections; }
+uint64_t ws_server_frames_out(const ws_server *s) { return s->frames_out; }
+
+/* Writes queued frames until the socket would block. -1: close the connection. */
+static int conn_writable(ws_conn *c) {
+  while (c->qlen) {
+    msgbuf *m = c->q[c->qhead];
+    if (lws_write(c->wsi, m->data, m->len, LWS_WRITE_TEXT) < (int)m->len) return -1;
+    c->srv->frames_out++;
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    msgbuf_unref(m);
+    if (c->qlen && lws_send_pipe_choked(c->wsi)) {
+      lws_callback_on_writable(c->wsi);
+      return 0;
+    }
+  }
+  if (c->close_code) {
+    lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                     (unsigned char *)c->close_reason, strlen(c->close_reason));
+    return -1;
+  }
+  return 0;
+}
+
+/* --- HTTP ----------------------------------------------------------------------------- */
+
+static void copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t) {
+  dst[0] = '\0';
+  if (lws_hdr_total_length(wsi, t) > 0) lws_hdr_copy(wsi, dst, (int)size, t);
+}
+
+static const char *method_of(struct lws *wsi) {
+  static const struct {
+    enum lws_token_indexes tok;
+    const char *name;
+  } methods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+                 {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_PUT_URI, "PUT"},
+                 {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"}};
+  for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+    if (lws_hdr_total_length(wsi, methods[i].tok) > 0) return methods[i].name;
+  return "OTHER";
+}
+
+static int http_dispatch(ws_server *s, struct lws *wsi, pss *p) {
+  ws_http_req req = {p->method, p->path, p->auth, p->body ? p->body : "", p->body_len};
+  memset(&p->res, 0, sizeof p->res);
+  if (p->body_too_big) {
+    p->res.status = 413;
+    p->res.content_type = "application/json";
+    p->res.body = strdup("{\"error\":\"bad_request\",\"message\":\"body over 64 KiB\"}");
+  } else {
+    s->h.on_http(s->ud, &req, &p->res);
+  }
+  if (p->res.status == 0) {
+    free(p->res.body);
+    p->res.status = 404;
+    p->res.content_type = "application/json";
+    p->res.body = strdup("{\"error\":\"not_found\"}");
+    p->res.file = NULL;
+  }
+  if (p->res.body) p->res.body_len = strlen(p->res.body);
+  if (p->res.file) {
+    int n = lws_serve_http_file(wsi, p->res.file, p->res.content_type, NULL, 0);
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
+    return 0;
+  }
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static int http_writable(struct lws *wsi, pss *p) {
+  unsigned char hdr[LWS_PRE + 1024], *start = &hdr[LWS_PRE], *q = start,
+                                       *end = &hdr[sizeof hdr - 1];
+  if (!p->res.status) return 0;
+  size_t len = p->res.body ? p->res.body_len : 0;
+  if (lws_add_http_common_headers(wsi, (unsigned)p->res.status, p->res.content_type,
+                                  (lws_filepos_t)len, &q, end) ||
+      lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                  (const unsigned char *)"no-store", 8, &q, end) ||
+      lws_finalize_write_http_header(wsi, start, &q, end))
+    return -1;
+  if (len) {
+    unsigned char *b = malloc(LWS_PRE + len);
+    if (!b) return -1;
+    memcpy(b + LWS_PRE, p->res.body, len);
+    int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    free(b);
+    if (n < (int)len) return -1;
+  }
+  free(p->res.body);
+  p->res.body = NULL;
+  p->res.status = 0;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* --- the lws callback ----------------------------------------------------------------- */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len) {
+  struct lws_context *ctx = lws_get_context(wsi);
+  ws_server *s = ctx ? lws_context_user(ctx) : NULL;
+  pss *p = user;
+
+  switch (reason) {
+  case LWS_CALLBACK_HTTP: {
+    if (!s || s->destroying) return -1;
+    str_copy(p->method, method_of(wsi), sizeof p->method);
+    str_copy(p->path, in ? (const char *)in : "/", sizeof p->path);
+    copy_hdr(wsi, p->auth, sizeof p->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    p->body = NULL;
+    p->body_len = 0;
+    p->body_too_big = false;
+    if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") ||
+        !strcmp(p->method, "DELETE"))
+      return http_dispatch(s, wsi, p);
+    return 0; /* wait for the body */
+  }
+  case LWS_CALLBACK_HTTP_BODY:
+    if (p->body_len + len > HTTP_BODY_MAX) {
+      p->body_too_big = true;
+      return 0;
+    }
+    if (!p->body_too_big) {
+      char *nb = realloc(p->body, p->body_len + len + 1);
+      if (!nb) return -1;
+      memcpy(nb + p->body_len, in, len);
+      p->body = nb;
+      p->body_len += len;
+      p->body[p->body_len] = '\0';
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+    int r = http_dispatch(s, wsi, p);
+    free(p->body);
+    p->body = NULL;
+    p->body_len = 0;
+    return r;
+  }
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    return http_writable(wsi, p);
+  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  case LWS_CALLBACK_CLOSED_HTTP:
+    if (p) {
+      free(p->body);
+      p->body = NULL;
+      free(p->res.body);
+      p->res.body = NULL;
+    }
+    return 0;
+
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+    char uri[64];
+    copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
+  }
+  case LWS_CALLBACK_ESTABLISHED: {
+    ws_conn *c = calloc(1, sizeof *c);
+    if (!c) return -1;
+    c->wsi = wsi;
+    c->srv = s;
+    copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
+    p->conn = c;
+    s->connections++;
+    if (s->h.on_open(s->ud, c) != 0) {
+      s->connections--;
+      p->conn = NULL;
+      conn_free(c);
+      return -1;
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_RECEIVE: {
+    ws_conn *c = p->conn;
+    if (!c || c->close_code) return 0;
+    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MSG_MAX) {
+      static const char why[] = "message over 64 KiB";
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                       sizeof why - 1);
+      return -1;
+    }
+    if (final && !c->rx) {
+      s->h.on_message(s->ud, c, in, len); /* the common case: one fragment, no copy */
+      return 0;
+    }
+    char *nb = realloc(c->rx, c->rx_len + len + 1);
+    if (!nb) return -1;
+    memcpy(nb + c->rx_len, in, len);
+    c->rx = nb;
+    c->rx_len += len;
+    if (final) {
+      c->rx[c->rx_len] = '\0';
+      s->h.on_message(s->ud, c, c->rx, c->rx_len);
+      free(c->rx);
+      c->rx = NULL;
+      c->rx_len = 0;
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    return p->conn ? conn_writable(p->conn) : 0;
+  case LWS_CALLBACK_CLOSED: {
+    ws_conn *c = p->conn;
+    if (!c) return 0;
+    p->conn = NULL;
+    s->connections--;
+    s->h.on_close(s->ud, c); /* also while destroying: the node frees its client */
+    conn_free(c);
+    return 0;
+  }
+  default:
+    return 0;
+  }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"amphi", callback, sizeof(pss), 16 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Idle WebSockets are pinged so that dead peers are found and their seats freed. */
+static const lws_retry_bo_t retry = {
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 75,
+};
+
+ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, const char *tag,
+                            const ws_handlers *h, void *ud, char *err, size_t errlen) {
+  ws_server *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->h = *h;
+  s->ud = ud;
+  str_copy(s->tag, tag, sizeof s->tag);
+  void *loops[1] = {loop};
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = port;
+  info.iface = (host && *host && strcmp(host, "0.0.0.0") != 0) ? host : NULL;
+  info.protocols = protocols;
+  info.options = LWS_SERVER_OPTION_LIBUV;
+  info.foreign_loops = loops;
+  info.user = s;
+  info.retry_and_idle_policy = &retry;
+  info.count_threads = 1;
+  info.timeout_secs = 10;
+  info.pcontext = &s->ctx; /* lws writes NULL here when it has finished destroying */
+  s->ctx = lws_create_context(&info);
+  if (!s->ctx) {
+    snprintf(err, errlen, "cannot listen on %s:%d (in use?)", host && *host ? host : "*",
+             port);
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void ws_server_destroy(ws_server *s) {
+  if (!s || s->destroying) return;
+  s->destroying = true;
+  lws_context_destroy(s->ctx);
+}
+
+/* With a foreign loop, lws_context_destroy() only starts the teardown: the loop closes the
+ * handles, and a second call, once the loop has run dry, frees the rest. */
+void ws_server_free(ws_server *s) {
+  if (!s) return;
+  if (s->ctx) lws_context_destroy(s->ctx);
+  free(s);
+}
