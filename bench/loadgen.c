@@ -46,6 +46,7 @@ typedef struct opts {
   int speak_delay_ms;    /* speaker: pause between its join and the first chat */
   int linger_ms;         /* speaker: wait for the last echoes after the last chat */
   char name_prefix[64];
+  const char *source_ip; /* bind client sockets to this local address */
   const char *delays_file;
   const char *ready_file;
   bool quiet;
@@ -78,6 +79,7 @@ static void usage(FILE *f) {
           "  --speak-delay MS      between the speaker's join and its first chat [500]\n"
           "  --linger MS           speaker: wait for echoes after the last chat [2000]\n"
           "  --name-prefix P       visitors are named P<i> [lg<pid>-]\n"
+          "  --source-ip A         bind the client sockets to local address A (127.0.0.x)\n"
           "  --delays-file PATH    write every receipt there: chat number, delay in us\n"
           "  --ready-file PATH     create PATH once every join has finished\n"
           "  --quiet               no progress lines on stderr\n"
@@ -144,6 +146,8 @@ static int parse_args(int argc, char **argv) {
       O.delays_file = v;
     else if (!strcmp(a, "--ready-file"))
       O.ready_file = v;
+    else if (!strcmp(a, "--source-ip"))
+      O.source_ip = v;
     else {
       fprintf(stderr, "loadgen: unknown flag %s\n", a);
       usage(stderr);
@@ -329,6 +333,13 @@ static void queue_out(client *c, struct lws *wsi, char *text) {
   lws_callback_on_writable(wsi);
 }
 
+/* No lws validity pings on our side. lws keeps every connection's validity timer in one
+ * sorted list per thread, so each (re)arm walks the list: with 5,000 connections in one
+ * process that is what the load generator would spend its time on. A browser has its
+ * own timers; the server still pings us (it has its own policy) and lws answers. */
+static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+                                           .secs_since_valid_hangup = 0};
+
 static struct lws *connect_ws(client *c, wslink *l, const char *host, int port,
                               const char *path) {
   struct lws_client_connect_info ci;
@@ -344,6 +355,11 @@ static struct lws *connect_ws(client *c, wslink *l, const char *host, int port,
   ci.local_protocol_name = "loadgen";
   ci.opaque_user_data = l;
   ci.pwsi = &l->wsi;
+  ci.retry_and_idle_policy = &no_validity;
+  /* A source address of its own per process: connect() looks for a free local port among
+   * every connection from the same address to the same server, and with tens of
+   * thousands of them that search shows up in the profile. */
+  ci.iface = O.source_ip;
   l->c = c;
   l->closing = false;
   return lws_client_connect_via_info(&ci);
@@ -618,7 +634,8 @@ static void mark_ready(void) {
   getrusage(RUSAGE_SELF, &G.ru_ready);
   if (!O.quiet)
     fprintf(stderr, "loadgen: %d/%d joined (%d failed) in %.2f s\n", G.joined, O.clients,
-            G.failed, (double)(G.last_join_mono - G.first_start_mono) / 1e6);
+            G.failed,
+            G.joined ? (double)(G.last_join_mono - G.first_start_mono) / 1e6 : 0.0);
   if (O.ready_file) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", O.ready_file);
@@ -629,7 +646,10 @@ static void mark_ready(void) {
       rename(tmp, O.ready_file); /* appears whole, never half-written */
     }
   }
-  if (!O.speak) uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.hold_s * 1000, 0);
+  if (!O.speak)
+    uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.hold_s * 1000, 0);
+  else if (!G.joined) /* a speaker that could not join has nothing left to do */
+    uv_timer_start(&G.end_timer, end_cb, 0, 0);
 }
 
 static void speak_cb(uv_timer_t *t) {
@@ -784,6 +804,7 @@ int main(int argc, char **argv) {
   info.foreign_loops = loops;
   info.timeout_secs = (unsigned)O.join_timeout_s;
   info.connect_timeout_secs = (unsigned)O.join_timeout_s;
+  info.retry_and_idle_policy = &no_validity;
   G.ctx = lws_create_context(&info);
   if (!G.ctx) {
     fprintf(stderr, "loadgen: cannot create the lws context\n");

@@ -12,10 +12,11 @@
 # "per core". Builds nothing: run `make` first (build/amphi, build/loadgen).
 #
 # usage: bench/signaling.sh [--clients N] [--procs L] [--chats K] [--chat-interval MS]
-#                           [--concurrency C] [--keep] [--perf]
+#                           [--concurrency C] [--idle S] [--keep] [--perf]
 # The same settings as environment variables: BENCH_CLIENTS, BENCH_PROCS, BENCH_CHATS,
 # BENCH_CHAT_INTERVAL_MS, BENCH_CONCURRENCY. AMPHI_BIN and LOADGEN_BIN override the binaries.
-# --keep keeps the logs and raw receipts; --perf (implies --keep) also records `perf` call
+# --idle S: after the chats, measure the visitor node's CPU for S seconds of silence (what
+# holding N visitors costs by itself: WebSocket pings). --keep keeps the logs and raw receipts; --perf (implies --keep) also records `perf` call
 # graphs of the visitor node during the chat phase and of loadgen 1 throughout.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ INTERVAL_MS=${BENCH_CHAT_INTERVAL_MS:-500}
 CONC=${BENCH_CONCURRENCY:-200}
 KEEP=0
 PERF=0
+IDLE_S=${BENCH_IDLE_S:-0}
 ROOM=acme/bench
 JOIN_TIMEOUT_S=600 # the whole join phase, not one join
 
@@ -41,12 +43,17 @@ while [ $# -gt 0 ]; do
     --chats) K=$2; shift 2 ;;
     --chat-interval) INTERVAL_MS=$2; shift 2 ;;
     --concurrency) CONC=$2; shift 2 ;;
+    --idle) IDLE_S=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --perf) PERF=1; KEEP=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "signaling.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+if ! [[ $IDLE_S =~ ^[0-9]+$ ]] || [ "$IDLE_S" -gt 600 ]; then
+  echo "signaling.sh: --idle must be 0..600 seconds, got '$IDLE_S'" >&2
+  exit 2
+fi
 for v in N L K INTERVAL_MS CONC; do
   if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
     echo "signaling.sh: $v must be a positive whole number, got '${!v}'" >&2
@@ -88,14 +95,20 @@ trap 'exit 143' TERM
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
-# A base port with P (main), P+1 (visitor node) and P+2 (NATS) all free.
-port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+# A base port with P (main), P+1 (visitor node) and P+2 (NATS) all free: below the
+# ephemeral range (32768 up here), where the benchmark's own tens of thousands of client
+# connections take their local ports, and in no state at all (TIME_WAIT blocks a bind too).
+port_free() { ! ss -Htan "sport = :$1" | grep -q .; }
 BASE=
 for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 30000))
+  p=$((20000 + RANDOM % 12000))
   if port_free $p && port_free $((p + 1)) && port_free $((p + 2)); then BASE=$p; break; fi
 done
 [ -n "$BASE" ] || { echo "signaling.sh: no free port range found" >&2; exit 1; }
+# Client source addresses, new for every run: each loadgen binds its sockets to its own
+# 127.R.S.x, so that the local ports of one process's thousands of connections, and the
+# TIME_WAIT ones a previous run left for a minute, are not searched by the next.
+SRC_NET=127.$((1 + RANDOM % 250)).$((RANDOM % 250))
 MAIN_PORT=$BASE
 VIS_PORT=$((BASE + 1))
 
@@ -105,11 +118,13 @@ VIS_PORT=$((BASE + 1))
 NATS_URL=$(sed -n 's/^nats_url *= *//p' "$TMP/cluster/main.conf")
 NATS_PORT=${NATS_URL##*:}
 
+# These read /proc, and print 0 for a process that is gone, so that a node dying under
+# load still leads to a summary (which says so) rather than to a silent stop.
 cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of stat)
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-fds() { ls "/proc/$1/fd" | wc -l; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 HZ=$(getconf CLK_TCK)
 
 wait_http() { # url, what, pid
@@ -126,7 +141,12 @@ log "cluster in $TMP/cluster: main :$MAIN_PORT, visitor node :$VIS_PORT, NATS :$
 taskset -c 0 nats-server -c "$TMP/cluster/nats-server.conf" >"$TMP/nats.log" 2>&1 &
 NATS_PID=$!
 PIDS+=("$NATS_PID")
-for _ in $(seq 100); do port_free "$NATS_PORT" || break; sleep 0.1; done
+for _ in $(seq 100); do
+  ss -Hltn "sport = :$NATS_PORT" | grep -q . && break
+  kill -0 "$NATS_PID" 2>/dev/null || { echo "signaling.sh: nats-server exited:" >&2;
+                                       tail -3 "$TMP/nats.log" >&2; exit 1; }
+  sleep 0.1
+done
 taskset -c 0 "$AMPHI" serve --config "$TMP/cluster/main.conf" >"$TMP/main.log" 2>&1 &
 MAIN_PID=$!
 PIDS+=("$MAIN_PID")
@@ -160,6 +180,7 @@ for i in $(seq 1 "$L"); do
   [ $PERF = 1 ] && [ "$i" = 1 ] && wrap=(perf record -q -g -o "$TMP/perf.loadgen1.data" --)
   taskset -c 0 "${wrap[@]}" "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws" --room "$ROOM" \
     --clients "$n" --concurrency "$conc" --hold 900 --name-prefix "lg$i-" --quiet \
+    --source-ip "$SRC_NET.$((10 + i))" \
     --ready-file "$TMP/ready.$i" --delays-file "$TMP/delays.$i" \
     >"$TMP/loadgen.$i.json" 2>"$TMP/loadgen.$i.err" &
   LG_PIDS+=($!)
@@ -196,6 +217,8 @@ log "joins done in $(awk -v a="$T_JOIN0" -v b="$T_JOIN1" 'BEGIN { printf "%.1f",
 VIS_CPU0=$(cpu_ticks "$VIS_PID")
 MAIN_CPU0=$(cpu_ticks "$MAIN_PID")
 NATS_CPU0=$(cpu_ticks "$NATS_PID")
+LG_CHAT0=()
+for p in "${LG_PIDS[@]}"; do LG_CHAT0+=("$(cpu_ticks "$p")"); done
 T_CHAT0=$(date +%s.%N)
 if [ $PERF = 1 ]; then
   perf record -q -g -p "$VIS_PID" -o "$TMP/perf.visitor.data" >"$TMP/perf.log" 2>&1 &
@@ -204,7 +227,7 @@ if [ $PERF = 1 ]; then
 fi
 log "one speaker sends $K chats, ${INTERVAL_MS} ms apart"
 taskset -c 0 "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws" --room "$ROOM" --speak "$K" \
-  --speak-interval "$INTERVAL_MS" --name-prefix "speaker-" --quiet \
+  --speak-interval "$INTERVAL_MS" --name-prefix "speaker-" --quiet --source-ip "$SRC_NET.10" \
   --delays-file "$TMP/delays.speaker" >"$TMP/speaker.json" 2>"$TMP/speaker.err" &
 SPK_PID=$!
 PIDS+=("$SPK_PID")
@@ -231,7 +254,21 @@ fi
 VIS_CPU1=$(cpu_ticks "$VIS_PID")
 MAIN_CPU1=$(cpu_ticks "$MAIN_PID")
 NATS_CPU1=$(cpu_ticks "$NATS_PID")
+LG_CHAT_EACH=
+for i in "${!LG_PIDS[@]}"; do
+  t=$(cpu_ticks "${LG_PIDS[$i]}")
+  LG_CHAT_EACH="$LG_CHAT_EACH $(awk -v a="${LG_CHAT0[$i]}" -v b="$t" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+done
 RSS_CHAT=$(rss_kb "$VIS_PID")
+IDLE_CPU=n/a
+if [ "$IDLE_S" -gt 0 ]; then
+  log "holding $N visitors silent for $IDLE_S s"
+  idle0=$(cpu_ticks "$VIS_PID")
+  sleep "$IDLE_S"
+  idle1=$(cpu_ticks "$VIS_PID")
+  IDLE_CPU=$(awk -v a="$idle0" -v b="$idle1" -v hz="$HZ" -v s="$IDLE_S" \
+    'BEGIN { printf "%.0f", 100 * (b - a) / hz / s }')
+fi
 VIS_ALIVE=yes
 kill -0 "$VIS_PID" 2>/dev/null || VIS_ALIVE=no
 
@@ -298,9 +335,11 @@ JOIN_PHASE_S=$(awk -v a="$T_JOIN0" -v b="$T_JOIN1" 'BEGIN { printf "%.1f", b - a
 VIS_CPU=$(cpu_s "$VIS_CPU0" "$VIS_CPU1")
 MAIN_CPU=$(cpu_s "$MAIN_CPU0" "$MAIN_CPU1")
 NATS_CPU=$(cpu_s "$NATS_CPU0" "$NATS_CPU1")
-VIS_CPU_PER_CHAT=$(awk -v c="$VIS_CPU" -v k="$SPOKEN" 'BEGIN { if (k > 0) printf "%.1f", c * 1000 / k; else print "n/a" }')
+# The chat phase fans out K chats plus two more events to every visitor: the speaker's
+# participant_joined and participant_left.
+VIS_CPU_PER_FANOUT=$(awk -v c="$VIS_CPU" -v k="$SPOKEN" 'BEGIN { printf "%.1f", c * 1000 / (k + 2) }')
 LG_CPU_JOIN=$(sum cpu_join_s)
-LG_CPU_CHAT=$(sum cpu_after_s)
+LG_CPU_CHAT=$(echo $LG_CHAT_EACH | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s }')
 
 cat <<EOF
 
@@ -316,8 +355,9 @@ chat:           $SPOKEN chats sent, $DELIVERIES of $EXPECTED deliveries received
 delay:          min ${DMIN} ms, p50 ${D50} ms, p90 ${D90} ms, p99 ${D99} ms, max ${DMAX} ms (speaker clock to receipt)
 per chat:       first receipt after ${FIRST_MED} ms (median over chats); first to last receipt ${SPREAD_MED} ms (median), ${SPREAD_MAX} ms (worst)
 CPU, join phase ($JOIN_PHASE_S s): visitor node ${VIS_CPU_JOIN} s, main ${MAIN_CPU_JOIN} s, NATS ${NATS_CPU_JOIN} s
-CPU, chat phase ($CHAT_S s): visitor node ${VIS_CPU} s (${VIS_CPU_PER_CHAT} ms per chat), main ${MAIN_CPU} s, NATS ${NATS_CPU} s
-CPU, loadgens:  ${LG_CPU_JOIN} s during the joins, ${LG_CPU_CHAT} s after (all $L together)
+CPU, chat phase ($CHAT_S s): visitor node ${VIS_CPU} s (${VIS_CPU_PER_FANOUT} ms per fan-out: $SPOKEN chats + the speaker's join and leave), main ${MAIN_CPU} s, NATS ${NATS_CPU} s
+CPU, loadgens:  ${LG_CPU_JOIN} s during the joins, ${LG_CPU_CHAT} s during the chat phase (all $L together; each:${LG_CHAT_EACH})
+idle:           visitor node busy ${IDLE_CPU}% of its core while holding the visitors silent (--idle ${IDLE_S})
 missed heartbeats: $(grep -c 'missed 3 heartbeats' "$TMP/main.log" || true) times the main node dropped the visitor node as dead
 visitor node alive at the end: $VIS_ALIVE
 per process:
@@ -325,9 +365,9 @@ EOF
 cat "$TMP/all.json" "$TMP/speaker.json"
 echo "per chat (k, first ms, last ms, spread ms):"
 cat "$TMP/per-chat.txt"
-printf '{"summary":true,"clients":%s,"joined":%s,"join_rate_per_s":%s,"kb_per_visitor_added":%s,"kb_per_visitor_total":%s,"deliveries":%s,"expected":%s,"delay_p50_ms":%s,"delay_p99_ms":%s,"delay_max_ms":%s,"visitor_cpu_s_chat_phase":%s,"errors":%s,"drops":%s}\n' \
+printf '{"summary":true,"clients":%s,"joined":%s,"join_rate_per_s":%s,"kb_per_visitor_added":%s,"kb_per_visitor_total":%s,"deliveries":%s,"expected":%s,"delay_p50_ms":%s,"delay_p99_ms":%s,"delay_max_ms":%s,"visitor_cpu_s_chat_phase":%s,"visitor_idle_cpu_pct":%s,"errors":%s,"drops":%s}\n' \
   "$N" "$JOINED" "$JOIN_RATE" "$KB_DELTA" "$KB_TOTAL" "$DELIVERIES" "$EXPECTED" \
-  "${D50/n\/a/null}" "${D99/n\/a/null}" "${DMAX/n\/a/null}" "$VIS_CPU" "$ERRORS" "$DROPS"
+  "${D50/n\/a/null}" "${D99/n\/a/null}" "${DMAX/n\/a/null}" "$VIS_CPU" "${IDLE_CPU/n\/a/null}" "$ERRORS" "$DROPS"
 
 if [ "$JOINED" != "$N" ] || [ "$DELIVERIES" != "$EXPECTED" ] || [ "$ERRORS" != 0 ] ||
    [ "$DROPS" != 0 ] || [ "$VIS_ALIVE" != yes ] || [ "$SPOKEN" != "$K" ]; then

@@ -60,7 +60,7 @@ const cfg_entry cfg_table[] = {
     {"media_ip", S(media_ip), "127.0.0.1", 0, 0, CFG_BOTH, NULL,
      "address the bridges put in their ICE candidates"},
     {"media_port", I(media_port), "10000", 1, 65535, CFG_BOTH, NULL,
-     "first UDP port of the bridges (bridge j uses media_port+j)"},
+     "UDP media port: with `run`, of the first bridge (bridge j on media_port+j-1); with `serve`, of this bridge"},
     {"log_level", S(log_level), "info", 0, 0, CFG_BOTH, "debug|info|warn|error",
      "least severe log lines written"},
 };

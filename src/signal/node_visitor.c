@@ -48,6 +48,9 @@ typedef struct visitor_node {
   mirror *mirrors;
   long visitors;
   uv_timer_t tick;
+  /* Fault injection for tests (AMPHI_TEST_DROP_EVENTS=k): every k-th room event from the
+   * bus is dropped on arrival, so the tests can show the gap is found and filled. */
+  unsigned drop_every, ev_seen;
 } visitor_node;
 
 static visitor_node *V(node_t *n) { return n->impl; }
@@ -229,6 +232,11 @@ static void on_ev(void *ud, const char *subject, const char *reply, const uint8_
   (void)subject;
   (void)reply;
   mirror *m = ud;
+  visitor_node *vn = V(m->n);
+  if (vn->drop_every && ++vn->ev_seen % vn->drop_every == 0) {
+    log_debug(m->n->tag, "test hook: dropping an event of %s", m->r->display);
+    return;
+  }
   if (m->syncing || !m->synced)
     hold(m, (const char *)data, len);
   else
@@ -468,6 +476,11 @@ static int start(node_t *n, char *err, size_t errlen) {
     return -1;
   }
   n->impl = vn;
+  const char *drop = getenv("AMPHI_TEST_DROP_EVENTS");
+  if (drop && atoi(drop) > 1) {
+    vn->drop_every = (unsigned)atoi(drop);
+    log_warn(n->tag, "test hook: dropping every %u-th room event", vn->drop_every);
+  }
   uv_timer_init(&n->loop, &vn->tick);
   vn->tick.data = n;
   uv_timer_start(&vn->tick, tick, TICK_MS, TICK_MS);

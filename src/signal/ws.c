@@ -8,6 +8,11 @@
 #include "core/log.h"
 #include "core/util.h"
 
+/* lws 4.1's public header hides LWS_WRITE_CLOSE (value 4; "handled by lws_close_reason()"),
+ * but lws_close_reason() + return -1 from WRITEABLE sends no close frame (see conn_writable),
+ * so the close frame is written with it directly. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
 #define MSG_MAX (64 * 1024)   /* interfaces.md §3: larger frames close with 1009 */
 #define HTTP_BODY_MAX (64 * 1024)
 
@@ -137,8 +142,15 @@ static int conn_writable(ws_conn *c) {
     }
   }
   if (c->close_code) {
-    lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                     (unsigned char *)c->close_reason, strlen(c->close_reason));
+    /* lws 4.1 does not send the reason set by lws_close_reason() when the close starts in
+     * a WRITEABLE callback (measured: the peer saw 1006), so the close frame is written
+     * here (RFC 6455 §5.5.1: two bytes of code, then the reason) and the socket dropped. */
+    unsigned char frame[LWS_PRE + 2 + sizeof c->close_reason];
+    size_t rlen = strlen(c->close_reason);
+    frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+    memcpy(&frame[LWS_PRE + 2], c->close_reason, rlen);
+    lws_write(c->wsi, &frame[LWS_PRE], 2 + rlen, WS_WRITE_CLOSE);
     return -1;
   }
   return 0;

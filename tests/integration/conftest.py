@@ -513,6 +513,36 @@ class RawWS:
         """Every text as one frame, all in a single write."""
         self.sock.sendall(b"".join(self.frame(t) for t in texts))
 
+    def _pop_frame(self):
+        b = self.buf
+        if len(b) < 2:
+            return None
+        op, n, j = b[0] & 0x0F, b[1] & 0x7F, 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            n, j = int.from_bytes(b[2:4], "big"), 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            n, j = int.from_bytes(b[2:10], "big"), 10
+        if len(b) < j + n:
+            return None
+        self.buf = b[j + n:]
+        return op, b[j:j + n]
+
+    def read_text(self, timeout=TIMEOUT):
+        """The next frame, which must be a text frame, as JSON."""
+        self.sock.settimeout(timeout)
+        while True:
+            f = self._pop_frame()
+            if f:
+                assert f[0] == 1, "expected a text frame, got %r" % (f,)
+                return json.loads(f[1])
+            d = self.sock.recv(65536)
+            assert d, "the server ended the connection"
+            self.buf += d
+
     def read_until_end(self, timeout=TIMEOUT):
         """Reads until the server ends the connection; the frames it sent, as
         (opcode, payload) pairs."""
@@ -529,15 +559,12 @@ class RawWS:
         except socket.timeout:
             raise AssertionError("the server did not end the connection within %.1f s"
                                  % timeout)
-        frames, i, b = [], 0, self.buf
-        while i + 2 <= len(b):
-            op, n, j = b[i] & 0x0F, b[i + 1] & 0x7F, i + 2
-            if n == 126:
-                n, j = int.from_bytes(b[j:j + 2], "big"), j + 2
-            elif n == 127:
-                n, j = int.from_bytes(b[j:j + 8], "big"), j + 8
-            frames.append((op, b[j:j + n]))
-            i = j + n
+        frames = []
+        while True:
+            f = self._pop_frame()
+            if not f:
+                break
+            frames.append(f)
         return frames
 
     def close(self):

@@ -34,6 +34,10 @@ def test_participants_then_visitors_spread_over_visitor_nodes(amphi):
             assert room["name"] == ROOM
             assert room["max_participants"] == 2
             assert [p["name"] for p in room["participants"]] == ["Ada"]
+            assert room["participants"][0]["id"] == ans["id"]
+            assert room["participants"][0]["moderator"] is True
+            assert room["visitor_count"] == 0 and room["chat"] == [] and room["polls"] == []
+            assert room["hands"] == []  # hands: to moderators only
 
             b = await Client.connect(srv.ws_url(), "bob")
             clients.append(b)
@@ -42,6 +46,8 @@ def test_participants_then_visitors_spread_over_visitor_nodes(amphi):
             assert ans_b["moderator"] is False
             assert ans_b["id"] != ans["id"]
             assert sorted(p["name"] for p in ans_b["room"]["participants"]) == ["Ada", "Bob"]
+            assert "hands" not in ans_b["room"]
+            assert ans_b["room"]["seq"] > room["seq"]
             # Ada hears of Bob.
             ev = await a.wait_for("participant_joined")
             assert ev["participant"]["id"] == ans_b["id"]
@@ -160,5 +166,38 @@ def test_request_ids_are_echoed(amphi):
             assert err["code"] == "unknown_type"
         finally:
             await close_all(a, b, v)
+
+    run(body())
+
+
+def test_a_seat_frees_when_a_participant_leaves(amphi):
+    srv = amphi("--max-participants", 2, visitor_nodes=1)
+
+    async def body():
+        clients = []
+        try:
+            a = await join(srv, ROOM, "Ada")
+            b = await join(srv, ROOM, "Bob")
+            c = await join(srv, ROOM, "Cy")
+            clients += [a, b, c]
+            assert c.joined["role"] == "visitor"
+            ok = await b.request({"type": "leave"})
+            assert ok["type"] == "ok", ok
+            for x in (a, c):
+                ev = await x.wait_for("participant_left")
+                assert ev["id"] == b.joined["id"], ev
+            d = await join(srv, ROOM, "Dee")
+            clients.append(d)
+            assert d.joined["role"] == "participant", d.joined
+            assert sorted(p["name"] for p in d.joined["room"]["participants"]) == ["Ada", "Dee"]
+            # Closing the socket is leaving too.
+            await d.close()
+            ev = await a.wait_for(lambda m: m.get("type") == "participant_left"
+                                  and m["id"] == d.joined["id"])
+            e = await join(srv, ROOM, "Eve")
+            clients.append(e)
+            assert e.joined["role"] == "participant", e.joined
+        finally:
+            await close_all(*clients)
 
     run(body())

@@ -287,7 +287,8 @@ def test_unauthorized(amphi):
             assert ans["type"] == "redirect" and ans["role"] == "visitor", ans
             # Nobody in the room heard of any of it.
             await observer_unharmed(mod)
-            assert [m["type"] for m in mod.msgs if "seq" in m] == \
+            assert [m["type"] for m in mod.msgs
+                    if "seq" in m and m["type"] != "visitor_count"] == \
                 ["participant_joined", "chat"], mod.msgs
         finally:
             await close_all(*clients)
@@ -434,7 +435,10 @@ def flood(srv, node, room, ticket=None):
         join_msg = {"type": "join", "room": room, "name": "Flood"}
         if ticket:
             join_msg["ticket"] = ticket
-        raw.send_all([json.dumps(join_msg)] + ["garbage %d" % i for i in range(300)])
+        raw.send_all([json.dumps(join_msg)])
+        joined = raw.read_text()
+        assert joined["type"] == "joined", joined
+        raw.send_all(["garbage %d" % i for i in range(300)])
         return raw.read_until_end()
     finally:
         raw.close()
@@ -466,10 +470,10 @@ def test_flood_is_rate_limited_then_disconnected(amphi):
         got, obs = await flood_both_nodes(srv)
         try:
             for where, frames in got.items():
-                msgs = text_frames(frames)
-                assert msgs[0]["type"] == "joined", (where, msgs[:1])
-                codes = [m["code"] for m in msgs[1:]]
-                assert all(m["type"] == "error" for m in msgs[1:]), (where, msgs)
+                # Room events (a visitor_count, say) may come in between.
+                msgs = [m for m in text_frames(frames) if "seq" not in m]
+                assert all(m["type"] == "error" for m in msgs), (where, msgs)
+                codes = [m["code"] for m in msgs]
                 # Errors first, then told it is limited, then cut off: far fewer answers
                 # than messages.
                 assert codes[0] == "bad_json", (where, codes)
@@ -477,7 +481,9 @@ def test_flood_is_rate_limited_then_disconnected(amphi):
                 assert set(codes) == {"bad_json", "rate_limited"}, (where, codes)
                 assert len(codes) < 50, (where, len(codes))
             await observer_unharmed(obs)
-            assert [m["type"] for m in obs.msgs if "seq" in m] == \
+            # (visitor_count events may come and go with the visitor that flooded.)
+            assert [m["type"] for m in obs.msgs
+                    if "seq" in m and m["type"] != "visitor_count"] == \
                 ["participant_joined", "participant_left", "chat"], obs.msgs
         finally:
             await obs.close()
@@ -485,10 +491,6 @@ def test_flood_is_rate_limited_then_disconnected(amphi):
     run(body())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: ws.c closes a flooding client (and every ws_close) by returning -1 from "
-    "LWS_CALLBACK_SERVER_WRITEABLE after lws_close_reason(); with lws 4.1 no close frame "
-    "is sent, the TCP connection just ends, so the client sees 1006 instead of 1008"))
 def test_flood_close_code_is_1008(amphi):
     srv = case_server(amphi)
 

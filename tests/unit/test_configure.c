@@ -86,7 +86,8 @@ static int run_cfg(char *err, size_t errlen, ...) {
 }
 
 static void path_of(char *out, size_t len, const char *dir, const char *name) {
-  snprintf(out, len, "%s/%s", dir, name);
+  int n = snprintf(out, len, "%s/%s", dir, name);
+  assert_true(n > 0 && (size_t)n < len); /* a cut path would test the wrong file */
 }
 
 static void assert_mode(const char *dir, const char *name, mode_t mode, int is_dir) {
