@@ -20,6 +20,7 @@
 #define TICK_MS 100
 #define COUNT_EVERY_MS 1000   /* interfaces.md: visitor_count at most once a second */
 #define ROOM_IDLE_MS 30000    /* an empty room is forgotten after this */
+#define ROOM_ENDED_MS 60000   /* an ended room refuses joins (room_closed) this long */
 
 typedef struct node_count {
   char node[65];
@@ -34,6 +35,7 @@ typedef struct mroom {
   bool count_dirty;
   uint64_t last_count_ms;
   uint64_t empty_since_ms;    /* 0: not empty */
+  uint64_t ended_ms;          /* when an operator ended it; 0: open */
   char ev_subject[BUS_SUBJECT_MAX];
   struct mroom *next;
 } mroom;
@@ -244,6 +246,10 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
     client_send_error(c, msg->id, E_UNAVAILABLE, "out of memory");
     return;
   }
+  if (m->ended_ms) {
+    client_send_error(c, msg->id, E_ROOM_CLOSED, "this room has ended");
+    return;
+  }
   bool visitor = !promoted && (msg->u.join.visitor || claims.visitor ||
                                (long)m->r->n_parts >= m->r->max_participants);
   if (visitor) {
@@ -320,6 +326,18 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   case MSG_LEAVE:
     participant_leaves(n, c);
     client_send_ok(c, msg->id);
+    break;
+  case MSG_PROMOTE:
+  case MSG_DENY:
+  case MSG_DEMOTE:
+    if (!c->moderator)
+      client_send_error(c, msg->id, E_FORBIDDEN, "only moderators %s",
+                        msg_type_name(msg->type));
+    else if (msg->type == MSG_DEMOTE && !room_find(m->r, msg->u.target.id))
+      client_send_error(c, msg->id, E_NOT_FOUND, "no participant has that id");
+    else
+      client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
+                        msg_type_name(msg->type));
     break;
   default:
     /* Polls, hands, promotion and media come with their own issues; say so plainly. */
@@ -413,7 +431,9 @@ static void on_up(void *ud, const char *subject, const char *reply, const uint8_
     json_decref(j);
     return;
   }
-  if (!strcmp(type, "sync") && reply) {
+  if (m->ended_ms && strcmp(type, "count") != 0) {
+    reply_error(n, reply, E_ROOM_CLOSED, "this room has ended");
+  } else if (!strcmp(type, "sync") && reply) {
     json_t *since = json_object_get(j, "since");
     sync_reply(n, m, reply, json_is_integer(since) ? json_integer_value(since) : -1);
   } else if (!strcmp(type, "chat")) {
@@ -470,7 +490,9 @@ static void tick(uv_timer_t *t) {
              NULL);
       }
     }
-    if (m->members || total > 0) {
+    if (m->ended_ms) {
+      if (now - m->ended_ms > ROOM_ENDED_MS) room_free(n, m);
+    } else if (m->members || total > 0) {
       m->empty_since_ms = 0;
     } else if (!m->empty_since_ms) {
       m->empty_since_ms = now;
@@ -478,6 +500,22 @@ static void tick(uv_timer_t *t) {
       room_free(n, m);
     }
   }
+}
+
+/* An operator ends the room: everyone on every node is told {"type":"closed"} (a room
+ * event, so visitor nodes pass it on and drop their mirror) and disconnected; for a while
+ * joins get room_closed, so that nobody walks back into it by reloading. */
+static void end_room(node_t *n, mroom *m) {
+  log_info(n->tag, "room %s ended by the operator", m->r->display);
+  emit(n, m, json_pack("{s:s,s:s}", "type", "closed", "reason", "ended"), NULL);
+  while (m->members) {
+    client_t *c = m->members;
+    member_remove(&m->members, c);
+    c->room = NULL;
+    c->state = CLIENT_LEFT;
+    if (c->conn) ws_close(c->conn, WS_CLOSE_NORMAL, "room ended");
+  }
+  m->ended_ms = now_ms();
 }
 
 /* --- admin API ----------------------------------------------------------------------------- */
@@ -497,6 +535,7 @@ static json_t *room_state(mroom *m) {
       json_object_set_new(nodes, m->counts[i].node, json_integer(m->counts[i].count));
   json_object_set_new(s, "visitor_nodes", nodes);
   json_object_set_new(s, "tenant", json_string(m->r->name.tenant));
+  json_object_set_new(s, "ended", json_boolean(m->ended_ms != 0));
   return s;
 }
 
@@ -554,9 +593,12 @@ static int on_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
       json_res(res, 200, room_state(m));
     }
     json_decref(body);
+  } else if (!strcmp(req->method, "DELETE")) {
+    if (!m->ended_ms) end_room(n, m);
+    json_res(res, 200, json_pack("{s:s,s:b}", "name", m->r->display, "ended", 1));
   } else {
     json_res(res, 405, json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message",
-                                 "GET or PATCH"));
+                                 "GET, PATCH or DELETE"));
   }
   return 1;
 }

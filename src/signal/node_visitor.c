@@ -88,6 +88,30 @@ static void send_joined(client_t *c, mirror *m) {
                                 "id", c->id, "moderator", 0, "room", room_snapshot(m->r, false)));
 }
 
+/* The room ended (its "closed" event was just fanned out): every visitor leaves, the
+ * sockets close once that event is written, and the sweep drops the mirror. */
+static void disband(mirror *m) {
+  visitor_node *vn = m->n->impl;
+  while (m->members) {
+    client_t *c = m->members;
+    member_remove(&m->members, c);
+    m->n_members--;
+    vn->visitors--;
+    c->room = NULL;
+    c->state = CLIENT_LEFT;
+    if (c->conn) ws_close(c->conn, WS_CLOSE_NORMAL, "room ended");
+  }
+  while (m->waiting) {
+    client_t *c = m->waiting;
+    member_remove(&m->waiting, c);
+    vn->visitors--;
+    c->room = NULL;
+    c->state = CLIENT_LEFT;
+    client_send_error(c, NULL, E_ROOM_CLOSED, "this room has ended");
+    if (c->conn) ws_close(c->conn, WS_CLOSE_NORMAL, "room ended");
+  }
+}
+
 /* --- resync -------------------------------------------------------------------------------- */
 
 typedef struct sync_ctx {
@@ -103,6 +127,7 @@ static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
   switch (room_apply_raw(m->r, data, len)) {
   case 1:
     fanout(m, data, len);
+    if (m->r->ended) disband(m);
     return 0;
   case 0:
     return 0; /* a duplicate */
@@ -165,6 +190,14 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
   json_error_t jerr;
   json_t *j = status == BUS_OK ? json_loadb((const char *)data, len, 0, &jerr) : NULL;
   json_t *events = json_object_get(j, "events"), *snap = json_object_get(j, "snapshot");
+  const char *code = json_string_value(json_object_get(j, "error"));
+  if (code && !strcmp(code, E_ROOM_CLOSED)) {
+    json_decref(j);
+    drop_held(m);
+    m->r->ended = true;
+    disband(m);
+    return;
+  }
   if (!json_is_array(events) && !json_is_object(snap)) {
     json_decref(j);
     if (++m->sync_failures < SYNC_TRIES) {
@@ -324,6 +357,10 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   mirror *m = mirror_get(n, &msg->u.join.room);
   if (!m) {
     client_send_error(c, msg->id, E_UNAVAILABLE, "cannot follow this room now");
+    return;
+  }
+  if (m->r->ended) {
+    client_send_error(c, msg->id, E_ROOM_CLOSED, "this room has ended");
     return;
   }
   str_copy(c->id, t.id, sizeof c->id);

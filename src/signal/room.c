@@ -111,6 +111,8 @@ static int apply(room_t *r, json_t *ev) {
     json_t *mp = json_object_get(room, "max_participants");
     if (!json_is_object(room)) return -1;
     if (json_is_integer(mp)) r->max_participants = (int)json_integer_value(mp);
+  } else if (!strcmp(type, "closed")) {
+    r->ended = true;
   }
   /* Other events (polls, hands, media) carry no state this layer keeps; they still take
    * their seq so that every node counts the same. */

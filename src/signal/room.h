@@ -45,6 +45,7 @@ typedef struct room {
   json_t *chat[ROOM_CHAT_KEEP];         /* ring of chat message objects */
   unsigned chat_head, chat_len;
   int64_t visitor_count;
+  bool ended;                           /* a "closed" event was applied: the room is over */
   room_event_text hist[ROOM_HISTORY];   /* ring of event texts */
   unsigned hist_head, hist_len;
 } room_t;

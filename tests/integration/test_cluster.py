@@ -1,0 +1,280 @@
+"""The same flows on a cluster made by `amphi configure`: a real nats-server and one
+`amphi serve` process per node, with the per-node NATS permissions that keep a visitor node
+from forging room events."""
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (AMPHI_BIN, TIMEOUT, Client, check_sanitizers, close_all, free_port_range,
+                      http, http_json, join, run, sanitizer_env)
+
+ROOM = "acme/townhall"
+NATS = next((p for p in ("/usr/sbin/nats-server", "/usr/bin/nats-server")
+             if os.path.exists(p)), None)
+
+
+def read_conf(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\s*([a-z_]+)\s*=\s*(.*?)\s*$", line)
+            if m and not line.lstrip().startswith(("#", ";")):
+                out[m.group(1)] = m.group(2)
+    return out
+
+
+class Cluster:
+    """nats-server + main + visitor nodes from `amphi configure`, on 127.0.0.1."""
+
+    def __init__(self, tmp, visitors=2, max_participants=2):
+        self.tmp = str(tmp)
+        self.visitors = visitors
+        self.max_participants = max_participants
+        self.procs = []  # (name, Popen, stderr path)
+        self.nats = None
+
+    def start(self):
+        # main P, visitor i P+i, NATS P+N+1
+        self.port = free_port_range(self.visitors + 2)
+        self.dir = os.path.join(self.tmp, "cluster")
+        out = subprocess.run(
+            [AMPHI_BIN, "configure", "--visitor-nodes", str(self.visitors), "--bridges", "0",
+             "--host", "127.0.0.1", "--base-port", str(self.port), "--out", self.dir,
+             "--max-participants", str(self.max_participants)],
+            capture_output=True, text=True, timeout=30, env=sanitizer_env())
+        assert out.returncode == 0, out.stderr
+        self.nats_port = self.port + self.visitors + 1
+        self.nats_log = open(os.path.join(self.tmp, "nats.log"), "wb")
+        self.nats = subprocess.Popen([NATS, "-c", os.path.join(self.dir, "nats-server.conf")],
+                                     stdout=self.nats_log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self._wait_port(self.nats_port)
+        names = ["main"] + ["visitor-%d" % i for i in range(1, self.visitors + 1)]
+        for name in names:
+            err = os.path.join(self.tmp, "%s.stderr" % name)
+            with open(err, "wb") as f:
+                p = subprocess.Popen([AMPHI_BIN, "serve", "--config",
+                                      os.path.join(self.dir, name + ".conf")],
+                                     stdout=subprocess.DEVNULL, stderr=f,
+                                     stdin=subprocess.DEVNULL, env=sanitizer_env())
+            self.procs.append((name, p, err))
+        for i in range(self.visitors + 1):
+            self._wait_healthy(i)
+        self._wait_visitor_nodes()
+        with open(os.path.join(self.dir, "admin-token")) as f:
+            self.admin_token = f.read().strip()
+        return self
+
+    def _wait_port(self, port, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("nothing listens on %d" % port)
+
+    def _wait_healthy(self, node, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, p, err in self.procs:
+                if p.poll() is not None:
+                    with open(err) as f:
+                        raise AssertionError("%s exited: %s" % (name, f.read()[-2000:]))
+            try:
+                if http("GET", self.http_url("/healthz", node), timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise AssertionError("node %d never healthy" % node)
+
+    def _wait_visitor_nodes(self, timeout=10):
+        async def probe():
+            c = await Client.connect(self.ws_url(), label="probe")
+            try:
+                return await c.join({"room": "probe/ready", "name": "p", "visitor": True})
+            finally:
+                await c.close()
+        seen, deadline = set(), time.monotonic() + timeout
+        while len(seen) < self.visitors:
+            assert time.monotonic() < deadline, "main never knew every visitor node: %s" % seen
+            ans = asyncio.run(probe())
+            if ans.get("type") == "redirect":
+                seen.add(ans["node"])
+            else:
+                time.sleep(0.05)
+
+    def http_url(self, path="/", node=0):
+        return "http://127.0.0.1:%d%s" % (self.port + node, path)
+
+    def ws_url(self, node=0):
+        return "ws://127.0.0.1:%d/ws" % (self.port + node)
+
+    def stop(self):
+        errors = []
+        for name, p, err in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for name, p, err in self.procs:
+            try:
+                rc = p.wait(timeout=6)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+                rc = None
+            if rc != 0:
+                with open(err) as f:
+                    errors.append("%s exited %r:\n%s" % (name, rc, f.read()[-2000:]))
+            try:
+                check_sanitizers(err, name)
+            except BaseException as e:
+                errors.append(str(e))
+        if self.nats:
+            self.nats.terminate()
+            try:
+                self.nats.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.nats.kill()
+                self.nats.wait(timeout=5)
+            self.nats_log.close()
+        if errors:
+            pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    if not NATS:
+        pytest.skip("nats-server is not installed")
+    c = Cluster(tmp_path)
+    try:
+        yield c.start()
+    finally:
+        c.stop()
+
+
+def test_cluster_admission_chat_counts_threshold(cluster):
+    async def body():
+        clients = []
+        try:
+            a = await join(cluster, ROOM, "Ada")
+            b = await join(cluster, ROOM, "Bob")
+            clients += [a, b]
+            assert (a.joined["role"], a.joined["moderator"]) == ("participant", True)
+            assert (b.joined["role"], b.joined["moderator"]) == ("participant", False)
+            vs = []
+            for i in range(6):
+                vs.append(await join(cluster, ROOM, "V%d" % i))
+            clients += vs
+            assert {v.joined["role"] for v in vs} == {"visitor"}
+            assert {v.node for v in vs} == {1, 2}, [v.node for v in vs]
+            for v in vs:
+                names = [p["name"] for p in v.joined["room"]["participants"]]
+                assert names == ["Ada", "Bob"], names
+
+            # merged chat: from a participant and from visitors on both nodes
+            senders = [a, next(v for v in vs if v.node == 1),
+                       next(v for v in vs if v.node == 2), b]
+            for i, s in enumerate(senders):
+                ans = await s.request({"type": "chat", "text": "m%d" % i})
+                assert ans["type"] == "ok", ans
+            for c in clients:
+                await c.wait_for(lambda m: m.get("type") == "chat" and
+                                 m["message"]["text"] == "m3")
+            seqs = None
+            for c in clients:
+                chats = [(m["seq"], m["message"]["text"]) for m in c.of_type("chat")]
+                assert [t for _, t in chats] == ["m0", "m1", "m2", "m3"], (c.label, chats)
+                seqs = seqs or chats
+                assert chats == seqs, (c.label, chats, seqs)
+
+            # counts: 6 visitors, reported to everyone
+            for c in clients:
+                await c.wait_for(lambda m: m.get("type") == "visitor_count" and
+                                 m["count"] == 6, timeout=3)
+            # the threshold, live: a moderator raises it, the admin API lowers it
+            ans = await a.request({"type": "set_room", "max_participants": 3})
+            assert ans["type"] == "ok", ans
+            for c in clients:
+                await c.wait_for(lambda m: m.get("type") == "room_updated" and
+                                 m["room"]["max_participants"] == 3)
+            c3 = await join(cluster, ROOM, "Cy")
+            clients.append(c3)
+            assert c3.joined["role"] == "participant"
+            auth = {"Authorization": "Bearer " + cluster.admin_token}
+            status, doc = http_json("PATCH", cluster.http_url("/api/v1/rooms/" + ROOM),
+                                    {"max_participants": 1}, auth)
+            assert status == 200 and doc["max_participants"] == 1, (status, doc)
+            for c in clients:
+                await c.wait_for(lambda m: m.get("type") == "room_updated" and
+                                 m["room"]["max_participants"] == 1)
+            status, doc = http_json("GET", cluster.http_url("/api/v1/rooms/" + ROOM),
+                                    headers=auth)
+            assert status == 200 and doc["visitor_count"] == 6, doc
+            assert sorted(doc["visitor_nodes"].items()) == sorted(
+                {("visitor-%d" % n): sum(1 for v in vs if v.node == n)
+                 for n in (1, 2)}.items()), doc
+        finally:
+            await close_all(*clients)
+
+    run(body())
+
+
+def nats_session(port, user, password):
+    """A raw NATS protocol session (verbose, so every PUB is answered +OK or -ERR)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"INFO ")
+    s.sendall(b'CONNECT {"verbose":true,"pedantic":false,"user":"%s","pass":"%s"}\r\n' % (
+        user.encode(), password.encode()))
+    assert f.readline().strip() == b"+OK"
+    return s, f
+
+
+def nats_pub(sess, subject, payload):
+    s, f = sess
+    s.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+    return f.readline().strip().decode()
+
+
+def test_visitor_credentials_cannot_forge_room_events(cluster):
+    v1 = read_conf(os.path.join(cluster.dir, "visitor-1.conf"))
+    main = read_conf(os.path.join(cluster.dir, "main.conf"))
+    forged = b'{"type":"chat","message":{"from":{"id":"x","name":"Mallory","role":"participant"},' \
+             b'"text":"forged","ts":1},"seq":999}'
+
+    async def body():
+        a = await join(cluster, ROOM, "Ada")
+        v = await join(cluster, ROOM, "Vic", visitor=True)
+        try:
+            sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
+            answer = nats_pub(sess, "room.acme.townhall.ev", forged)
+            assert answer.startswith("-ERR") and "Permissions Violation" in answer, answer
+            sess[0].close()
+            # the upward subject is allowed for a visitor node
+            sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
+            assert nats_pub(sess, "room.acme.townhall.up", b'{"type":"noop"}') == "+OK"
+            sess[0].close()
+            # the main node's credential may publish room events (the control case)
+            sess = nats_session(cluster.nats_port, main["nats_user"], main["nats_password"])
+            assert nats_pub(sess, "room.other.room.ev", b"{}") == "+OK"
+            sess[0].close()
+            # nobody in the room saw the forged event; the room still works
+            ans = await a.request({"type": "chat", "text": "real"})
+            assert ans["type"] == "ok"
+            for c in (a, v):
+                await c.wait_for(lambda m: m.get("type") == "chat")
+                assert [m["message"]["text"] for m in c.of_type("chat")] == ["real"]
+        finally:
+            await close_all(a, v)
+
+    run(body())

@@ -1,0 +1,41 @@
+"""A visitor node that misses room events finds the gap by seq and fills it from the main
+node (request/reply on the bus): its visitors still see every event once, in order. The
+events are lost on purpose with the fault hook AMPHI_TEST_DROP_EVENTS=k (every k-th room
+event a visitor node receives from the bus is dropped)."""
+
+from conftest import close_all, join, run
+
+ROOM = "acme/gaps"
+
+
+def test_dropped_events_are_refetched(amphi, monkeypatch):
+    monkeypatch.setenv("AMPHI_TEST_DROP_EVENTS", "3")
+    srv = amphi("--max-participants", 1, visitor_nodes=2)
+
+    async def body():
+        clients = []
+        try:
+            a = await join(srv, ROOM, "Ada")
+            clients.append(a)
+            for i in range(4):
+                clients.append(await join(srv, ROOM, "V%d" % i))
+            vs = clients[1:]
+            assert {v.node for v in vs} == {1, 2}
+            n = 30
+            for i in range(n):
+                ans = await a.request({"type": "chat", "text": "c%d" % i})
+                assert ans["type"] == "ok"
+            for v in vs:
+                await v.wait_for(lambda m: m.get("type") == "chat" and
+                                 m["message"]["text"] == "c%d" % (n - 1))
+                chats = [m["message"]["text"] for m in v.of_type("chat")]
+                assert chats == ["c%d" % i for i in range(n)], (v.label, chats)
+                seqs = [m["seq"] for m in v.events()]
+                first = v.joined["room"]["seq"]
+                assert seqs == list(range(first + 1, first + 1 + len(seqs))), (v.label, seqs)
+        finally:
+            await close_all(*clients)
+        log = srv.read_stderr()
+        assert "resyncing" in log, "no gap was ever found: the hook did not drop anything"
+
+    run(body())
