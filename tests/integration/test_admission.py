@@ -3,9 +3,7 @@ visitor nodes (interfaces.md §3, "Joining and roles")."""
 
 import re
 
-import pytest
-
-from conftest import Client, TIMEOUT, close_all, join, run
+from conftest import Client, close_all, join, run
 
 ROOM = "acme/townhall"
 

@@ -3,11 +3,11 @@ stays open (a ping after it gets its pong), while another client of the same roo
 nothing (no error reaches it, and its chat still works)."""
 
 import asyncio
+import base64
 import json
 import time
 
 import pytest
-import websockets
 
 from conftest import (Client, RawWS, amphi_token, close_all, join, make_jwt, run)
 
@@ -364,7 +364,6 @@ def test_ticket_invalid(amphi):
                 await expect_error(c, msg, "ticket_invalid", "t")
             # A forged claim part (with the real signature).
             claims_b64, sig = r1["ticket"].rsplit(".", 1)
-            import base64
             raw = json.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
             raw["node"] = "v%d" % other if raw.get("node") else raw.get("node")
             raw["name"] = "Mallory"
