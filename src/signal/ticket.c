@@ -10,24 +10,15 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 
 #include "core/b64.h"
+#include "core/hmac.h"
 
-#define MAC_LEN 32  /* SHA-256 output */
+#define MAC_LEN HMAC_SHA256_LEN
 #define PART_MAX 64 /* each of tenant and room in "tenant/room" */
 
 /* RFC 2104 HMAC with SHA-256 over data. 0 or -1. */
-static int mac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t n,
-                      uint8_t mac[MAC_LEN]) {
-  unsigned int maclen = 0;
-  if (!key || keylen == 0 || keylen > INT_MAX) return -1;
-  if (!HMAC(EVP_sha256(), key, (int)keylen, data, n, mac, &maclen)) return -1;
-  return maclen == MAC_LEN ? 0 : -1;
-}
-
 static bool part_ok(const char *s, size_t n) {
   if (n < 1 || n > PART_MAX) return false;
   for (size_t i = 0; i < n; i++) {
@@ -88,7 +79,7 @@ long ticket_sign(const ticket_t *t, const uint8_t *key, size_t keylen, char *out
   if (total <= TICKET_MAX && total < outlen) {
     long p = b64url_encode((const uint8_t *)text, tn, out, outlen);
     uint8_t mac[MAC_LEN];
-    if (p >= 0 && mac_sha256(key, keylen, out, (size_t)p, mac) == 0) {
+    if (p >= 0 && hmac_sha256(key, keylen, out, (size_t)p, mac) == 0) {
       out[p] = '.';
       long m = b64url_encode(mac, MAC_LEN, out + p + 1, outlen - (size_t)p - 1);
       if (m >= 0) ret = p + 1 + m;
@@ -130,17 +121,10 @@ int ticket_verify(const char *s, size_t len, const uint8_t *key, size_t keylen, 
 
   /* 1. The MAC, over the encoded claims exactly as received. The signature part must
    * decode to exactly 32 bytes; a second '.' or any stray byte fails the decode. */
-  uint8_t got[MAC_LEN + 3], want[MAC_LEN];
-  long gn = b64url_decode(dot + 1, slen, got, sizeof got);
-  if (gn != MAC_LEN) return -1;
-  if (mac_sha256(key, keylen, s, plen, want) != 0) {
-    *why = "no key";
-    return -1;
-  }
-  int diff = CRYPTO_memcmp(got, want, MAC_LEN);
-  OPENSSL_cleanse(want, sizeof want);
-  if (diff != 0) {
-    *why = "bad signature";
+  int mac = hmac_sha256_check_b64(key, keylen, s, plen, dot + 1, slen);
+  if (mac == HMAC_MALFORMED) return -1;
+  if (mac != HMAC_MATCH) {
+    *why = mac == HMAC_NO_KEY ? "no key" : "bad signature";
     return -1;
   }
 

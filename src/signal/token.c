@@ -12,26 +12,17 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/b64.h"
+#include "core/hmac.h"
 
-#define MAC_LEN 32  /* HS256: SHA-256 output, RFC 7518 §3.2 */
+#define MAC_LEN HMAC_SHA256_LEN /* HS256, RFC 7518 §3.2 */
 #define LEEWAY_S 60 /* clock skew allowed on exp and nbf (RFC 7519 §4.1.4 "small leeway") */
 
 /* The one header we write. RFC 7519 §5.1 recommends typ "JWT"; verifiers ignore it. */
 static const char header_hs256[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-
-static int mac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t n,
-                      uint8_t mac[MAC_LEN]) {
-  unsigned int maclen = 0;
-  if (!key || keylen == 0 || keylen > INT_MAX) return -1;
-  if (!HMAC(EVP_sha256(), key, (int)keylen, data, n, mac, &maclen)) return -1;
-  return maclen == MAC_LEN ? 0 : -1;
-}
 
 /* Decodes one base64url segment and parses it as a JSON object (duplicate member names
  * refused, as RFC 7515 §5.2 step 4 and RFC 7519 §4 allow). NULL on any failure. */
@@ -199,20 +190,9 @@ int token_verify(const char *jwt, size_t len, const uint8_t *key, size_t keylen,
 
   /* 2. Signature over "header.payload" as received (RFC 7515 §5.2 step 8). A signature
    * of the wrong length, such as the empty one of an unsecured JWT, is simply wrong. */
-  uint8_t got[MAC_LEN + 3], want[MAC_LEN];
-  long gn = b64url_decode(dot2 + 1, slen, got, sizeof got);
-  if (gn != MAC_LEN) {
-    *why = "bad signature";
-    return -1;
-  }
-  if (mac_sha256(key, keylen, jwt, signed_len, want) != 0) {
-    *why = "no key";
-    return -1;
-  }
-  int diff = CRYPTO_memcmp(got, want, MAC_LEN);
-  OPENSSL_cleanse(want, sizeof want);
-  if (diff != 0) {
-    *why = "bad signature";
+  int mac = hmac_sha256_check_b64(key, keylen, jwt, signed_len, dot2 + 1, slen);
+  if (mac != HMAC_MATCH) {
+    *why = mac == HMAC_NO_KEY ? "no key" : "bad signature";
     return -1;
   }
 
@@ -257,7 +237,7 @@ long token_sign(const char *claims_json, const uint8_t *key, size_t keylen, char
   if (b < 0) return -1;
   size_t signed_len = (size_t)a + 1 + (size_t)b;
   uint8_t mac[MAC_LEN];
-  if (mac_sha256(key, keylen, out, signed_len, mac) != 0) {
+  if (hmac_sha256(key, keylen, out, signed_len, mac) != 0) {
     out[0] = '\0';
     return -1;
   }
