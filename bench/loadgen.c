@@ -39,12 +39,12 @@ typedef struct opts {
   char room[160];
   int clients;
   int concurrency;
-  int hold_s;            /* listeners: stay at most this long after the joins */
+  int hold_s; /* listeners: stay at most this long after the joins */
   int join_timeout_s;
-  int speak;             /* >0: speaker mode, this many chats */
+  int speak; /* >0: speaker mode, this many chats */
   int speak_interval_ms;
-  int speak_delay_ms;    /* speaker: pause between its join and the first chat */
-  int linger_ms;         /* speaker: wait for the last echoes after the last chat */
+  int speak_delay_ms; /* speaker: pause between its join and the first chat */
+  int linger_ms;      /* speaker: wait for the last echoes after the last chat */
   char name_prefix[64];
   const char *source_ip; /* bind client sockets to this local address */
   const char *delays_file;
@@ -91,8 +91,8 @@ static int int_arg(const char *flag, const char *v, int min, int max, int *out) 
   errno = 0;
   long x = strtol(v, &end, 10);
   if (errno || end == v || *end || x < min || x > max) {
-    fprintf(stderr, "loadgen: %s: expected a whole number in %d..%d, got '%s'\n", flag, min,
-            max, v);
+    fprintf(stderr, "loadgen: %s: expected a whole number in %d..%d, got '%s'\n", flag, min, max,
+            v);
     return -1;
   }
   *out = (int)x;
@@ -231,14 +231,14 @@ typedef struct wslink {
 struct client {
   int idx;
   cstate st;
-  int64_t t0_us;       /* monotonic, when the join started */
+  int64_t t0_us; /* monotonic, when the join started */
   wslink main, vis;
-  char *url, *ticket;  /* from the redirect */
-  char *out;           /* one message waiting for the socket to be writable */
+  char *url, *ticket; /* from the redirect */
+  char *out;          /* one message waiting for the socket to be writable */
   size_t out_len;
-  char *rx;            /* a message arriving in several fragments */
+  char *rx; /* a message arriving in several fragments */
   size_t rx_len;
-  int chats;           /* chat receipts */
+  int chats; /* chat receipts */
   client *next_redirect;
 };
 
@@ -255,7 +255,7 @@ static struct {
   uv_signal_t sigint, sigterm;
   bool finishing, ready;
   int spoken, chats_max_k;
-  int *per_k;           /* receipts per chat number k */
+  int *per_k; /* receipts per chat number k */
   int per_k_cap;
   int main_port;
   char main_host[128], main_path[128];
@@ -340,8 +340,7 @@ static void queue_out(client *c, struct lws *wsi, char *text) {
 static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
                                            .secs_since_valid_hangup = 0};
 
-static struct lws *connect_ws(client *c, wslink *l, const char *host, int port,
-                              const char *path) {
+static struct lws *connect_ws(client *c, wslink *l, const char *host, int port, const char *path) {
   struct lws_client_connect_info ci;
   memset(&ci, 0, sizeof ci);
   char hosthdr[160];
@@ -520,102 +519,103 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   wslink *l = lws_get_opaque_user_data(wsi);
   client *c = l ? l->c : NULL;
   switch (reason) {
-  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-    if (!c) return 0;
-    l->wsi = NULL;
-    if (!l->closing && (c->st == ST_MAIN || c->st == ST_VISITOR))
-      fail(c, "%s connection: %s", l == &c->main ? "main" : "visitor",
-           in ? (const char *)in : "connection error");
-    return 0;
-  case LWS_CALLBACK_CLIENT_ESTABLISHED: {
-    if (!c) return -1;
-    char *text = NULL;
-    int rc;
-    if (l == &c->main) {
-      rc = O.speak ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
-                              O.room, O.name_prefix)
-                   : asprintf(&text,
-                              "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
-                              "\"visitor\":true}",
-                              O.room, O.name_prefix, c->idx);
-    } else {
-      rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
-                    c->ticket);
-      free(c->ticket);
-      c->ticket = NULL;
-    }
-    if (rc < 0) {
-      fail(c, "out of memory");
-      return -1;
-    }
-    queue_out(c, wsi, text);
-    return 0;
-  }
-  case LWS_CALLBACK_CLIENT_WRITEABLE: {
-    if (!c) return -1;
-    if (l->closing) {
-      lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-      return -1;
-    }
-    if (!c->out) return 0;
-    /* lws writes the frame header into the LWS_PRE bytes before the payload. */
-    unsigned char *buf = malloc(LWS_PRE + c->out_len);
-    if (!buf) return -1;
-    memcpy(buf + LWS_PRE, c->out, c->out_len);
-    int n = lws_write(wsi, buf + LWS_PRE, c->out_len, LWS_WRITE_TEXT);
-    free(buf);
-    free(c->out);
-    c->out = NULL;
-    if (n < (int)c->out_len) {
-      fail(c, "write failed");
-      return -1;
-    }
-    return 0;
-  }
-  case LWS_CALLBACK_CLIENT_RECEIVE: {
-    if (!c || l->closing) return 0;
-    bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-    if (final && !c->rx) {
-      on_message(c, l, in, len);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+      if (!c) return 0;
+      l->wsi = NULL;
+      if (!l->closing && (c->st == ST_MAIN || c->st == ST_VISITOR))
+        fail(c, "%s connection: %s", l == &c->main ? "main" : "visitor",
+             in ? (const char *)in : "connection error");
+      return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED: {
+      if (!c) return -1;
+      char *text = NULL;
+      int rc;
+      if (l == &c->main) {
+        rc = O.speak ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
+                                O.room, O.name_prefix)
+                     : asprintf(&text,
+                                "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
+                                "\"visitor\":true}",
+                                O.room, O.name_prefix, c->idx);
+      } else {
+        rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
+                      c->ticket);
+        free(c->ticket);
+        c->ticket = NULL;
+      }
+      if (rc < 0) {
+        fail(c, "out of memory");
+        return -1;
+      }
+      queue_out(c, wsi, text);
       return 0;
     }
-    char *nb = realloc(c->rx, c->rx_len + len + 1);
-    if (!nb) return -1;
-    memcpy(nb + c->rx_len, in, len);
-    c->rx = nb;
-    c->rx_len += len;
-    if (final) {
-      char *m = c->rx;
-      size_t ml = c->rx_len;
-      c->rx = NULL;
-      c->rx_len = 0;
-      on_message(c, l, m, ml);
-      free(m);
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+      if (!c) return -1;
+      if (l->closing) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+      }
+      if (!c->out) return 0;
+      /* lws writes the frame header into the LWS_PRE bytes before the payload. */
+      unsigned char *buf = malloc(LWS_PRE + c->out_len);
+      if (!buf) return -1;
+      memcpy(buf + LWS_PRE, c->out, c->out_len);
+      int n = lws_write(wsi, buf + LWS_PRE, c->out_len, LWS_WRITE_TEXT);
+      free(buf);
+      free(c->out);
+      c->out = NULL;
+      if (n < (int)c->out_len) {
+        fail(c, "write failed");
+        return -1;
+      }
+      return 0;
     }
-    return 0;
-  }
-  case LWS_CALLBACK_CLIENT_CLOSED:
-    if (!c) return 0;
-    l->wsi = NULL;
-    if (l->closing || G.finishing) return 0;
-    if (c->st == ST_JOINED) {
-      G.drops++;
-      log_err("client %d: the server closed a joined connection", c->idx);
-    } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
-      fail(c, "%s closed the connection during the join",
-           l == &c->main ? "the main node" : "the visitor node");
+    case LWS_CALLBACK_CLIENT_RECEIVE: {
+      if (!c || l->closing) return 0;
+      bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+      if (final && !c->rx) {
+        on_message(c, l, in, len);
+        return 0;
+      }
+      char *nb = realloc(c->rx, c->rx_len + len + 1);
+      if (!nb) return -1;
+      memcpy(nb + c->rx_len, in, len);
+      c->rx = nb;
+      c->rx_len += len;
+      if (final) {
+        char *m = c->rx;
+        size_t ml = c->rx_len;
+        c->rx = NULL;
+        c->rx_len = 0;
+        on_message(c, l, m, ml);
+        free(m);
+      }
+      return 0;
     }
-    return 0;
-  case LWS_CALLBACK_WSI_DESTROY:
-    if (l) l->wsi = NULL;
-    return 0;
-  default:
-    return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+      if (!c) return 0;
+      l->wsi = NULL;
+      if (l->closing || G.finishing) return 0;
+      if (c->st == ST_JOINED) {
+        G.drops++;
+        log_err("client %d: the server closed a joined connection", c->idx);
+      } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
+        fail(c, "%s closed the connection during the join",
+             l == &c->main ? "the main node" : "the visitor node");
+      }
+      return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+      if (l) l->wsi = NULL;
+      return 0;
+    default:
+      return 0;
   }
 }
 
 static const struct lws_protocols protocols[] = {
-    {"loadgen", callback, 0, 16 * 1024, 0, NULL, 0},
+    /* Frames larger than the rx buffer arrive in pieces, joined again on RECEIVE. */
+    {"loadgen", callback, 0, 16384, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -633,8 +633,7 @@ static void mark_ready(void) {
   G.ready = true;
   getrusage(RUSAGE_SELF, &G.ru_ready);
   if (!O.quiet)
-    fprintf(stderr, "loadgen: %d/%d joined (%d failed) in %.2f s\n", G.joined, O.clients,
-            G.failed,
+    fprintf(stderr, "loadgen: %d/%d joined (%d failed) in %.2f s\n", G.joined, O.clients, G.failed,
             G.joined ? (double)(G.last_join_mono - G.first_start_mono) / 1e6 : 0.0);
   if (O.ready_file) {
     char tmp[4096];
@@ -676,8 +675,7 @@ static void tick_cb(uv_timer_t *t) {
   int64_t now = mono_us(), limit = (int64_t)O.join_timeout_s * 1000000;
   for (int i = 0; i < G.started; i++) {
     client *c = &G.cl[i];
-    if ((c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR) &&
-        now - c->t0_us > limit)
+    if ((c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR) && now - c->t0_us > limit)
       fail(c, "join not done after %d s", O.join_timeout_s);
   }
   if (!O.quiet && !G.ready)
@@ -723,19 +721,20 @@ static void finish(void) {
     if (G.cl[i].st == ST_JOINED && G.cl[i].vis.wsi) still_joined++;
   int chats_seen = 0;
   for (int k = 0; k < G.per_k_cap; k++) chats_seen += G.per_k[k] > 0;
-  printf("{\"role\":\"%s\",\"clients\":%d,\"joined\":%d,\"join_s\":%.3f,"
-         "\"join_rate_per_s\":%.1f,\"join_p50_ms\":%.2f,\"join_p99_ms\":%.2f,"
-         "\"join_max_ms\":%.2f,\"deliveries\":%zu,\"chats_seen\":%d,\"delay_p50_ms\":%.2f,"
-         "\"delay_p99_ms\":%.2f,\"delay_max_ms\":%.2f,\"errors\":%d,\"drops\":%d,"
-         "\"connected_at_end\":%d,\"spoken\":%d,\"cpu_join_s\":%.2f,\"cpu_after_s\":%.2f,"
-         "\"join_start_us\":%lld,\"join_end_us\":%lld}\n",
-         O.speak ? "speaker" : "listener", O.clients, G.joined, join_s,
-         join_s > 0 ? G.joined / join_s : 0.0, pct_ms(&G.join_us, 0.50),
-         pct_ms(&G.join_us, 0.99), pct_ms(&G.join_us, 1.0), G.delays_us.n, chats_seen,
-         pct_ms(&G.delays_us, 0.50), pct_ms(&G.delays_us, 0.99), pct_ms(&G.delays_us, 1.0),
-         G.errors, G.drops, O.speak ? (G.cl[0].main.wsi != NULL) : still_joined, G.spoken,
-         cpu_s(&G.ru_ready) - cpu_s(&G.ru_start), cpu_s(&ru_end) - cpu_s(&G.ru_ready),
-         (long long)G.join_start_real_us, (long long)G.join_end_real_us);
+  printf(
+      "{\"role\":\"%s\",\"clients\":%d,\"joined\":%d,\"join_s\":%.3f,"
+      "\"join_rate_per_s\":%.1f,\"join_p50_ms\":%.2f,\"join_p99_ms\":%.2f,"
+      "\"join_max_ms\":%.2f,\"deliveries\":%zu,\"chats_seen\":%d,\"delay_p50_ms\":%.2f,"
+      "\"delay_p99_ms\":%.2f,\"delay_max_ms\":%.2f,\"errors\":%d,\"drops\":%d,"
+      "\"connected_at_end\":%d,\"spoken\":%d,\"cpu_join_s\":%.2f,\"cpu_after_s\":%.2f,"
+      "\"join_start_us\":%lld,\"join_end_us\":%lld}\n",
+      O.speak ? "speaker" : "listener", O.clients, G.joined, join_s,
+      join_s > 0 ? G.joined / join_s : 0.0, pct_ms(&G.join_us, 0.50), pct_ms(&G.join_us, 0.99),
+      pct_ms(&G.join_us, 1.0), G.delays_us.n, chats_seen, pct_ms(&G.delays_us, 0.50),
+      pct_ms(&G.delays_us, 0.99), pct_ms(&G.delays_us, 1.0), G.errors, G.drops,
+      O.speak ? (G.cl[0].main.wsi != NULL) : still_joined, G.spoken,
+      cpu_s(&G.ru_ready) - cpu_s(&G.ru_start), cpu_s(&ru_end) - cpu_s(&G.ru_ready),
+      (long long)G.join_start_real_us, (long long)G.join_end_real_us);
   fflush(stdout);
   /* Tear down: our handles, then lws' (closing every socket); the loop then runs dry. A
    * guard ends the process should a handle linger, so the script never waits on us. */

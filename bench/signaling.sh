@@ -124,7 +124,7 @@ cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of sta
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 HZ=$(getconf CLK_TCK)
 
 wait_http() { # url, what, pid
@@ -339,7 +339,7 @@ NATS_CPU=$(cpu_s "$NATS_CPU0" "$NATS_CPU1")
 # participant_joined and participant_left.
 VIS_CPU_PER_FANOUT=$(awk -v c="$VIS_CPU" -v k="$SPOKEN" 'BEGIN { printf "%.1f", c * 1000 / (k + 2) }')
 LG_CPU_JOIN=$(sum cpu_join_s)
-LG_CPU_CHAT=$(echo $LG_CHAT_EACH | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s }')
+LG_CPU_CHAT=$(echo "$LG_CHAT_EACH" | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s }')
 
 cat <<EOF
 
