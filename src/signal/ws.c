@@ -97,8 +97,9 @@ void ws_send(ws_conn *c, msgbuf *m) {
   /* The common case of a fan-out: nothing queued and the socket takes more. Writing now
    * spares each client the two epoll_ctl calls and the loop turn of a WRITEABLE callback
    * (measured: most of the per-visitor cost of a fan-out). lws buffers a partial write
-   * itself and reports the pipe choked until it has flushed it. */
-  if (c->qlen == 0 && !lws_send_pipe_choked(c->wsi)) {
+   * itself (lws_partial_buffered, a flag: no poll() as lws_send_pipe_choked does) and
+   * calls WRITEABLE once it has flushed it. */
+  if (c->qlen == 0 && !lws_partial_buffered(c->wsi)) {
     if (lws_write(c->wsi, m->data, m->len, LWS_WRITE_TEXT) < (int)m->len) {
       c->close_code = WS_CLOSE_GOING_AWAY; /* broken: lws closes it on its next turn */
       lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
@@ -161,7 +162,7 @@ static int conn_writable(ws_conn *c) {
     c->qhead = (c->qhead + 1) % c->qcap;
     c->qlen--;
     msgbuf_unref(m);
-    if (c->qlen && lws_send_pipe_choked(c->wsi)) {
+    if (c->qlen && lws_partial_buffered(c->wsi)) {
       lws_callback_on_writable(c->wsi);
       return 0;
     }
@@ -413,7 +414,7 @@ static void keepalive_tick(uv_timer_t *t) {
       c->close_code = WS_CLOSE_GOING_AWAY;
       lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
     } else if (!c->pinged_ms && pings < PINGS_PER_TICK && c->qlen == 0 &&
-               !lws_send_pipe_choked(c->wsi)) {
+               !lws_partial_buffered(c->wsi)) {
       unsigned char ping[LWS_PRE + 1];
       if (lws_write(c->wsi, &ping[LWS_PRE], 0, LWS_WRITE_PING) >= 0) c->pinged_ms = now;
       pings++;
