@@ -7,10 +7,10 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 PYTHON     ?= /usr/bin/python3
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 30
 
-.PHONY: all deps deps-check build asan fuzz run check unit unit-asan integration fuzz-run \
-        bench format clean
+.PHONY: all deps deps-check build asan fuzz run check unit unit-asan integration browser \
+        fuzz-run bench format clean
 
 all: build
 
@@ -47,6 +47,12 @@ unit-asan: asan
 integration: asan
 	AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi $(PYTHON) -m pytest -q tests/integration
 
+# The web client in Debian's Chromium, driven by playwright-core from npm (no browser
+# download: the package's own browsers are never fetched).
+browser: asan
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi node --test
+
 fuzz-run: fuzz
 	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
@@ -54,6 +60,7 @@ check: deps-check
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
+	$(MAKE) browser
 	$(MAKE) fuzz-run
 
 bench: build

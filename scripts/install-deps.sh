@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config
   libsrtp2-dev libnats-dev libinih-dev)
 check_pkgs=(nats-server libcmocka-dev clang libclang-rt-14-dev
   python3 python3-pytest python3-websockets python3-aiortc python3-av python3-numpy
-  iproute2 procps)
+  iproute2 procps chromium)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = check ] && want+=("${check_pkgs[@]}")
@@ -18,6 +18,11 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the browser tests; a machine may have them from elsewhere than
+# Debian (the image's nodesource build bundles npm), so look for the commands.
+if [ "${1:-build}" = check ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
