@@ -13,6 +13,7 @@
 #
 # usage: bench/signaling.sh [--clients N] [--procs L] [--chats K] [--chat-interval MS]
 #                           [--concurrency C] [--idle S] [--keep] [--perf]
+#                           [--netns] [--rps MASK]
 # The same settings as environment variables: BENCH_CLIENTS, BENCH_PROCS, BENCH_CHATS,
 # BENCH_CHAT_INTERVAL_MS, BENCH_CONCURRENCY. AMPHI_BIN and LOADGEN_BIN override the binaries.
 # --idle S: after the chats, measure the visitor node's CPU for S seconds of silence (what
@@ -36,8 +37,36 @@ IDLE_S=${BENCH_IDLE_S:-0}
 ROOM=acme/bench
 JOIN_TIMEOUT_S=600 # the whole join phase, not one join
 
+# --netns: run the whole benchmark in a private network namespace with only `lo` up.
+# --rps MASK (implies --netns): receive packet steering of that `lo` to the CPUs of MASK
+# (hex; 1 = CPU 0). On loopback the receivers' TCP input otherwise runs in softirq on the
+# *sending* core, so the visitor node pays for both ends of every connection; steering it
+# to CPU 0 (the load generators' core) is closer to a real network, where the receivers'
+# TCP input happens on their machines. It also moves the node's ACK processing to CPU 0,
+# which a real network would not: the truth lies between the two runs.
+if [ -z "${AMPHI_BENCH_IN_NETNS:-}" ]; then
+  for a in "$@"; do
+    case "$a" in
+      --netns|--rps)
+        rps=0
+        prev=""
+        for b in "$@"; do [ "$prev" = --rps ] && rps=$b; prev=$b; done
+        exec unshare -n -m env AMPHI_BENCH_IN_NETNS=1 bash -c '
+          set -e
+          mount -t sysfs sysfs /sys
+          ip link set lo up
+          echo "$1" > /sys/class/net/lo/queues/rx-0/rps_cpus
+          shift
+          exec bash "$0" "$@"' "$0" "$rps" "$@"
+        ;;
+    esac
+  done
+fi
+
 while [ $# -gt 0 ]; do
   case "$1" in
+    --netns) shift ;;
+    --rps) shift 2 ;;
     --clients) N=$2; shift 2 ;;
     --procs) L=$2; shift 2 ;;
     --chats) K=$2; shift 2 ;;

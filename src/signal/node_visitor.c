@@ -170,10 +170,10 @@ static void release_held(node_t *n, mirror *m) {
 }
 
 static void fail_waiting(node_t *n, mirror *m) {
-  (void)n;
   while (m->waiting) {
     client_t *c = m->waiting;
     member_remove(&m->waiting, c);
+    V(n)->visitors--; /* it may try again, and is counted again then */
     c->state = CLIENT_NEW;
     c->room = NULL;
     client_send_error(c, NULL, E_UNAVAILABLE, "the main node does not answer; try again");
@@ -198,12 +198,13 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
     disband(m);
     return;
   }
-  if (!json_is_array(events) && !json_is_object(snap)) {
+  if ((!json_is_array(events) && !json_is_object(snap)) ||
+      (snap && room_load_snapshot(m->r, snap) != 0)) {
     json_decref(j);
     if (++m->sync_failures < SYNC_TRIES) {
       start_sync(n, m);
     } else {
-      log_warn(n->tag, "room %s: no resync from the main node", m->r->display);
+      log_warn(n->tag, "room %s: no usable resync from the main node", m->r->display);
       m->sync_failures = 0;
       drop_held(m);
       fail_waiting(n, m);
@@ -211,12 +212,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
     return;
   }
   m->sync_failures = 0;
-  if (snap) {
-    if (room_load_snapshot(m->r, snap) != 0) {
-      log_warn(n->tag, "room %s: malformed snapshot", m->r->display);
-      json_decref(j);
-      return;
-    }
+  if (snap) { /* already loaded above */
     if (m->synced && m->members) /* clients missed more than the history holds */
       fanout_json(m, json_pack("{s:s,s:o}", "type", "snapshot", "room",
                                room_snapshot(m->r, false)));

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# The peer of bench/signaling.sh: the same measurement on Prosody (docs/PERFORMANCE.md,
+# "Side by side with Prosody").
+#
+# Prosody (Debian package, 0.12) is the XMPP server of the original design's "visitors"
+# feature: one MUC room, N occupants, a groupchat message fanned out to all of them. This
+# starts one Prosody process with a minimal configuration of its own (temp dir; anonymous
+# login, XMPP over WebSocket, one MUC component), pinned alone on CPU 1 like the amphi
+# visitor node; fills one room with N listeners from L xmpp_loadgen processes on CPU 0
+# (bench/xmpp_loadgen.c); lets one speaker send K groupchat messages; and reports join rate,
+# Prosody's memory per occupant, the delay of each message to every listener (p50/p99 over
+# all receipts) and Prosody's CPU time per fan-out.
+#
+# The room is moderated, and occupants with the role "visitor" are not announced
+# (muc_room_default_presence_broadcast without "visitor"): listeners neither receive each
+# other's presence nor can speak, as amphi's visitors. The speaker joins first and so
+# creates the room (owner, moderator): the one voice.
+#
+# Installs prosody with apt-get if it is missing (root), and keeps its system service
+# stopped. Builds bench/xmpp_loadgen.c into the temp dir when build/xmpp_loadgen is absent.
+#
+# usage: bench/peer-prosody.sh [--clients N] [--procs L] [--chats K] [--chat-interval MS]
+#                              [--concurrency C] [--join-timeout S] [--keep]
+# Environment: BENCH_CLIENTS, BENCH_PROCS, BENCH_CHATS, BENCH_CHAT_INTERVAL_MS,
+# BENCH_CONCURRENCY; XMPP_LOADGEN_BIN overrides the load generator.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+N=${BENCH_CLIENTS:-2000}
+L=${BENCH_PROCS:-4}
+K=${BENCH_CHATS:-20}
+INTERVAL_MS=${BENCH_CHAT_INTERVAL_MS:-500}
+CONC=${BENCH_CONCURRENCY:-200}
+JOIN_TIMEOUT_S=600 # the whole join phase
+KEEP=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --clients) N=$2; shift 2 ;;
+    --procs) L=$2; shift 2 ;;
+    --chats) K=$2; shift 2 ;;
+    --chat-interval) INTERVAL_MS=$2; shift 2 ;;
+    --concurrency) CONC=$2; shift 2 ;;
+    --join-timeout) JOIN_TIMEOUT_S=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "peer-prosody.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for v in N L K INTERVAL_MS CONC JOIN_TIMEOUT_S; do
+  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+    echo "peer-prosody.sh: $v must be a positive whole number, got '${!v}'" >&2
+    exit 2
+  fi
+done
+if [ $((N / L + 64)) -gt "$(ulimit -Hn)" ]; then
+  echo "peer-prosody.sh: $((N / L)) sockets per loadgen exceed the descriptor limit: raise --procs" >&2
+  exit 2
+fi
+if [ $((N + 64)) -gt "$(ulimit -Hn)" ]; then
+  echo "peer-prosody.sh: Prosody cannot hold $N sockets with a descriptor limit of $(ulimit -Hn)" >&2
+  exit 2
+fi
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# --- Prosody itself ------------------------------------------------------------------------
+if ! command -v prosody >/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "peer-prosody.sh: prosody is missing; run as root to install it" >&2; exit 2; }
+  log "installing prosody (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y prosody >/tmp/peer-prosody-apt.log 2>&1 ||
+    { tail -20 /tmp/peer-prosody-apt.log >&2; exit 1; }
+  # The package may start its system service: stop it and keep it off (ours runs alone).
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    systemctl disable --now prosody >/dev/null 2>&1 || true
+  else
+    service prosody stop >/dev/null 2>&1 || true
+    update-rc.d prosody disable >/dev/null 2>&1 || true
+  fi
+fi
+PROSODY_VERSION=$(dpkg-query -W -f='${Version}' prosody 2>/dev/null || echo "?")
+for t in taskset ss awk sort getconf curl; do
+  command -v "$t" >/dev/null || { echo "peer-prosody.sh: $t is needed" >&2; exit 2; }
+done
+
+TMP=$(mktemp -d /tmp/amphi-peer-prosody.XXXXXX)
+PIDS=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local i p
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    p=${PIDS[$i]}
+    kill -0 "$p" 2>/dev/null || continue
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [ $KEEP = 1 ]; then echo "logs and raw data kept in $TMP" >&2; else rm -rf "$TMP"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+XLG=${XMPP_LOADGEN_BIN:-$ROOT/build/xmpp_loadgen}
+if [ ! -x "$XLG" ]; then
+  XLG=$TMP/xmpp_loadgen
+  cc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -std=c11 -o "$XLG" "$ROOT/bench/xmpp_loadgen.c" \
+    -lwebsockets -luv 2>"$TMP/cc.log" || { cat "$TMP/cc.log" >&2; exit 1; }
+fi
+
+port_free() { ! ss -Htan "sport = :$1" | grep -q .; }
+BASE=
+for _ in $(seq 50); do
+  p=$((20000 + RANDOM % 12000))
+  if port_free $p && port_free $((p + 1)); then BASE=$p; break; fi
+done
+[ -n "$BASE" ] || { echo "peer-prosody.sh: no free port found" >&2; exit 1; }
+HTTP_PORT=$BASE
+C2S_PORT=$((BASE + 1)) # c2s cannot be left out in 0.12; it listens on 127.0.0.1, unused
+SRC_NET=127.$((1 + RANDOM % 250)).$((RANDOM % 250))
+
+mkdir -p "$TMP/data" "$TMP/certs"
+cat >"$TMP/prosody.cfg.lua" <<EOF
+-- Written by bench/peer-prosody.sh: the smallest Prosody that does what the benchmark needs.
+
+run_as_root = true
+pidfile = "$TMP/prosody.pid"
+data_path = "$TMP/data"
+certificates = "$TMP/certs"
+log = { warn = "$TMP/prosody.log" }
+network_backend = "epoll" -- select would stop at 1,024 sockets
+storage = "memory"        -- nothing is persisted
+
+modules_enabled = { "saslauth"; "disco"; "websocket" }
+modules_disabled = { "s2s"; "offline" }
+-- mod_limits is not loaded: no rate limit on any connection. Stated anyway:
+limits = { c2s = { rate = "100mb/s" } }
+unlimited_jids = { }
+c2s_stanza_size_limit = 1024 * 1024
+
+c2s_ports = { $C2S_PORT }
+c2s_interfaces = { "127.0.0.1" }
+s2s_ports = { }
+http_ports = { $HTTP_PORT }
+http_interfaces = { "127.0.0.1" }
+https_ports = { }
+https_interfaces = { }
+http_default_host = "localhost"
+consider_websocket_secure = true -- loopback, no TLS: let SASL go on
+c2s_require_encryption = false
+
+VirtualHost "localhost"
+  authentication = "anonymous"
+
+Component "conference.localhost" "muc"
+  muc_room_locking = false
+  muc_room_default_persistent = false
+  muc_room_default_public = false
+  muc_room_default_history_length = 0
+  max_history_messages = 0
+  muc_tombstones = false
+  muc_room_default_moderated = true
+  -- Occupants with the role "visitor" are not announced to anyone (amphi's visitors are not).
+  muc_room_default_presence_broadcast = { moderator = true; participant = true; visitor = false }
+EOF
+
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+HZ=$(getconf CLK_TCK)
+
+log "prosody $PROSODY_VERSION in $TMP: http :$HTTP_PORT (WebSocket /xmpp-websocket), c2s :$C2S_PORT"
+(ulimit -n "$(ulimit -Hn)"; exec taskset -c 1 prosody -F --config "$TMP/prosody.cfg.lua") \
+  >"$TMP/prosody.out" 2>&1 &
+PROS_PID=$!
+PIDS+=("$PROS_PID")
+for _ in $(seq 100); do
+  curl -fsS -m 1 "http://127.0.0.1:$HTTP_PORT/xmpp-websocket" -H "Host: localhost" >/dev/null 2>&1 && break
+  kill -0 "$PROS_PID" 2>/dev/null || { echo "peer-prosody.sh: prosody exited:" >&2;
+                                      cat "$TMP/prosody.out" "$TMP/prosody.log" >&2 || true; exit 1; }
+  sleep 0.1
+done
+URL="ws://127.0.0.1:$HTTP_PORT/xmpp-websocket"
+
+# The speaker first: it creates the room and so is its moderator.
+taskset -c 0 "$XLG" --url "$URL" --speak "$K" --speak-interval "$INTERVAL_MS" \
+  --name-prefix "" --quiet --source-ip "$SRC_NET.10" --hold 3600 \
+  --ready-file "$TMP/ready.speaker" --go-file "$TMP/go" --delays-file "$TMP/delays.speaker" \
+  >"$TMP/speaker.json" 2>"$TMP/speaker.err" &
+SPK_PID=$!
+PIDS+=("$SPK_PID")
+for _ in $(seq 100); do
+  [ -f "$TMP/ready.speaker" ] && break
+  kill -0 "$SPK_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [ "$(cut -d' ' -f1 "$TMP/ready.speaker" 2>/dev/null)" != 1 ]; then
+  echo "peer-prosody.sh: the speaker could not join:" >&2
+  cat "$TMP/speaker.err" "$TMP/prosody.log" >&2 || true
+  exit 1
+fi
+sleep 1
+RSS_BASE=$(rss_kb "$PROS_PID")
+FDS_BASE=$(fds "$PROS_PID")
+log "prosody pid $PROS_PID: VmRSS ${RSS_BASE} KB, $FDS_BASE descriptors with the room and its speaker"
+
+# --- join phase ----------------------------------------------------------------------------
+per=$((N / L))
+extra=$((N % L))
+conc=$(((CONC + L - 1) / L))
+LG_PIDS=()
+log "joining $N listeners from $L xmpp_loadgen processes ($conc joins in flight each)"
+P_J0=$(cpu_ticks "$PROS_PID")
+T_JOIN0=$(date +%s.%N)
+for i in $(seq 1 "$L"); do
+  n=$per
+  [ "$i" -le "$extra" ] && n=$((n + 1))
+  taskset -c 0 "$XLG" --url "$URL" --clients "$n" --concurrency "$conc" --hold 3600 \
+    --join-timeout 300 --name-prefix "lg$i-" --quiet --source-ip "$SRC_NET.$((10 + i))" \
+    --ready-file "$TMP/ready.$i" --delays-file "$TMP/delays.$i" \
+    >"$TMP/loadgen.$i.json" 2>"$TMP/loadgen.$i.err" &
+  LG_PIDS+=($!)
+  PIDS+=($!)
+done
+deadline=$((SECONDS + JOIN_TIMEOUT_S))
+while :; do
+  ready=0
+  for i in $(seq 1 "$L"); do [ -f "$TMP/ready.$i" ] && ready=$((ready + 1)); done
+  [ $ready = "$L" ] && break
+  for p in "${LG_PIDS[@]}"; do
+    kill -0 "$p" 2>/dev/null || { echo "peer-prosody.sh: a loadgen exited during the joins" >&2;
+                                  cat "$TMP"/loadgen.*.err >&2; exit 1; }
+  done
+  kill -0 "$PROS_PID" 2>/dev/null || { echo "peer-prosody.sh: prosody died" >&2;
+                                       tail -20 "$TMP/prosody.log" >&2; exit 1; }
+  [ $SECONDS -lt $deadline ] || { echo "peer-prosody.sh: joins not done in ${JOIN_TIMEOUT_S}s" >&2;
+                                  exit 1; }
+  sleep 0.2
+done
+T_JOIN1=$(date +%s.%N)
+P_J1=$(cpu_ticks "$PROS_PID")
+sleep 2
+RSS_FULL=$(rss_kb "$PROS_PID")
+FDS_FULL=$(fds "$PROS_PID")
+log "joins done in $(awk -v a="$T_JOIN0" -v b="$T_JOIN1" 'BEGIN { printf "%.1f", b - a }') s;" \
+  "prosody: VmRSS ${RSS_FULL} KB, $FDS_FULL descriptors"
+
+# --- chat phase ----------------------------------------------------------------------------
+P_C0=$(cpu_ticks "$PROS_PID")
+T_CHAT0=$(date +%s.%N)
+log "the speaker sends $K groupchat messages, ${INTERVAL_MS} ms apart"
+touch "$TMP/go"
+sleep "$(awk -v k="$K" -v i="$INTERVAL_MS" 'BEGIN { printf "%.3f", k * i / 1000 }')"
+# Prosody may still be writing a backlog: wait until its CPU time stays put for a second
+# (at most 120 s), so that late receipts are counted.
+prev=$(cpu_ticks "$PROS_PID")
+drain_deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $drain_deadline ]; do
+  sleep 1
+  cur=$(cpu_ticks "$PROS_PID")
+  [ "$cur" = "$prev" ] && break
+  prev=$cur
+done
+T_CHAT1=$(date +%s.%N)
+P_C1=$(cpu_ticks "$PROS_PID")
+RSS_CHAT=$(rss_kb "$PROS_PID")
+P_ALIVE=yes
+kill -0 "$PROS_PID" 2>/dev/null || P_ALIVE=no
+
+for p in "${LG_PIDS[@]}" "$SPK_PID"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${LG_PIDS[@]}" "$SPK_PID"; do wait "$p" || true; done
+
+# --- results -------------------------------------------------------------------------------
+cat "$TMP"/loadgen.*.json >"$TMP/all.json"
+sum() { sed -n "s/.*\"$1\":\\([-0-9.]*\).*/\\1/p" "$TMP/all.json" | awk '{ s += $1 } END { print s + 0 }'; }
+field() { sed -n "s/.*\"$1\":\\([-0-9.]*\).*/\\1/p" "$2" | head -1; }
+JOINED=$(sum joined)
+ERRORS=$(sum errors)
+DROPS=$(sum drops)
+DELIVERIES=$(sum deliveries)
+SPOKEN=$(field spoken "$TMP/speaker.json")
+SPOKEN=${SPOKEN:-0}
+EXPECTED=$((JOINED * SPOKEN))
+JSTART=$(sed -n 's/.*"join_start_us":\([0-9]*\).*/\1/p' "$TMP/all.json" | sort -n | head -1)
+JEND=$(sed -n 's/.*"join_end_us":\([0-9]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
+JOIN_RATE=$(awk -v n="$JOINED" -v a="${JSTART:-0}" -v b="${JEND:-0}" \
+  'BEGIN { if (b > a) printf "%.0f", n / ((b - a) / 1e6); else print 0 }')
+JOIN_WALL=$(awk -v a="${JSTART:-0}" -v b="${JEND:-0}" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+cat "$TMP"/delays.[0-9]* 2>/dev/null | awk '{ print $2 }' | sort -n >"$TMP/delays.sorted" || true
+pct() {
+  local n k
+  n=$(wc -l <"$2")
+  [ "$n" -gt 0 ] || { echo "n/a"; return; }
+  k=$(awk -v p="$1" -v n="$n" 'BEGIN { k = int(p * n + 0.999999); if (k < 1) k = 1; print k }')
+  sed -n "${k}p" "$2" | awk '{ printf "%.1f", $1 / 1000 }'
+}
+D50=$(pct 0.50 "$TMP/delays.sorted")
+D90=$(pct 0.90 "$TMP/delays.sorted")
+D99=$(pct 0.99 "$TMP/delays.sorted")
+DMAX=$(pct 1.0 "$TMP/delays.sorted")
+DMIN=$(pct 0.000001 "$TMP/delays.sorted")
+cat "$TMP"/delays.[0-9]* 2>/dev/null | awk '
+  { if (!($1 in lo) || $2 < lo[$1]) lo[$1] = $2; if ($2 > hi[$1]) hi[$1] = $2 }
+  END { for (k in lo) printf "%d %.1f %.1f %.1f\n", k, lo[k] / 1000, hi[k] / 1000, (hi[k] - lo[k]) / 1000 }' |
+  sort -n >"$TMP/per-chat.txt" || true
+SPREAD_MED=$(awk '{ print $4 }' "$TMP/per-chat.txt" | sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "n/a" }')
+JOIN_P50=$(sed -n 's/.*"join_p50_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n |
+  awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+JOIN_P99_MAX=$(sed -n 's/.*"join_p99_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
+per_visitor() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }'; }
+KB_DELTA=$(per_visitor "$RSS_FULL" "$RSS_BASE" "$JOINED")
+KB_TOTAL=$(per_visitor "$RSS_FULL" 0 "$JOINED")
+cpu_s() { awk -v a="$1" -v b="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+P_CPU_JOIN=$(cpu_s "$P_J0" "$P_J1")
+P_CPU=$(cpu_s "$P_C0" "$P_C1")
+CHAT_S=$(awk -v a="$T_CHAT0" -v b="$T_CHAT1" 'BEGIN { printf "%.1f", b - a }')
+JOIN_PHASE_S=$(awk -v a="$T_JOIN0" -v b="$T_JOIN1" 'BEGIN { printf "%.1f", b - a }')
+# The chat phase holds exactly K fan-outs: the speaker joined before it and leaves after.
+CPU_PER_FANOUT=$(awk -v c="$P_CPU" -v k="$SPOKEN" 'BEGIN { if (k > 0) printf "%.1f", c * 1000 / k; else print "null" }')
+LG_CPU_JOIN=$(sum cpu_join_s)
+
+cat <<EOF
+
+=== Prosody MUC signaling benchmark (the peer of bench/signaling.sh) ===
+machine:        $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -r)
+prosody:        $PROSODY_VERSION ($(head -1 "$(command -v prosody)" | sed 's/.*env //')), network_backend epoll, alone on CPU 1; $L loadgens and the speaker on CPU 0
+listeners:      $JOINED of $N joined (errors $ERRORS, dropped after joining $DROPS)
+join:           ${JOIN_RATE}/s over ${JOIN_WALL} s; per-process join p50 ${JOIN_P50} ms (median), p99 up to ${JOIN_P99_MAX} ms
+memory:         prosody VmRSS ${RSS_BASE} KB before, ${RSS_FULL} KB at full load (${RSS_CHAT} KB after the chats)
+                -> $KB_DELTA KB per occupant (added), $KB_TOTAL KB per occupant (total RSS / N)
+descriptors:    $FDS_BASE before, $FDS_FULL at full load
+chat:           $SPOKEN messages sent, $DELIVERIES of $EXPECTED deliveries received
+delay:          min ${DMIN} ms, p50 ${D50} ms, p90 ${D90} ms, p99 ${D99} ms, max ${DMAX} ms (speaker clock to receipt)
+per chat:       first to last receipt ${SPREAD_MED} ms (median)
+CPU, join phase ($JOIN_PHASE_S s): prosody ${P_CPU_JOIN} s; loadgens ${LG_CPU_JOIN} s
+CPU, chat phase ($CHAT_S s): prosody ${P_CPU} s (${CPU_PER_FANOUT} ms per fan-out: $SPOKEN messages)
+prosody alive at the end: $P_ALIVE; its log: $(grep -c . "$TMP/prosody.log" 2>/dev/null || true) warnings/errors
+per process:
+EOF
+cat "$TMP/all.json" "$TMP/speaker.json"
+head -5 "$TMP/prosody.log" 2>/dev/null || true
+printf '{"summary":true,"server":"prosody","clients":%s,"joined":%s,"join_rate_per_s":%s,"kb_per_visitor_added":%s,"kb_per_visitor_total":%s,"deliveries":%s,"expected":%s,"delay_p50_ms":%s,"delay_p99_ms":%s,"delay_max_ms":%s,"cpu_s_chat_phase":%s,"cpu_ms_per_fanout":%s,"cpu_s_join_phase":%s,"errors":%s,"drops":%s}\n' \
+  "$N" "$JOINED" "$JOIN_RATE" "$KB_DELTA" "$KB_TOTAL" "$DELIVERIES" "$EXPECTED" \
+  "${D50/n\/a/null}" "${D99/n\/a/null}" "${DMAX/n\/a/null}" "$P_CPU" "$CPU_PER_FANOUT" "$P_CPU_JOIN" "$ERRORS" "$DROPS"
+
+if [ "$JOINED" != "$N" ] || [ "$DELIVERIES" != "$EXPECTED" ] || [ "$ERRORS" != 0 ] ||
+   [ "$DROPS" != 0 ] || [ "$P_ALIVE" != yes ] || [ "$SPOKEN" != "$K" ]; then
+  log "INCOMPLETE: see the figures above (--keep keeps the logs)"
+  exit 1
+fi
