@@ -20,7 +20,10 @@
 # stopped. Builds bench/xmpp_loadgen.c into the temp dir when build/xmpp_loadgen is absent.
 #
 # usage: bench/peer-prosody.sh [--clients N] [--procs L] [--chats K] [--chat-interval MS]
-#                              [--concurrency C] [--join-timeout S] [--keep]
+#                              [--concurrency C] [--join-timeout S] [--gc MODE] [--keep]
+# --gc default keeps Prosody's garbage collector settings (incremental, a new cycle once the
+# heap has grown 5 %: frugal with memory, costly in CPU); --gc generational sets
+# gc = { mode = "generational" } (Lua 5.4), Prosody's documented alternative.
 # Environment: BENCH_CLIENTS, BENCH_PROCS, BENCH_CHATS, BENCH_CHAT_INTERVAL_MS,
 # BENCH_CONCURRENCY; XMPP_LOADGEN_BIN overrides the load generator.
 set -euo pipefail
@@ -33,6 +36,7 @@ INTERVAL_MS=${BENCH_CHAT_INTERVAL_MS:-500}
 CONC=${BENCH_CONCURRENCY:-200}
 JOIN_TIMEOUT_S=600 # the whole join phase
 KEEP=0
+GC=default # Prosody's own GC settings (incremental, threshold 105 %); or generational
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,11 +46,13 @@ while [ $# -gt 0 ]; do
     --chat-interval) INTERVAL_MS=$2; shift 2 ;;
     --concurrency) CONC=$2; shift 2 ;;
     --join-timeout) JOIN_TIMEOUT_S=$2; shift 2 ;;
+    --gc) GC=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "peer-prosody.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$GC" in default|generational) ;; *) echo "peer-prosody.sh: --gc default|generational" >&2; exit 2 ;; esac
 for v in N L K INTERVAL_MS CONC JOIN_TIMEOUT_S; do
   if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
     echo "peer-prosody.sh: $v must be a positive whole number, got '${!v}'" >&2
@@ -133,6 +139,7 @@ certificates = "$TMP/certs"
 log = { warn = "$TMP/prosody.log" }
 network_backend = "epoll" -- select would stop at 1,024 sockets
 storage = "memory"        -- nothing is persisted
+$( [ "$GC" = generational ] && echo 'gc = { mode = "generational" }' )
 
 modules_enabled = { "saslauth"; "disco"; "websocket" }
 modules_disabled = { "s2s"; "offline" }
@@ -326,7 +333,7 @@ cat <<EOF
 
 === Prosody MUC signaling benchmark (the peer of bench/signaling.sh) ===
 machine:        $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -r)
-prosody:        $PROSODY_VERSION ($(head -1 "$(command -v prosody)" | sed 's/.*env //')), network_backend epoll, alone on CPU 1; $L loadgens and the speaker on CPU 0
+prosody:        $PROSODY_VERSION ($(head -1 "$(command -v prosody)" | sed 's/.*env //')), network_backend epoll, gc $GC, alone on CPU 1; $L loadgens and the speaker on CPU 0
 listeners:      $JOINED of $N joined (errors $ERRORS, dropped after joining $DROPS)
 join:           ${JOIN_RATE}/s over ${JOIN_WALL} s; per-process join p50 ${JOIN_P50} ms (median), p99 up to ${JOIN_P99_MAX} ms
 memory:         prosody VmRSS ${RSS_BASE} KB before, ${RSS_FULL} KB at full load (${RSS_CHAT} KB after the chats)
@@ -342,8 +349,8 @@ per process:
 EOF
 cat "$TMP/all.json" "$TMP/speaker.json"
 head -5 "$TMP/prosody.log" 2>/dev/null || true
-printf '{"summary":true,"server":"prosody","clients":%s,"joined":%s,"join_rate_per_s":%s,"kb_per_visitor_added":%s,"kb_per_visitor_total":%s,"deliveries":%s,"expected":%s,"delay_p50_ms":%s,"delay_p99_ms":%s,"delay_max_ms":%s,"cpu_s_chat_phase":%s,"cpu_ms_per_fanout":%s,"cpu_s_join_phase":%s,"errors":%s,"drops":%s}\n' \
-  "$N" "$JOINED" "$JOIN_RATE" "$KB_DELTA" "$KB_TOTAL" "$DELIVERIES" "$EXPECTED" \
+printf '{"summary":true,"server":"prosody","gc":"%s","clients":%s,"joined":%s,"join_rate_per_s":%s,"kb_per_visitor_added":%s,"kb_per_visitor_total":%s,"deliveries":%s,"expected":%s,"delay_p50_ms":%s,"delay_p99_ms":%s,"delay_max_ms":%s,"cpu_s_chat_phase":%s,"cpu_ms_per_fanout":%s,"cpu_s_join_phase":%s,"errors":%s,"drops":%s}\n' \
+  "$GC" "$N" "$JOINED" "$JOIN_RATE" "$KB_DELTA" "$KB_TOTAL" "$DELIVERIES" "$EXPECTED" \
   "${D50/n\/a/null}" "${D99/n\/a/null}" "${DMAX/n\/a/null}" "$P_CPU" "$CPU_PER_FANOUT" "$P_CPU_JOIN" "$ERRORS" "$DROPS"
 
 if [ "$JOINED" != "$N" ] || [ "$DELIVERIES" != "$EXPECTED" ] || [ "$ERRORS" != 0 ] ||
