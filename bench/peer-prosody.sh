@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     --join-timeout) JOIN_TIMEOUT_S=$2; shift 2 ;;
     --gc) GC=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "peer-prosody.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -395,8 +395,7 @@ static bool has_attr(const char *msg, size_t len, const char *name, const char *
 }
 
 static void send_open(client *c) {
-  send_text(c,
-            "<open xmlns=\"urn:ietf:params:xml:ns:xmpp-framing\" to=\"%s\" version=\"1.0\"/>",
+  send_text(c, "<open xmlns=\"urn:ietf:params:xml:ns:xmpp-framing\" to=\"%s\" version=\"1.0\"/>",
             O.domain);
 }
 
@@ -488,7 +487,9 @@ static void on_frame(client *c, const char *msg, size_t len) {
     case ST_OPEN2:
       if (!has(msg, len, "features")) return;
       c->st = ST_BIND;
-      send_text(c, "<iq xmlns=\"jabber:client\" type=\"set\" id=\"b\"><bind xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\"/></iq>");
+      send_text(c,
+                "<iq xmlns=\"jabber:client\" type=\"set\" id=\"b\"><bind "
+                "xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\"/></iq>");
       return;
     case ST_BIND:
       if (has(msg, len, "<iq") && has_attr(msg, len, "id", "b")) {
@@ -500,12 +501,14 @@ static void on_frame(client *c, const char *msg, size_t len) {
         c->st = ST_PRESENCE;
         if (O.speak)
           send_text(c,
-                    "<presence xmlns=\"jabber:client\" to=\"%s/%sspeaker\"><x xmlns=\"http://jabber.org/protocol/muc\">"
+                    "<presence xmlns=\"jabber:client\" to=\"%s/%sspeaker\"><x "
+                    "xmlns=\"http://jabber.org/protocol/muc\">"
                     "<history maxstanzas=\"0\"/></x></presence>",
                     O.room, O.name_prefix);
         else
           send_text(c,
-                    "<presence xmlns=\"jabber:client\" to=\"%s/%s%d\"><x xmlns=\"http://jabber.org/protocol/muc\">"
+                    "<presence xmlns=\"jabber:client\" to=\"%s/%s%d\"><x "
+                    "xmlns=\"http://jabber.org/protocol/muc\">"
                     "<history maxstanzas=\"0\"/></x></presence>",
                     O.room, O.name_prefix, c->idx);
       }
@@ -627,7 +630,9 @@ static void speak_cb(uv_timer_t *t) {
     finish();
     return;
   }
-  send_text(c, "<message xmlns=\"jabber:client\" to=\"%s\" type=\"groupchat\" id=\"m%d\"><body>bench %lld %d</body></message>",
+  send_text(c,
+            "<message xmlns=\"jabber:client\" to=\"%s\" type=\"groupchat\" id=\"m%d\"><body>bench "
+            "%lld %d</body></message>",
             O.room, G.spoken, (long long)real_us(), G.spoken);
   G.spoken++;
   if (G.spoken >= O.speak) uv_timer_stop(t); /* then stay in the room until told to end */
