@@ -81,9 +81,6 @@ static int on_open(void *ud, ws_conn *conn) {
   if (!c) return -1;
   c->conn = conn;
   c->refs = 1;
-  c->all_next = n->clients;
-  if (n->clients) n->clients->all_prev = c;
-  n->clients = c;
   ratelimit_init(&c->rl, now_ms());
   ws_conn_set_data(conn, c);
   return 0;
@@ -128,11 +125,6 @@ static void on_close(void *ud, ws_conn *conn) {
   node_t *n = ud;
   client_t *c = ws_conn_data(conn);
   c->conn = NULL;
-  if (c->all_prev)
-    c->all_prev->all_next = c->all_next;
-  else
-    n->clients = c->all_next;
-  if (c->all_next) c->all_next->all_prev = c->all_prev;
   if (n->impl) n->role->on_close(n, c); /* not once the role is torn down */
   client_unref(c);
 }
@@ -267,15 +259,19 @@ static void finish_stop(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
+static void tell_closed(ws_conn *conn, void *ud) {
+  (void)ud;
+  client_send_json(ws_conn_data(conn),
+                   json_pack("{s:s,s:s}", "type", "closed", "reason", "shutdown"));
+  ws_close(conn, WS_CLOSE_GOING_AWAY, "shutdown");
+}
+
 static void on_stop(uv_async_t *a) {
   node_t *n = a->data;
   if (n->stopping) return;
   n->stopping = true;
   log_info(n->tag, "stopping: telling clients");
-  for (client_t *c = n->clients; c; c = c->all_next) {
-    client_send_json(c, json_pack("{s:s,s:s}", "type", "closed", "reason", "shutdown"));
-    ws_close(c->conn, WS_CLOSE_GOING_AWAY, "shutdown");
-  }
+  ws_server_foreach(n->ws, tell_closed, NULL);
   /* Give the frames a moment to leave, then close everything; SIGTERM to exit stays well
    * under the 5 s the spec allows. */
   uv_timer_t *t = malloc(sizeof *t);

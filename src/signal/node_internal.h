@@ -29,7 +29,6 @@ typedef struct client {
   char name[4 * PROTO_NAME_MAX + 1];
   void *room;            /* the role's room (main) or mirror (visitor) */
   struct client *prev, *next; /* in the room's member list */
-  struct client *all_prev, *all_next; /* in the node's list of every open client */
   ratelimit rl;
 } client_t;
 
@@ -62,7 +61,6 @@ struct node {
   uint8_t key[CFG_STR_MAX]; /* cluster secret: signs and checks tickets */
   size_t keylen;
   uint64_t msgs_in;
-  client_t *clients; /* every open client, joined or not */
   const node_role *role;
   void *impl;
 };

@@ -151,6 +151,10 @@ void *ws_conn_data(const ws_conn *c) { return c->data; }
 const char *ws_conn_host(const ws_conn *c) { return c->host; }
 bool ws_conn_closing(const ws_conn *c) { return c->close_code != 0; }
 uint64_t ws_server_connections(const ws_server *s) { return s->connections; }
+
+void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud) {
+  for (ws_conn *c = s->conns; c; c = c->next) fn(c, ud);
+}
 uint64_t ws_server_frames_out(const ws_server *s) { return s->frames_out; }
 
 /* Writes queued frames until the socket would block. -1: close the connection. */

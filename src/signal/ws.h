@@ -83,6 +83,9 @@ void *ws_conn_data(const ws_conn *c);
 const char *ws_conn_host(const ws_conn *c);
 bool ws_conn_closing(const ws_conn *c);
 
+/* Calls fn for every open WebSocket (fn may close it, not free it). */
+void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud);
+
 /* Counters for /metrics. */
 uint64_t ws_server_connections(const ws_server *s);
 uint64_t ws_server_frames_out(const ws_server *s);
