@@ -1,7 +1,8 @@
 /* xmpp_loadgen: the peer benchmark's load generator: XMPP over WebSocket (RFC 7395) into
  * one MUC room, for bench/peer-prosody.sh (docs/PERFORMANCE.md, "Side by side with
- * Prosody"). The structure, the event loop and the output are bench/loadgen.c's, so that
- * the two servers are loaded and measured the same way.
+ * Prosody"). The structure, the event loop and the output are bench/loadgen.c's (the code
+ * the two share is in bench/lg_common.h), so that the two servers are loaded and measured
+ * the same way.
  *
  * Listener mode (default): opens --clients WebSockets (subprotocol "xmpp") that each go
  *   <open/> -> features -> SASL ANONYMOUS -> <success/> -> <open/> -> features -> bind
@@ -21,20 +22,11 @@
  * are accepted.
  *
  * At the end every process prints one JSON line on stdout, with loadgen.c's field names. */
-#include <errno.h>
-#include <inttypes.h>
-#include <libwebsockets.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-#include <uv.h>
+
+#define LG_NAME "xmpp_loadgen"
+#include "lg_common.h"
 
 /* --- options ------------------------------------------------------------------------------ */
 
@@ -89,19 +81,6 @@ static void usage(FILE *f) {
           "SIGINT/SIGTERM: print the results and exit.\n");
 }
 
-static int int_arg(const char *flag, const char *v, int min, int max, int *out) {
-  char *end;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  if (errno || end == v || *end || x < min || x > max) {
-    fprintf(stderr, "xmpp_loadgen: %s: expected a whole number in %d..%d, got '%s'\n", flag, min,
-            max, v);
-    return -1;
-  }
-  *out = (int)x;
-  return 0;
-}
-
 static int str_arg(const char *flag, const char *v, char *dst, size_t cap) {
   if (strlen(v) >= cap || strpbrk(v, "<>&'\"")) {
     fprintf(stderr, "xmpp_loadgen: %s: too long or has XML special characters\n", flag);
@@ -113,21 +92,14 @@ static int str_arg(const char *flag, const char *v, char *dst, size_t cap) {
 
 static int parse_args(int argc, char **argv) {
   snprintf(O.name_prefix, sizeof O.name_prefix, "x%ld-", (long)getpid());
+  const lg_flag_targets common = {&O.clients,        &O.concurrency, &O.hold_s,
+                                  &O.join_timeout_s, &O.speak,       &O.speak_interval_ms,
+                                  &O.delays_file,    &O.ready_file,  &O.source_ip};
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      exit(0);
-    }
-    if (!strcmp(a, "--quiet")) {
-      O.quiet = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "xmpp_loadgen: %s: needs a value (or unknown flag)\n", a);
-      return -1;
-    }
-    const char *v = argv[++i];
+    const char *a = argv[i], *v;
+    int got = lg_flag_value(argc, argv, &i, &O.quiet, usage, &v);
+    if (got < 0) return -1;
+    if (got > 0) continue;
     int rc = 0;
     if (!strcmp(a, "--url"))
       rc = str_arg(a, v, O.url, sizeof O.url);
@@ -137,27 +109,9 @@ static int parse_args(int argc, char **argv) {
       rc = str_arg(a, v, O.room, sizeof O.room);
     else if (!strcmp(a, "--name-prefix"))
       rc = str_arg(a, v, O.name_prefix, 40);
-    else if (!strcmp(a, "--clients"))
-      rc = int_arg(a, v, 1, 1000000, &O.clients);
-    else if (!strcmp(a, "--concurrency"))
-      rc = int_arg(a, v, 1, 100000, &O.concurrency);
-    else if (!strcmp(a, "--hold"))
-      rc = int_arg(a, v, 0, 86400, &O.hold_s);
-    else if (!strcmp(a, "--join-timeout"))
-      rc = int_arg(a, v, 1, 3600, &O.join_timeout_s);
-    else if (!strcmp(a, "--speak"))
-      rc = int_arg(a, v, 1, 100000, &O.speak);
-    else if (!strcmp(a, "--speak-interval"))
-      rc = int_arg(a, v, 1, 3600000, &O.speak_interval_ms);
-    else if (!strcmp(a, "--delays-file"))
-      O.delays_file = v;
-    else if (!strcmp(a, "--ready-file"))
-      O.ready_file = v;
     else if (!strcmp(a, "--go-file"))
       O.go_file = v;
-    else if (!strcmp(a, "--source-ip"))
-      O.source_ip = v;
-    else {
+    else if (!lg_common_flag(a, v, &common, &rc)) {
       fprintf(stderr, "xmpp_loadgen: unknown flag %s\n", a);
       usage(stderr);
       return -1;
@@ -166,52 +120,6 @@ static int parse_args(int argc, char **argv) {
   }
   if (O.speak) O.clients = 1;
   return 0;
-}
-
-/* --- clocks, growable arrays, percentiles (as loadgen.c) ---------------------------------- */
-
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t real_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-typedef struct i64vec {
-  int64_t *v;
-  size_t n, cap;
-} i64vec;
-
-static void vec_push(i64vec *a, int64_t x) {
-  if (a->n == a->cap) {
-    size_t ncap = a->cap ? 2 * a->cap : 1024;
-    int64_t *nv = realloc(a->v, ncap * sizeof *nv);
-    if (!nv) {
-      fprintf(stderr, "xmpp_loadgen: out of memory\n");
-      exit(1);
-    }
-    a->v = nv;
-    a->cap = ncap;
-  }
-  a->v[a->n++] = x;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct_ms(const i64vec *a, double p) {
-  if (!a->n) return -1;
-  size_t k = (size_t)(p * (double)a->n + 0.999999);
-  if (k < 1) k = 1;
-  if (k > a->n) k = a->n;
-  return (double)a->v[k - 1] / 1000.0;
 }
 
 /* --- clients ------------------------------------------------------------------------------ */
@@ -251,30 +159,14 @@ static struct {
   client *cl;
   int started, inflight, joined, failed, done_joins;
   int errors, drops;
-  i64vec join_us, delays_us, delays_k;
-  int64_t join_start_real_us, join_end_real_us, first_start_mono, last_join_mono;
+  lg_stats s; /* join times, receipts, CPU */
   uv_timer_t pump_timer, tick_timer, speak_timer, end_timer, go_timer;
   uv_signal_t sigint, sigterm;
   bool finishing, ready;
   int spoken;
-  int *per_k;
-  int per_k_cap;
   int port;
   char host[128], path[128];
-  struct rusage ru_start, ru_ready;
-  int errors_logged;
 } G;
-
-static void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_err(const char *fmt, ...) {
-  if (G.errors_logged++ >= 10) return;
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("xmpp_loadgen: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
 
 static void pump_cb(uv_timer_t *t);
 static void schedule_pump(void) {
@@ -343,17 +235,10 @@ static void send_text(client *c, const char *fmt, ...) {
   if (c->wsi) lws_callback_on_writable(c->wsi);
 }
 
-static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
-                                           .secs_since_valid_hangup = 0};
-
 static void start_client(client *c) {
   c->st = ST_OPEN1;
-  c->t0_us = mono_us();
+  c->t0_us = lg_join_started(&G.s);
   c->out_tail = &c->out;
-  if (!G.first_start_mono) {
-    G.first_start_mono = c->t0_us;
-    G.join_start_real_us = real_us();
-  }
   G.inflight++;
   G.started++;
   struct lws_client_connect_info ci;
@@ -400,39 +285,14 @@ static void send_open(client *c) {
 }
 
 static void on_chat(client *c, const char *msg, size_t len) {
-  static const char key[] = "<body>bench ";
-  const char *p = memmem(msg, len, key, sizeof key - 1);
-  if (!p) return;
-  p += sizeof key - 1;
-  char *end;
-  long long sent = strtoll(p, &end, 10);
-  if (end == p || *end != ' ') return;
-  long k = strtol(end + 1, &end, 10);
-  int64_t now = real_us();
-  vec_push(&G.delays_us, now - sent);
-  vec_push(&G.delays_k, k);
-  c->chats++;
-  if (k >= 0 && k < 1000000) {
-    if (k >= G.per_k_cap) {
-      int ncap = (int)k + 64;
-      int *nk = realloc(G.per_k, (size_t)ncap * sizeof *nk);
-      if (nk) {
-        memset(nk + G.per_k_cap, 0, (size_t)(ncap - G.per_k_cap) * sizeof *nk);
-        G.per_k = nk;
-        G.per_k_cap = ncap;
-      }
-    }
-    if (k < G.per_k_cap) G.per_k[k]++;
-  }
+  long k;
+  if (lg_on_bench_chat(&G.s, msg, len, "<body>bench ", &k)) c->chats++;
 }
 
 static void go_cb(uv_timer_t *t);
 
 static void joined(client *c) {
-  int64_t now = mono_us();
-  vec_push(&G.join_us, now - c->t0_us);
-  G.last_join_mono = now;
-  G.join_end_real_us = real_us();
+  lg_join_done(&G.s, c->t0_us);
   c->st = ST_JOINED;
   G.joined++;
   join_finished();
@@ -553,11 +413,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       }
       outmsg *m = c->out;
       if (!m) return 0;
-      unsigned char *buf = malloc(LWS_PRE + m->len);
-      if (!buf) return -1;
-      memcpy(buf + LWS_PRE, m->text, m->len);
-      int n = lws_write(wsi, buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-      free(buf);
+      int n = lg_write_text(wsi, m->text, m->len);
+      if (n == LG_WRITE_NOMEM) return -1;
       c->out = m->next;
       if (!c->out) c->out_tail = &c->out;
       size_t want = m->len;
@@ -571,24 +428,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_CLIENT_RECEIVE: {
       if (!c || c->closing) return 0;
-      bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-      if (final && !c->rx) {
-        on_frame(c, in, len);
-        return 0;
-      }
-      char *nb = realloc(c->rx, c->rx_len + len + 1);
-      if (!nb) return -1;
-      memcpy(nb + c->rx_len, in, len);
-      c->rx = nb;
-      c->rx_len += len;
-      if (final) {
-        char *m = c->rx;
-        size_t ml = c->rx_len;
-        c->rx = NULL;
-        c->rx_len = 0;
-        on_frame(c, m, ml);
-        free(m);
-      }
+      char *m;
+      size_t ml;
+      int got = lg_rx_fragment(wsi, &c->rx, &c->rx_len, in, len, &m, &ml);
+      if (got < 0) return -1;
+      if (got > 0) on_frame(c, m, ml);
+      if (got == 2) free(m);
       return 0;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
@@ -648,20 +493,8 @@ static void go_cb(uv_timer_t *t) {
 static void mark_ready(void) {
   if (G.ready) return;
   G.ready = true;
-  getrusage(RUSAGE_SELF, &G.ru_ready);
-  if (!O.quiet)
-    fprintf(stderr, "xmpp_loadgen: %d/%d joined (%d failed) in %.2f s\n", G.joined, O.clients,
-            G.failed, G.joined ? (double)(G.last_join_mono - G.first_start_mono) / 1e6 : 0.0);
-  if (O.ready_file) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", O.ready_file);
-    FILE *f = fopen(tmp, "w");
-    if (f) {
-      fprintf(f, "%d %d\n", G.joined, G.failed);
-      fclose(f);
-      rename(tmp, O.ready_file);
-    }
-  }
+  getrusage(RUSAGE_SELF, &G.s.ru_ready);
+  lg_report_ready(O.quiet, O.ready_file, G.joined, O.clients, G.failed, lg_join_s(&G.s, G.joined));
   uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.hold_s * 1000, 0);
   if (O.speak) {
     if (!G.joined)
@@ -679,9 +512,7 @@ static void tick_cb(uv_timer_t *t) {
     if (c->st >= ST_OPEN1 && c->st <= ST_PRESENCE && now - c->t0_us > limit)
       fail(c, "join not done after %d s (state %d)", O.join_timeout_s, (int)c->st);
   }
-  if (!O.quiet && !G.ready)
-    fprintf(stderr, "xmpp_loadgen: %d joined, %d in flight, %d failed\n", G.joined, G.inflight,
-            G.failed);
+  lg_progress(O.quiet, G.ready, G.joined, G.inflight, G.failed);
 }
 
 static void signal_cb(uv_signal_t *s, int signum) {
@@ -690,97 +521,27 @@ static void signal_cb(uv_signal_t *s, int signum) {
   finish();
 }
 
-static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
-static double cpu_s(const struct rusage *ru) { return tv_s(ru->ru_utime) + tv_s(ru->ru_stime); }
-static void close_handle(uv_handle_t *h) {
-  if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
 static void finish(void) {
   if (G.finishing) return;
   G.finishing = true;
-  if (!G.ready) getrusage(RUSAGE_SELF, &G.ru_ready);
-  struct rusage ru_end;
-  getrusage(RUSAGE_SELF, &ru_end);
-  if (O.delays_file) {
-    FILE *f = fopen(O.delays_file, "w");
-    if (!f) {
-      fprintf(stderr, "xmpp_loadgen: %s: %s\n", O.delays_file, strerror(errno));
-    } else {
-      for (size_t i = 0; i < G.delays_us.n; i++)
-        fprintf(f, "%lld %lld\n", (long long)G.delays_k.v[i], (long long)G.delays_us.v[i]);
-      fclose(f);
-    }
-  }
-  qsort(G.join_us.v, G.join_us.n, sizeof *G.join_us.v, cmp_i64);
-  qsort(G.delays_us.v, G.delays_us.n, sizeof *G.delays_us.v, cmp_i64);
-  double join_s = G.joined ? (double)(G.last_join_mono - G.first_start_mono) / 1e6 : 0;
   int still_joined = 0;
   for (int i = 0; i < G.started; i++)
     if (G.cl[i].st == ST_JOINED && G.cl[i].wsi) still_joined++;
-  int chats_seen = 0;
-  for (int k = 0; k < G.per_k_cap; k++) chats_seen += G.per_k[k] > 0;
-  printf(
-      "{\"role\":\"%s\",\"server\":\"xmpp\",\"clients\":%d,\"joined\":%d,\"join_s\":%.3f,"
-      "\"join_rate_per_s\":%.1f,\"join_p50_ms\":%.2f,\"join_p99_ms\":%.2f,"
-      "\"join_max_ms\":%.2f,\"deliveries\":%zu,\"chats_seen\":%d,\"delay_p50_ms\":%.2f,"
-      "\"delay_p99_ms\":%.2f,\"delay_max_ms\":%.2f,\"errors\":%d,\"drops\":%d,"
-      "\"connected_at_end\":%d,\"spoken\":%d,\"cpu_join_s\":%.2f,\"cpu_after_s\":%.2f,"
-      "\"join_start_us\":%lld,\"join_end_us\":%lld}\n",
-      O.speak ? "speaker" : "listener", O.clients, G.joined, join_s,
-      join_s > 0 ? G.joined / join_s : 0.0, pct_ms(&G.join_us, 0.50), pct_ms(&G.join_us, 0.99),
-      pct_ms(&G.join_us, 1.0), G.delays_us.n, chats_seen, pct_ms(&G.delays_us, 0.50),
-      pct_ms(&G.delays_us, 0.99), pct_ms(&G.delays_us, 1.0), G.errors, G.drops, still_joined,
-      G.spoken, cpu_s(&G.ru_ready) - cpu_s(&G.ru_start), cpu_s(&ru_end) - cpu_s(&G.ru_ready),
-      (long long)G.join_start_real_us, (long long)G.join_end_real_us);
-  fflush(stdout);
-  alarm(15);
-  uv_timer_stop(&G.pump_timer);
-  uv_timer_stop(&G.tick_timer);
-  uv_timer_stop(&G.speak_timer);
-  uv_timer_stop(&G.end_timer);
-  uv_timer_stop(&G.go_timer);
-  close_handle((uv_handle_t *)&G.pump_timer);
-  close_handle((uv_handle_t *)&G.tick_timer);
-  close_handle((uv_handle_t *)&G.speak_timer);
-  close_handle((uv_handle_t *)&G.end_timer);
-  close_handle((uv_handle_t *)&G.go_timer);
-  uv_signal_stop(&G.sigint);
-  uv_signal_stop(&G.sigterm);
-  close_handle((uv_handle_t *)&G.sigint);
-  close_handle((uv_handle_t *)&G.sigterm);
-  lws_context_destroy(G.ctx);
-}
-
-static void raise_nofile(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("xmpp_loadgen: setrlimit");
-  }
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      (rlim_t)O.clients + 64 > rl.rlim_cur)
-    fprintf(stderr,
-            "xmpp_loadgen: warning: %d clients need more descriptors than the limit (%llu): "
-            "spread them over more processes\n",
-            O.clients, (unsigned long long)rl.rlim_cur);
+  lg_print_result(&G.s, G.ready, O.delays_file, O.speak > 0, ",\"server\":\"xmpp\"", O.clients,
+                  G.joined, G.errors, G.drops, still_joined, G.spoken);
+  uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer,
+                                &G.go_timer};
+  lg_teardown(G.ctx, timers, sizeof timers / sizeof *timers, &G.sigint, &G.sigterm);
 }
 
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
-  raise_nofile();
+  raise_nofile(O.clients);
   signal(SIGPIPE, SIG_IGN);
   lws_set_log_level(LLL_ERR, NULL);
 
-  char url[256];
-  snprintf(url, sizeof url, "%s", O.url);
-  const char *prot, *ads, *path;
-  if (lws_parse_uri(url, &prot, &ads, &G.port, &path) || strcmp(prot, "ws") != 0) {
-    fprintf(stderr, "xmpp_loadgen: --url: expected ws://host:port/path, got '%s'\n", O.url);
+  if (lg_parse_ws_url("--url", O.url, &G.port, G.host, sizeof G.host, G.path, sizeof G.path))
     return 2;
-  }
-  snprintf(G.host, sizeof G.host, "%s", ads);
-  snprintf(G.path, sizeof G.path, "/%s", path);
 
   G.cl = calloc((size_t)O.clients, sizeof *G.cl);
   if (!G.cl) {
@@ -793,33 +554,15 @@ int main(int argc, char **argv) {
   }
 
   uv_loop_init(&G.loop);
-  void *loops[1] = {&G.loop};
-  struct lws_context_creation_info info;
-  memset(&info, 0, sizeof info);
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  info.protocols = protocols;
-  info.options = LWS_SERVER_OPTION_LIBUV;
-  info.foreign_loops = loops;
-  info.timeout_secs = (unsigned)O.join_timeout_s;
-  info.connect_timeout_secs = (unsigned)O.join_timeout_s;
-  info.retry_and_idle_policy = &no_validity;
-  G.ctx = lws_create_context(&info);
-  if (!G.ctx) {
-    fprintf(stderr, "xmpp_loadgen: cannot create the lws context\n");
-    return 1;
-  }
+  G.ctx = lg_create_context(&G.loop, protocols, O.join_timeout_s);
+  if (!G.ctx) return 1;
 
-  uv_timer_init(&G.loop, &G.pump_timer);
-  uv_timer_init(&G.loop, &G.tick_timer);
-  uv_timer_init(&G.loop, &G.speak_timer);
-  uv_timer_init(&G.loop, &G.end_timer);
-  uv_timer_init(&G.loop, &G.go_timer);
-  uv_signal_init(&G.loop, &G.sigint);
-  uv_signal_init(&G.loop, &G.sigterm);
-  uv_signal_start(&G.sigint, signal_cb, SIGINT);
-  uv_signal_start(&G.sigterm, signal_cb, SIGTERM);
+  uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer,
+                                &G.go_timer};
+  lg_timers_init(&G.loop, timers, sizeof timers / sizeof *timers);
+  lg_signals_start(&G.loop, &G.sigint, &G.sigterm, signal_cb);
   uv_timer_start(&G.tick_timer, tick_cb, 1000, 1000);
-  getrusage(RUSAGE_SELF, &G.ru_start);
+  getrusage(RUSAGE_SELF, &G.s.ru_start);
   schedule_pump();
 
   uv_run(&G.loop, UV_RUN_DEFAULT);
@@ -829,9 +572,6 @@ int main(int argc, char **argv) {
     free(G.cl[i].rx);
   }
   free(G.cl);
-  free(G.join_us.v);
-  free(G.delays_us.v);
-  free(G.delays_k.v);
-  free(G.per_k);
+  lg_stats_free(&G.s);
   return (G.joined == O.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
 }
