@@ -1,6 +1,7 @@
 /* STUN (RFC 8489) for an ICE-lite server: see stun.h. */
 #include "media/stun.h"
 
+#include "core/bytes.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/core_names.h>
@@ -9,20 +10,6 @@
 #include <openssl/params.h>
 #include <string.h>
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
 
 int stun_is_stun(const uint8_t *buf, size_t len) {
   return buf && len >= STUN_HEADER_LEN && buf[0] <= 3 && rd32(buf + 4) == STUN_MAGIC_COOKIE;
