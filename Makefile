@@ -52,6 +52,9 @@ integration: asan
 browser: asan
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi node --test
+	@# Media through the bridge, inside a private network namespace with only lo up, so
+	@# WebRTC gathers 127.0.0.1 and nothing else (root: unshare -n).
+	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi ./run-in-netns.sh node --test media.netns.mjs
 
 fuzz-run: fuzz
 	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)

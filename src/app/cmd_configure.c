@@ -583,20 +583,21 @@ static void cf_nats_user(FILE *f, const cf_node *n) {
     fprintf(f,
             "        publish: { allow: [\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", "
             "\"bridge.*.rpc\"] }\n"
-            "        subscribe: { allow: [\"room.*.*.up\", \"node.hb\", \"_INBOX.%s.>\"] }\n",
+            "        subscribe: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.ev\", "
+            "\"_INBOX.%s.>\"] }\n",
             n->id);
     break;
   case CF_VISITOR:
     fprintf(f,
-            "        publish: { allow: [\"room.*.*.up\", \"node.hb\"] }\n"
+            "        publish: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.rpc\"] }\n"
             "        subscribe: { allow: [\"room.*.*.ev\", \"node.%s.cmd\", \"_INBOX.%s.>\"] }\n",
             n->id, n->id);
     break;
   case CF_BRIDGE:
     fprintf(f,
-            "        publish: { allow: [\"node.hb\"] }\n"
+            "        publish: { allow: [\"node.hb\", \"bridge.%s.ev\"] }\n"
             "        subscribe: { allow: [\"bridge.%s.rpc\", \"_INBOX.%s.>\"] }\n",
-            n->id, n->id);
+            n->id, n->id, n->id);
     break;
   }
   fprintf(f, "        allow_responses: true\n      }\n    }\n");

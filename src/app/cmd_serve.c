@@ -42,10 +42,6 @@ int cmd_serve(int argc, char **argv) {
     else
       snprintf(c.node_id, sizeof c.node_id, "%s-%d", c.role, c.port);
   }
-  if (!strcmp(c.role, "bridge")) {
-    fprintf(stderr, "amphi serve: role bridge: the media bridge is not built yet\n");
-    return 1;
-  }
   int rc = app_init(c.log_level);
   if (rc) return rc;
   char banner[256];

@@ -309,3 +309,39 @@ long stun_build_binding_error(uint8_t *out, size_t outlen, const uint8_t txid[12
   memset(a + 4 + alen, 0, padded - alen);
   return finish(out, STUN_HEADER_LEN + 4 + padded, key, keylen);
 }
+
+long stun_build_binding_request(uint8_t *out, size_t outlen, const uint8_t txid[12],
+                                const char *username, uint32_t priority, bool controlling,
+                                uint64_t tie_breaker, bool use_candidate, const uint8_t *key,
+                                size_t keylen) {
+  if (!out || !txid || !username || (!key && keylen)) return -EINVAL;
+  size_t ulen = strlen(username);
+  if (ulen == 0 || ulen >= STUN_USERNAME_MAX) return -EINVAL;
+  size_t upad = (ulen + 3) & ~(size_t)3;
+  size_t body = 4 + upad + 8 + 12 + (use_candidate ? 4 : 0);
+  size_t need = STUN_HEADER_LEN + body + (key ? 4 + STUN_HMAC_LEN : 0) + 8;
+  if (outlen < need) return -ENOSPC;
+
+  header(out, 0x0001, txid); /* Binding request */
+  uint8_t *a = out + STUN_HEADER_LEN;
+  wr16(a, STUN_ATTR_USERNAME);
+  wr16(a + 2, (uint16_t)ulen);
+  memcpy(a + 4, username, ulen);
+  memset(a + 4 + ulen, 0, upad - ulen);
+  a += 4 + upad;
+  wr16(a, STUN_ATTR_PRIORITY);
+  wr16(a + 2, 4);
+  wr32(a + 4, priority);
+  a += 8;
+  wr16(a, controlling ? STUN_ATTR_ICE_CONTROLLING : STUN_ATTR_ICE_CONTROLLED);
+  wr16(a + 2, 8);
+  wr32(a + 4, (uint32_t)(tie_breaker >> 32));
+  wr32(a + 8, (uint32_t)tie_breaker);
+  a += 12;
+  if (use_candidate) {
+    wr16(a, STUN_ATTR_USE_CANDIDATE);
+    wr16(a + 2, 0);
+    a += 4;
+  }
+  return finish(out, (size_t)(a - out), key, keylen);
+}

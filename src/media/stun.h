@@ -137,6 +137,16 @@ int stun_xor_mapped_address(const stun_msg *m, struct sockaddr_storage *out);
  * key (the bridge's own password), FINGERPRINT. Returns the length written, -ENOSPC if
  * outlen is too small, -EINVAL on bad arguments or another family, -ENOMEM if OpenSSL
  * fails. At most 80 bytes. */
+/* Writes a Binding request as the controlling (or controlled) agent of RFC 8445 §7.2.2 makes
+ * it: USERNAME ("<their ufrag>:<our ufrag>"), PRIORITY, ICE-CONTROLLING or ICE-CONTROLLED
+ * with tie_breaker, USE-CANDIDATE when nominating, MESSAGE-INTEGRITY keyed with their
+ * password, FINGERPRINT. For clients: tests and the load generator. Returns the length,
+ * -ENOSPC, or -EINVAL. */
+long stun_build_binding_request(uint8_t *out, size_t outlen, const uint8_t txid[12],
+                                const char *username, uint32_t priority, bool controlling,
+                                uint64_t tie_breaker, bool use_candidate, const uint8_t *key,
+                                size_t keylen);
+
 long stun_build_binding_success(uint8_t *out, size_t outlen, const uint8_t txid[12],
                                 const struct sockaddr *mapped, const uint8_t *key, size_t keylen);
 

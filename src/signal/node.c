@@ -198,6 +198,7 @@ static void metrics(node_t *n, ws_http_res *res) {
           bus_msgs_out(n->bus));
 #undef GAUGE
 #undef COUNTER
+  if (n->role->metrics_extra) n->role->metrics_extra(n, f);
   fclose(f);
   res->status = 200;
   res->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -297,6 +298,8 @@ node_t *node_create(const amphi_config *cfg, bus_hub_t *hub, char *err, size_t e
     n->role = &node_role_main;
   else if (!strcmp(cfg->role, "visitor"))
     n->role = &node_role_visitor;
+  else if (!strcmp(cfg->role, "bridge"))
+    n->role = &node_role_bridge;
   else {
     snprintf(err, errlen, "role: '%s' is not a signaling role", cfg->role);
     free(n);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "bus/bus.h"
@@ -30,6 +31,11 @@ typedef struct client {
   void *room;            /* the role's room (main) or mirror (visitor) */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
+  /* media (node_media.c) */
+  char bridge[65];   /* bridge holding its receiving endpoint; "" when none */
+  bool offered;      /* a subscribe_offer was sent */
+  bool offer_busy;   /* an offer request is out */
+  bool offer_again;  /* the streams changed while it was out */
 } client_t;
 
 typedef struct node_metrics {
@@ -45,8 +51,12 @@ typedef struct node_role {
   /* Role routes; return 1 when handled. */
   int (*on_http)(node_t *n, const ws_http_req *req, ws_http_res *res);
   void (*metrics)(node_t *n, node_metrics *m);
+  /* More metric lines of the role's own (the bridge's counters); may be NULL. */
+  void (*metrics_extra)(node_t *n, FILE *f);
   /* Visitors or participants this node holds: its load in heartbeats. */
   long (*load)(node_t *n);
+  /* The room a joined client is in (NULL when none): media needs it. May be NULL. */
+  const struct room *(*room_of)(client_t *c);
 } node_role;
 
 struct node {
@@ -67,6 +77,7 @@ struct node {
 
 extern const node_role node_role_main;
 extern const node_role node_role_visitor;
+extern const node_role node_role_bridge; /* src/bridge/bridge_role.c */
 
 /* Replies. json is stolen. */
 void client_send_json(client_t *c, json_t *json);
@@ -82,6 +93,23 @@ msgbuf *msgbuf_from_json(json_t *json);
 /* Member lists of rooms: intrusive, doubly linked. */
 void member_add(client_t **head, client_t *c);
 void member_remove(client_t **head, client_t *c);
+
+/* Media (node_media.c). reply is the bridge's JSON reply, or NULL when it did not answer. */
+typedef void (*media_reply_fn)(node_t *n, client_t *c, json_t *reply, void *ud);
+/* A control request to bridge.<bridge>.rpc on behalf of c (held until the reply). req is
+ * stolen. 0, or -1 (fn will not run). */
+int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_reply_fn fn,
+              void *ud);
+/* Sends c an error made from a bridge's failure reply. */
+void media_send_rpc_error(client_t *c, const char *id, json_t *reply, const char *what);
+/* Asks the room's bridge for c's subscribe offer and sends it, when there is anything to
+ * receive (or c had an offer before). */
+void media_offer(node_t *n, client_t *c, const struct room *r);
+void media_offer_all(node_t *n, client_t *members, const struct room *r);
+void media_subscribe_answer(node_t *n, client_t *c, const struct room *r, const client_msg *m);
+/* Releases c's endpoints on the bridge (and its publishing one when publisher); call while
+ * c is still in its room. */
+void media_release(node_t *n, client_t *c, bool publisher);
 
 /* Bus subjects of a room. */
 void subject_of(char *out, size_t outlen, const room_name *rn, const char *kind);

@@ -37,13 +37,14 @@ typedef struct mroom {
   uint64_t empty_since_ms;    /* 0: not empty */
   uint64_t ended_ms;          /* when an operator ended it; 0: open */
   char ev_subject[BUS_SUBJECT_MAX];
+  char bridge[65];            /* bridge chosen for the room's media, before room_t knows */
   struct mroom *next;
 } mroom;
 
 typedef struct main_node {
   mroom *rooms;
   peers peers;
-  bus_sub_t *up_sub, *hb_sub;
+  bus_sub_t *up_sub, *hb_sub, *bridge_sub;
   uv_timer_t tick;
 } main_node;
 
@@ -96,6 +97,7 @@ static long visitors_total(const mroom *m) {
  * once onto the bus for every visitor node. */
 static void emit(node_t *n, mroom *m, json_t *ev, client_t *except) {
   size_t len;
+  uint64_t media_gen = m->r->media_gen;
   const char *text = room_emit(m->r, ev, &len);
   if (!text) return;
   bus_publish(n->bus, m->ev_subject, NULL, text, len);
@@ -104,6 +106,9 @@ static void emit(node_t *n, mroom *m, json_t *ev, client_t *except) {
   for (client_t *c = m->members; c; c = c->next)
     if (c != except && c->conn) ws_send(c->conn, buf);
   msgbuf_unref(buf);
+  /* What the room publishes changed: every participant here gets a new offer (visitor
+   * nodes do the same for theirs when they apply the event). */
+  if (m->r->media_gen != media_gen) media_offer_all(n, m->members, m->r);
 }
 
 static void emit_participant(node_t *n, mroom *m, const char *type, const participant *p,
@@ -145,6 +150,7 @@ static void ensure_moderator(node_t *n, mroom *m) {
 
 static void participant_leaves(node_t *n, client_t *c) {
   mroom *m = c->room;
+  media_release(n, c, true);
   member_remove(&m->members, c);
   c->room = NULL;
   c->state = CLIENT_LEFT;
@@ -284,6 +290,75 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   client_send_json(c, j);
   log_info(n->tag, "room %s: participant %s joined (%zu now)", m->r->display, p.id,
            m->r->n_parts);
+  media_offer(n, c, m->r);
+}
+
+/* --- publishing ---------------------------------------------------------------------------- */
+
+typedef struct publish_ctx {
+  char id[PROTO_ID_MAX + 1];
+  char bridge[65];
+} publish_ctx;
+
+/* The participant's published kinds are room state: an event tells every node, and each
+ * node re-offers to its clients. */
+static void set_tracks(node_t *n, mroom *m, const char *id, uint8_t tracks) {
+  participant *me = room_find(m->r, id);
+  if (!me || me->tracks == tracks) return;
+  participant p = *me;
+  p.tracks = tracks;
+  p.audio = tracks & ROOM_TRACK_AUDIO;
+  p.video = tracks & ROOM_TRACK_VIDEO;
+  emit_participant(n, m, "participant_updated", &p, NULL);
+}
+
+static void on_publish_reply(node_t *n, client_t *c, json_t *reply, void *ud) {
+  publish_ctx *x = ud;
+  if (c->conn && c->state == CLIENT_JOINED) {
+    mroom *m = c->room;
+    const char *sdp = json_string_value(json_object_get(reply, "sdp"));
+    if (!json_is_true(json_object_get(reply, "ok")) || !sdp) {
+      media_send_rpc_error(c, x->id, reply, "publish");
+    } else {
+      json_t *a = json_pack("{s:s,s:s}", "type", "publish_answer", "sdp", sdp);
+      if (x->id[0]) json_object_set_new(a, "id", json_string(x->id));
+      client_send_json(c, a);
+      if (strcmp(m->r->bridge, x->bridge) != 0)
+        emit(n, m,
+             json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", x->bridge),
+             NULL);
+      uint8_t tracks = (json_is_true(json_object_get(reply, "audio")) ? ROOM_TRACK_AUDIO : 0) |
+                       (json_is_true(json_object_get(reply, "video")) ? ROOM_TRACK_VIDEO : 0);
+      set_tracks(n, m, c->id, tracks);
+    }
+  }
+  free(x);
+}
+
+static void handle_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m) {
+  const char *bridge = m->r->bridge[0] ? m->r->bridge : m->bridge;
+  if (!bridge[0] || !peers_find(&M(n)->peers, bridge)) {
+    peer *p = peers_pick(&M(n)->peers, "bridge");
+    if (!p) {
+      client_send_error(c, msg->id, E_UNAVAILABLE, "no media bridge is available");
+      return;
+    }
+    str_copy(m->bridge, p->id, sizeof m->bridge);
+    p->pending++;
+    bridge = m->bridge;
+  }
+  publish_ctx *x = malloc(sizeof *x);
+  if (!x) return;
+  str_copy(x->id, msg->id, sizeof x->id);
+  str_copy(x->bridge, bridge, sizeof x->bridge);
+  char ep[PROTO_ID_MAX + 3];
+  snprintf(ep, sizeof ep, "%s.p", c->id);
+  json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "publish", "room", m->r->display,
+                          "endpoint", ep, "owner", c->id, "sdp", msg->u.sdp.sdp);
+  if (media_rpc(n, bridge, req, c, on_publish_reply, x) != 0) {
+    free(x);
+    client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
+  }
 }
 
 /* --- client requests --------------------------------------------------------------------- */
@@ -326,6 +401,12 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   case MSG_LEAVE:
     participant_leaves(n, c);
     client_send_ok(c, msg->id);
+    break;
+  case MSG_PUBLISH:
+    handle_publish(n, c, msg, m);
+    break;
+  case MSG_SUBSCRIBE_ANSWER:
+    media_subscribe_answer(n, c, m->r, msg);
     break;
   case MSG_PROMOTE:
   case MSG_DENY:
@@ -469,10 +550,39 @@ static void on_hb(void *ud, const char *subject, const char *reply, const uint8_
              (const char *)data);
 }
 
+/* A bridge's publishers are gone with it: the room's media starts over on another bridge
+ * when its participants publish again. */
+static void bridge_gone(node_t *n, mroom *m) {
+  for (size_t i = 0; i < m->r->n_parts; i++)
+    if (m->r->parts[i].tracks) set_tracks(n, m, m->r->parts[i].id, 0);
+  m->bridge[0] = 0;
+  emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", ""), NULL);
+}
+
 static void node_gone(void *ud, const char *id) {
   node_t *n = ud;
   log_warn(n->tag, "node %s missed 3 heartbeats: dropping it", id);
-  for (mroom *m = M(n)->rooms; m; m = m->next) set_count(m, id, 0);
+  for (mroom *m = M(n)->rooms; m; m = m->next) {
+    set_count(m, id, 0);
+    if (!strcmp(m->r->bridge, id) || !strcmp(m->bridge, id)) bridge_gone(n, m);
+  }
+}
+
+/* A bridge ended a publisher by itself (no consent for 30 s: the client went away). */
+static void on_bridge_ev(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                         size_t len) {
+  (void)subject;
+  (void)reply;
+  node_t *n = ud;
+  json_error_t jerr;
+  json_t *j = json_loadb((const char *)data, len, 0, &jerr);
+  const char *op = json_string_value(json_object_get(j, "op"));
+  const char *room = json_string_value(json_object_get(j, "room"));
+  const char *owner = json_string_value(json_object_get(j, "owner"));
+  if (op && room && owner && !strcmp(op, "unpublished"))
+    for (mroom *m = M(n)->rooms; m; m = m->next)
+      if (!strcmp(m->r->display, room)) set_tracks(n, m, owner, 0);
+  json_decref(j);
 }
 
 static void tick(uv_timer_t *t) {
@@ -614,10 +724,12 @@ static int start(node_t *n, char *err, size_t errlen) {
   n->impl = mn;
   mn->up_sub = bus_subscribe(n->bus, "room.*.*.up", on_up, n);
   mn->hb_sub = bus_subscribe(n->bus, "node.hb", on_hb, n);
-  if (!mn->up_sub || !mn->hb_sub) {
+  mn->bridge_sub = bus_subscribe(n->bus, "bridge.*.ev", on_bridge_ev, n);
+  if (!mn->up_sub || !mn->hb_sub || !mn->bridge_sub) {
     snprintf(err, errlen, "cannot subscribe on the bus");
     bus_unsubscribe(mn->up_sub);
     bus_unsubscribe(mn->hb_sub);
+    bus_unsubscribe(mn->bridge_sub);
     free(mn);
     n->impl = NULL;
     return -1;
@@ -635,6 +747,7 @@ static void destroy(node_t *n) {
   if (!mn) return;
   bus_unsubscribe(mn->up_sub);
   bus_unsubscribe(mn->hb_sub);
+  bus_unsubscribe(mn->bridge_sub);
   while (mn->rooms) {
     mroom *m = mn->rooms;
     for (client_t *c = m->members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
@@ -664,5 +777,18 @@ static long load(node_t *n) {
   return k;
 }
 
-const node_role node_role_main = {"main", start, destroy, on_message, on_close,
-                                  on_http, metrics, load};
+static const room_t *room_of(client_t *c) {
+  return c->room ? ((const mroom *)c->room)->r : NULL;
+}
+
+const node_role node_role_main = {
+    .name = "main",
+    .start = start,
+    .destroy = destroy,
+    .on_message = on_message,
+    .on_close = on_close,
+    .on_http = on_http,
+    .metrics = metrics,
+    .load = load,
+    .room_of = room_of,
+};

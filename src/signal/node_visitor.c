@@ -41,6 +41,7 @@ typedef struct mirror {
   uint64_t last_report_ms;
   uint64_t empty_since_ms;
   char ev_subject[BUS_SUBJECT_MAX], up_subject[BUS_SUBJECT_MAX];
+  uint64_t media_gen;  /* room_t.media_gen the visitors' offers were made for */
   struct mirror *next;
 } mirror;
 
@@ -86,6 +87,7 @@ static void fanout_json(mirror *m, json_t *j) {
 static void send_joined(client_t *c, mirror *m) {
   client_send_json(c, json_pack("{s:s,s:s,s:s,s:b,s:o}", "type", "joined", "role", "visitor",
                                 "id", c->id, "moderator", 0, "room", room_snapshot(m->r, false)));
+  media_offer(m->n, c, m->r);
 }
 
 /* The room ended (its "closed" event was just fanned out): every visitor leaves, the
@@ -123,11 +125,21 @@ static void start_sync(node_t *n, mirror *m);
 
 /* Applies one event text: fan it out if new, resync on a gap. 0, or -1 when a resync
  * started (the caller stops applying). */
+/* What the room publishes changed: every visitor here gets a new subscribe offer. */
+static void check_media(node_t *n, mirror *m) {
+  if (m->media_gen == m->r->media_gen) return;
+  m->media_gen = m->r->media_gen;
+  media_offer_all(n, m->members, m->r);
+}
+
 static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
   switch (room_apply_raw(m->r, data, len)) {
   case 1:
     fanout(m, data, len);
-    if (m->r->ended) disband(m);
+    if (m->r->ended)
+      disband(m);
+    else
+      check_media(n, m);
     return 0;
   case 0:
     return 0; /* a duplicate */
@@ -228,6 +240,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
   }
   json_decref(j);
   m->synced = true;
+  check_media(n, m); /* for those joined before; the waiting get theirs as they join */
   while (m->waiting) {
     client_t *c = m->waiting;
     member_remove(&m->waiting, c);
@@ -431,6 +444,7 @@ static void visitor_chat(node_t *n, client_t *c, const client_msg *msg) {
 static void visitor_leaves(node_t *n, client_t *c) {
   mirror *m = c->room;
   if (!m) return;
+  media_release(n, c, false);
   if (c->state == CLIENT_JOINED) {
     member_remove(&m->members, c);
     m->n_members--;
@@ -459,6 +473,9 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   case MSG_LEAVE:
     visitor_leaves(n, c);
     client_send_ok(c, msg->id);
+    break;
+  case MSG_SUBSCRIBE_ANSWER:
+    media_subscribe_answer(n, c, ((mirror *)c->room)->r, msg);
     break;
   case MSG_POLL_CREATE:
   case MSG_PROMOTE:
@@ -547,5 +564,18 @@ static void metrics(node_t *n, node_metrics *out) {
 
 static long load(node_t *n) { return V(n)->visitors; }
 
-const node_role node_role_visitor = {"visitor", start, destroy, on_message, on_close,
-                                     NULL, metrics, load};
+static const room_t *room_of(client_t *c) {
+  return c->room ? ((const mirror *)c->room)->r : NULL;
+}
+
+const node_role node_role_visitor = {
+    .name = "visitor",
+    .start = start,
+    .destroy = destroy,
+    .on_message = on_message,
+    .on_close = on_close,
+    .on_http = NULL,
+    .metrics = metrics,
+    .load = load,
+    .room_of = room_of,
+};

@@ -31,8 +31,24 @@ participant *room_find(room_t *r, const char *id) {
 }
 
 json_t *participant_json(const participant *p) {
-  return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b}", "id", p->id, "name", p->name, "moderator",
-                   p->moderator, "audio", p->audio, "video", p->video, "hand", p->hand);
+  json_t *tracks = json_array();
+  if (p->tracks & ROOM_TRACK_AUDIO) json_array_append_new(tracks, json_string("audio"));
+  if (p->tracks & ROOM_TRACK_VIDEO) json_array_append_new(tracks, json_string("video"));
+  return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:o}", "id", p->id, "name", p->name, "moderator",
+                   p->moderator, "audio", p->audio, "video", p->video, "hand", p->hand,
+                   "tracks", tracks);
+}
+
+static uint8_t tracks_from_json(json_t *a) {
+  uint8_t t = 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(a, i, v) {
+    const char *k = json_string_value(v);
+    if (k && !strcmp(k, "audio")) t |= ROOM_TRACK_AUDIO;
+    if (k && !strcmp(k, "video")) t |= ROOM_TRACK_VIDEO;
+  }
+  return t;
 }
 
 /* Reads a participant object; only id is required, the rest default to false/"". */
@@ -47,15 +63,18 @@ static int participant_from_json(json_t *o, participant *p) {
   p->audio = json_is_true(json_object_get(o, "audio"));
   p->video = json_is_true(json_object_get(o, "video"));
   p->hand = json_is_true(json_object_get(o, "hand"));
+  p->tracks = tracks_from_json(json_object_get(o, "tracks"));
   return 0;
 }
 
 static int add_participant(room_t *r, const participant *p) {
   participant *old = room_find(r, p->id);
   if (old) {
+    if (old->tracks != p->tracks) r->media_gen++;
     *old = *p;
     return 0;
   }
+  if (p->tracks) r->media_gen++;
   if (r->n_parts == r->cap_parts) {
     size_t ncap = r->cap_parts ? r->cap_parts * 2 : 8;
     participant *np = realloc(r->parts, ncap * sizeof *np);
@@ -70,6 +89,7 @@ static int add_participant(room_t *r, const participant *p) {
 static void remove_participant(room_t *r, const char *id) {
   participant *p = room_find(r, id);
   if (!p) return;
+  if (p->tracks) r->media_gen++;
   size_t i = (size_t)(p - r->parts);
   memmove(&r->parts[i], &r->parts[i + 1], (r->n_parts - i - 1) * sizeof *p);
   r->n_parts--;
@@ -111,6 +131,11 @@ static int apply(room_t *r, json_t *ev) {
     json_t *mp = json_object_get(room, "max_participants");
     if (!json_is_object(room)) return -1;
     if (json_is_integer(mp)) r->max_participants = (int)json_integer_value(mp);
+    const char *bridge = json_string_value(json_object_get(room, "bridge"));
+    if (bridge && strcmp(bridge, r->bridge) != 0) {
+      str_copy(r->bridge, bridge, sizeof r->bridge);
+      r->media_gen++;
+    }
   } else if (!strcmp(type, "closed")) {
     r->ended = true;
   }
@@ -199,6 +224,7 @@ json_t *room_snapshot(const room_t *r, bool moderator) {
                            "participants", parts, "visitor_count",
                            (json_int_t)r->visitor_count, "chat", chat, "polls");
   if (moderator) json_object_set_new(snap, "hands", json_array());
+  if (r->bridge[0]) json_object_set_new(snap, "bridge", json_string(r->bridge));
   return snap;
 }
 
@@ -237,6 +263,9 @@ int room_load_snapshot(room_t *r, json_t *snap) {
   r->seq = json_integer_value(seq);
   r->max_participants = (int)json_integer_value(mp);
   r->visitor_count = json_integer_value(vc);
+  const char *bridge = json_string_value(json_object_get(snap, "bridge"));
+  str_copy(r->bridge, bridge ? bridge : "", sizeof r->bridge);
+  r->media_gen++; /* whatever was published before, a snapshot may have changed it */
   return 0;
 }
 

@@ -27,7 +27,11 @@ typedef struct participant {
   char id[PROTO_ID_MAX + 1];
   char name[4 * PROTO_NAME_MAX + 1];
   bool moderator, audio, video, hand;
+  uint8_t tracks; /* what it publishes on the room's bridge: ROOM_TRACK_* bits */
 } participant;
+
+#define ROOM_TRACK_AUDIO 1
+#define ROOM_TRACK_VIDEO 2
 
 typedef struct room_event_text {
   int64_t seq;
@@ -46,6 +50,8 @@ typedef struct room {
   unsigned chat_head, chat_len;
   int64_t visitor_count;
   bool ended;                           /* a "closed" event was applied: the room is over */
+  char bridge[65];                      /* node id of the bridge with the room's media */
+  uint64_t media_gen;                   /* +1 whenever what is published changes */
   room_event_text hist[ROOM_HISTORY];   /* ring of event texts */
   unsigned hist_head, hist_len;
 } room_t;

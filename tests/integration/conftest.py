@@ -58,6 +58,28 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+def _udp_port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_udp_range(count):
+    """A base port such that base..base+count-1 are free UDP ports on 127.0.0.1 (below the
+    ephemeral range when it can, like free_port_range)."""
+    lo, _ = _ephemeral_range()
+    for _ in range(200):
+        base = random.randrange(10000, max(10001, lo - count))
+        if all(_udp_port_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no range of %d free UDP ports found" % count)
+
+
 def free_port_range(count):
     """A base port such that base..base+count-1 are all free on 127.0.0.1. Tried first
     below the kernel's ephemeral range, where no outgoing connection takes a port between
@@ -179,11 +201,17 @@ def amphi_token(*args):
 
 
 class AmphiServer:
-    """One `amphi run` process on 127.0.0.1:port (main) and port+i (visitor node i)."""
+    """One `amphi run` process on 127.0.0.1:port (main), port+i (visitor node i) and
+    port+K+j (bridge j's HTTP; its media on UDP media_port+j-1)."""
 
-    def __init__(self, flags, visitor_nodes, tmpdir):
+    def __init__(self, flags, visitor_nodes, tmpdir, env=None):
         self.flags = list(flags)
         self.visitor_nodes = visitor_nodes
+        self.bridges = int(self.flags[self.flags.index("--bridges") + 1]) \
+            if "--bridges" in self.flags else 1
+        self.media_port = int(self.flags[self.flags.index("--media-port") + 1]) \
+            if "--media-port" in self.flags else None
+        self.extra_env = dict(env or {})
         self.tmpdir = tmpdir
         self.proc = None
         self.port = None
@@ -199,19 +227,28 @@ class AmphiServer:
     def ws_url(self, node=0):
         return "ws://127.0.0.1:%d/ws" % (self.port + node)
 
+    def bridge_url(self, path="/metrics", j=1):
+        return "http://127.0.0.1:%d%s" % (self.port + self.visitor_nodes + j, path)
+
     def start(self, probe=True):
         last = ""
         for attempt in range(3):
-            self.port = free_port_range(self.visitor_nodes + 1)
+            self.port = free_port_range(self.visitor_nodes + 1 + self.bridges)
+            media = []
+            if "--media-port" not in self.flags and self.bridges > 0:
+                self.media_port = free_udp_range(self.bridges)
+                media = ["--media-port", str(self.media_port)]
             fd, self.stderr_path = tempfile.mkstemp(prefix="amphi-stderr-", suffix=".log",
                                                     dir=self.tmpdir)
             os.close(fd)
             self.stdout_path = self.stderr_path.replace("stderr", "stdout")
             args = [AMPHI_BIN, "run", "--listen", "127.0.0.1", "--port", str(self.port),
-                    "--visitor-nodes", str(self.visitor_nodes), *self.flags]
+                    "--visitor-nodes", str(self.visitor_nodes), *media, *self.flags]
+            env = sanitizer_env()
+            env.update(self.extra_env)
             with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
                 self.proc = subprocess.Popen(args, stdout=out, stderr=err,
-                                             stdin=subprocess.DEVNULL, env=sanitizer_env())
+                                             stdin=subprocess.DEVNULL, env=env)
             if self._wait_healthy():
                 break
             last = self.read_stderr()
@@ -226,7 +263,7 @@ class AmphiServer:
 
     def _wait_healthy(self, timeout=15.0):
         deadline = time.monotonic() + timeout
-        pending = set(range(self.visitor_nodes + 1))
+        pending = set(range(self.visitor_nodes + 1 + self.bridges))
         while pending and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
@@ -311,8 +348,8 @@ def amphi(tmp_path):
     AmphiServer; every server is stopped (SIGTERM) and its stderr checked at teardown."""
     servers = []
 
-    def start(*flags, visitor_nodes=2, probe=True):
-        s = AmphiServer([str(f) for f in flags], visitor_nodes, str(tmp_path))
+    def start(*flags, visitor_nodes=2, probe=True, env=None):
+        s = AmphiServer([str(f) for f in flags], visitor_nodes, str(tmp_path), env=env)
         servers.append(s)
         return s.start(probe=probe)
 

@@ -276,7 +276,8 @@ static void test_nats_conf_is_the_allow_list(void **state) {
     free(block);
   }
   char *v1 = nats_user_block(conf, "visitor-1");
-  assert_non_null(strstr(v1, "publish: { allow: [\"room.*.*.up\", \"node.hb\"] }"));
+  assert_non_null(
+      strstr(v1, "publish: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.rpc\"] }"));
   assert_non_null(strstr(v1, "subscribe: { allow: [\"room.*.*.ev\", \"node.visitor-1.cmd\", "
                              "\"_INBOX.visitor-1.>\"] }"));
   free(v1);
@@ -284,10 +285,11 @@ static void test_nats_conf_is_the_allow_list(void **state) {
   assert_non_null(strstr(m, "publish: { allow: [\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", "
                             "\"bridge.*.rpc\"] }"));
   assert_non_null(
-      strstr(m, "subscribe: { allow: [\"room.*.*.up\", \"node.hb\", \"_INBOX.main.>\"] }"));
+      strstr(m, "subscribe: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.ev\", "
+                "\"_INBOX.main.>\"] }"));
   free(m);
   char *b2 = nats_user_block(conf, "bridge-2");
-  assert_non_null(strstr(b2, "publish: { allow: [\"node.hb\"] }"));
+  assert_non_null(strstr(b2, "publish: { allow: [\"node.hb\", \"bridge.bridge-2.ev\"] }"));
   assert_non_null(
       strstr(b2, "subscribe: { allow: [\"bridge.bridge-2.rpc\", \"_INBOX.bridge-2.>\"] }"));
   free(b2);

@@ -226,8 +226,8 @@ static void test_participants(void **state) {
   assert_string_equal(part_id(parts, 0), "p1");
   assert_string_equal(part_id(parts, 1), "p2");
   assert_string_equal(part_id(parts, 2), "p3");
-  json_t *want = json_pack("{s:s,s:s,s:b,s:b,s:b,s:b}", "id", "p2", "name", "Bob", "moderator",
-                           0, "audio", 1, "video", 1, "hand", 0);
+  json_t *want = json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:[]}", "id", "p2", "name", "Bob",
+                           "moderator", 0, "audio", 1, "video", 1, "hand", 0, "tracks");
   assert_true(json_equal(json_array_get(parts, 1), want));
   json_decref(want);
   json_decref(parts);
@@ -834,11 +834,64 @@ static void test_history_since_most_negative(void **state) {
   assert_null(h);
 }
 
+/* Media state: a change of what participants publish (tracks) or of the room's bridge
+ * moves media_gen, which is what makes nodes re-offer; anything else does not. A mirror
+ * fed the same events, or a snapshot, ends in the same state. */
+static json_t *ev_tracks(const char *id, const char *type, const char *const *kinds, int n) {
+  json_t *ev = ev_part(type, id, id, false, n > 0, n > 1, false);
+  json_t *t = json_object_get(json_object_get(ev, "participant"), "tracks");
+  for (int i = 0; i < n; i++) json_array_append_new(t, json_string(kinds[i]));
+  return ev;
+}
+
+static void test_media_state(void **state) {
+  (void)state;
+  static const char *const av[] = {"audio", "video"};
+  room_t *r = new_room("acme/townhall", 30);
+  room_t *mirror = new_room("acme/townhall", 30);
+  uint64_t g0 = r->media_gen;
+  json_t *evs[] = {
+      ev_part("participant_joined", "p1", "Ada", true, false, false, false),
+      json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", "bridge-2"),
+      ev_tracks("p1", "participant_updated", av, 2),
+      ev_tracks("p1", "participant_updated", av, 2), /* the same: no change */
+      ev_part("participant_joined", "p2", "Bob", false, true, false, false),
+      ev_left("p1"),
+  };
+  uint64_t want[] = {g0, g0 + 1, g0 + 2, g0 + 2, g0 + 2, g0 + 3};
+  for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+    size_t len;
+    const char *text = room_emit(r, evs[i], &len);
+    assert_non_null(text);
+    assert_int_equal(room_apply_raw(mirror, text, len), 1);
+    assert_int_equal(r->media_gen, want[i]);
+    assert_int_equal(mirror->media_gen, want[i]);
+    if (i == 2) {
+      participant *p = room_find(mirror, "p1");
+      assert_int_equal(p->tracks, ROOM_TRACK_AUDIO | ROOM_TRACK_VIDEO);
+    }
+  }
+  assert_string_equal(r->bridge, "bridge-2");
+  assert_string_equal(mirror->bridge, "bridge-2");
+  json_t *snap = room_snapshot(r, false);
+  assert_string_equal(json_string_value(json_object_get(snap, "bridge")), "bridge-2");
+  room_t *late = new_room("acme/townhall", 30);
+  uint64_t before = late->media_gen;
+  assert_int_equal(room_load_snapshot(late, snap), 0);
+  assert_string_equal(late->bridge, "bridge-2");
+  assert_true(late->media_gen > before); /* a loaded snapshot always re-offers */
+  json_decref(snap);
+  room_destroy(late);
+  room_destroy(mirror);
+  room_destroy(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_emit_seq),
       cmocka_unit_test(test_emit_refuses_bad_event),
       cmocka_unit_test(test_participants),
+      cmocka_unit_test(test_media_state),
       cmocka_unit_test(test_chat_keeps_last_100),
       cmocka_unit_test(test_counts_and_settings),
       cmocka_unit_test(test_hands_only_for_moderators),

@@ -354,6 +354,45 @@ static void test_crc32(void **state) {
   assert_int_equal(stun_crc32(NULL, 0), 0);
 }
 
+/* A client's Binding request (what the load generator and tests send the bridge) parses
+ * back with every attribute, and verifies with the password it was keyed with only. */
+static void test_build_request(void **state) {
+  (void)state;
+  uint8_t txid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, buf[200];
+  const uint8_t pwd[] = "bridgepassword0123456789";
+  long n = stun_build_binding_request(buf, sizeof buf, txid, "abcd:xyz", 0x6e0001ff, true,
+                                      0x0102030405060708ull, true, pwd, sizeof pwd - 1);
+  assert_true(n > 0);
+  stun_msg m;
+  assert_int_equal(stun_parse(buf, (size_t)n, &m), 0);
+  assert_int_equal(m.cls, STUN_CLASS_REQUEST);
+  assert_int_equal(m.method, STUN_METHOD_BINDING);
+  assert_int_equal(m.username_len, 8);
+  assert_memory_equal(m.username, "abcd:xyz", 8);
+  assert_true(m.has_priority);
+  assert_int_equal(m.priority, 0x6e0001ff);
+  assert_true(m.use_candidate);
+  assert_true(m.ice_controlling);
+  assert_true(m.tie_breaker == 0x0102030405060708ull);
+  assert_int_equal(stun_check_integrity(buf, (size_t)n, &m, pwd, sizeof pwd - 1), 0);
+  assert_int_not_equal(stun_check_integrity(buf, (size_t)n, &m, (const uint8_t *)"wrong", 5), 0);
+  assert_true(m.has_fingerprint);
+  assert_int_equal(stun_check_fingerprint(buf, (size_t)n, &m), 0);
+  /* controlled, no nomination, a username needing padding */
+  n = stun_build_binding_request(buf, sizeof buf, txid, "a:b", 1, false, 7, false, pwd,
+                                 sizeof pwd - 1);
+  assert_true(n > 0 && n % 4 == 0);
+  assert_int_equal(stun_parse(buf, (size_t)n, &m), 0);
+  assert_false(m.use_candidate);
+  assert_true(m.ice_controlled);
+  assert_int_equal(stun_build_binding_request(buf, 40, txid, "a:b", 1, false, 7, false, pwd,
+                                              sizeof pwd - 1),
+                   -ENOSPC);
+  assert_int_equal(stun_build_binding_request(buf, sizeof buf, txid, "", 1, false, 7, false, pwd,
+                                              sizeof pwd - 1),
+                   -EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_demux),
@@ -368,6 +407,7 @@ int main(void) {
       cmocka_unit_test(test_unknown_attributes),
       cmocka_unit_test(test_username_split),
       cmocka_unit_test(test_crc32),
+      cmocka_unit_test(test_build_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,279 @@
+/* The bridge: its life cycle, its control by request/reply on `bridge.<id>.rpc`, its timer
+ * and its counters.
+ *
+ * Control requests are JSON objects with "op" (docs/PROTOCOL.md, "Bridge control"):
+ *   publish  {room, endpoint, owner, sdp}      -> {ok, sdp (answer), audio, video}
+ *   offer    {room, endpoint, owner}           -> {ok, sdp (offer), version, active}
+ *                                                 or {ok, unchanged, version, active}
+ *   answer   {room, endpoint, sdp, version}    -> {ok}
+ *   release  {room, endpoint}                  -> {ok}
+ * Failures: {ok:false, code, error}. An offer creates the receiving endpoint on first use. */
+#include "bridge/bridge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bridge/bridge_internal.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define TICK_MS 50
+
+static void reply_json(bridge_t *b, const char *reply, json_t *j) {
+  if (!reply) {
+    json_decref(j);
+    return;
+  }
+  char *text = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (text) bus_publish(b->bus, reply, NULL, text, strlen(text));
+  free(text);
+}
+
+static void reply_error(bridge_t *b, const char *reply, const char *code, const char *msg) {
+  reply_json(b, reply, json_pack("{s:b,s:s,s:s}", "ok", 0, "code", code, "error", msg));
+}
+
+static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+                       const char *owner, const char *sdp) {
+  br_endpoint *ep = br_ep_find(c, epid);
+  bool created = false;
+  if (!ep) {
+    if (!(ep = br_ep_create(b, c, epid, owner, true))) {
+      reply_error(b, reply, "unavailable", "out of memory");
+      return;
+    }
+    created = true;
+  }
+  char err[200];
+  bool audio, video;
+  if (br_publish(b, c, ep, sdp, b->sdp_text, SDP_TEXT_MAX, &audio, &video, err, sizeof err) != 0) {
+    if (created) br_ep_destroy(ep, false);
+    reply_error(b, reply, "bad_request", err);
+    return;
+  }
+  reply_json(
+      b, reply,
+      json_pack("{s:b,s:s,s:b,s:b}", "ok", 1, "sdp", b->sdp_text, "audio", audio, "video", video));
+}
+
+static void op_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+                     const char *owner) {
+  br_endpoint *ep = br_ep_find(c, epid);
+  if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
+    reply_error(b, reply, "unavailable", "out of memory");
+    return;
+  }
+  if (ep->publisher) {
+    reply_error(b, reply, "bad_request", "that endpoint publishes");
+    return;
+  }
+  int active = 0;
+  bool unchanged = false;
+  if (br_make_offer(b, c, ep, b->sdp_text, SDP_TEXT_MAX, &active, &unchanged) != 0) {
+    reply_error(b, reply, "unavailable", "the offer does not fit");
+    return;
+  }
+  if (unchanged)
+    reply_json(b, reply,
+               json_pack("{s:b,s:b,s:I,s:i}", "ok", 1, "unchanged", 1, "version",
+                         (json_int_t)ep->version, "active", active));
+  else
+    reply_json(b, reply,
+               json_pack("{s:b,s:s,s:I,s:i}", "ok", 1, "sdp", b->sdp_text, "version",
+                         (json_int_t)ep->version, "active", active));
+}
+
+static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
+                      json_int_t version) {
+  br_endpoint *ep = br_ep_find(c, epid);
+  if (!ep || ep->publisher) {
+    reply_error(b, reply, "not_found", "no such receiving endpoint (it may have expired)");
+    return;
+  }
+  char err[200];
+  int r = br_take_answer(b, ep, sdp, version, err, sizeof err);
+  if (r == -2)
+    reply_error(b, reply, "stale", err);
+  else if (r != 0)
+    reply_error(b, reply, "bad_request", err);
+  else
+    reply_json(b, reply, json_pack("{s:b}", "ok", 1));
+}
+
+static void on_rpc(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                   size_t len) {
+  (void)subject;
+  bridge_t *b = ud;
+  json_error_t jerr;
+  json_t *req = json_loadb((const char *)data, len, 0, &jerr);
+  const char *op = NULL, *room = NULL, *epid = NULL, *owner = "", *sdp = NULL;
+  json_int_t version = -1;
+  if (!req ||
+      json_unpack(req, "{s:s,s:s,s:s,s?s,s?s,s?I}", "op", &op, "room", &room, "endpoint", &epid,
+                  "owner", &owner, "sdp", &sdp, "version", &version) != 0 ||
+      strlen(room) >= BR_ROOM_MAX || strlen(epid) >= BR_ID_MAX || strlen(owner) >= BR_ID_MAX) {
+    reply_error(b, reply, "bad_request", "a control request needs op, room and endpoint");
+    json_decref(req);
+    return;
+  }
+  bool creates = !strcmp(op, "publish") || !strcmp(op, "offer");
+  br_conf *c = br_conf_get(b, room, creates);
+  if (!c) {
+    if (creates)
+      reply_error(b, reply, "unavailable", "out of memory");
+    else
+      reply_json(b, reply,
+                 !strcmp(op, "release") ? json_pack("{s:b}", "ok", 1)
+                                        : json_pack("{s:b,s:s,s:s}", "ok", 0, "code", "not_found",
+                                                    "error", "no such room"));
+    json_decref(req);
+    return;
+  }
+  if (!strcmp(op, "publish") && sdp) {
+    op_publish(b, reply, c, epid, owner, sdp);
+  } else if (!strcmp(op, "offer")) {
+    op_offer(b, reply, c, epid, owner);
+  } else if (!strcmp(op, "answer") && sdp) {
+    op_answer(b, reply, c, epid, sdp, version);
+  } else if (!strcmp(op, "release")) {
+    br_endpoint *ep = br_ep_find(c, epid);
+    if (ep) br_ep_destroy(ep, false);
+    reply_json(b, reply, json_pack("{s:b}", "ok", 1));
+  } else {
+    reply_error(b, reply, "bad_request", "unknown op or missing sdp");
+  }
+  br_tx_flush(b); /* close_notify of a released endpoint, keyframe requests */
+  /* A conference made by an offer nobody follows up is freed with its endpoints' expiry. */
+  json_decref(req);
+}
+
+static void free_bridge(bridge_t *b) {
+  dtls_identity_free(b->ident);
+  free(b->rx);
+  free(b->tx);
+  free(b->scratch);
+  free(b->scratch_out);
+  free(b->sdp_text);
+  free(b);
+}
+
+static void on_tick(uv_timer_t *t) {
+  bridge_t *b = t->data;
+  br_ep_tick(b, now_ms());
+}
+
+bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char *media_ip,
+                        int media_port, char *err, size_t errlen) {
+  bridge_t *b = calloc(1, sizeof *b);
+  if (!b) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  b->fd = -1;
+  b->loop = loop;
+  b->bus = bus;
+  str_copy(b->id, id, sizeof b->id);
+  b->tag = b->id;
+  str_copy(b->media_ip, media_ip, sizeof b->media_ip);
+  b->media_port = media_port;
+  snprintf(b->ev_subject, sizeof b->ev_subject, "bridge.%s.ev", b->id);
+  b->rx = malloc(sizeof *b->rx);
+  b->tx = calloc(1, sizeof *b->tx);
+  b->scratch = malloc(sizeof *b->scratch);
+  b->scratch_out = malloc(sizeof *b->scratch_out);
+  b->sdp_text = malloc(SDP_TEXT_MAX);
+  if (!b->rx || !b->tx || !b->scratch || !b->scratch_out || !b->sdp_text) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  const char *drop = getenv("AMPHI_TEST_DROP_RTP");
+  if (drop && *drop) {
+    b->test_drop_pct = atoi(drop);
+    if (b->test_drop_pct < 0 || b->test_drop_pct > 50) b->test_drop_pct = 0;
+    random_bytes(&b->drop_state, sizeof b->drop_state);
+    b->drop_state |= 1;
+    log_warn(b->tag, "test hook: dropping %d%% of RTP toward receivers", b->test_drop_pct);
+  }
+  if (!(b->ident = dtls_identity_create(err, errlen))) goto fail;
+  char subject[BUS_SUBJECT_MAX];
+  snprintf(subject, sizeof subject, "bridge.%s.rpc", b->id);
+  if (!(b->rpc_sub = bus_subscribe(bus, subject, on_rpc, b))) {
+    snprintf(err, errlen, "cannot subscribe to %s", subject);
+    goto fail;
+  }
+  if (br_io_open(b, err, errlen) != 0) {
+    bus_unsubscribe(b->rpc_sub);
+    goto fail;
+  }
+  uv_timer_init(loop, &b->tick);
+  b->tick.data = b;
+  uv_timer_start(&b->tick, on_tick, TICK_MS, TICK_MS);
+  log_info(b->tag, "media on udp %s:%d, DTLS fingerprint sha-256 %s", b->media_ip, b->media_port,
+           dtls_identity_fingerprint(b->ident));
+  return b;
+fail:
+  free_bridge(b);
+  return NULL;
+}
+
+void br_handle_closed(uv_handle_t *h) {
+  bridge_t *b = h->data;
+  if (--b->closing == 0) free_bridge(b);
+}
+
+void bridge_destroy(bridge_t *b) {
+  if (!b) return;
+  bus_unsubscribe(b->rpc_sub);
+  b->rpc_sub = NULL;
+  /* Destroying a conference's last endpoint frees the conference (streams belong to their
+   * publishing endpoints, so none outlive them). */
+  while (b->confs) {
+    br_conf *c = b->confs;
+    if (c->eps) {
+      br_ep_destroy(c->eps, false);
+    } else {
+      b->confs = c->next;
+      free(c);
+    }
+  }
+  uv_timer_stop(&b->tick);
+  b->closing = 1;
+  uv_close((uv_handle_t *)&b->tick, br_handle_closed);
+  b->closing += br_io_close(b);
+}
+
+long bridge_endpoint_count(const bridge_t *b) { return b->n_endpoints; }
+
+void bridge_write_metrics(const bridge_t *b, FILE *f, const char *node, const char *role) {
+#define COUNTER(name, help, v)                                                                  \
+  fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{node=\"%s\",role=\"%s\"} %llu\n", name, help, \
+          name, name, node, role, (unsigned long long)(v))
+  fprintf(f,
+          "# HELP amphi_endpoints ICE/DTLS endpoints (peer connections) on this bridge.\n"
+          "# TYPE amphi_endpoints gauge\namphi_endpoints{node=\"%s\",role=\"%s\"} %ld\n",
+          node, role, b->n_endpoints);
+  COUNTER("amphi_rtp_packets_in_total", "RTP packets received from publishers (authenticated).",
+          b->ctr.rtp_in);
+  COUNTER("amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
+  COUNTER("amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.",
+          b->ctr.rtp_out);
+  COUNTER("amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.",
+          b->ctr.bytes_out);
+  COUNTER("amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.",
+          b->ctr.retransmits);
+  COUNTER("amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).",
+          b->ctr.keyframe_requests);
+  COUNTER("amphi_udp_send_dropped_total", "Datagrams the kernel would not take.",
+          b->ctr.dropped_tx);
+  COUNTER("amphi_media_bad_packets_total",
+          "Datagrams dropped: unknown source, failed authentication, malformed.",
+          b->ctr.bad_packets);
+  COUNTER("amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
+  COUNTER("amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
+  COUNTER("amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.",
+          b->ctr.expired);
+#undef COUNTER
+}

@@ -1,0 +1,28 @@
+/* The media bridge: a WebRTC SFU on one loop and one UDP port (architecture.md, "bridge").
+ * Clients reach it with ICE-lite, DTLS-SRTP, BUNDLE and rtcp-mux; signaling nodes control it
+ * by request/reply on `bridge.<id>.rpc` (docs/PROTOCOL.md, "Bridge control"), and it tells
+ * the main node on `bridge.<id>.ev` when a publisher went away by itself.
+ *
+ * src/bridge knows rooms only as names; src/media knows nothing of rooms. */
+#ifndef AMPHI_BRIDGE_BRIDGE_H
+#define AMPHI_BRIDGE_BRIDGE_H
+
+#include <stdio.h>
+#include <uv.h>
+
+#include "bus/bus.h"
+
+typedef struct bridge bridge_t;
+
+/* Binds media_ip:media_port (UDP), makes the DTLS identity, subscribes to its RPC subject.
+ * id: the node id ("bridge-1"). NULL with a one-line reason in err. */
+bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char *media_ip,
+                        int media_port, char *err, size_t errlen);
+/* Ends every endpoint, closes the socket and timers (the loop needs one more turn), frees.
+ * NULL does nothing. */
+void bridge_destroy(bridge_t *b);
+long bridge_endpoint_count(const bridge_t *b);
+/* Prometheus lines of the bridge's counters, labelled with node and role. */
+void bridge_write_metrics(const bridge_t *b, FILE *f, const char *node, const char *role);
+
+#endif

@@ -1,0 +1,378 @@
+/* Conferences and endpoints: their lookup tables, ICE-lite (RFC 8445 §2.5) with consent
+ * freshness (RFC 7675), and the DTLS-SRTP handshake (RFC 5764) of each endpoint.
+ *
+ * ICE-lite: the bridge gathers one host candidate (its UDP port) and only answers checks.
+ * A Binding request names the endpoint by the first half of its USERNAME (our ufrag); its
+ * MESSAGE-INTEGRITY must verify with that endpoint's password. The address a valid check
+ * came from becomes the endpoint's address (the first one, then whichever the controlling
+ * client nominates with USE-CANDIDATE), and every later datagram from that address belongs
+ * to it. A client keeps sending checks at least every few seconds (consent freshness);
+ * an endpoint that has not had one for BR_CONSENT_MS is gone. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bridge/bridge_internal.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "media/stun.h"
+
+/* --- hashing ------------------------------------------------------------------------------ */
+
+static unsigned hash_bytes(const void *p, size_t n) {
+  const uint8_t *s = p;
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
+  return h & (BR_HASH_BUCKETS - 1);
+}
+
+static unsigned hash_addr(const struct sockaddr_storage *a) {
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *s = (const struct sockaddr_in *)a;
+    uint8_t k[6];
+    memcpy(k, &s->sin_addr, 4);
+    memcpy(k + 4, &s->sin_port, 2);
+    return hash_bytes(k, sizeof k);
+  }
+  const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)a;
+  uint8_t k[18];
+  memcpy(k, &s->sin6_addr, 16);
+  memcpy(k + 16, &s->sin6_port, 2);
+  return hash_bytes(k, sizeof k);
+}
+
+static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+}
+
+static void ufrag_insert(bridge_t *b, br_endpoint *ep) {
+  unsigned h = hash_bytes(ep->ufrag, strlen(ep->ufrag));
+  ep->ufrag_next = b->by_ufrag[h];
+  b->by_ufrag[h] = ep;
+}
+
+static void ufrag_remove(bridge_t *b, br_endpoint *ep) {
+  for (br_endpoint **pp = &b->by_ufrag[hash_bytes(ep->ufrag, strlen(ep->ufrag))]; *pp;
+       pp = &(*pp)->ufrag_next)
+    if (*pp == ep) {
+      *pp = ep->ufrag_next;
+      return;
+    }
+}
+
+static br_endpoint *ufrag_find(bridge_t *b, const uint8_t *u, size_t n) {
+  for (br_endpoint *e = b->by_ufrag[hash_bytes(u, n)]; e; e = e->ufrag_next)
+    if (strlen(e->ufrag) == n && !memcmp(e->ufrag, u, n)) return e;
+  return NULL;
+}
+
+static void addr_remove(bridge_t *b, br_endpoint *ep) {
+  if (!ep->has_addr) return;
+  for (br_endpoint **pp = &b->by_addr[hash_addr(&ep->addr)]; *pp; pp = &(*pp)->addr_next)
+    if (*pp == ep) {
+      *pp = ep->addr_next;
+      break;
+    }
+  ep->has_addr = false;
+}
+
+br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from) {
+  for (br_endpoint *e = b->by_addr[hash_addr(from)]; e; e = e->addr_next)
+    if (addr_equal(&e->addr, from)) return e;
+  return NULL;
+}
+
+static void addr_set(bridge_t *b, br_endpoint *ep, const struct sockaddr_storage *a,
+                     socklen_t len) {
+  if (ep->has_addr && addr_equal(&ep->addr, a)) return;
+  addr_remove(b, ep);
+  br_endpoint *other = br_ep_by_addr(b, a);
+  if (other) addr_remove(b, other); /* a stale endpoint the client's port was reused from */
+  memcpy(&ep->addr, a, len);
+  ep->addrlen = len;
+  ep->has_addr = true;
+  unsigned h = hash_addr(a);
+  ep->addr_next = b->by_addr[h];
+  b->by_addr[h] = ep;
+}
+
+/* --- conferences ------------------------------------------------------------------------- */
+
+br_conf *br_conf_get(bridge_t *b, const char *room, bool create) {
+  for (br_conf *c = b->confs; c; c = c->next)
+    if (!strcmp(c->name, room)) return c;
+  if (!create) return NULL;
+  br_conf *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  str_copy(c->name, room, sizeof c->name);
+  c->next_video_pt = 96;
+  c->next = b->confs;
+  b->confs = c;
+  log_info(b->tag, "conference %s opened", c->name);
+  return c;
+}
+
+void br_conf_maybe_free(bridge_t *b, br_conf *c) {
+  if (c->eps || c->streams) return;
+  for (br_conf **pp = &b->confs; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  log_info(b->tag, "conference %s closed", c->name);
+  free(c);
+}
+
+/* --- endpoints ----------------------------------------------------------------------------- */
+
+br_endpoint *br_ep_find(br_conf *c, const char *id) {
+  for (br_endpoint *e = c->eps; e; e = e->next)
+    if (!strcmp(e->id, id)) return e;
+  return NULL;
+}
+
+static const char ICE_CHARS[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+
+static void ice_token(char *out, size_t n) {
+  uint8_t r[64];
+  random_bytes(r, n);
+  for (size_t i = 0; i < n; i++) out[i] = ICE_CHARS[r[i] & 63];
+  out[n] = 0;
+}
+
+br_endpoint *br_ep_create(bridge_t *b, br_conf *c, const char *id, const char *owner,
+                          bool publisher) {
+  br_endpoint *ep = calloc(1, sizeof *ep);
+  if (!ep) return NULL;
+  ep->b = b;
+  ep->conf = c;
+  str_copy(ep->id, id, sizeof ep->id);
+  str_copy(ep->owner, owner, sizeof ep->owner);
+  ep->publisher = publisher;
+  do ice_token(ep->ufrag, 8); /* RFC 8839: at least 24 bits of randomness; 48 here */
+  while (ufrag_find(b, (const uint8_t *)ep->ufrag, strlen(ep->ufrag)));
+  ice_token(ep->pwd, 24); /* at least 128 bits; 144 here */
+  random_bytes(&ep->rtcp_ssrc, sizeof ep->rtcp_ssrc);
+  random_bytes(&ep->sess_id, sizeof ep->sess_id);
+  ep->sess_id &= 0x3fffffffffffffffull; /* RFC 8866: o= session id fits a signed 64 bits */
+  ep->created_ms = now_ms();
+  ufrag_insert(b, ep);
+  ep->next = c->eps;
+  if (c->eps) c->eps->prev = ep;
+  c->eps = ep;
+  b->n_endpoints++;
+  return ep;
+}
+
+static void ep_reset_transport(br_endpoint *ep) {
+  if (ep->srtp || ep->dtls) {
+    msrtp_free(ep->srtp);
+    ep->srtp = NULL;
+    br_rx_sync(ep); /* without keys it can receive nothing */
+  }
+  dtls_conn_free(ep->dtls);
+  ep->dtls = NULL;
+  addr_remove(ep->b, ep);
+}
+
+static void notify_unpublished(br_endpoint *ep) {
+  json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "op", "unpublished", "room", ep->conf->name, "owner",
+                         ep->owner, "endpoint", ep->id);
+  char *text = json_dumps(ev, JSON_COMPACT);
+  json_decref(ev);
+  if (text) bus_publish(ep->b->bus, ep->b->ev_subject, NULL, text, strlen(text));
+  free(text);
+}
+
+void br_ep_destroy(br_endpoint *ep, bool notify) {
+  bridge_t *b = ep->b;
+  br_conf *c = ep->conf;
+  bool had_streams = false;
+  if (ep->publisher) {
+    for (br_stream **pp = &c->streams; *pp;) {
+      br_stream *s = *pp;
+      if (s->pub == ep) {
+        *pp = s->next;
+        br_stream_destroy(s);
+        had_streams = true;
+      } else {
+        pp = &s->next;
+      }
+    }
+  }
+  msrtp_free(ep->srtp);
+  ep->srtp = NULL;
+  br_rx_sync(ep);
+  dtls_conn_free(ep->dtls);
+  ep->dtls = NULL;
+  addr_remove(b, ep);
+  ufrag_remove(b, ep);
+  if (ep->prev)
+    ep->prev->next = ep->next;
+  else
+    c->eps = ep->next;
+  if (ep->next) ep->next->prev = ep->prev;
+  if (notify && had_streams) notify_unpublished(ep);
+  b->n_endpoints--;
+  free(ep);
+  br_conf_maybe_free(b, c);
+}
+
+void br_ep_set_remote(br_endpoint *ep, const sdp_media *m) {
+  bool changed = ep->has_remote && (strcmp(ep->remote_ufrag, m->ice_ufrag) != 0 ||
+                                    strcasecmp(ep->remote_fp, m->fingerprint) != 0);
+  if (changed) {
+    log_info(ep->b->tag, "endpoint %s: new ICE/DTLS parameters, restarting", ep->id);
+    ep_reset_transport(ep);
+  }
+  str_copy(ep->remote_ufrag, m->ice_ufrag, sizeof ep->remote_ufrag);
+  str_copy(ep->remote_fp_alg, m->fp_alg, sizeof ep->remote_fp_alg);
+  str_copy(ep->remote_fp, m->fingerprint, sizeof ep->remote_fp);
+  ep->has_remote = true;
+}
+
+/* --- ICE-lite ---------------------------------------------------------------------------- */
+
+static void stun_reply(bridge_t *b, const uint8_t *data, long len,
+                       const struct sockaddr_storage *to, socklen_t tolen) {
+  if (len <= 0) return;
+  uint8_t *slot = br_tx_slot(b);
+  memcpy(slot, data, (size_t)len);
+  br_tx_commit(b, (size_t)len, to, tolen);
+}
+
+void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                socklen_t fromlen) {
+  stun_msg m;
+  b->ctr.stun_in++;
+  if (stun_parse(buf, len, &m) != 0) {
+    b->ctr.bad_packets++;
+    return;
+  }
+  /* Only Binding requests matter to a lite agent; indications are keep-alives. */
+  if (m.method != STUN_METHOD_BINDING || m.cls != STUN_CLASS_REQUEST) return;
+  if (m.has_fingerprint && stun_check_fingerprint(buf, len, &m) != 0) {
+    b->ctr.bad_packets++; /* RFC 8489 §14.7: not STUN at all, or damaged: drop silently */
+    return;
+  }
+  uint8_t out[256];
+  if (!m.username || !m.integrity) {
+    stun_reply(b, out,
+               stun_build_binding_error(out, sizeof out, m.txid, 400, "Bad Request", NULL, 0), from,
+               fromlen);
+    return;
+  }
+  const uint8_t *local, *remote;
+  size_t local_len, remote_len;
+  br_endpoint *ep = NULL;
+  if (stun_username_split(m.username, m.username_len, &local, &local_len, &remote, &remote_len) ==
+      0)
+    ep = ufrag_find(b, local, local_len);
+  if (!ep || stun_check_integrity(buf, len, &m, (const uint8_t *)ep->pwd, strlen(ep->pwd)) != 0) {
+    stun_reply(b, out,
+               stun_build_binding_error(out, sizeof out, m.txid, 401, "Unauthorized", NULL, 0),
+               from, fromlen);
+    return;
+  }
+  if (m.n_unknown) {
+    stun_reply(b, out,
+               stun_build_binding_error(out, sizeof out, m.txid, 420, "Unknown Attribute",
+                                        (const uint8_t *)ep->pwd, strlen(ep->pwd)),
+               from, fromlen);
+    return;
+  }
+  /* RFC 8445 §7.3.1.1: a lite agent is always controlled; a request claiming the same
+   * role would be a conflict, which a full agent (the client) resolves by switching. */
+  ep->last_consent_ms = now_ms();
+  if (!ep->has_addr || m.use_candidate) addr_set(b, ep, from, fromlen);
+  stun_reply(b, out,
+             stun_build_binding_success(out, sizeof out, m.txid, (const struct sockaddr *)from,
+                                        (const uint8_t *)ep->pwd, strlen(ep->pwd)),
+             from, fromlen);
+}
+
+/* --- DTLS ---------------------------------------------------------------------------------- */
+
+static void dtls_send(void *ud, const uint8_t *data, size_t len) {
+  br_endpoint *ep = ud;
+  br_send_raw(ep->b, ep, data, len);
+}
+
+static void on_connected(bridge_t *b, br_endpoint *ep) {
+  dtls_srtp_profile profile;
+  uint8_t tx[DTLS_SRTP_KEYSALT_MAX], rx[DTLS_SRTP_KEYSALT_MAX];
+  size_t kl;
+  if (dtls_conn_srtp_keys(ep->dtls, &profile, tx, rx, &kl) != 0 ||
+      !(ep->srtp = msrtp_create(profile, tx, rx, kl))) {
+    log_warn(b->tag, "endpoint %s: cannot set up SRTP", ep->id);
+    return;
+  }
+  log_info(b->tag, "endpoint %s connected (%s)", ep->id,
+           profile == DTLS_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80");
+  br_rx_sync(ep);
+  if (!ep->publisher) {
+    /* A new receiver can decode nothing until the next keyframe. */
+    uint64_t now = now_ms();
+    for (int i = 0; i < ep->n_slots; i++)
+      if (ep->slots[i].stream && ep->slots[i].accepted && ep->slots[i].kind == SDP_VIDEO)
+        br_request_keyframe(b, ep->slots[i].stream, now);
+  }
+}
+
+void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len) {
+  if (!ep->has_remote) return; /* its answer is not here yet: the client retransmits */
+  if (!ep->dtls) {
+    ep->dtls =
+        dtls_conn_create(b->ident, true, ep->remote_fp_alg, ep->remote_fp, 1200, dtls_send, ep);
+    if (!ep->dtls) {
+      log_warn(b->tag, "endpoint %s: cannot start DTLS (fingerprint %s)", ep->id,
+               ep->remote_fp_alg);
+      return;
+    }
+  }
+  dtls_state before = dtls_conn_state(ep->dtls);
+  dtls_state st = dtls_conn_input(ep->dtls, buf, len);
+  if (st == DTLS_CONNECTED && !ep->srtp) {
+    on_connected(b, ep);
+  } else if (st == DTLS_FAILED && before != DTLS_FAILED) {
+    b->ctr.dtls_failed++;
+    log_warn(b->tag, "endpoint %s: DTLS failed: %s", ep->id, dtls_conn_error(ep->dtls));
+  } else if (st == DTLS_CLOSED && before != DTLS_CLOSED) {
+    log_info(b->tag, "endpoint %s: DTLS closed by the client", ep->id);
+  }
+}
+
+/* --- timers -------------------------------------------------------------------------------- */
+
+void br_ep_tick(bridge_t *b, uint64_t now) {
+  for (br_conf *c = b->confs, *cn; c; c = cn) {
+    cn = c->next; /* c may be freed when its last endpoint goes */
+    for (br_endpoint *ep = c->eps, *en; ep; ep = en) {
+      en = ep->next;
+      uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
+      if (now - seen > BR_CONSENT_MS) {
+        log_info(b->tag, "endpoint %s: no consent for %d s, gone", ep->id, BR_CONSENT_MS / 1000);
+        b->ctr.expired++;
+        br_ep_destroy(ep, true);
+        continue;
+      }
+      if (ep->dtls && dtls_conn_state(ep->dtls) == DTLS_HANDSHAKING) {
+        long t = dtls_conn_timeout_ms(ep->dtls);
+        if (t == 0) dtls_conn_handle_timeout(ep->dtls);
+      }
+      if (ep->publisher && ep->srtp && now - ep->last_rr_ms >= BR_RR_EVERY_MS) {
+        ep->last_rr_ms = now;
+        br_send_receiver_reports(b, ep, now);
+      }
+    }
+  }
+  br_tx_flush(b);
+}

@@ -1,0 +1,232 @@
+/* What the parts of a bridge share: conferences, endpoints, streams, the UDP port. Private
+ * to src/bridge/.
+ *
+ * Words: a *conference* is one room's media on this bridge. An *endpoint* is one ICE/DTLS
+ * association with one client peer connection: a participant has a publishing endpoint
+ * ("<id>.p") and a receiving one ("<id>.s"), a visitor only the receiving one. A *stream*
+ * is one published track (one SSRC from the publisher), forwarded under an SSRC of the
+ * bridge's own to every receiving endpoint whose answer accepted it. A receiving
+ * endpoint's offer is a list of *slots* (m-lines): a slot keeps its mid forever and carries
+ * one stream, or none (inactive) after its stream went away, until a new stream of the same
+ * kind takes it. So m-lines never disappear from a receiver's SDP, as JSEP requires.
+ *
+ * Threads: a bridge lives on one loop (one core); nothing here is locked. */
+#ifndef AMPHI_BRIDGE_BRIDGE_INTERNAL_H
+#define AMPHI_BRIDGE_BRIDGE_INTERNAL_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "bridge/bridge.h"
+#include "bus/bus.h"
+#include "media/dtls.h"
+#include "media/msrtp.h"
+#include "media/sdp.h"
+
+#define BR_MTU 1500                                /* largest datagram handled */
+#define BR_BUFSZ (BR_MTU + MSRTP_MAX_TRAILER + 16) /* one packet buffer */
+#define BR_BATCH 64                                /* recvmmsg / sendmmsg batch */
+#define BR_SLOTS_MAX SDP_MAX_MEDIA                 /* m-lines of a receiver's offer */
+#define BR_ID_MAX 96                               /* endpoint ids, owners */
+#define BR_ROOM_MAX 140                            /* "tenant/room" */
+#define BR_HASH_BUCKETS 16384
+#define BR_CACHE_VIDEO 1024 /* packets kept per video stream for NACK answers (~1 s at 3 Mbps) */
+#define BR_CACHE_AUDIO 64
+#define BR_CONSENT_MS 30000    /* RFC 7675: no consent check for 30 s, the endpoint is gone */
+#define BR_KEYFRAME_GAP_MS 500 /* at most one keyframe request per stream per this */
+#define BR_RR_EVERY_MS 1000
+
+typedef struct br_endpoint br_endpoint;
+typedef struct br_conf br_conf;
+
+typedef struct br_cached {
+  uint16_t seq;
+  uint16_t len; /* 0: empty */
+  uint8_t data[BR_MTU];
+} br_cached;
+
+typedef struct br_stream {
+  br_conf *conf;
+  br_endpoint *pub;
+  sdp_kind kind;
+  char pub_mid[SDP_TOKEN_MAX];
+  uint32_t in_ssrc;  /* 0 until learnt (publisher's SDP without a=ssrc: from the mid ext) */
+  uint32_t out_ssrc; /* what receivers see */
+  uint8_t in_pt, out_pt;
+  /* the codec, as offered to receivers */
+  char codec[SDP_TOKEN_MAX];
+  uint32_t clock;
+  uint8_t channels;
+  char fmtp[SDP_FMTP_MAX];
+  /* receivers: endpoints with srtp ready that accepted this stream */
+  br_endpoint **rx;
+  int n_rx, cap_rx;
+  /* NACK cache: slot seq & mask */
+  br_cached *cache;
+  unsigned cache_mask;
+  uint64_t last_kf_ms;
+  /* reception statistics for RR (RFC 3550 A.1, A.3) */
+  bool seq_init;
+  uint16_t max_seq;
+  uint32_t cycles, base_seq, received, expected_prior, received_prior;
+  uint32_t last_sr_mid; /* middle 32 bits of the last SR's NTP time */
+  uint64_t last_sr_ms;
+  uint64_t packets;
+  struct br_stream *next; /* in conf */
+} br_stream;
+
+typedef struct br_slot {
+  sdp_kind kind;
+  char mid[8];
+  br_stream *stream; /* NULL: inactive */
+  bool accepted;     /* the receiver's answer took this m-line */
+} br_slot;
+
+struct br_endpoint {
+  bridge_t *b;
+  br_conf *conf;
+  char id[BR_ID_MAX];
+  char owner[BR_ID_MAX]; /* participant or visitor id */
+  bool publisher;
+  char ufrag[16], pwd[32];
+  char remote_ufrag[SDP_TOKEN_MAX * 4];
+  char remote_fp_alg[16], remote_fp[SDP_FP_MAX];
+  bool has_remote;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  bool has_addr;
+  uint64_t created_ms, last_consent_ms;
+  dtls_conn *dtls;
+  msrtp *srtp;
+  uint32_t rtcp_ssrc; /* the bridge's SSRC in RTCP toward this endpoint */
+  /* publisher */
+  uint8_t mid_ext_id;
+  uint64_t last_rr_ms;
+  /* receiver */
+  br_slot slots[BR_SLOTS_MAX];
+  int n_slots;
+  bool slots_changed; /* since the last offer */
+  int64_t version;
+  uint64_t sess_id;
+  /* links */
+  br_endpoint *ufrag_next, *addr_next;
+  br_endpoint *prev, *next; /* in conf */
+};
+
+struct br_conf {
+  char name[BR_ROOM_MAX];
+  br_endpoint *eps;
+  br_stream *streams;
+  uint8_t next_video_pt; /* dynamic payload types given to video codecs */
+  struct {
+    char codec[SDP_TOKEN_MAX];
+    char fmtp[SDP_FMTP_MAX];
+    uint8_t pt;
+  } pts[16];
+  int n_pts;
+  struct br_conf *next;
+};
+
+/* One datagram waiting in the send batch. */
+typedef struct br_txq {
+  struct mmsghdr msgs[BR_BATCH];
+  struct iovec iov[BR_BATCH];
+  struct sockaddr_storage addr[BR_BATCH];
+  uint8_t buf[BR_BATCH][BR_BUFSZ];
+  int n;
+} br_txq;
+
+typedef struct br_rxq {
+  struct mmsghdr msgs[BR_BATCH];
+  struct iovec iov[BR_BATCH];
+  struct sockaddr_storage addr[BR_BATCH];
+  uint8_t buf[BR_BATCH][BR_BUFSZ];
+} br_rxq;
+
+typedef struct br_counters {
+  uint64_t rtp_in, rtcp_in, rtp_out, bytes_out, retransmits, keyframe_requests, dropped_tx,
+      send_errors, bad_packets, stun_in, dtls_failed, expired;
+} br_counters;
+
+struct bridge {
+  uv_loop_t *loop;
+  bus_t *bus;
+  char id[65];
+  char media_ip[SDP_ADDR_MAX];
+  int media_port;
+  int fd;
+  uv_poll_t poll;
+  uv_timer_t tick;
+  bus_sub_t *rpc_sub;
+  char ev_subject[BUS_SUBJECT_MAX];
+  dtls_identity *ident;
+  br_conf *confs;
+  long n_endpoints;
+  br_endpoint *by_ufrag[BR_HASH_BUCKETS];
+  br_endpoint *by_addr[BR_HASH_BUCKETS];
+  br_rxq *rx;
+  br_txq *tx;
+  sdp_session *scratch;     /* SDP parsed from clients, reused */
+  sdp_session *scratch_out; /* SDP the bridge writes, reused */
+  char *sdp_text;           /* SDP_TEXT_MAX bytes: the text of an answer or offer */
+  int test_drop_pct;        /* AMPHI_TEST_DROP_RTP */
+  uint64_t drop_state;
+  br_counters ctr;
+  const char *tag;
+  int closing; /* handles still closing after bridge_destroy */
+};
+
+/* bridge_io.c: the UDP port */
+int br_io_open(bridge_t *b, char *err, size_t errlen);
+/* Starts closing the socket's poll handle; 1 if a close is under way (br_handle_closed
+ * runs when it is done), 0 if there was nothing to close. */
+int br_io_close(bridge_t *b);
+/* bridge.c: a handle of the bridge finished closing; the last one frees the bridge. */
+void br_handle_closed(uv_handle_t *h);
+/* Next free buffer of the send batch (BR_BUFSZ bytes); commit it with its length. */
+uint8_t *br_tx_slot(bridge_t *b);
+void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
+void br_tx_flush(bridge_t *b);
+/* Copies data into the batch toward ep (which has an address). */
+void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
+
+/* bridge_ep.c: endpoints, ICE-lite, DTLS */
+br_conf *br_conf_get(bridge_t *b, const char *room, bool create);
+void br_conf_maybe_free(bridge_t *b, br_conf *c);
+br_endpoint *br_ep_find(br_conf *c, const char *id);
+br_endpoint *br_ep_create(bridge_t *b, br_conf *c, const char *id, const char *owner,
+                          bool publisher);
+void br_ep_destroy(br_endpoint *ep, bool notify);
+/* Remote ICE/DTLS parameters from an SDP; a new remote ufrag or fingerprint on an endpoint
+ * that had others restarts its ICE and DTLS. */
+void br_ep_set_remote(br_endpoint *ep, const sdp_media *m);
+void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                socklen_t fromlen);
+br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
+void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len);
+void br_ep_tick(bridge_t *b, uint64_t now);
+
+/* bridge_route.c: streams and forwarding */
+br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid);
+void br_stream_destroy(br_stream *s);
+/* Recomputes which streams send to ep (after an answer, a connect, before a destroy). */
+void br_rx_sync(br_endpoint *ep);
+void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now);
+void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now);
+
+/* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */
+int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,
+               bool *audio, bool *video, char *err, size_t errlen);
+/* *unchanged: the slots are what the last offer said, so no new offer was written (out
+ * untouched, version kept). */
+int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t cap, int *active,
+                  bool *unchanged);
+int br_take_answer(bridge_t *b, br_endpoint *ep, const char *answer, int64_t version, char *err,
+                   size_t errlen);
+
+#endif

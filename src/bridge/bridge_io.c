@@ -1,0 +1,178 @@
+/* The bridge's one UDP port: every endpoint's STUN, DTLS, SRTP and SRTCP arrive here and
+ * leave from here. The socket is ours (not a uv_udp_t) so that both directions are batched:
+ * recvmmsg takes up to BR_BATCH datagrams per system call, and everything sent while they
+ * are handled waits in one sendmmsg batch, flushed when full and once the receive batch is
+ * done. Datagrams are told apart by their first byte (RFC 7983 §7). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "bridge/bridge_internal.h"
+#include "core/log.h"
+#include "media/rtp.h"
+
+#define RECV_ROUNDS 8 /* batches per wake-up before letting the loop run timers and RPCs */
+
+uint8_t *br_tx_slot(bridge_t *b) {
+  if (b->tx->n == BR_BATCH) br_tx_flush(b);
+  return b->tx->buf[b->tx->n];
+}
+
+void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen) {
+  br_txq *q = b->tx;
+  int i = q->n;
+  memcpy(&q->addr[i], to, tolen);
+  q->iov[i].iov_base = q->buf[i];
+  q->iov[i].iov_len = len;
+  memset(&q->msgs[i].msg_hdr, 0, sizeof q->msgs[i].msg_hdr);
+  q->msgs[i].msg_hdr.msg_name = &q->addr[i];
+  q->msgs[i].msg_hdr.msg_namelen = tolen;
+  q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+  q->msgs[i].msg_hdr.msg_iovlen = 1;
+  q->n++;
+  b->ctr.bytes_out += len;
+}
+
+void br_tx_flush(bridge_t *b) {
+  br_txq *q = b->tx;
+  int off = 0;
+  while (off < q->n) {
+    int r = sendmmsg(b->fd, q->msgs + off, (unsigned)(q->n - off), 0);
+    if (r > 0) {
+      off += r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    /* EAGAIN (socket buffer full) or an error for the first message (e.g. an unreachable
+     * address): skip that one datagram rather than the whole batch. UDP may lose it. */
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) b->ctr.send_errors++;
+    b->ctr.dropped_tx++;
+    off++;
+  }
+  q->n = 0;
+}
+
+void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len) {
+  if (!ep->has_addr || len > BR_BUFSZ) return;
+  uint8_t *slot = br_tx_slot(b);
+  memcpy(slot, data, len);
+  br_tx_commit(b, len, &ep->addr, ep->addrlen);
+}
+
+static void on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                        socklen_t fromlen) {
+  if (len == 0) return;
+  uint8_t first = buf[0];
+  if (first <= 3) {
+    br_on_stun(b, buf, len, from, fromlen);
+    return;
+  }
+  br_endpoint *ep = br_ep_by_addr(b, from);
+  if (!ep) {
+    b->ctr.bad_packets++; /* nobody checked in from there: not ours */
+    return;
+  }
+  if (first >= 20 && first <= 63) {
+    br_on_dtls(b, ep, buf, len);
+  } else if (first >= 128 && first <= 191) {
+    if (rtp_is_rtcp(buf, len))
+      br_on_rtcp(b, ep, buf, len);
+    else
+      br_on_rtp(b, ep, buf, len);
+  } else {
+    b->ctr.bad_packets++;
+  }
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  bridge_t *b = h->data;
+  if (status < 0 || !(events & UV_READABLE)) return;
+  br_rxq *q = b->rx;
+  for (int round = 0; round < RECV_ROUNDS; round++) {
+    for (int i = 0; i < BR_BATCH; i++) {
+      q->iov[i].iov_base = q->buf[i];
+      q->iov[i].iov_len = BR_MTU;
+      memset(&q->msgs[i].msg_hdr, 0, sizeof q->msgs[i].msg_hdr);
+      q->msgs[i].msg_hdr.msg_name = &q->addr[i];
+      q->msgs[i].msg_hdr.msg_namelen = sizeof q->addr[i];
+      q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+      q->msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(b->fd, q->msgs, BR_BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0) break;
+    for (int i = 0; i < n; i++) {
+      if (q->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        b->ctr.bad_packets++; /* larger than any packet we forward */
+        continue;
+      }
+      on_datagram(b, q->buf[i], q->msgs[i].msg_len, &q->addr[i], q->msgs[i].msg_hdr.msg_namelen);
+    }
+    br_tx_flush(b);
+    if (n < BR_BATCH) break;
+  }
+  br_tx_flush(b);
+}
+
+int br_io_open(bridge_t *b, char *err, size_t errlen) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t sl;
+  int family;
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, b->media_ip, &s4->sin_addr) == 1) {
+    family = AF_INET;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)b->media_port);
+    sl = sizeof *s4;
+  } else if (inet_pton(AF_INET6, b->media_ip, &s6->sin6_addr) == 1) {
+    family = AF_INET6;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)b->media_port);
+    sl = sizeof *s6;
+  } else {
+    snprintf(err, errlen, "media_ip: '%s' is not an IP address", b->media_ip);
+    return -1;
+  }
+  b->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (b->fd < 0) {
+    snprintf(err, errlen, "media socket: %s", strerror(errno));
+    return -1;
+  }
+  /* Bursts of a keyframe to a thousand receivers must not overflow the kernel's queues. */
+  int sz = 8 << 20;
+  setsockopt(b->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  setsockopt(b->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  if (bind(b->fd, (struct sockaddr *)&ss, sl) != 0) {
+    snprintf(err, errlen, "media_port: cannot bind UDP %s:%d: %s", b->media_ip, b->media_port,
+             strerror(errno));
+    close(b->fd);
+    b->fd = -1;
+    return -1;
+  }
+  uv_poll_init(b->loop, &b->poll, b->fd);
+  b->poll.data = b;
+  uv_poll_start(&b->poll, UV_READABLE, on_readable);
+  return 0;
+}
+
+static void poll_closed(uv_handle_t *h) {
+  bridge_t *b = h->data;
+  close(b->fd);
+  b->fd = -1;
+  br_handle_closed(h);
+}
+
+int br_io_close(bridge_t *b) {
+  if (b->fd < 0) return 0;
+  br_tx_flush(b);
+  uv_poll_stop(&b->poll);
+  uv_close((uv_handle_t *)&b->poll, poll_closed);
+  return 1;
+}

@@ -1,0 +1,308 @@
+/* Streams and forwarding: the hot path.
+ *
+ * A publisher's packet is unprotected once, parsed in place in the receive buffer, given the
+ * stream's outgoing payload type and SSRC (the same for every receiver, so this happens
+ * once), copied into the NACK cache, then for each receiver copied into the send batch and
+ * protected with that receiver's keys: one copy and one SRTP protect per receiver, no
+ * allocation. Sequence numbers and timestamps pass unchanged: each stream has its own
+ * outgoing SSRC, so a receiver never sees two sources' numbering under one SSRC.
+ *
+ * Receivers' feedback stays at the bridge: NACKs are answered from the cache, PLI and FIR
+ * become at most one PLI per stream per BR_KEYFRAME_GAP_MS toward the publisher whatever
+ * the number of receivers asking, receiver reports are consumed. The publisher gets the
+ * bridge's own receiver reports; its sender reports go on to the receivers under the
+ * outgoing SSRC (they carry the RTP/NTP time pairing receivers need for lip sync). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/bridge_internal.h"
+#include "core/bytes.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "media/rtcp.h"
+#include "media/rtp.h"
+
+/* --- streams ----------------------------------------------------------------------------- */
+
+static bool out_ssrc_used(const br_conf *c, uint32_t ssrc) {
+  for (const br_stream *s = c->streams; s; s = s->next)
+    if (s->out_ssrc == ssrc) return true;
+  return false;
+}
+
+br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid) {
+  br_stream *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  unsigned n = kind == SDP_VIDEO ? BR_CACHE_VIDEO : BR_CACHE_AUDIO;
+  s->cache = calloc(n, sizeof *s->cache);
+  if (!s->cache) {
+    free(s);
+    return NULL;
+  }
+  s->cache_mask = n - 1;
+  s->conf = c;
+  s->pub = pub;
+  s->kind = kind;
+  str_copy(s->pub_mid, mid, sizeof s->pub_mid);
+  do random_bytes(&s->out_ssrc, sizeof s->out_ssrc);
+  while (s->out_ssrc == 0 || out_ssrc_used(c, s->out_ssrc));
+  br_stream **pp = &c->streams; /* appended: offers list streams in publishing order */
+  while (*pp) pp = &(*pp)->next;
+  *pp = s;
+  return s;
+}
+
+/* The caller has unlinked s from its conference. */
+void br_stream_destroy(br_stream *s) {
+  for (br_endpoint *e = s->conf->eps; e; e = e->next)
+    for (int i = 0; i < e->n_slots; i++)
+      if (e->slots[i].stream == s) {
+        e->slots[i].stream = NULL;
+        e->slots[i].accepted = false;
+        e->slots_changed = true;
+      }
+  free(s->rx);
+  free(s->cache);
+  free(s);
+}
+
+static void rx_remove(br_stream *s, br_endpoint *ep) {
+  for (int i = 0; i < s->n_rx; i++)
+    if (s->rx[i] == ep) {
+      s->rx[i] = s->rx[--s->n_rx]; /* order of receivers does not matter */
+      return;
+    }
+}
+
+static void rx_add(br_stream *s, br_endpoint *ep) {
+  for (int i = 0; i < s->n_rx; i++)
+    if (s->rx[i] == ep) return;
+  if (s->n_rx == s->cap_rx) {
+    int cap = s->cap_rx ? 2 * s->cap_rx : 16;
+    br_endpoint **v = realloc(s->rx, (size_t)cap * sizeof *v);
+    if (!v) return;
+    s->rx = v;
+    s->cap_rx = cap;
+  }
+  s->rx[s->n_rx++] = ep;
+}
+
+void br_rx_sync(br_endpoint *ep) {
+  for (br_stream *s = ep->conf->streams; s; s = s->next) rx_remove(s, ep);
+  if (ep->publisher || !ep->srtp || !ep->has_addr) return;
+  for (int i = 0; i < ep->n_slots; i++)
+    if (ep->slots[i].stream && ep->slots[i].accepted) rx_add(ep->slots[i].stream, ep);
+}
+
+/* --- RTP ----------------------------------------------------------------------------------- */
+
+static br_stream *stream_of_publisher(br_endpoint *ep, const rtp_pkt *p) {
+  br_conf *c = ep->conf;
+  for (br_stream *s = c->streams; s; s = s->next)
+    if (s->pub == ep && s->in_ssrc == p->ssrc) return s;
+  /* An offer without a=ssrc lines: learn the SSRC from the mid header extension. */
+  uint8_t *v;
+  size_t vl;
+  if (!ep->mid_ext_id || rtp_ext_find(p, ep->mid_ext_id, &v, &vl) != 0) return NULL;
+  for (br_stream *s = c->streams; s; s = s->next)
+    if (s->pub == ep && s->in_ssrc == 0 && strlen(s->pub_mid) == vl && !memcmp(s->pub_mid, v, vl)) {
+      s->in_ssrc = p->ssrc;
+      return s;
+    }
+  return NULL;
+}
+
+/* RFC 3550 A.1, without the probation: the publisher's packets are authenticated. */
+static void count_seq(br_stream *s, uint16_t seq) {
+  if (!s->seq_init) {
+    s->seq_init = true;
+    s->base_seq = seq;
+    s->max_seq = seq;
+    s->received = 1;
+    return;
+  }
+  uint16_t delta = (uint16_t)(seq - s->max_seq);
+  if (delta < 3000) {
+    if (seq < s->max_seq) s->cycles += 65536;
+    s->max_seq = seq;
+  }
+  s->received++;
+}
+
+/* xorshift64: the loss test hook needs no quality, only speed and no shared state. */
+static bool test_drop(bridge_t *b) {
+  if (!b->test_drop_pct) return false;
+  uint64_t x = b->drop_state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  b->drop_state = x;
+  return (int)(x % 100) < b->test_drop_pct;
+}
+
+static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len) {
+  uint8_t *slot = br_tx_slot(b);
+  memcpy(slot, pkt, len);
+  size_t l = len;
+  if (msrtp_protect_rtp(rx->srtp, slot, &l) != 0) return;
+  br_tx_commit(b, l, &rx->addr, rx->addrlen);
+  b->ctr.rtp_out++;
+}
+
+void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
+  if (!ep->srtp || !ep->publisher) {
+    b->ctr.bad_packets++; /* a receiver sends no media; before keys nothing is valid */
+    return;
+  }
+  size_t l = len;
+  if (msrtp_unprotect_rtp(ep->srtp, buf, &l) != 0) {
+    b->ctr.bad_packets++;
+    return;
+  }
+  b->ctr.rtp_in++;
+  rtp_pkt p;
+  if (rtp_parse(buf, l, &p) != 0) {
+    b->ctr.bad_packets++;
+    return;
+  }
+  br_stream *s = stream_of_publisher(ep, &p);
+  if (!s || p.pt != s->in_pt) return; /* e.g. RTX or FEC, which nobody asked for */
+  count_seq(s, p.seq);
+  s->packets++;
+  buf[1] = (uint8_t)((buf[1] & 0x80) | s->out_pt);
+  rtp_set_ssrc(&p, s->out_ssrc);
+  br_cached *c = &s->cache[p.seq & s->cache_mask];
+  c->seq = p.seq;
+  c->len = (uint16_t)l;
+  memcpy(c->data, buf, l);
+  for (int i = 0; i < s->n_rx; i++) {
+    if (test_drop(b)) continue;
+    send_rtp(b, s->rx[i], buf, l);
+  }
+}
+
+/* --- RTCP ---------------------------------------------------------------------------------- */
+
+static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t len) {
+  if (!to->srtp || !to->has_addr) return;
+  uint8_t *slot = br_tx_slot(b);
+  memcpy(slot, pkt, len);
+  size_t l = len;
+  if (msrtp_protect_rtcp(to->srtp, slot, &l) != 0) return;
+  br_tx_commit(b, l, &to->addr, to->addrlen);
+}
+
+void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now) {
+  if (s->kind != SDP_VIDEO || !s->in_ssrc || !s->pub->srtp) return;
+  if (s->last_kf_ms && now - s->last_kf_ms < BR_KEYFRAME_GAP_MS) return;
+  s->last_kf_ms = now;
+  uint8_t pli[16];
+  int n = rtcp_build_pli(pli, sizeof pli, s->pub->rtcp_ssrc, s->in_ssrc);
+  if (n <= 0) return;
+  send_rtcp(b, s->pub, pli, (size_t)n);
+  b->ctr.keyframe_requests++;
+}
+
+static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
+  for (br_stream *s = c->streams; s; s = s->next)
+    if (s->out_ssrc == ssrc) return s;
+  return NULL;
+}
+
+typedef struct nack_ctx {
+  bridge_t *b;
+  br_endpoint *ep;
+  br_stream *s;
+} nack_ctx;
+
+static void answer_nack(uint16_t seq, void *ud) {
+  nack_ctx *n = ud;
+  br_cached *c = &n->s->cache[seq & n->s->cache_mask];
+  if (!c->len || c->seq != seq) return; /* too old: the receiver will ask for a keyframe */
+  send_rtp(n->b, n->ep, c->data, c->len);
+  n->b->ctr.retransmits++;
+}
+
+static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h, uint64_t now) {
+  rtcp_fb fb;
+  if (rtcp_parse_fb(h, &fb) != 0) return;
+  br_stream *s = stream_by_out_ssrc(ep->conf, fb.media_ssrc);
+  if (h->pt == RTCP_PSFB && (fb.fmt == RTCP_FB_PLI || fb.fmt == RTCP_FB_FIR)) {
+    if (fb.fmt == RTCP_FB_FIR) { /* FIR names its streams in the FCI, not media_ssrc */
+      uint32_t ssrc;
+      uint8_t seq;
+      if (rtcp_fir_count(&fb) > 0 && rtcp_fir_entry(&fb, 0, &ssrc, &seq) == 0)
+        s = stream_by_out_ssrc(ep->conf, ssrc);
+    }
+    if (s) br_request_keyframe(b, s, now);
+  } else if (h->pt == RTCP_RTPFB && fb.fmt == RTCP_FB_NACK && s) {
+    nack_ctx n = {b, ep, s};
+    rtcp_nack_foreach(&fb, answer_nack, &n);
+  }
+}
+
+/* The publisher's SR, under each stream's outgoing SSRC, without report blocks. */
+static void forward_sr(bridge_t *b, br_endpoint *pub, const rtcp_report *r, uint64_t now) {
+  for (br_stream *s = pub->conf->streams; s; s = s->next) {
+    if (s->pub != pub || s->in_ssrc != r->ssrc) continue;
+    s->last_sr_mid = (r->info.ntp_sec << 16) | (r->info.ntp_frac >> 16);
+    s->last_sr_ms = now;
+    uint8_t sr[64];
+    int n = rtcp_build_sr(sr, sizeof sr, s->out_ssrc, &r->info, NULL, 0);
+    if (n <= 0) return;
+    for (int i = 0; i < s->n_rx; i++) send_rtcp(b, s->rx[i], sr, (size_t)n);
+    return;
+  }
+}
+
+void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
+  if (!ep->srtp) return;
+  size_t l = len;
+  if (msrtp_unprotect_rtcp(ep->srtp, buf, &l) != 0) {
+    b->ctr.bad_packets++;
+    return;
+  }
+  b->ctr.rtcp_in++;
+  uint64_t now = now_ms();
+  rtcp_iter it;
+  rtcp_hdr h;
+  rtcp_iter_init(&it, buf, l);
+  while (rtcp_iter_next(&it, &h) == 1) {
+    if (ep->publisher) {
+      rtcp_report r;
+      if (h.pt == RTCP_SR && rtcp_parse_report(&h, &r) == 0) forward_sr(b, ep, &r, now);
+    } else if (h.pt == RTCP_PSFB || h.pt == RTCP_RTPFB) {
+      on_receiver_feedback(b, ep, &h, now);
+    }
+  }
+}
+
+/* RFC 3550 A.3: one report block per stream of this publisher. */
+void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now) {
+  rtcp_report_block blocks[31];
+  size_t n = 0;
+  for (br_stream *s = ep->conf->streams; s && n < 31; s = s->next) {
+    if (s->pub != ep || !s->seq_init) continue;
+    uint32_t ext_max = s->cycles + s->max_seq;
+    uint32_t expected = ext_max - s->base_seq + 1;
+    int64_t lost = (int64_t)expected - s->received;
+    if (lost > 0x7fffff) lost = 0x7fffff;
+    if (lost < -0x800000) lost = -0x800000;
+    uint32_t exp_int = expected - s->expected_prior, rec_int = s->received - s->received_prior;
+    s->expected_prior = expected;
+    s->received_prior = s->received;
+    int64_t lost_int = (int64_t)exp_int - rec_int;
+    rtcp_report_block *rb = &blocks[n++];
+    memset(rb, 0, sizeof *rb);
+    rb->ssrc = s->in_ssrc;
+    rb->fraction_lost = (exp_int == 0 || lost_int <= 0) ? 0 : (uint8_t)((lost_int << 8) / exp_int);
+    rb->cum_lost = (int32_t)lost;
+    rb->highest_seq = ext_max;
+    rb->lsr = s->last_sr_mid;
+    rb->dlsr = s->last_sr_ms ? (uint32_t)((now - s->last_sr_ms) * 65536 / 1000) : 0;
+  }
+  if (!n) return;
+  uint8_t rr[8 + 31 * 24];
+  int len = rtcp_build_rr(rr, sizeof rr, ep->rtcp_ssrc, blocks, n);
+  if (len > 0) send_rtcp(b, ep, rr, (size_t)len);
+}

@@ -1,0 +1,166 @@
+// Media through the bridge in a real browser: a participant publishes Chromium's fake camera
+// and microphone from web/media.html, a visitor (redirected to the visitor node) receives them
+// through the bridge, and its decoded frame count rises and keeps rising.
+// WebRTC must see no address but loopback, so this runs only inside a private network
+// namespace with just `lo` up: ./run-in-netns.sh (which runs `node --test media.netns.mjs`).
+// Its name keeps plain `node --test` (the web client test) from picking it up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { chromium } from 'playwright-core';
+
+const AMPHI = process.env.AMPHI_BIN || new URL('../../build/amphi', import.meta.url).pathname;
+const ROOM = 'acme/townhall';
+const FRAMES_MS = 30000; // ASan server on two cores: first frames can take a while
+const MIN_FRAMES = 30;
+
+// /proc/net/dev lists the interfaces of the caller's network namespace (unlike /sys/class/net,
+// which shows the namespace sysfs was mounted in).
+function netnsProblem() {
+  const names = fs.readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)
+    .map((l) => l.split(':')[0].trim()).filter(Boolean);
+  const others = names.filter((n) => n !== 'lo');
+  if (others.length)
+    return `interfaces other than lo (${others.join(', ')}): not a private network namespace`;
+  const lo = os.networkInterfaces().lo || [];
+  if (!lo.some((a) => a.address === '127.0.0.1')) return 'lo is not up (no 127.0.0.1)';
+  return null;
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer().once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function udpPortFree(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4').once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function freeBase(count, isFree) {
+  for (let i = 0; i < 200; i++) {
+    const base = 20000 + Math.floor(Math.random() * 10000);
+    let ok = true;
+    for (let k = 0; k < count && ok; k++) ok = await isFree(base + k);
+    if (ok) return base;
+  }
+  throw new Error('no free ports');
+}
+
+async function waitHealthy(port, deadline) {
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} never healthy`);
+}
+
+async function metric(port, name) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
+  return line ? Number(line.trim().split(/\s+/).pop()) : NaN;
+}
+
+async function snapshot(page) {
+  return page.evaluate(async () => ({
+    state: window.amphiMedia.state(),
+    stats: await window.amphiMedia.stats(),
+  }));
+}
+
+// Polls the page's hooks until pred holds; on timeout the error tells what the page saw.
+async function waitFor(page, what, pred, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = await snapshot(page);
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('a visitor decodes a participant\'s video through the bridge', { timeout: 120000 }, async () => {
+  const problem = netnsProblem();
+  assert.equal(problem, null,
+    `${problem}; run this test through tests/browser/run-in-netns.sh, never directly`);
+
+  const port = await freeBase(3, portFree); // main, visitor 1, bridge 1's HTTP
+  const mediaPort = await freeBase(1, udpPortFree);
+  let stderr = '';
+  const server = spawn(AMPHI, ['run', '--listen', '127.0.0.1', '--port', String(port),
+    '--visitor-nodes', '1', '--max-participants', '2',
+    '--media-ip', '127.0.0.1', '--media-port', String(mediaPort)],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  server.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
+  let browser;
+  const pages = {};
+  try {
+    const deadline = Date.now() + 15000;
+    for (let k = 0; k < 3; k++) await waitHealthy(port + k, deadline);
+    // the main node learns of its visitor nodes from their first heartbeats
+    await new Promise((r) => setTimeout(r, 1200));
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run',
+        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+        // without it Chromium gathers no candidate at all on a loopback-only host
+        '--allow-loopback-in-peer-connection'],
+    });
+    const base = `http://127.0.0.1:${port}/media.html?room=${ROOM}`;
+
+    pages.ann = await browser.newPage();
+    await pages.ann.goto(`${base}&name=Ann&mode=publish`);
+    const ann = await waitFor(pages.ann, 'Ann publishing',
+      (s) => s.state.publishing || s.state.errors.length > 0, 20000);
+    assert.deepEqual(ann.state.errors, []);
+    assert.equal(ann.state.role, 'participant');
+
+    pages.vic = await browser.newPage();
+    await pages.vic.goto(`${base}&name=Vic&mode=view`);
+    let vic = await waitFor(pages.vic, `more than ${MIN_FRAMES} frames decoded`,
+      (s) => s.stats.framesDecoded > MIN_FRAMES, FRAMES_MS);
+    assert.equal(vic.state.role, 'visitor');
+    assert.equal(vic.state.node, `ws://127.0.0.1:${port + 1}/ws`, 'viewer is on the visitor node');
+    assert.ok(vic.state.answered >= 1);
+    assert.equal(await pages.vic.locator('[data-testid=remote-video]').count(), 1);
+
+    const first = vic.stats.framesDecoded;
+    vic = await waitFor(pages.vic, 'frames to keep rising', (s) => s.stats.framesDecoded > first + 20,
+      10000);
+    vic = await waitFor(pages.vic, 'audio packets', (s) => s.stats.audioPackets > 0, 10000);
+    assert.deepEqual(vic.state.errors, []);
+
+    const annNow = await snapshot(pages.ann);
+    assert.equal(annNow.state.offers, 0, 'a participant never receives its own streams');
+    assert.deepEqual(annNow.state.errors, []);
+    const bridgePort = port + 2;
+    assert.ok(await metric(bridgePort, 'amphi_rtp_packets_in_total') > 0);
+    assert.ok(await metric(bridgePort, 'amphi_rtp_packets_out_total') > 0);
+  } catch (err) {
+    // what each page saw and what the server said make a failure readable on its own
+    for (const [name, p] of Object.entries(pages))
+      err.message += `\n${name}: ${JSON.stringify(await snapshot(p).catch((e) => e.message))}`;
+    err.message += `\namphi stderr (tail):\n${stderr.slice(-3000)}`;
+    throw err;
+  } finally {
+    if (browser) await browser.close();
+    server.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 0, `amphi run exited ${code}:\n${stderr.slice(-2000)}`);
+    assert.doesNotMatch(stderr, /AddressSanitizer|runtime error:|LeakSanitizer/);
+  }
+});
