@@ -106,7 +106,10 @@ static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *ep
 static void on_rpc(void *ud, const char *subject, const char *reply, const uint8_t *data,
                    size_t len) {
   (void)subject;
-  bridge_t *b = ud;
+  br_on_control(ud, reply, data, len);
+}
+
+void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len) {
   json_error_t jerr;
   json_t *req = json_loadb((const char *)data, len, 0, &jerr);
   const char *op = NULL, *room = NULL, *epid = NULL, *owner = "", *sdp = NULL;

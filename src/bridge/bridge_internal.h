@@ -190,6 +190,11 @@ void br_handle_closed(uv_handle_t *h);
 uint8_t *br_tx_slot(bridge_t *b);
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
 void br_tx_flush(bridge_t *b);
+/* One received datagram (also the fuzzer's way in). */
+void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                    socklen_t fromlen);
+/* bridge.c: one control request (also the fuzzer's way in); reply may be NULL. */
+void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len);
 /* Copies data into the batch toward ep (which has an address). */
 void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
 

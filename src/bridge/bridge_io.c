@@ -65,8 +65,8 @@ void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len) 
   br_tx_commit(b, len, &ep->addr, ep->addrlen);
 }
 
-static void on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-                        socklen_t fromlen) {
+void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                    socklen_t fromlen) {
   if (len == 0) return;
   uint8_t first = buf[0];
   if (first <= 3) {
@@ -111,7 +111,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
         b->ctr.bad_packets++; /* larger than any packet we forward */
         continue;
       }
-      on_datagram(b, q->buf[i], q->msgs[i].msg_len, &q->addr[i], q->msgs[i].msg_hdr.msg_namelen);
+      br_on_datagram(b, q->buf[i], q->msgs[i].msg_len, &q->addr[i], q->msgs[i].msg_hdr.msg_namelen);
     }
     br_tx_flush(b);
     if (n < BR_BATCH) break;
