@@ -192,6 +192,13 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char 
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
+  b->consent_ms = BR_CONSENT_MS;
+  const char *consent = getenv("AMPHI_TEST_CONSENT_MS");
+  if (consent && atoi(consent) >= 100) {
+    b->consent_ms = (uint64_t)atoi(consent);
+    log_warn(b->tag, "test hook: endpoints expire after %llu ms without consent",
+             (unsigned long long)b->consent_ms);
+  }
   const char *drop = getenv("AMPHI_TEST_DROP_RTP");
   if (drop && *drop) {
     b->test_drop_pct = atoi(drop);

@@ -358,8 +358,9 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
     for (br_endpoint *ep = c->eps, *en; ep; ep = en) {
       en = ep->next;
       uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
-      if (now - seen > BR_CONSENT_MS) {
-        log_info(b->tag, "endpoint %s: no consent for %d s, gone", ep->id, BR_CONSENT_MS / 1000);
+      if (now - seen > b->consent_ms) {
+        log_info(b->tag, "endpoint %s: no consent for %llu ms, gone", ep->id,
+                 (unsigned long long)b->consent_ms);
         b->ctr.expired++;
         br_ep_destroy(ep, true);
         continue;

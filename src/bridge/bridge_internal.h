@@ -173,6 +173,7 @@ struct bridge {
   sdp_session *scratch_out; /* SDP the bridge writes, reused */
   char *sdp_text;           /* SDP_TEXT_MAX bytes: the text of an answer or offer */
   int test_drop_pct;        /* AMPHI_TEST_DROP_RTP */
+  uint64_t consent_ms;      /* BR_CONSENT_MS, or AMPHI_TEST_CONSENT_MS in tests */
   uint64_t drop_state;
   br_counters ctr;
   const char *tag;

@@ -37,6 +37,8 @@
 
 #define WAIT_MS 5000
 
+static int setup(void **state);
+
 typedef struct client {
   int fd;
   struct sockaddr_in bridge;
@@ -524,6 +526,54 @@ static void test_bridge_end_to_end(void **state) {
   client_free(&r2);
 }
 
+/* RFC 7675: a publisher that stops its consent checks is gone after the consent time (300 ms
+ * here through the test hook), and the bridge tells the main node on bridge.<id>.ev. */
+static bool got_ev;
+static char ev_text[512];
+
+static void on_ev(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                  size_t len) {
+  (void)ud, (void)subject, (void)reply;
+  got_ev = true;
+  snprintf(ev_text, sizeof ev_text, "%.*s", (int)len, (const char *)data);
+}
+
+static bool ev_arrived(void *ud) {
+  (void)ud;
+  return got_ev;
+}
+
+static void test_consent_expiry(void **state) {
+  (void)state;
+  bus_sub_t *sub = bus_subscribe(bus_test, "bridge.bridge-t.ev", on_ev, NULL);
+  client pub;
+  client_init(&pub);
+  char *offer = publisher_offer(&pub, SDP_DIR_SENDONLY);
+  json_t *r = rpc(json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "publish", "room", "t/r", "endpoint",
+                            "pub.p", "owner", "pub", "sdp", offer));
+  free(offer);
+  take_bridge_sdp(&pub, json_string_value(json_object_get(r, "sdp")));
+  json_decref(r);
+  client_ice_dtls(&pub);
+  assert_int_equal(bridge_endpoint_count(br), 1);
+  client *cs[] = {&pub};
+  got_ev = false;
+  pump(cs, 1, 3000, ev_arrived, NULL);
+  assert_true(got_ev);
+  assert_non_null(strstr(ev_text, "\"op\":\"unpublished\""));
+  assert_non_null(strstr(ev_text, "\"owner\":\"pub\""));
+  assert_int_equal(bridge_endpoint_count(br), 0);
+  bus_unsubscribe(sub);
+  client_free(&pub);
+}
+
+static int setup_short_consent(void **state) {
+  setenv("AMPHI_TEST_CONSENT_MS", "300", 1);
+  int rc = setup(state);
+  unsetenv("AMPHI_TEST_CONSENT_MS");
+  return rc;
+}
+
 static int setup(void **state) {
   (void)state;
   uv_loop_init(&loop);
@@ -558,6 +608,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_bridge_end_to_end, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_consent_expiry, setup_short_consent, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
