@@ -567,6 +567,46 @@ static void test_consent_expiry(void **state) {
   client_free(&pub);
 }
 
+/* H.264 where offered: a publisher without VP8 gets H.264 in packetization mode 1,
+ * constrained baseline preferred, and receivers are offered the same profile. */
+static void test_h264_publisher(void **state) {
+  (void)state;
+  client pub;
+  client_init(&pub);
+  char *offer = publisher_offer(&pub, SDP_DIR_SENDONLY);
+  char err[200];
+  assert_int_equal(sdp_parse(offer, strlen(offer), sess, err, sizeof err), 0);
+  sdp_media *v = &sess->media[1];
+  v->n_codecs = 0;
+  add_codec(v, 102, "H264", 90000, 0,
+            "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f", -1);
+  add_codec(v, 104, "H264", 90000, 0,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f", -1);
+  add_codec(v, 106, "H264", 90000, 0,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", -1);
+  v->fid_primary = v->fid_rtx = 0;
+  assert_true(sdp_write(sess, offer, SDP_TEXT_MAX) > 0);
+  json_t *r = rpc(json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "publish", "room", "t/r", "endpoint",
+                            "pub.p", "owner", "pub", "sdp", offer));
+  free(offer);
+  assert_true(json_is_true(json_object_get(r, "video")));
+  assert_int_equal(
+      sdp_parse(json_string_value(json_object_get(r, "sdp")),
+                strlen(json_string_value(json_object_get(r, "sdp"))), sess, err, sizeof err),
+      0);
+  json_decref(r);
+  assert_int_equal(sess->media[1].n_codecs, 1);
+  assert_int_equal(sess->media[1].codecs[0].pt, 106);
+  r = offer_for("r.s", "r");
+  const char *text = json_string_value(json_object_get(r, "sdp"));
+  assert_int_equal(sdp_parse(text, strlen(text), sess, err, sizeof err), 0);
+  json_decref(r);
+  assert_string_equal(sess->media[1].codecs[0].name, "H264");
+  assert_non_null(strstr(sess->media[1].codecs[0].fmtp, "profile-level-id=42e01f"));
+  assert_non_null(strstr(sess->media[1].codecs[0].fmtp, "packetization-mode=1"));
+  client_free(&pub);
+}
+
 static int setup_short_consent(void **state) {
   setenv("AMPHI_TEST_CONSENT_MS", "300", 1);
   int rc = setup(state);
@@ -609,6 +649,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_bridge_end_to_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_consent_expiry, setup_short_consent, teardown),
+      cmocka_unit_test_setup_teardown(test_h264_publisher, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
