@@ -13,7 +13,7 @@
  * so the close frame is written with it directly. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define MSG_MAX (64 * 1024)   /* interfaces.md §3: larger frames close with 1009 */
+#define MSG_MAX (64 * 1024) /* interfaces.md §3: larger frames close with 1009 */
 #define HTTP_BODY_MAX (64 * 1024)
 
 /* Keep-alive (RFC 6455 §5.5.2): a client silent this long is pinged, and one silent longer
@@ -26,13 +26,14 @@
 struct ws_server {
   struct lws_context *ctx;
   uv_timer_t keepalive;
-  ws_conn *conns;         /* every open WebSocket, for the keep-alive sweep */
+  ws_conn *conns; /* every open WebSocket, for the keep-alive sweep */
   ws_handlers h;
   void *ud;
   char tag[64];
   bool destroying;
   uint64_t connections;
   uint64_t frames_out;
+  uint64_t ping_after_ms, hangup_after_ms;
 };
 
 struct ws_conn {
@@ -40,13 +41,14 @@ struct ws_conn {
   struct ws_conn *prev, *next; /* in srv->conns */
   uint64_t last_rx_ms;         /* any frame from the client, pongs included */
   uint64_t pinged_ms;          /* 0: not pinged since last_rx_ms */
+  bool want_ping;              /* keepalive_tick asked for a ping: sent when writable */
   ws_server *srv;
   void *data;
-  msgbuf **q;          /* ring of queued frames */
+  msgbuf **q; /* ring of queued frames */
   unsigned qcap, qhead, qlen;
-  char *rx;            /* a message arriving in several fragments */
+  char *rx; /* a message arriving in several fragments */
   size_t rx_len;
-  int close_code;      /* non-zero: close once the queue is empty */
+  int close_code; /* non-zero: close once the queue is empty */
   char close_reason[64];
   char host[64];
 };
@@ -159,6 +161,21 @@ uint64_t ws_server_frames_out(const ws_server *s) { return s->frames_out; }
 
 /* Writes queued frames until the socket would block. -1: close the connection. */
 static int conn_writable(ws_conn *c) {
+  if (c->want_ping) {
+    /* The ping carries two bytes: lws 4.1's server parser stalls on a zero-length PONG
+     * (measured: the connection then read nothing more and was dropped 75 s later although
+     * the client answered every ping), and clients echo the ping's payload. Written from
+     * WRITEABLE, where lws wants every frame written. */
+    unsigned char ping[LWS_PRE + 2] = {0};
+    ping[LWS_PRE] = 'k';
+    ping[LWS_PRE + 1] = 'a';
+    c->want_ping = false;
+    if (lws_write(c->wsi, &ping[LWS_PRE], 2, LWS_WRITE_PING) < 0) return -1;
+    if (c->qlen) {
+      lws_callback_on_writable(c->wsi);
+      return 0;
+    }
+  }
   while (c->qlen) {
     msgbuf *m = c->q[c->qhead];
     if (lws_write(c->wsi, m->data, m->len, LWS_WRITE_TEXT) < (int)m->len) return -1;
@@ -234,7 +251,7 @@ static int http_dispatch(ws_server *s, struct lws *wsi, pss *p) {
 
 static int http_writable(struct lws *wsi, pss *p) {
   unsigned char hdr[LWS_PRE + 1024], *start = &hdr[LWS_PRE], *q = start,
-                                       *end = &hdr[sizeof hdr - 1];
+                                     *end = &hdr[sizeof hdr - 1];
   if (!p->res.status) return 0;
   size_t len = p->res.body ? p->res.body_len : 0;
   if (lws_add_http_common_headers(wsi, (unsigned)p->res.status, p->res.content_type,
@@ -266,129 +283,128 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   pss *p = user;
 
   switch (reason) {
-  case LWS_CALLBACK_HTTP: {
-    if (!s || s->destroying) return -1;
-    str_copy(p->method, method_of(wsi), sizeof p->method);
-    str_copy(p->path, in ? (const char *)in : "/", sizeof p->path);
-    copy_hdr(wsi, p->auth, sizeof p->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
-    p->body = NULL;
-    p->body_len = 0;
-    p->body_too_big = false;
-    if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") ||
-        !strcmp(p->method, "DELETE"))
-      return http_dispatch(s, wsi, p);
-    return 0; /* wait for the body */
-  }
-  case LWS_CALLBACK_HTTP_BODY:
-    if (p->body_len + len > HTTP_BODY_MAX) {
-      p->body_too_big = true;
+    case LWS_CALLBACK_HTTP: {
+      if (!s || s->destroying) return -1;
+      str_copy(p->method, method_of(wsi), sizeof p->method);
+      str_copy(p->path, in ? (const char *)in : "/", sizeof p->path);
+      copy_hdr(wsi, p->auth, sizeof p->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+      p->body = NULL;
+      p->body_len = 0;
+      p->body_too_big = false;
+      if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") || !strcmp(p->method, "DELETE"))
+        return http_dispatch(s, wsi, p);
+      return 0; /* wait for the body */
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+      if (p->body_len + len > HTTP_BODY_MAX) {
+        p->body_too_big = true;
+        return 0;
+      }
+      if (!p->body_too_big) {
+        char *nb = realloc(p->body, p->body_len + len + 1);
+        if (!nb) return -1;
+        memcpy(nb + p->body_len, in, len);
+        p->body = nb;
+        p->body_len += len;
+        p->body[p->body_len] = '\0';
+      }
       return 0;
-    }
-    if (!p->body_too_big) {
-      char *nb = realloc(p->body, p->body_len + len + 1);
-      if (!nb) return -1;
-      memcpy(nb + p->body_len, in, len);
-      p->body = nb;
-      p->body_len += len;
-      p->body[p->body_len] = '\0';
-    }
-    return 0;
-  case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-    int r = http_dispatch(s, wsi, p);
-    free(p->body);
-    p->body = NULL;
-    p->body_len = 0;
-    return r;
-  }
-  case LWS_CALLBACK_HTTP_WRITEABLE:
-    return http_writable(wsi, p);
-  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-  case LWS_CALLBACK_CLOSED_HTTP:
-    if (p) {
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+      int r = http_dispatch(s, wsi, p);
       free(p->body);
       p->body = NULL;
-      free(p->res.body);
-      p->res.body = NULL;
+      p->body_len = 0;
+      return r;
     }
-    return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return http_writable(wsi, p);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+      if (p) {
+        free(p->body);
+        p->body = NULL;
+        free(p->res.body);
+        p->res.body = NULL;
+      }
+      return 0;
 
-  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-    char uri[64];
-    copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-    return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
-  }
-  case LWS_CALLBACK_ESTABLISHED: {
-    ws_conn *c = calloc(1, sizeof *c);
-    if (!c) return -1;
-    c->wsi = wsi;
-    c->srv = s;
-    copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
-    c->last_rx_ms = now_ms();
-    p->conn = c;
-    s->connections++;
-    if (s->h.on_open(s->ud, c) != 0) {
-      s->connections--;
-      p->conn = NULL;
-      conn_free(c);
-      return -1;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      char uri[64];
+      copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+      return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
     }
-    c->next = s->conns;
-    if (s->conns) s->conns->prev = c;
-    s->conns = c;
-    return 0;
-  }
-  case LWS_CALLBACK_RECEIVE_PONG:
-    if (p->conn) p->conn->last_rx_ms = now_ms(), p->conn->pinged_ms = 0;
-    return 0;
-  case LWS_CALLBACK_RECEIVE: {
-    ws_conn *c = p->conn;
-    if (!c || c->close_code) return 0;
-    c->last_rx_ms = now_ms();
-    c->pinged_ms = 0;
-    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-    if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MSG_MAX) {
-      static const char why[] = "message over 64 KiB";
-      lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                       sizeof why - 1);
-      return -1;
-    }
-    if (final && !c->rx) {
-      s->h.on_message(s->ud, c, in, len); /* the common case: one fragment, no copy */
+    case LWS_CALLBACK_ESTABLISHED: {
+      ws_conn *c = calloc(1, sizeof *c);
+      if (!c) return -1;
+      c->wsi = wsi;
+      c->srv = s;
+      copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
+      c->last_rx_ms = now_ms();
+      p->conn = c;
+      s->connections++;
+      if (s->h.on_open(s->ud, c) != 0) {
+        s->connections--;
+        p->conn = NULL;
+        conn_free(c);
+        return -1;
+      }
+      c->next = s->conns;
+      if (s->conns) s->conns->prev = c;
+      s->conns = c;
       return 0;
     }
-    char *nb = realloc(c->rx, c->rx_len + len + 1);
-    if (!nb) return -1;
-    memcpy(nb + c->rx_len, in, len);
-    c->rx = nb;
-    c->rx_len += len;
-    if (final) {
-      c->rx[c->rx_len] = '\0';
-      s->h.on_message(s->ud, c, c->rx, c->rx_len);
-      free(c->rx);
-      c->rx = NULL;
-      c->rx_len = 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+      if (p->conn) p->conn->last_rx_ms = now_ms(), p->conn->pinged_ms = 0;
+      return 0;
+    case LWS_CALLBACK_RECEIVE: {
+      ws_conn *c = p->conn;
+      if (!c || c->close_code) return 0;
+      c->last_rx_ms = now_ms();
+      c->pinged_ms = 0;
+      bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+      if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MSG_MAX) {
+        static const char why[] = "message over 64 KiB";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
+      }
+      if (final && !c->rx) {
+        s->h.on_message(s->ud, c, in, len); /* the common case: one fragment, no copy */
+        return 0;
+      }
+      char *nb = realloc(c->rx, c->rx_len + len + 1);
+      if (!nb) return -1;
+      memcpy(nb + c->rx_len, in, len);
+      c->rx = nb;
+      c->rx_len += len;
+      if (final) {
+        c->rx[c->rx_len] = '\0';
+        s->h.on_message(s->ud, c, c->rx, c->rx_len);
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_len = 0;
+      }
+      return 0;
     }
-    return 0;
-  }
-  case LWS_CALLBACK_SERVER_WRITEABLE:
-    return p->conn ? conn_writable(p->conn) : 0;
-  case LWS_CALLBACK_CLOSED: {
-    ws_conn *c = p->conn;
-    if (!c) return 0;
-    p->conn = NULL;
-    s->connections--;
-    if (c->prev)
-      c->prev->next = c->next;
-    else
-      s->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    s->h.on_close(s->ud, c); /* also while destroying: the node frees its client */
-    conn_free(c);
-    return 0;
-  }
-  default:
-    return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      return p->conn ? conn_writable(p->conn) : 0;
+    case LWS_CALLBACK_CLOSED: {
+      ws_conn *c = p->conn;
+      if (!c) return 0;
+      p->conn = NULL;
+      s->connections--;
+      if (c->prev)
+        c->prev->next = c->next;
+      else
+        s->conns = c->next;
+      if (c->next) c->next->prev = c->prev;
+      s->h.on_close(s->ud, c); /* also while destroying: the node frees its client */
+      conn_free(c);
+      return 0;
+    }
+    default:
+      return 0;
   }
 }
 
@@ -413,14 +429,16 @@ static void keepalive_tick(uv_timer_t *t) {
   int pings = 0;
   for (ws_conn *c = s->conns; c; c = c->next) {
     uint64_t idle = now - c->last_rx_ms;
-    if (c->close_code || idle < PING_AFTER_MS) continue;
-    if (idle >= HANGUP_AFTER_MS) {
-      c->close_code = WS_CLOSE_GOING_AWAY;
-      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    } else if (!c->pinged_ms && pings < PINGS_PER_TICK && c->qlen == 0 &&
-               !lws_partial_buffered(c->wsi)) {
-      unsigned char ping[LWS_PRE + 1];
-      if (lws_write(c->wsi, &ping[LWS_PRE], 0, LWS_WRITE_PING) >= 0) c->pinged_ms = now;
+    if (c->close_code || idle < s->ping_after_ms) continue;
+    if (idle >= s->hangup_after_ms) {
+      /* A close frame the usual way (measured: lws 4.1's LWS_TO_KILL_ASYNC alone never
+       * closed it), and a timeout behind it for a peer that takes nothing any more. */
+      ws_close(c, WS_CLOSE_GOING_AWAY, "keep-alive timeout");
+      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+    } else if (!c->pinged_ms && pings < PINGS_PER_TICK) {
+      c->want_ping = true;
+      c->pinged_ms = now;
+      lws_callback_on_writable(c->wsi);
       pings++;
     }
   }
@@ -436,6 +454,14 @@ ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, const c
   s->h = *h;
   s->ud = ud;
   str_copy(s->tag, tag, sizeof s->tag);
+  s->ping_after_ms = PING_AFTER_MS;
+  s->hangup_after_ms = HANGUP_AFTER_MS;
+  /* Test hook: the keep-alive at a pace a test can wait for (the hang-up keeps its ratio). */
+  const char *ka = getenv("AMPHI_TEST_PING_AFTER_MS");
+  if (ka && atoi(ka) >= 100) {
+    s->ping_after_ms = (uint64_t)atoi(ka);
+    s->hangup_after_ms = s->ping_after_ms * HANGUP_AFTER_MS / PING_AFTER_MS;
+  }
   void *loops[1] = {loop};
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
@@ -451,8 +477,7 @@ ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, const c
   info.pcontext = &s->ctx; /* lws writes NULL here when it has finished destroying */
   s->ctx = lws_create_context(&info);
   if (!s->ctx) {
-    snprintf(err, errlen, "cannot listen on %s:%d (in use?)", host && *host ? host : "*",
-             port);
+    snprintf(err, errlen, "cannot listen on %s:%d (in use?)", host && *host ? host : "*", port);
     free(s);
     return NULL;
   }
