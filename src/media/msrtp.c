@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "media/srtp_gcm.h"
 
 /* libsrtp keeps one stream per SSRC and never forgets one. The inbound session creates a
  * stream for every SSRC the peer authenticates, so a peer cycling SSRCs would grow it
@@ -27,6 +28,7 @@ struct inbound_ssrc {
 
 struct msrtp {
   srtp_t tx;
+  srtp_gcm_tx *gcm_tx; /* GCM: what we send goes through OpenSSL (srtp_gcm.h) */
   srtp_t rx;
   struct inbound_ssrc seen[MSRTP_MAX_INBOUND_SSRCS];
   size_t n_seen;
@@ -86,11 +88,16 @@ msrtp *msrtp_create(dtls_srtp_profile profile, const uint8_t *tx, const uint8_t 
     free(s);
     return NULL;
   }
+  if (profile == DTLS_SRTP_AEAD_AES_128_GCM && !(s->gcm_tx = srtp_gcm_tx_create(tx))) {
+    msrtp_free(s);
+    return NULL;
+  }
   return s;
 }
 
 void msrtp_free(msrtp *s) {
   if (!s) return;
+  srtp_gcm_tx_free(s->gcm_tx);
   srtp_dealloc(s->tx);
   srtp_dealloc(s->rx);
   free(s);
@@ -98,14 +105,18 @@ void msrtp_free(msrtp *s) {
 
 /* RFC 3550 §5.1: libsrtp reads up to the end of the CSRC list and the header extension,
  * so both must lie inside the packet. */
-static bool rtp_header_fits(const uint8_t *pkt, size_t len) {
-  if (len < RTP_HEADER_LEN || pkt[0] >> 6 != 2) return false;
+static size_t rtp_header_len(const uint8_t *pkt, size_t len) {
+  if (len < RTP_HEADER_LEN || pkt[0] >> 6 != 2) return 0;
   size_t hdr = RTP_HEADER_LEN + 4u * (pkt[0] & 0x0F);
   if (pkt[0] & 0x10) {
-    if (hdr + 4 > len) return false;
+    if (hdr + 4 > len) return 0;
     hdr += 4 + 4u * rd16(pkt + hdr + 2);
   }
-  return hdr <= len;
+  return hdr <= len ? hdr : 0;
+}
+
+static bool rtp_header_fits(const uint8_t *pkt, size_t len) {
+  return rtp_header_len(pkt, len) != 0;
 }
 
 static bool rtcp_header_fits(const uint8_t *pkt, size_t len) {
@@ -138,6 +149,7 @@ static void note_inbound(msrtp *s, uint32_t ssrc) {
 
 int msrtp_protect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
   if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_fits(pkt, *len)) return -1;
+  if (s->gcm_tx) return srtp_gcm_protect_rtp(s->gcm_tx, pkt, len, rtp_header_len(pkt, *len));
   int n = (int)*len;
   if (srtp_protect(s->tx, pkt, &n) != srtp_err_status_ok) return -1;
   *len = (size_t)n;
