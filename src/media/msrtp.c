@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
-#include "media/srtp_gcm.h"
+#include "media/srtp_tx.h"
 
 /* libsrtp keeps one stream per SSRC and never forgets one. The inbound session creates a
  * stream for every SSRC the peer authenticates, so a peer cycling SSRCs would grow it
@@ -28,7 +28,7 @@ struct inbound_ssrc {
 
 struct msrtp {
   srtp_t tx;
-  srtp_gcm_tx *gcm_tx; /* GCM: what we send goes through OpenSSL (srtp_gcm.h) */
+  srtp_tx *fast_tx; /* the RTP we send goes through OpenSSL (srtp_tx.h) */
   srtp_t rx;
   struct inbound_ssrc seen[MSRTP_MAX_INBOUND_SSRCS];
   size_t n_seen;
@@ -88,7 +88,7 @@ msrtp *msrtp_create(dtls_srtp_profile profile, const uint8_t *tx, const uint8_t 
     free(s);
     return NULL;
   }
-  if (profile == DTLS_SRTP_AEAD_AES_128_GCM && !(s->gcm_tx = srtp_gcm_tx_create(tx))) {
+  if (!(s->fast_tx = srtp_tx_create(profile, tx, keysalt_len))) {
     msrtp_free(s);
     return NULL;
   }
@@ -97,7 +97,7 @@ msrtp *msrtp_create(dtls_srtp_profile profile, const uint8_t *tx, const uint8_t 
 
 void msrtp_free(msrtp *s) {
   if (!s) return;
-  srtp_gcm_tx_free(s->gcm_tx);
+  srtp_tx_free(s->fast_tx);
   srtp_dealloc(s->tx);
   srtp_dealloc(s->rx);
   free(s);
@@ -149,7 +149,7 @@ static void note_inbound(msrtp *s, uint32_t ssrc) {
 
 int msrtp_protect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
   if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_fits(pkt, *len)) return -1;
-  if (s->gcm_tx) return srtp_gcm_protect_rtp(s->gcm_tx, pkt, len, rtp_header_len(pkt, *len));
+  if (s->fast_tx) return srtp_tx_protect_rtp(s->fast_tx, pkt, len, rtp_header_len(pkt, *len));
   int n = (int)*len;
   if (srtp_protect(s->tx, pkt, &n) != srtp_err_status_ok) return -1;
   *len = (size_t)n;

@@ -596,23 +596,29 @@ static void test_many_inbound_ssrcs(void **state) {
   msrtp_free(b);
 }
 
-/* msrtp sends GCM through OpenSSL (srtp_gcm.c), not libsrtp2: the two must agree byte for
+/* msrtp sends RTP through OpenSSL (srtp_tx.c), not libsrtp2: the two must agree byte for
  * byte, across a sequence number wrap and for a retransmission from before the wrap (which
  * needs the older rollover counter), and what it sends must unprotect with libsrtp2. */
-static void test_gcm_fast_path_matches_libsrtp(void **state) {
-  (void)state;
-  uint8_t ks[28];
-  for (int i = 0; i < 28; i++) ks[i] = (uint8_t)(i * 7 + 3);
+static void fast_path_matches_libsrtp(dtls_srtp_profile profile) {
+  bool gcm = profile == DTLS_SRTP_AEAD_AES_128_GCM;
+  size_t kl = gcm ? 28 : 30;
+  uint8_t ks[30];
+  for (int i = 0; i < 30; i++) ks[i] = (uint8_t)(i * 7 + 3);
   srtp_policy_t pol;
   memset(&pol, 0, sizeof pol);
-  srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-  srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+  if (gcm) {
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+  } else {
+    srtp_crypto_policy_set_rtp_default(&pol.rtp);
+    srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
+  }
   pol.ssrc.type = ssrc_any_outbound;
   pol.key = ks;
   pol.window_size = 1024;
   pol.allow_repeat_tx = 1;
-  msrtp *ours = msrtp_create(DTLS_SRTP_AEAD_AES_128_GCM, ks, ks, 28);
-  msrtp *peer = msrtp_create(DTLS_SRTP_AEAD_AES_128_GCM, ks, ks, 28);
+  msrtp *ours = msrtp_create(profile, ks, ks, kl);
+  msrtp *peer = msrtp_create(profile, ks, ks, kl);
   assert_non_null(ours);
   assert_non_null(peer);
   srtp_t lib;
@@ -623,7 +629,7 @@ static void test_gcm_fast_path_matches_libsrtp(void **state) {
     wr16(a + 2, seqs[k]);
     wr32(a + 4, 1000u * (uint32_t)k);
     wr32(a + 8, 0x01020309);
-    wr16(a + 12, 0xBEDE); /* one-byte header extension, one word: it is AAD */
+    wr16(a + 12, 0xBEDE); /* one-byte header extension, one word */
     wr16(a + 14, 1);
     a[16] = 0x10;
     a[17] = 0x2a;
@@ -634,6 +640,7 @@ static void test_gcm_fast_path_matches_libsrtp(void **state) {
     assert_int_equal(msrtp_protect_rtp(ours, a, &la), 0);
     assert_int_equal(srtp_protect(lib, b, &lb), srtp_err_status_ok);
     assert_int_equal(la, (size_t)lb);
+    assert_int_equal(la, 220 + (gcm ? 16 : 10));
     assert_memory_equal(a, b, la);
     if (k != 5) { /* 65534 again after the wrap: a replay to the receiver, by design */
       assert_int_equal(msrtp_unprotect_rtp(peer, a, &la), 0);
@@ -643,6 +650,16 @@ static void test_gcm_fast_path_matches_libsrtp(void **state) {
   srtp_dealloc(lib);
   msrtp_free(ours);
   msrtp_free(peer);
+}
+
+static void test_fast_path_matches_libsrtp_gcm(void **state) {
+  (void)state;
+  fast_path_matches_libsrtp(DTLS_SRTP_AEAD_AES_128_GCM);
+}
+
+static void test_fast_path_matches_libsrtp_cm(void **state) {
+  (void)state;
+  fast_path_matches_libsrtp(DTLS_SRTP_AES128_CM_SHA1_80);
 }
 
 int main(void) {
@@ -660,7 +677,8 @@ int main(void) {
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_create_rejects),
       cmocka_unit_test(test_many_inbound_ssrcs),
-      cmocka_unit_test(test_gcm_fast_path_matches_libsrtp),
+      cmocka_unit_test(test_fast_path_matches_libsrtp_gcm),
+      cmocka_unit_test(test_fast_path_matches_libsrtp_cm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
