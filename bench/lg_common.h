@@ -1,9 +1,10 @@
-/* lg_common.h: code shared by the two load generators, bench/loadgen.c (amphi's own
- * protocol) and bench/xmpp_loadgen.c (XMPP over WebSocket, for the Prosody comparison).
+/* lg_common.h: code shared by the load generators, bench/loadgen.c (amphi's own
+ * protocol), bench/xmpp_loadgen.c (XMPP over WebSocket, for the Prosody comparison) and the
+ * signaling side of bench/media_loadgen.c (amphi's join path, with a redirect to a visitor).
  *
  * Header-only because CMake builds every bench/<name>.c as its own program: there is no bench
  * library to link a shared .c into. Everything here is static inline, so a helper one of
- * the two programs does not use costs nothing and warns about nothing.
+ * the programs does not use costs nothing and warns about nothing.
  *
  * The includer defines LG_NAME (the program's name, the prefix of every message on stderr)
  * before including this file. What lives here: option-parsing helpers, the clocks, growable
@@ -100,19 +101,25 @@ static inline bool lg_common_flag(const char *a, const char *v, const lg_flag_ta
   return true;
 }
 
-/* Splits a ws://host:port/path URL; path gets its leading '/' back. */
-static inline int lg_parse_ws_url(const char *flag, const char *in, int *port, char *host,
-                                  size_t host_cap, char *path_out, size_t path_cap) {
-  char url[256];
+/* Splits a ws://host:port/path URL (a flag's, or a redirect's); path gets its leading '/'
+ * back. -1, saying nothing, when it is no such URL. */
+static inline int lg_split_ws_url(const char *in, int *port, char *host, size_t host_cap,
+                                  char *path_out, size_t path_cap) {
+  char url[512];
   snprintf(url, sizeof url, "%s", in);
   const char *prot, *ads, *path;
-  if (lws_parse_uri(url, &prot, &ads, port, &path) || strcmp(prot, "ws") != 0) {
-    fprintf(stderr, LG_NAME ": %s: expected ws://host:port/path, got '%s'\n", flag, in);
-    return -1;
-  }
+  *port = 0;
+  if (lws_parse_uri(url, &prot, &ads, port, &path) || strcmp(prot, "ws") != 0) return -1;
   snprintf(host, host_cap, "%s", ads);
   snprintf(path_out, path_cap, "/%s", path);
   return 0;
+}
+
+static inline int lg_parse_ws_url(const char *flag, const char *in, int *port, char *host,
+                                  size_t host_cap, char *path_out, size_t path_cap) {
+  if (lg_split_ws_url(in, port, host, host_cap, path_out, path_cap) == 0) return 0;
+  fprintf(stderr, LG_NAME ": %s: expected ws://host:port/path, got '%s'\n", flag, in);
+  return -1;
 }
 
 /* --- clocks, growable arrays, percentiles ------------------------------------------------- */
@@ -414,6 +421,131 @@ static inline struct lws_context *lg_create_context(uv_loop_t *loop,
   return ctx;
 }
 
+/* --- the join path: the main node, then (visitors) a redirect with a ticket -------------- */
+
+/* One WebSocket of a client, set as the wsi's opaque data, so that a callback knows which
+ * client and which of its two connections it is about. */
+typedef struct lg_link {
+  void *client;
+  struct lws *wsi;
+  bool closing; /* we closed it on purpose: its close is no error */
+} lg_link;
+
+/* What every client of the join path has, whatever else its program gives it. */
+typedef struct lg_joiner {
+  lg_link main, vis;
+  char *url, *ticket; /* from the redirect */
+  char *rx;           /* a message arriving in several fragments */
+  size_t rx_len;
+  struct lg_joiner *next_redirect;
+} lg_joiner;
+
+/* Clients whose visitor connection is due, first come first served (their tickets run). */
+typedef struct lg_redirects {
+  lg_joiner *head, **tail;
+} lg_redirects;
+
+/* Opens l as a client WebSocket to host:port/path; iface (may be NULL) is the local address
+ * to bind. NULL when it fails at once (a CONNECTION_ERROR callback may already have been
+ * called). */
+static inline struct lws *lg_open(struct lws_context *ctx, lg_link *l, void *client,
+                                  const char *host, int port, const char *path, const char *iface) {
+  l->client = client;
+  l->closing = false;
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  char hosthdr[300];
+  snprintf(hosthdr, sizeof hosthdr, "%s:%d", host, port);
+  ci.context = ctx;
+  ci.address = host;
+  ci.port = port;
+  ci.path = path;
+  ci.host = hosthdr;
+  ci.origin = hosthdr;
+  ci.local_protocol_name = LG_NAME;
+  ci.opaque_user_data = l;
+  ci.pwsi = &l->wsi;
+  ci.retry_and_idle_policy = &no_validity;
+  ci.iface = iface;
+  return lws_client_connect_via_info(&ci);
+}
+
+/* Opens the visitor connection the redirect asked for (and frees its URL). NULL when it is
+ * opening, else why not. The caller sets its visitor state first: a CONNECTION_ERROR
+ * callback can come from inside. */
+static inline const char *lg_open_visitor(struct lws_context *ctx, lg_joiner *j, void *client,
+                                          const char *iface) {
+  char host[256], path[256];
+  int port;
+  int bad = lg_split_ws_url(j->url ? j->url : "", &port, host, sizeof host, path, sizeof path);
+  free(j->url);
+  j->url = NULL;
+  if (bad) return "redirect url is not ws://host:port/path";
+  if (!lg_open(ctx, &j->vis, client, host, port, path, iface))
+    return "cannot connect to the visitor node";
+  return NULL;
+}
+
+/* Closes a connection from outside its callbacks; its callbacks see it was on purpose. */
+static inline void lg_kill(lg_link *l) {
+  if (l->wsi && !l->closing) {
+    l->closing = true;
+    lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+}
+
+/* A redirect to a visitor node: keeps its url and ticket, is done with the main node (the
+ * WRITEABLE callback closes it cleanly, with a close frame) and queues j. */
+static inline void lg_take_redirect(lg_redirects *q, lg_joiner *j, const char *url,
+                                    const char *ticket) {
+  j->url = strdup(url);
+  j->ticket = strdup(ticket);
+  j->main.closing = true;
+  lws_callback_on_writable(j->main.wsi);
+  j->next_redirect = NULL;
+  *q->tail = j;
+  q->tail = &j->next_redirect;
+}
+
+/* The next client whose visitor connection is due (its main link knows the client), or NULL. */
+static inline lg_joiner *lg_next_redirect(lg_redirects *q) {
+  lg_joiner *j = q->head;
+  if (!j) return NULL;
+  q->head = j->next_redirect;
+  if (!q->head) q->tail = &q->head;
+  j->next_redirect = NULL;
+  return j;
+}
+
+/* The ticket, once the visitor's join has it: the caller frees it. */
+static inline char *lg_take_ticket(lg_joiner *j) {
+  char *t = j->ticket;
+  j->ticket = NULL;
+  return t;
+}
+
+/* A CONNECTION_ERROR or CLOSED callback: the link has no wsi any more. Returns its client
+ * when that is news to it, NULL when it was none of ours or closed on purpose. */
+static inline void *lg_link_ended(lg_link *l) {
+  if (!l) return NULL;
+  l->wsi = NULL;
+  return l->closing ? NULL : l->client;
+}
+
+/* The start of a WRITEABLE callback: true when the link is being closed on purpose (the
+ * close frame is then on its way and the callback returns -1). */
+static inline bool lg_closing(struct lws *wsi, const lg_link *l) {
+  if (!l->closing) return false;
+  lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+  return true;
+}
+
+static inline void lg_joiner_free(lg_joiner *j) {
+  free(j->url);
+  free(j->ticket);
+  free(j->rx);
+}
+
 /* lws_write of one text message (lws writes the frame header into the LWS_PRE bytes
  * before the payload). LG_WRITE_NOMEM when the buffer cannot be had, else lws_write's. */
 #define LG_WRITE_NOMEM (-2)
@@ -449,6 +581,27 @@ static inline int lg_rx_fragment(struct lws *wsi, char **rx, size_t *rx_len, voi
   *rx = NULL;
   *rx_len = 0;
   return 2;
+}
+
+/* A RECEIVE callback of a link: each whole message goes to on_message. -1 when out of
+ * memory (the callback returns it), else 0. */
+typedef void lg_on_message_fn(void *client, lg_link *l, const char *msg, size_t len);
+static inline int lg_receive(struct lws *wsi, lg_link *l, lg_joiner *j, void *in, size_t len,
+                             lg_on_message_fn *on_message) {
+  if (l->closing) return 0;
+  char *m;
+  size_t ml;
+  int got = lg_rx_fragment(wsi, &j->rx, &j->rx_len, in, len, &m, &ml);
+  if (got < 0) return -1;
+  if (got > 0) on_message(l->client, l, m, ml);
+  if (got == 2) free(m);
+  return 0;
+}
+
+/* The callbacks both handle alike: a wsi going away, and whatever else lws says. */
+static inline int lg_other_event(lg_link *l, enum lws_callback_reasons reason) {
+  if (reason == LWS_CALLBACK_WSI_DESTROY && l) l->wsi = NULL;
+  return 0;
 }
 
 #endif

@@ -123,29 +123,15 @@ typedef enum {
   ST_FAILED,
 } cstate;
 
-typedef struct client client;
-
-/* One per WebSocket, set as the wsi's opaque data, so that a callback knows which of the
- * client's two connections it is about. */
-typedef struct wslink {
-  client *c;
-  struct lws *wsi;
-  bool closing; /* we closed it on purpose: its close is no error */
-} wslink;
-
-struct client {
+typedef struct client {
   int idx;
   cstate st;
   int64_t t0_us; /* monotonic, when the join started */
-  wslink main, vis;
-  char *url, *ticket; /* from the redirect */
-  char *out;          /* one message waiting for the socket to be writable */
+  lg_joiner j;   /* its two connections, the redirect, the message arriving */
+  char *out;     /* one message waiting for the socket to be writable */
   size_t out_len;
-  char *rx; /* a message arriving in several fragments */
-  size_t rx_len;
   int chats; /* chat receipts */
-  client *next_redirect;
-};
+} client;
 
 static struct {
   uv_loop_t loop;
@@ -153,8 +139,8 @@ static struct {
   client *cl;
   int started, inflight, joined, failed, done_joins;
   int errors, drops;
-  client *redirects, **redirects_tail; /* FIFO of clients whose visitor connect is due */
-  lg_stats s;                          /* join times, receipts, CPU */
+  lg_redirects redirects;
+  lg_stats s; /* join times, receipts, CPU */
   uv_timer_t pump_timer, tick_timer, speak_timer, end_timer;
   uv_signal_t sigint, sigterm;
   bool finishing, ready;
@@ -196,14 +182,8 @@ static void fail(client *c, const char *fmt, ...) {
   free(c->out);
   c->out = NULL;
   /* Close whatever is still open; the close callbacks see ST_FAILED and stay quiet. */
-  if (c->main.wsi && !c->main.closing) {
-    c->main.closing = true;
-    lws_set_timeout(c->main.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-  }
-  if (c->vis.wsi && !c->vis.closing) {
-    c->vis.closing = true;
-    lws_set_timeout(c->vis.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-  }
+  lg_kill(&c->j.main);
+  lg_kill(&c->j.vis);
   if (was == ST_MAIN || was == ST_REDIRECT || was == ST_VISITOR) {
     G.failed++;
     join_finished(c);
@@ -221,56 +201,23 @@ static void queue_out(client *c, struct lws *wsi, char *text) {
   lws_callback_on_writable(wsi);
 }
 
-static struct lws *connect_ws(client *c, wslink *l, const char *host, int port, const char *path) {
-  struct lws_client_connect_info ci;
-  memset(&ci, 0, sizeof ci);
-  char hosthdr[160];
-  snprintf(hosthdr, sizeof hosthdr, "%s:%d", host, port);
-  ci.context = G.ctx;
-  ci.address = host;
-  ci.port = port;
-  ci.path = path;
-  ci.host = hosthdr;
-  ci.origin = hosthdr;
-  ci.local_protocol_name = "loadgen";
-  ci.opaque_user_data = l;
-  ci.pwsi = &l->wsi;
-  ci.retry_and_idle_policy = &no_validity;
-  /* A source address of its own per process: connect() looks for a free local port among
-   * every connection from the same address to the same server, and with tens of
-   * thousands of them that search shows up in the profile. */
-  ci.iface = O.source_ip;
-  l->c = c;
-  l->closing = false;
-  return lws_client_connect_via_info(&ci);
-}
-
 static void start_client(client *c) {
   c->st = ST_MAIN;
   c->t0_us = lg_join_started(&G.s);
   G.inflight++;
   G.started++;
-  if (!connect_ws(c, &c->main, G.main_host, G.main_port, G.main_path) &&
+  /* A source address of its own per process: connect() looks for a free local port among
+   * every connection from the same address to the same server, and with tens of
+   * thousands of them that search shows up in the profile. */
+  if (!lg_open(G.ctx, &c->j.main, c, G.main_host, G.main_port, G.main_path, O.source_ip) &&
       c->st == ST_MAIN) /* a CONNECTION_ERROR callback may already have failed it */
     fail(c, "cannot connect to the main node");
 }
 
 static void start_visitor(client *c) {
-  char *url = c->url;
-  c->url = NULL;
-  const char *prot, *ads, *path;
-  int port = 0;
-  if (lws_parse_uri(url, &prot, &ads, &port, &path) || strcmp(prot, "ws") != 0) {
-    fail(c, "redirect url is not ws://host:port/path");
-    free(url);
-    return;
-  }
-  char fullpath[256];
-  snprintf(fullpath, sizeof fullpath, "/%s", path);
   c->st = ST_VISITOR;
-  if (!connect_ws(c, &c->vis, ads, port, fullpath) && c->st == ST_VISITOR)
-    fail(c, "cannot connect to the visitor node");
-  free(url);
+  const char *why = lg_open_visitor(G.ctx, &c->j, c, O.source_ip);
+  if (why && c->st == ST_VISITOR) fail(c, "%s", why);
 }
 
 /* Opens connections outside of lws callbacks: visitor connections of redirected clients
@@ -278,11 +225,8 @@ static void start_visitor(client *c) {
 static void pump_cb(uv_timer_t *t) {
   (void)t;
   if (G.finishing) return;
-  while (G.redirects) {
-    client *c = G.redirects;
-    G.redirects = c->next_redirect;
-    if (!G.redirects) G.redirects_tail = &G.redirects;
-    c->next_redirect = NULL;
+  for (lg_joiner *j; (j = lg_next_redirect(&G.redirects));) {
+    client *c = j->main.client;
     if (c->st == ST_REDIRECT) start_visitor(c);
   }
   while (G.inflight < O.concurrency && G.started < O.clients) start_client(&G.cl[G.started]);
@@ -306,7 +250,8 @@ static void joined(client *c) {
 
 static void speak_cb(uv_timer_t *t);
 
-static void on_message(client *c, wslink *l, const char *msg, size_t len) {
+static void on_message(void *client_, lg_link *l, const char *msg, size_t len) {
+  client *c = client_;
   if (memmem(msg, len, "\"type\":\"chat\"", 12)) {
     if (c->st == ST_JOINED) on_chat(c, msg, len);
     return;
@@ -316,7 +261,7 @@ static void on_message(client *c, wslink *l, const char *msg, size_t len) {
   const char *type = json_string_value(json_object_get(j, "type"));
   if (!type) {
     fail(c, "unparsable message from the server");
-  } else if (!strcmp(type, "redirect") && l == &c->main && c->st == ST_MAIN) {
+  } else if (!strcmp(type, "redirect") && l == &c->j.main && c->st == ST_MAIN) {
     const char *url = json_string_value(json_object_get(j, "url"));
     const char *ticket = json_string_value(json_object_get(j, "ticket"));
     if (O.speak) {
@@ -324,23 +269,16 @@ static void on_message(client *c, wslink *l, const char *msg, size_t len) {
     } else if (!url || !ticket) {
       fail(c, "redirect without url or ticket");
     } else {
-      c->url = strdup(url);
-      c->ticket = strdup(ticket);
+      lg_take_redirect(&G.redirects, &c->j, url, ticket);
       c->st = ST_REDIRECT;
-      /* Done with main: the WRITEABLE callback closes it cleanly (with a close frame). */
-      c->main.closing = true;
-      lws_callback_on_writable(c->main.wsi);
-      c->next_redirect = NULL;
-      *G.redirects_tail = c;
-      G.redirects_tail = &c->next_redirect;
       schedule_pump();
     }
   } else if (!strcmp(type, "joined")) {
-    if (O.speak && l == &c->main && c->st == ST_MAIN) {
+    if (O.speak && l == &c->j.main && c->st == ST_MAIN) {
       joined(c);
       uv_timer_start(&G.speak_timer, speak_cb, (uint64_t)O.speak_delay_ms,
                      (uint64_t)O.speak_interval_ms);
-    } else if (l == &c->vis && c->st == ST_VISITOR) {
+    } else if (l == &c->j.vis && c->st == ST_VISITOR) {
       joined(c);
     } else {
       fail(c, "unexpected joined");
@@ -367,21 +305,19 @@ static void on_message(client *c, wslink *l, const char *msg, size_t len) {
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   (void)user;
-  wslink *l = lws_get_opaque_user_data(wsi);
-  client *c = l ? l->c : NULL;
+  lg_link *l = lws_get_opaque_user_data(wsi);
+  client *c = l ? l->client : NULL;
   switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      if (!c) return 0;
-      l->wsi = NULL;
-      if (!l->closing && (c->st == ST_MAIN || c->st == ST_VISITOR))
-        fail(c, "%s connection: %s", l == &c->main ? "main" : "visitor",
+      if ((c = lg_link_ended(l)) && (c->st == ST_MAIN || c->st == ST_VISITOR))
+        fail(c, "%s connection: %s", l == &c->j.main ? "main" : "visitor",
              in ? (const char *)in : "connection error");
       return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
       if (!c) return -1;
       char *text = NULL;
       int rc;
-      if (l == &c->main) {
+      if (l == &c->j.main) {
         rc = O.speak ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
                                 O.room, O.name_prefix)
                      : asprintf(&text,
@@ -389,10 +325,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                                 "\"visitor\":true}",
                                 O.room, O.name_prefix, c->idx);
       } else {
+        char *ticket = lg_take_ticket(&c->j);
         rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
-                      c->ticket);
-        free(c->ticket);
-        c->ticket = NULL;
+                      ticket);
+        free(ticket);
       }
       if (rc < 0) {
         fail(c, "out of memory");
@@ -402,11 +338,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       return 0;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (!c) return -1;
-      if (l->closing) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-        return -1;
-      }
+      if (!c || lg_closing(wsi, l)) return -1;
       if (!c->out) return 0;
       int n = lg_write_text(wsi, c->out, c->out_len);
       if (n == LG_WRITE_NOMEM) return -1;
@@ -418,33 +350,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       }
       return 0;
     }
-    case LWS_CALLBACK_CLIENT_RECEIVE: {
-      if (!c || l->closing) return 0;
-      char *m;
-      size_t ml;
-      int got = lg_rx_fragment(wsi, &c->rx, &c->rx_len, in, len, &m, &ml);
-      if (got < 0) return -1;
-      if (got > 0) on_message(c, l, m, ml);
-      if (got == 2) free(m);
-      return 0;
-    }
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      return c ? lg_receive(wsi, l, &c->j, in, len, on_message) : 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
-      if (!c) return 0;
-      l->wsi = NULL;
-      if (l->closing || G.finishing) return 0;
+      if (!(c = lg_link_ended(l)) || G.finishing) return 0;
       if (c->st == ST_JOINED) {
         G.drops++;
         log_err("client %d: the server closed a joined connection", c->idx);
       } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
         fail(c, "%s closed the connection during the join",
-             l == &c->main ? "the main node" : "the visitor node");
+             l == &c->j.main ? "the main node" : "the visitor node");
       }
       return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-      if (l) l->wsi = NULL;
-      return 0;
     default:
-      return 0;
+      return lg_other_event(l, reason);
   }
 }
 
@@ -476,7 +395,7 @@ static void mark_ready(void) {
 
 static void speak_cb(uv_timer_t *t) {
   client *c = &G.cl[0];
-  if (c->st != ST_JOINED || !c->main.wsi) {
+  if (c->st != ST_JOINED || !c->j.main.wsi) {
     uv_timer_stop(t);
     finish();
     return;
@@ -486,7 +405,7 @@ static void speak_cb(uv_timer_t *t) {
                G.spoken) < 0)
     return;
   G.spoken++;
-  queue_out(c, c->main.wsi, text);
+  queue_out(c, c->j.main.wsi, text);
   if (G.spoken >= O.speak) {
     uv_timer_stop(t);
     uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.linger_ms, 0);
@@ -515,9 +434,9 @@ static void finish(void) {
   G.finishing = true;
   int still_joined = 0;
   for (int i = 0; i < G.started; i++)
-    if (G.cl[i].st == ST_JOINED && G.cl[i].vis.wsi) still_joined++;
+    if (G.cl[i].st == ST_JOINED && G.cl[i].j.vis.wsi) still_joined++;
   lg_print_result(&G.s, G.ready, O.delays_file, O.speak > 0, "", O.clients, G.joined, G.errors,
-                  G.drops, O.speak ? (G.cl[0].main.wsi != NULL) : still_joined, G.spoken);
+                  G.drops, O.speak ? (G.cl[0].j.main.wsi != NULL) : still_joined, G.spoken);
   uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer};
   lg_teardown(G.ctx, timers, sizeof timers / sizeof *timers, &G.sigint, &G.sigterm);
 }
@@ -538,7 +457,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (int i = 0; i < O.clients; i++) G.cl[i].idx = i;
-  G.redirects_tail = &G.redirects;
+  G.redirects.tail = &G.redirects.head;
 
   uv_loop_init(&G.loop);
   G.ctx = lg_create_context(&G.loop, protocols, O.join_timeout_s);
@@ -554,10 +473,8 @@ int main(int argc, char **argv) {
   uv_run(&G.loop, UV_RUN_DEFAULT);
   uv_loop_close(&G.loop);
   for (int i = 0; i < O.clients; i++) {
-    free(G.cl[i].url);
-    free(G.cl[i].ticket);
+    lg_joiner_free(&G.cl[i].j);
     free(G.cl[i].out);
-    free(G.cl[i].rx);
   }
   free(G.cl);
   lg_stats_free(&G.s);

@@ -61,7 +61,6 @@ QUICK=0
 SRV_IP=198.18.0.1
 CLI_IP=198.18.0.2
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { echo "media.sh: $*" >&2; exit 1; }
 
 ARGS=("$@")
@@ -87,6 +86,8 @@ RUN_AMPHI=1
 RUN_JANUS=1
 [ "$ONLY" = janus ] && RUN_AMPHI=0
 [ "$ONLY" = amphi ] && RUN_JANUS=0
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- outside the namespace: install, build, then enter it ----------------------------------
 if [ -z "${MEDIA_BENCH_IN_NETNS:-}" ]; then
@@ -125,25 +126,9 @@ fi
 # --- inside the namespace ------------------------------------------------------------------
 TMP=$MEDIA_BENCH_TMP
 PIDS=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i p
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    p=${PIDS[$i]}
-    kill -0 "$p" 2>/dev/null || continue
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  ip netns del amphi-media-load 2>/dev/null || true
-  if [ $KEEP = 1 ]; then echo "logs and raw data kept in $TMP" >&2; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+STOP_TENTHS=50
+cleanup_more() { ip netns del amphi-media-load 2>/dev/null || true; }
+bench_traps
 
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run # for `ip netns`: its mount points stay in this mount namespace
@@ -175,15 +160,6 @@ stop_pid() { # pid: TERM, then KILL after 5 s
   for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
-}
-wait_http() { # url what pid
-  for _ in $(seq 150); do
-    curl -fsS -m 1 "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$3" 2>/dev/null || { echo "media.sh: $2 exited early" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "media.sh: $2 does not answer $1" >&2
-  return 1
 }
 
 # The SFU alone on CPU 1, the load on CPU 0. Both at a raised priority: on a shared machine
@@ -220,9 +196,9 @@ run_amphi() {
   "${SRV_RUN[@]}" "$AMPHI" serve --config "$TMP/cluster/bridge-1.conf" >"$TMP/bridge.log" 2>&1 &
   local br_pid=$!
   PIDS+=("$br_pid")
-  wait_http "http://$SRV_IP:$base/healthz" "the main node" "$main_pid" || { tail -5 "$TMP/main.log" >&2; return 1; }
-  wait_http "http://$SRV_IP:$((base + 1))/healthz" "the visitor node" "$vis_pid" || { tail -5 "$TMP/visitor.log" >&2; return 1; }
-  wait_http "http://$SRV_IP:$bridge_port/healthz" "the bridge" "$br_pid" || { tail -5 "$TMP/bridge.log" >&2; return 1; }
+  wait_http "http://$SRV_IP:$base/healthz" "the main node" "$main_pid" 150 || { tail -5 "$TMP/main.log" >&2; return 1; }
+  wait_http "http://$SRV_IP:$((base + 1))/healthz" "the visitor node" "$vis_pid" 150 || { tail -5 "$TMP/visitor.log" >&2; return 1; }
+  wait_http "http://$SRV_IP:$bridge_port/healthz" "the bridge" "$br_pid" 150 || { tail -5 "$TMP/bridge.log" >&2; return 1; }
   sleep 2 # heartbeats: the main node must know the visitor node and the bridge
   log "amphi: bridge pid $br_pid on CPU 1, media $SRV_IP:$mport; ramp $STEPS"
   "${IN_CLI[@]}" "${LOAD_RUN[@]}" "$LOADGEN" --server amphi --main "ws://$SRV_IP:$base/ws" --room bench/media \
@@ -258,7 +234,7 @@ run_janus() {
   "${SRV_RUN[@]}" janus -C "$dir/janus.jcfg" -F "$dir" -i "$SRV_IP" -o >"$TMP/janus.log" 2>&1 &
   local jpid=$!
   PIDS+=("$jpid")
-  wait_http "http://$SRV_IP:$port/janus/info" "Janus" "$jpid" || { tail -20 "$TMP/janus.log" >&2; return 1; }
+  wait_http "http://$SRV_IP:$port/janus/info" "Janus" "$jpid" 150 || { tail -20 "$TMP/janus.log" >&2; return 1; }
   log "janus: pid $jpid on CPU 1 (event_loops $JANUS_LOOPS), ICE on $SRV_IP; ramp $STEPS"
   "${IN_CLI[@]}" "${LOAD_RUN[@]}" "$LOADGEN" --server janus --janus "http://$SRV_IP:$port/janus" --janus-room 1234 \
     --server-pid "$jpid" "${LG_COMMON[@]}" >"$TMP/janus.json" 2>"$TMP/janus.err" || true

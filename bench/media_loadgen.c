@@ -1232,26 +1232,15 @@ typedef struct amsg {
   char text[];
 } amsg;
 
-typedef struct aclient aclient;
-typedef struct alink {
-  aclient *c;
-  struct lws *wsi;
-  bool closing;
-} alink;
-
-struct aclient {
+typedef struct aclient {
   int idx; /* -1: the publisher */
   acstate st;
-  alink main, vis;
-  char *url, *ticket;
+  lg_joiner j; /* its two connections, the redirect, the message arriving */
   amsg *out, **out_tail;
-  char *rx;
-  size_t rx_len;
   peer *peer;
   bool done; /* counted in posted or failed */
   int64_t t0, last_tx;
-  aclient *next_redirect;
-};
+} aclient;
 
 static struct {
   uv_loop_t loop;
@@ -1261,7 +1250,7 @@ static struct {
   pthread_t th;
   aclient pub, *cl;
   int n_cl, started, inflight;
-  aclient *redirects, **redirects_tail;
+  lg_redirects redirects;
   int main_port;
   char main_host[128], main_path[128];
 } A;
@@ -1284,13 +1273,6 @@ static void a_done(aclient *c, bool ok) {
   if (!uv_is_active((uv_handle_t *)&A.pump)) uv_timer_start(&A.pump, a_pump, 0, 0);
 }
 
-static void a_kill(alink *l) {
-  if (l->wsi && !l->closing) {
-    l->closing = true;
-    lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-  }
-}
-
 static void a_fail(aclient *c, const char *fmt, ...) {
   if (c->st == AC_FAILED) return;
   char why[256];
@@ -1303,8 +1285,8 @@ static void a_fail(aclient *c, const char *fmt, ...) {
   else
     log_err("receiver %d (signaling): %s", c->idx, why);
   c->st = AC_FAILED;
-  a_kill(&c->main);
-  a_kill(&c->vis);
+  lg_kill(&c->j.main);
+  lg_kill(&c->j.vis);
   a_done(c, false);
 }
 
@@ -1335,26 +1317,6 @@ static void a_queue_json(aclient *c, struct lws *wsi, json_t *j) {
   free(text);
 }
 
-static struct lws *a_connect(aclient *c, alink *l, const char *host, int port, const char *path) {
-  struct lws_client_connect_info ci;
-  memset(&ci, 0, sizeof ci);
-  char hosthdr[160];
-  snprintf(hosthdr, sizeof hosthdr, "%s:%d", host, port);
-  ci.context = A.ctx;
-  ci.address = host;
-  ci.port = port;
-  ci.path = path;
-  ci.host = hosthdr;
-  ci.origin = hosthdr;
-  ci.local_protocol_name = "media_loadgen";
-  ci.opaque_user_data = l;
-  ci.pwsi = &l->wsi;
-  ci.retry_and_idle_policy = &no_validity;
-  l->c = c;
-  l->closing = false;
-  return lws_client_connect_via_info(&ci);
-}
-
 static void a_start(aclient *c) {
   c->st = AC_MAIN;
   c->t0 = mono_us();
@@ -1362,36 +1324,22 @@ static void a_start(aclient *c) {
     A.inflight++;
     A.started++;
   }
-  if (!a_connect(c, &c->main, A.main_host, A.main_port, A.main_path) && c->st == AC_MAIN)
+  if (!lg_open(A.ctx, &c->j.main, c, A.main_host, A.main_port, A.main_path, NULL) &&
+      c->st == AC_MAIN)
     a_fail(c, "cannot connect to the main node");
 }
 
 static void a_start_visitor(aclient *c) {
-  const char *prot, *ads, *path;
-  int port = 0;
-  char url[512];
-  snprintf(url, sizeof url, "%s", c->url ? c->url : "");
-  free(c->url);
-  c->url = NULL;
-  if (lws_parse_uri(url, &prot, &ads, &port, &path) || strcmp(prot, "ws") != 0) {
-    a_fail(c, "redirect url is not ws://host:port/path");
-    return;
-  }
-  char full[256];
-  snprintf(full, sizeof full, "/%s", path);
   c->st = AC_VISITOR;
-  if (!a_connect(c, &c->vis, ads, port, full) && c->st == AC_VISITOR)
-    a_fail(c, "cannot connect to the visitor node");
+  const char *why = lg_open_visitor(A.ctx, &c->j, c, NULL);
+  if (why && c->st == AC_VISITOR) a_fail(c, "%s", why);
 }
 
 static void a_pump(uv_timer_t *t) {
   (void)t;
   if (atomic_load(&SIG.stop)) return;
-  while (A.redirects) {
-    aclient *c = A.redirects;
-    A.redirects = c->next_redirect;
-    if (!A.redirects) A.redirects_tail = &A.redirects;
-    c->next_redirect = NULL;
+  for (lg_joiner *j; (j = lg_next_redirect(&A.redirects));) {
+    aclient *c = j->main.client;
     if (c->st == AC_REDIRECT) a_start_visitor(c);
   }
   int target = atomic_load(&SIG.target);
@@ -1405,7 +1353,7 @@ static void a_pump(uv_timer_t *t) {
  * amphi node from hanging up, so an application-level message does. */
 static void a_keepalive(aclient *c, int64_t now) {
   if (c->st != AC_JOINED || now - c->last_tx < 20000000) return;
-  struct lws *wsi = c->vis.wsi ? c->vis.wsi : c->main.wsi;
+  struct lws *wsi = c->j.vis.wsi ? c->j.vis.wsi : c->j.main.wsi;
   if (!wsi || c->out) return;
   c->last_tx = now;
   a_queue(c, wsi, "{\"type\":\"ping\"}");
@@ -1474,27 +1422,22 @@ static void a_on_subscribe_offer(aclient *c, struct lws *wsi, const char *sdp, j
   }
 }
 
-static void a_on_message(aclient *c, alink *l, const char *msg, size_t len) {
+static void a_on_message(void *client, lg_link *l, const char *msg, size_t len) {
+  aclient *c = client;
   json_error_t jerr;
   json_t *j = json_loadb(msg, len, 0, &jerr);
   const char *type = json_string_value(json_object_get(j, "type"));
   struct lws *wsi = l->wsi;
   if (!type) {
     a_fail(c, "unparsable message from the server");
-  } else if (!strcmp(type, "redirect") && l == &c->main && c->st == AC_MAIN) {
+  } else if (!strcmp(type, "redirect") && l == &c->j.main && c->st == AC_MAIN) {
     const char *url = json_string_value(json_object_get(j, "url"));
     const char *ticket = json_string_value(json_object_get(j, "ticket"));
     if (c->idx < 0 || !url || !ticket) {
       a_fail(c, c->idx < 0 ? "the publisher was made a visitor" : "redirect without url or ticket");
     } else {
-      c->url = strdup(url);
-      c->ticket = strdup(ticket);
+      lg_take_redirect(&A.redirects, &c->j, url, ticket);
       c->st = AC_REDIRECT;
-      c->main.closing = true;
-      lws_callback_on_writable(c->main.wsi);
-      c->next_redirect = NULL;
-      *A.redirects_tail = c;
-      A.redirects_tail = &c->next_redirect;
       uv_timer_start(&A.pump, a_pump, 0, 0);
     }
   } else if (!strcmp(type, "joined")) {
@@ -1515,38 +1458,32 @@ static void a_on_message(aclient *c, alink *l, const char *msg, size_t len) {
 static int a_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len) {
   (void)user;
-  alink *l = lws_get_opaque_user_data(wsi);
-  aclient *c = l ? l->c : NULL;
+  lg_link *l = lws_get_opaque_user_data(wsi);
+  aclient *c = l ? l->client : NULL;
   switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      if (!c) return 0;
-      l->wsi = NULL;
-      if (!l->closing && c->st != AC_FAILED)
+      if ((c = lg_link_ended(l)) && c->st != AC_FAILED)
         a_fail(c, "connection: %s", in ? (const char *)in : "connection error");
       return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
       if (!c) return -1;
       json_t *j;
-      if (l == &c->main) {
+      if (l == &c->j.main) {
         char name[64];
         snprintf(name, sizeof name, c->idx < 0 ? "amlg-pub" : "amlg-%d", c->idx);
         j = json_pack("{s:s, s:s, s:s, s:b}", "type", "join", "room", O.room, "name", name,
                       "visitor", c->idx >= 0 && !O.participants);
       } else {
+        char *ticket = lg_take_ticket(&c->j);
         j = json_pack("{s:s, s:s, s:s}", "type", "join", "room", O.room, "ticket",
-                      c->ticket ? c->ticket : "");
-        free(c->ticket);
-        c->ticket = NULL;
+                      ticket ? ticket : "");
+        free(ticket);
       }
       a_queue_json(c, wsi, j);
       return 0;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (!c) return -1;
-      if (l->closing) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-        return -1;
-      }
+      if (!c || lg_closing(wsi, l)) return -1;
       amsg *m = c->out;
       if (!m) return 0;
       c->out = m->next;
@@ -1562,30 +1499,17 @@ static int a_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
       if (c->out) lws_callback_on_writable(wsi);
       return 0;
     }
-    case LWS_CALLBACK_CLIENT_RECEIVE: {
-      if (!c || l->closing) return 0;
-      char *m;
-      size_t ml;
-      int got = lg_rx_fragment(wsi, &c->rx, &c->rx_len, in, len, &m, &ml);
-      if (got < 0) return -1;
-      if (got > 0) a_on_message(c, l, m, ml);
-      if (got == 2) free(m);
-      return 0;
-    }
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      return c ? lg_receive(wsi, l, &c->j, in, len, a_on_message) : 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
-      if (!c) return 0;
-      l->wsi = NULL;
-      if (l->closing || atomic_load(&SIG.stop)) return 0;
+      if (!(c = lg_link_ended(l)) || atomic_load(&SIG.stop)) return 0;
       if (c->st != AC_FAILED) {
         if (c->done) log_err("client %d: the server closed the WebSocket", c->idx);
         a_fail(c, "the server closed the WebSocket");
       }
       return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-      if (l) l->wsi = NULL;
-      return 0;
     default:
-      return 0;
+      return lg_other_event(l, reason);
   }
 }
 
@@ -1625,7 +1549,7 @@ static int amphi_start(int max_receivers) {
   A.n_cl = max_receivers;
   for (int i = 0; i < A.n_cl; i++) A.cl[i].idx = i;
   A.pub.idx = -1;
-  A.redirects_tail = &A.redirects;
+  A.redirects.tail = &A.redirects.head;
   uv_loop_init(&A.loop);
   A.ctx = lg_create_context(&A.loop, a_protocols, O.connect_timeout_s);
   if (!A.ctx) return -1;
@@ -1651,9 +1575,7 @@ static void amphi_stop(void) {
   aclient *all[1] = {&A.pub};
   for (int i = -1; i < A.n_cl; i++) {
     aclient *c = i < 0 ? all[0] : &A.cl[i];
-    free(c->url);
-    free(c->ticket);
-    free(c->rx);
+    lg_joiner_free(&c->j);
     while (c->out) {
       amsg *n = c->out->next;
       free(c->out);

@@ -68,7 +68,8 @@ if [ $((N + 64)) -gt "$(ulimit -Hn)" ]; then
   exit 2
 fi
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- Prosody itself ------------------------------------------------------------------------
 if ! command -v prosody >/dev/null; then
@@ -91,24 +92,7 @@ done
 
 TMP=$(mktemp -d /tmp/amphi-peer-prosody.XXXXXX)
 PIDS=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i p
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    p=${PIDS[$i]}
-    kill -0 "$p" 2>/dev/null || continue
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [ $KEEP = 1 ]; then echo "logs and raw data kept in $TMP" >&2; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 XLG=${XMPP_LOADGEN_BIN:-$ROOT/build/xmpp_loadgen}
 if [ ! -x "$XLG" ]; then
@@ -117,7 +101,6 @@ if [ ! -x "$XLG" ]; then
     -lwebsockets -luv 2>"$TMP/cc.log" || { cat "$TMP/cc.log" >&2; exit 1; }
 fi
 
-port_free() { ! ss -Htan "sport = :$1" | grep -q .; }
 BASE=
 for _ in $(seq 50); do
   p=$((20000 + RANDOM % 12000))
@@ -174,9 +157,6 @@ Component "conference.localhost" "muc"
   muc_room_default_presence_broadcast = { moderator = true; participant = true; visitor = false }
 EOF
 
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 HZ=$(getconf CLK_TCK)
 
 log "prosody $PROSODY_VERSION in $TMP: http :$HTTP_PORT (WebSocket /xmpp-websocket), c2s :$C2S_PORT"

@@ -98,36 +98,17 @@ for t in $TOOLS; do
   command -v "$t" >/dev/null || { echo "signaling.sh: $t is needed" >&2; exit 2; }
 done
 
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TMP=$(mktemp -d /tmp/amphi-bench.XXXXXX)
 PIDS=()
 
 # Every process started here is stopped here, whatever way the script ends.
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i p
-  # Newest first (loadgens, nodes, then NATS), so that no node logs a lost bus on the way.
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    p=${PIDS[$i]}
-    kill -0 "$p" 2>/dev/null || continue
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [ $KEEP = 1 ]; then echo "logs and raw data kept in $TMP" >&2; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+bench_traps
 
 # A base port with P (main), P+1 (visitor node) and P+2 (NATS) all free: below the
 # ephemeral range (32768 up here), where the benchmark's own tens of thousands of client
 # connections take their local ports, and in no state at all (TIME_WAIT blocks a bind too).
-port_free() { ! ss -Htan "sport = :$1" | grep -q .; }
 BASE=
 for _ in $(seq 50); do
   p=$((20000 + RANDOM % 12000))
@@ -147,24 +128,7 @@ VIS_PORT=$((BASE + 1))
 NATS_URL=$(sed -n 's/^nats_url *= *//p' "$TMP/cluster/main.conf")
 NATS_PORT=${NATS_URL##*:}
 
-# These read /proc, and print 0 for a process that is gone, so that a node dying under
-# load still leads to a summary (which says so) rather than to a silent stop.
-cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of stat)
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 HZ=$(getconf CLK_TCK)
-
-wait_http() { # url, what, pid
-  for _ in $(seq 100); do
-    curl -fsS -m 1 "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$3" 2>/dev/null || { echo "signaling.sh: $2 exited early:" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "signaling.sh: $2 does not answer $1" >&2
-  return 1
-}
 
 log "cluster in $TMP/cluster: main :$MAIN_PORT, visitor node :$VIS_PORT, NATS :$NATS_PORT"
 taskset -c 0 nats-server -c "$TMP/cluster/nats-server.conf" >"$TMP/nats.log" 2>&1 &

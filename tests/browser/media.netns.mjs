@@ -6,14 +6,10 @@
 // Its name keeps plain `node --test` (the web client test) from picking it up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
-import { chromium } from 'playwright-core';
+import { freeBase, launchChromium, startAmphi, udpPortFree } from './amphi.mjs';
 
-const AMPHI = process.env.AMPHI_BIN || new URL('../../build/amphi', import.meta.url).pathname;
 const ROOM = 'acme/townhall';
 const FRAMES_MS = 30000; // ASan server on two cores: first frames can take a while
 const MIN_FRAMES = 30;
@@ -29,41 +25,6 @@ function netnsProblem() {
   const lo = os.networkInterfaces().lo || [];
   if (!lo.some((a) => a.address === '127.0.0.1')) return 'lo is not up (no 127.0.0.1)';
   return null;
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer().once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-function udpPortFree(port) {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4').once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-async function freeBase(count, isFree) {
-  for (let i = 0; i < 200; i++) {
-    const base = 20000 + Math.floor(Math.random() * 10000);
-    let ok = true;
-    for (let k = 0; k < count && ok; k++) ok = await isFree(base + k);
-    if (ok) return base;
-  }
-  throw new Error('no free ports');
-}
-
-async function waitHealthy(port, deadline) {
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (r.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} never healthy`);
 }
 
 async function metric(port, name) {
@@ -95,31 +56,19 @@ test('a visitor decodes a participant\'s video through the bridge', { timeout: 1
   assert.equal(problem, null,
     `${problem}; run this test through tests/browser/run-in-netns.sh, never directly`);
 
-  const port = await freeBase(3, portFree); // main, visitor 1, bridge 1's HTTP
+  const port = await freeBase(3); // main, visitor 1, bridge 1's HTTP
   const mediaPort = await freeBase(1, udpPortFree);
-  let stderr = '';
-  const server = spawn(AMPHI, ['run', '--listen', '127.0.0.1', '--port', String(port),
+  const amphi = startAmphi(['--listen', '127.0.0.1', '--port', String(port),
     '--visitor-nodes', '1', '--max-participants', '2',
-    '--media-ip', '127.0.0.1', '--media-port', String(mediaPort)],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
-  server.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
+    '--media-ip', '127.0.0.1', '--media-port', String(mediaPort)]);
   let browser;
   const pages = {};
   try {
-    const deadline = Date.now() + 15000;
-    for (let k = 0; k < 3; k++) await waitHealthy(port + k, deadline);
-    // the main node learns of its visitor nodes from their first heartbeats
-    await new Promise((r) => setTimeout(r, 1200));
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run',
-        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-        // without it Chromium gathers no candidate at all on a loopback-only host
-        '--allow-loopback-in-peer-connection'],
-    });
+    await amphi.ready(port, 3);
+    browser = await launchChromium(['--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      // without it Chromium gathers no candidate at all on a loopback-only host
+      '--allow-loopback-in-peer-connection']);
     const base = `http://127.0.0.1:${port}/media.html?room=${ROOM}`;
 
     pages.ann = await browser.newPage();
@@ -154,13 +103,10 @@ test('a visitor decodes a participant\'s video through the bridge', { timeout: 1
     // what each page saw and what the server said make a failure readable on its own
     for (const [name, p] of Object.entries(pages))
       err.message += `\n${name}: ${JSON.stringify(await snapshot(p).catch((e) => e.message))}`;
-    err.message += `\namphi stderr (tail):\n${stderr.slice(-3000)}`;
+    err.message += `\namphi stderr (tail):\n${amphi.stderr().slice(-3000)}`;
     throw err;
   } finally {
     if (browser) await browser.close();
-    server.kill('SIGTERM');
-    const code = await exited;
-    assert.equal(code, 0, `amphi run exited ${code}:\n${stderr.slice(-2000)}`);
-    assert.doesNotMatch(stderr, /AddressSanitizer|runtime error:|LeakSanitizer/);
+    await amphi.stop();
   }
 });

@@ -38,8 +38,9 @@ TIMEOUT = 5.0
 # --- ports -----------------------------------------------------------------------------
 
 
-def _port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _port_free(port, kind=socket.SOCK_STREAM):
+    """Whether 127.0.0.1:port can be bound, for TCP (SOCK_STREAM) or UDP (SOCK_DGRAM)."""
+    s = socket.socket(socket.AF_INET, kind)
     try:
         s.bind(("127.0.0.1", port))
         return True
@@ -58,48 +59,32 @@ def _ephemeral_range():
         return 32768, 60999
 
 
-def _udp_port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_udp_range(count):
-    """A base port such that base..base+count-1 are free UDP ports on 127.0.0.1 (below the
-    ephemeral range when it can, like free_port_range)."""
-    lo, _ = _ephemeral_range()
-    for _ in range(200):
-        base = random.randrange(10000, max(10001, lo - count))
-        if all(_udp_port_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no range of %d free UDP ports found" % count)
-
-
-def free_port_range(count):
-    """A base port such that base..base+count-1 are all free on 127.0.0.1. Tried first
-    below the kernel's ephemeral range, where no outgoing connection takes a port between
-    the check and the server's bind; then from a port the kernel hands out (bind to 0)."""
+def free_port_range(count, kind=socket.SOCK_STREAM):
+    """A base port such that base..base+count-1 are all free on 127.0.0.1 (TCP, or UDP with
+    kind=socket.SOCK_DGRAM). Tried first below the kernel's ephemeral range, where no
+    outgoing connection takes a port between the check and the server's bind; then from a
+    port the kernel hands out (bind to 0)."""
     lo, _ = _ephemeral_range()
     if lo - count > 10000:
         for _ in range(200):
             base = random.randrange(10000, lo - count)
-            if all(_port_free(base + i) for i in range(count)):
+            if all(_port_free(base + i, kind) for i in range(count)):
                 return base
     for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET, kind)
         s.bind(("127.0.0.1", 0))
         base = s.getsockname()[1]
         s.close()
         if base + count > 65535:
             continue
-        if all(_port_free(base + i) for i in range(count)):
+        if all(_port_free(base + i, kind) for i in range(count)):
             return base
-    raise RuntimeError("no range of %d free ports found" % count)
+    raise RuntimeError("no range of %d free %s ports found"
+                       % (count, "UDP" if kind == socket.SOCK_DGRAM else "TCP"))
+
+
+def free_udp_range(count):
+    return free_port_range(count, socket.SOCK_DGRAM)
 
 
 # --- sanitizer logs --------------------------------------------------------------------

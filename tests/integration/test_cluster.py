@@ -3,6 +3,7 @@
 from forging room events."""
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from conftest import (AMPHI_BIN, TIMEOUT, Client, check_sanitizers, close_all, free_port_range,
-                      http, http_json, join, run, sanitizer_env)
+                      free_udp_range, http, http_json, join, run, sanitizer_env)
 
 ROOM = "acme/townhall"
 NATS = next((p for p in ("/usr/sbin/nats-server", "/usr/bin/nats-server")
@@ -31,23 +32,31 @@ def read_conf(path):
 
 
 class Cluster:
-    """nats-server + main + visitor nodes from `amphi configure`, on 127.0.0.1."""
+    """nats-server + main + visitor nodes (+ bridges) from `amphi configure`, on 127.0.0.1.
+    Ports as it lays them out: main P, visitor i P+i, NATS P+N+1, bridge j's HTTP P+N+1+j
+    and its media UDP U+j-1 (U: media_port)."""
 
-    def __init__(self, tmp, visitors=2, max_participants=2):
+    def __init__(self, tmp, visitors=2, max_participants=2, bridges=0):
         self.tmp = str(tmp)
         self.visitors = visitors
         self.max_participants = max_participants
+        self.bridges = bridges
+        self.bridge_urls = []
         self.procs = []  # (name, Popen, stderr path)
         self.nats = None
 
     def start(self):
-        # main P, visitor i P+i, NATS P+N+1
-        self.port = free_port_range(self.visitors + 2)
+        self.port = free_port_range(self.visitors + 2 + self.bridges)
+        media = []
+        if self.bridges:
+            self.media_port = free_udp_range(self.bridges)
+            media = ["--media-port", str(self.media_port)]
         self.dir = os.path.join(self.tmp, "cluster")
         out = subprocess.run(
-            [AMPHI_BIN, "configure", "--visitor-nodes", str(self.visitors), "--bridges", "0",
-             "--host", "127.0.0.1", "--base-port", str(self.port), "--out", self.dir,
-             "--max-participants", str(self.max_participants)],
+            [AMPHI_BIN, "configure", "--visitor-nodes", str(self.visitors),
+             "--bridges", str(self.bridges), "--host", "127.0.0.1",
+             "--base-port", str(self.port)] + media +
+            ["--out", self.dir, "--max-participants", str(self.max_participants)],
             capture_output=True, text=True, timeout=30, env=sanitizer_env())
         assert out.returncode == 0, out.stderr
         self.nats_port = self.port + self.visitors + 1
@@ -56,7 +65,8 @@ class Cluster:
                                      stdout=self.nats_log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self._wait_port(self.nats_port)
-        names = ["main"] + ["visitor-%d" % i for i in range(1, self.visitors + 1)]
+        names = (["main"] + ["visitor-%d" % i for i in range(1, self.visitors + 1)]
+                 + ["bridge-%d" % j for j in range(1, self.bridges + 1)])
         for name in names:
             err = os.path.join(self.tmp, "%s.stderr" % name)
             with open(err, "wb") as f:
@@ -67,6 +77,10 @@ class Cluster:
             self.procs.append((name, p, err))
         for i in range(self.visitors + 1):
             self._wait_healthy(i)
+        for j in range(1, self.bridges + 1):
+            node = self.visitors + 1 + j
+            self._wait_healthy(node, role="bridge")
+            self.bridge_urls.append(self.http_url("", node))
         self._wait_visitor_nodes()
         # The probe's redirects count as load on their node until its next heartbeat (so a
         # join storm spreads); wait for one heartbeat so the test's visitors start even.
@@ -85,7 +99,7 @@ class Cluster:
                 time.sleep(0.02)
         raise AssertionError("nothing listens on %d" % port)
 
-    def _wait_healthy(self, node, timeout=15):
+    def _wait_healthy(self, node, timeout=15, role=None):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, p, err in self.procs:
@@ -93,12 +107,13 @@ class Cluster:
                     with open(err) as f:
                         raise AssertionError("%s exited: %s" % (name, f.read()[-2000:]))
             try:
-                if http("GET", self.http_url("/healthz", node), timeout=1)[0] == 200:
+                status, _, body = http("GET", self.http_url("/healthz", node), timeout=1)
+                if status == 200 and (role is None or json.loads(body).get("role") == role):
                     return
-            except OSError:
+            except (OSError, ValueError):
                 pass
             time.sleep(0.02)
-        raise AssertionError("node %d never healthy" % node)
+        raise AssertionError("node %d never healthy%s" % (node, " as a " + role if role else ""))
 
     def _wait_visitor_nodes(self, timeout=10):
         async def probe():

@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# bench/lib.sh: shell helpers of the benchmark scripts (signaling.sh, peer-prosody.sh,
+# media.sh), sourced by them, not run.
+#
+# The sourcing script sets, before the first call of bench_cleanup: TMP (its temp dir), KEEP (1: keep TMP) and PIDS (every process it
+# starts, in order). STOP_TENTHS (default 60) is how long, in tenths of a second, a process
+# gets between TERM and KILL. A function cleanup_more, when the script defines one, runs
+# after the processes are gone and before TMP is removed.
+
+ME=$(basename "$0") # the prefix of the messages
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# Every process started is stopped, newest first (load, nodes, then what they depend on,
+# so that no node logs a lost dependency on the way), whatever way the script ends.
+bench_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local i p
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    p=${PIDS[$i]}
+    kill -0 "$p" 2>/dev/null || continue
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq "${STOP_TENTHS:-60}"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if declare -F cleanup_more >/dev/null; then cleanup_more; fi
+  if [ "$KEEP" = 1 ]; then echo "logs and raw data kept in $TMP" >&2; else rm -rf "$TMP"; fi
+  exit $rc
+}
+
+bench_traps() {
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+wait_http() { # url what pid [tenths]: until the url answers, 10 s by default
+  for _ in $(seq "${4:-100}"); do
+    curl -fsS -m 1 "$1" >/dev/null 2>&1 && return 0
+    kill -0 "$3" 2>/dev/null || { echo "$ME: $2 exited early:" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$ME: $2 does not answer $1" >&2
+  return 1
+}
+
+port_free() { ! ss -Htan "sport = :$1" | grep -q .; } # in no state at all: TIME_WAIT blocks a bind too
+
+# These read /proc, and print 0 for a process that is gone, so that a process dying under
+# load still leads to a summary (which says so) rather than to a silent stop.
+cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of stat)
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
