@@ -16,14 +16,7 @@
 #include <string.h>
 
 #include "core/config.h"
-
-#define CHECK(c)                                                                      \
-  do {                                                                                \
-    if (!(c)) {                                                                       \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);       \
-      abort();                                                                        \
-    }                                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 #define MAX_ARGS 64
 
@@ -44,22 +37,22 @@ static void check_config(const amphi_config *c) {
     const cfg_entry *e = &cfg_table[i];
     const char *field = (const char *)c + e->offset;
     switch (e->type) {
-    case CFG_INT: {
-      int v;
-      memcpy(&v, field, sizeof v);
-      CHECK(v >= e->min && v <= e->max);
-      break;
-    }
-    case CFG_BOOL: {
-      unsigned char b;
-      memcpy(&b, field, 1);
-      CHECK(b == 0 || b == 1);
-      break;
-    }
-    case CFG_STRING:
-      CHECK(memchr(field, '\0', e->size) != NULL);
-      if (e->choices) CHECK(in_choices(e->choices, field));
-      break;
+      case CFG_INT: {
+        int v;
+        memcpy(&v, field, sizeof v);
+        CHECK(v >= e->min && v <= e->max);
+        break;
+      }
+      case CFG_BOOL: {
+        unsigned char b;
+        memcpy(&b, field, 1);
+        CHECK(b == 0 || b == 1);
+        break;
+      }
+      case CFG_STRING:
+        CHECK(memchr(field, '\0', e->size) != NULL);
+        if (e->choices) CHECK(in_choices(e->choices, field));
+        break;
     }
   }
 }

@@ -12,15 +12,7 @@
 #include <string.h>
 
 #include "signal/proto.h"
-
-/* abort() rather than assert(): the checks must hold in any build of the harness. */
-#define CHECK(c)                                                        \
-  do {                                                                  \
-    if (!(c)) {                                                         \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-      abort();                                                          \
-    }                                                                   \
-  } while (0)
+#include "fuzz_check.h"
 
 static int part_ok(const char *p) {
   size_t n = strnlen(p, PROTO_PART_MAX + 1);
@@ -63,53 +55,59 @@ static void check_msg(const client_msg *m) {
   CHECK(strcmp(msg_type_name(m->type), "unknown") != 0);
   CHECK(strlen(m->id) <= PROTO_ID_MAX);
   switch (m->type) {
-  case MSG_JOIN:
-    check_room(&m->u.join.room);
-    if (m->u.join.name) check_text(m->u.join.name, 1, PROTO_NAME_MAX);
-    if (m->u.join.token) check_bytes(m->u.join.token, 1, PROTO_TOKEN_MAX);
-    if (m->u.join.ticket) check_bytes(m->u.join.ticket, 1, PROTO_TICKET_MAX);
-    CHECK(m->u.join.since >= -1);
-    break;
-  case MSG_CHAT: check_text(m->u.chat.text, 1, PROTO_CHAT_MAX); break;
-  case MSG_POLL_CREATE:
-    check_text(m->u.poll_create.question, 1, PROTO_QUESTION_MAX);
-    CHECK(m->u.poll_create.n_options >= PROTO_OPTIONS_MIN &&
-          m->u.poll_create.n_options <= PROTO_OPTIONS_MAX);
-    for (int i = 0; i < m->u.poll_create.n_options; i++)
-      check_text(m->u.poll_create.options[i], 1, PROTO_OPTION_MAX);
-    break;
-  case MSG_POLL_VOTE:
-    check_bytes(m->u.poll_vote.poll, 1, PROTO_ID_MAX);
-    CHECK(m->u.poll_vote.option >= 0 && m->u.poll_vote.option < PROTO_OPTIONS_MAX);
-    break;
-  case MSG_POLL_CLOSE: check_bytes(m->u.poll_close.poll, 1, PROTO_ID_MAX); break;
-  case MSG_RAISE_HAND: break;
-  case MSG_PROMOTE:
-  case MSG_DENY:
-  case MSG_DEMOTE:
-    check_bytes(m->u.target.id, 1, PROTO_ID_MAX);
-    CHECK(strcmp(m->u.target.id, m->id) == 0);
-    break;
-  case MSG_SET_ROOM:
-    CHECK(m->u.set_room.max_participants >= 0 &&
-          m->u.set_room.max_participants <= PROTO_ROOM_SIZE_MAX);
-    break;
-  case MSG_MUTE:
-    CHECK(m->u.mute.audio >= -1 && m->u.mute.audio <= 1);
-    CHECK(m->u.mute.video >= -1 && m->u.mute.video <= 1);
-    CHECK(m->u.mute.audio != -1 || m->u.mute.video != -1);
-    break;
-  case MSG_PUBLISH:
-    check_bytes(m->u.sdp.sdp, 1, PROTO_SDP_MAX);
-    CHECK(m->u.sdp.version == -1);
-    break;
-  case MSG_SUBSCRIBE_ANSWER:
-    check_bytes(m->u.sdp.sdp, 1, PROTO_SDP_MAX);
-    CHECK(m->u.sdp.version >= 0);
-    break;
-  case MSG_LEAVE:
-  case MSG_PING:
-  case MSG__COUNT: break;
+    case MSG_JOIN:
+      check_room(&m->u.join.room);
+      if (m->u.join.name) check_text(m->u.join.name, 1, PROTO_NAME_MAX);
+      if (m->u.join.token) check_bytes(m->u.join.token, 1, PROTO_TOKEN_MAX);
+      if (m->u.join.ticket) check_bytes(m->u.join.ticket, 1, PROTO_TICKET_MAX);
+      CHECK(m->u.join.since >= -1);
+      break;
+    case MSG_CHAT:
+      check_text(m->u.chat.text, 1, PROTO_CHAT_MAX);
+      break;
+    case MSG_POLL_CREATE:
+      check_text(m->u.poll_create.question, 1, PROTO_QUESTION_MAX);
+      CHECK(m->u.poll_create.n_options >= PROTO_OPTIONS_MIN &&
+            m->u.poll_create.n_options <= PROTO_OPTIONS_MAX);
+      for (int i = 0; i < m->u.poll_create.n_options; i++)
+        check_text(m->u.poll_create.options[i], 1, PROTO_OPTION_MAX);
+      break;
+    case MSG_POLL_VOTE:
+      check_bytes(m->u.poll_vote.poll, 1, PROTO_ID_MAX);
+      CHECK(m->u.poll_vote.option >= 0 && m->u.poll_vote.option < PROTO_OPTIONS_MAX);
+      break;
+    case MSG_POLL_CLOSE:
+      check_bytes(m->u.poll_close.poll, 1, PROTO_ID_MAX);
+      break;
+    case MSG_RAISE_HAND:
+      break;
+    case MSG_PROMOTE:
+    case MSG_DENY:
+    case MSG_DEMOTE:
+      check_bytes(m->u.target.id, 1, PROTO_ID_MAX);
+      CHECK(strcmp(m->u.target.id, m->id) == 0);
+      break;
+    case MSG_SET_ROOM:
+      CHECK(m->u.set_room.max_participants >= 0 &&
+            m->u.set_room.max_participants <= PROTO_ROOM_SIZE_MAX);
+      break;
+    case MSG_MUTE:
+      CHECK(m->u.mute.audio >= -1 && m->u.mute.audio <= 1);
+      CHECK(m->u.mute.video >= -1 && m->u.mute.video <= 1);
+      CHECK(m->u.mute.audio != -1 || m->u.mute.video != -1);
+      break;
+    case MSG_PUBLISH:
+      check_bytes(m->u.sdp.sdp, 1, PROTO_SDP_MAX);
+      CHECK(m->u.sdp.version == -1);
+      break;
+    case MSG_SUBSCRIBE_ANSWER:
+      check_bytes(m->u.sdp.sdp, 1, PROTO_SDP_MAX);
+      CHECK(m->u.sdp.version >= 0);
+      break;
+    case MSG_LEAVE:
+    case MSG_PING:
+    case MSG__COUNT:
+      break;
   }
 }
 

@@ -12,14 +12,7 @@
 #include <string.h>
 
 #include "media/rtcp.h"
-
-#define CHECK(c)                                                                \
-  do {                                                                          \
-    if (!(c)) {                                                                 \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-      abort();                                                                  \
-    }                                                                           \
-  } while (0)
+#include "fuzz_check.h"
 
 static void count_seq(uint16_t seq, void *ud) {
   (void)seq;

@@ -12,14 +12,7 @@
 #include <string.h>
 
 #include "media/rtp.h"
-
-#define CHECK(c)                                                                \
-  do {                                                                          \
-    if (!(c)) {                                                                 \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-      abort();                                                                  \
-    }                                                                           \
-  } while (0)
+#include "fuzz_check.h"
 
 #define INSIDE(p, l, b, n) \
   ((p) >= (b) && (size_t)((p) - (b)) <= (n) && (l) <= (n) - (size_t)((p) - (b)))

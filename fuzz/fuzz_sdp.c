@@ -17,15 +17,7 @@
 #include <strings.h>
 
 #include "media/sdp.h"
-
-/* abort() rather than assert(): the checks must hold in any build of the harness. */
-#define CHECK(c)                                                                \
-  do {                                                                          \
-    if (!(c)) {                                                                 \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-      abort();                                                                  \
-    }                                                                           \
-  } while (0)
+#include "fuzz_check.h"
 
 #define HAS_NUL(f) (memchr((f), '\0', sizeof(f)) != NULL)
 

@@ -15,15 +15,7 @@
 #include <string.h>
 
 #include "media/stun.h"
-
-/* abort() rather than assert(): the checks must hold in any build of the harness. */
-#define CHECK(c)                                                                  \
-  do {                                                                            \
-    if (!(c)) {                                                                   \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-      abort();                                                                    \
-    }                                                                             \
-  } while (0)
+#include "fuzz_check.h"
 
 static const uint8_t key[] = "VOkJxbRl1RmTxUk/WvJxBt";
 #define KEYLEN (sizeof key - 1)
@@ -79,10 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t out[256];
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(3478)};
     sin.sin_addr.s_addr = htonl(0xc0000201);
-    roundtrip(out, stun_build_binding_success(out, sizeof out, m.txid, (struct sockaddr *)&sin,
-                                              key, KEYLEN));
-    if (m.n_unknown) roundtrip(out, stun_build_binding_error(out, sizeof out, m.txid, 420, NULL,
-                                                             key, KEYLEN));
+    roundtrip(out, stun_build_binding_success(out, sizeof out, m.txid, (struct sockaddr *)&sin, key,
+                                              KEYLEN));
+    if (m.n_unknown)
+      roundtrip(out, stun_build_binding_error(out, sizeof out, m.txid, 420, NULL, key, KEYLEN));
   } else {
     CHECK(rc == -EINVAL);
   }

@@ -15,18 +15,11 @@
 
 #include "core/b64.h"
 #include "signal/token.h"
+#include "fuzz_check.h"
 
 static const uint8_t KEY[] = "fuzz-tenant-secret";
 #define KEYLEN (sizeof KEY - 1)
 #define NOW ((int64_t)1700000000)
-
-#define CHECK(cond)                                                                \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                     \
-    }                                                                              \
-  } while (0)
 
 static int terminated(const char *s, size_t size) { return memchr(s, '\0', size) != NULL; }
 
