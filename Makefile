@@ -20,8 +20,12 @@ deps:
 deps-check:
 	@scripts/install-deps.sh check
 
+# The unit tests need cmocka, which only `make check` installs: a plain build (make run on a
+# fresh machine) builds without them.
+TESTS_ON = $$(pkg-config --exists cmocka && echo ON || echo OFF)
+
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMPHI_TESTS=$(TESTS_ON) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps

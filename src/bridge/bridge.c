@@ -21,19 +21,8 @@
 
 #define TICK_MS 50
 
-static void reply_json(bridge_t *b, const char *reply, json_t *j) {
-  if (!reply) {
-    json_decref(j);
-    return;
-  }
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (text) bus_publish(b->bus, reply, NULL, text, strlen(text));
-  free(text);
-}
-
 static void reply_error(bridge_t *b, const char *reply, const char *code, const char *msg) {
-  reply_json(b, reply, json_pack("{s:b,s:s,s:s}", "ok", 0, "code", code, "error", msg));
+  bus_publish_json(b->bus, reply, json_pack("{s:b,s:s,s:s}", "ok", 0, "code", code, "error", msg));
 }
 
 static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *epid,
@@ -54,8 +43,8 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
     reply_error(b, reply, "bad_request", err);
     return;
   }
-  reply_json(
-      b, reply,
+  bus_publish_json(
+      b->bus, reply,
       json_pack("{s:b,s:s,s:b,s:b}", "ok", 1, "sdp", b->sdp_text, "audio", audio, "video", video));
 }
 
@@ -77,13 +66,13 @@ static void op_offer(bridge_t *b, const char *reply, br_conf *c, const char *epi
     return;
   }
   if (unchanged)
-    reply_json(b, reply,
-               json_pack("{s:b,s:b,s:I,s:i}", "ok", 1, "unchanged", 1, "version",
-                         (json_int_t)ep->version, "active", active));
+    bus_publish_json(b->bus, reply,
+                     json_pack("{s:b,s:b,s:I,s:i}", "ok", 1, "unchanged", 1, "version",
+                               (json_int_t)ep->version, "active", active));
   else
-    reply_json(b, reply,
-               json_pack("{s:b,s:s,s:I,s:i}", "ok", 1, "sdp", b->sdp_text, "version",
-                         (json_int_t)ep->version, "active", active));
+    bus_publish_json(b->bus, reply,
+                     json_pack("{s:b,s:s,s:I,s:i}", "ok", 1, "sdp", b->sdp_text, "version",
+                               (json_int_t)ep->version, "active", active));
 }
 
 static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
@@ -100,7 +89,7 @@ static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *ep
   else if (r != 0)
     reply_error(b, reply, "bad_request", err);
   else
-    reply_json(b, reply, json_pack("{s:b}", "ok", 1));
+    bus_publish_json(b->bus, reply, json_pack("{s:b}", "ok", 1));
 }
 
 static void on_rpc(void *ud, const char *subject, const char *reply, const uint8_t *data,
@@ -128,10 +117,10 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
     if (creates)
       reply_error(b, reply, "unavailable", "out of memory");
     else
-      reply_json(b, reply,
-                 !strcmp(op, "release") ? json_pack("{s:b}", "ok", 1)
-                                        : json_pack("{s:b,s:s,s:s}", "ok", 0, "code", "not_found",
-                                                    "error", "no such room"));
+      bus_publish_json(b->bus, reply,
+                       !strcmp(op, "release") ? json_pack("{s:b}", "ok", 1)
+                                              : json_pack("{s:b,s:s,s:s}", "ok", 0, "code",
+                                                          "not_found", "error", "no such room"));
     json_decref(req);
     return;
   }
@@ -144,7 +133,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
   } else if (!strcmp(op, "release")) {
     br_endpoint *ep = br_ep_find(c, epid);
     if (ep) br_ep_destroy(ep, false);
-    reply_json(b, reply, json_pack("{s:b}", "ok", 1));
+    bus_publish_json(b->bus, reply, json_pack("{s:b}", "ok", 1));
   } else {
     reply_error(b, reply, "bad_request", "unknown op or missing sdp");
   }

@@ -184,12 +184,9 @@ static void ep_reset_transport(br_endpoint *ep) {
 }
 
 static void notify_unpublished(br_endpoint *ep) {
-  json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "op", "unpublished", "room", ep->conf->name, "owner",
-                         ep->owner, "endpoint", ep->id);
-  char *text = json_dumps(ev, JSON_COMPACT);
-  json_decref(ev);
-  if (text) bus_publish(ep->b->bus, ep->b->ev_subject, NULL, text, strlen(text));
-  free(text);
+  bus_publish_json(ep->b->bus, ep->b->ev_subject,
+                   json_pack("{s:s,s:s,s:s,s:s}", "op", "unpublished", "room", ep->conf->name,
+                             "owner", ep->owner, "endpoint", ep->id));
 }
 
 void br_ep_destroy(br_endpoint *ep, bool notify) {
@@ -241,12 +238,10 @@ void br_ep_set_remote(br_endpoint *ep, const sdp_media *m) {
 
 /* --- ICE-lite ---------------------------------------------------------------------------- */
 
+/* A STUN answer (len from a builder: negative when it could not build one). */
 static void stun_reply(bridge_t *b, const uint8_t *data, long len,
                        const struct sockaddr_storage *to, socklen_t tolen) {
-  if (len <= 0) return;
-  uint8_t *slot = br_tx_slot(b);
-  memcpy(slot, data, (size_t)len);
-  br_tx_commit(b, (size_t)len, to, tolen);
+  if (len > 0) br_send_to(b, data, (size_t)len, to, tolen);
 }
 
 void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,

@@ -196,7 +196,9 @@ void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr
                     socklen_t fromlen);
 /* bridge.c: one control request (also the fuzzer's way in); reply may be NULL. */
 void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len);
-/* Copies data into the batch toward ep (which has an address). */
+/* Copies data into the batch toward an address, or toward ep (if it has an address). */
+void br_send_to(bridge_t *b, const uint8_t *data, size_t len, const struct sockaddr_storage *to,
+                socklen_t tolen);
 void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
 
 /* bridge_ep.c: endpoints, ICE-lite, DTLS */

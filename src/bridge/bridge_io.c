@@ -24,17 +24,26 @@ uint8_t *br_tx_slot(bridge_t *b) {
   return b->tx->buf[b->tx->n];
 }
 
+/* Each batch slot points at its own buffer and address for good (br_io_open): a packet
+ * only sets its length and its destination. */
+static void bind_slots(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_storage *addr,
+                       uint8_t (*buf)[BR_BUFSZ]) {
+  for (int i = 0; i < BR_BATCH; i++) {
+    iov[i] = (struct iovec){.iov_base = buf[i], .iov_len = BR_MTU};
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_name = &addr[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof addr[i];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen) {
   br_txq *q = b->tx;
   int i = q->n;
   memcpy(&q->addr[i], to, tolen);
-  q->iov[i].iov_base = q->buf[i];
   q->iov[i].iov_len = len;
-  memset(&q->msgs[i].msg_hdr, 0, sizeof q->msgs[i].msg_hdr);
-  q->msgs[i].msg_hdr.msg_name = &q->addr[i];
   q->msgs[i].msg_hdr.msg_namelen = tolen;
-  q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
-  q->msgs[i].msg_hdr.msg_iovlen = 1;
   q->n++;
   b->ctr.bytes_out += len;
 }
@@ -58,11 +67,15 @@ void br_tx_flush(bridge_t *b) {
   q->n = 0;
 }
 
+void br_send_to(bridge_t *b, const uint8_t *data, size_t len, const struct sockaddr_storage *to,
+                socklen_t tolen) {
+  if (len > BR_BUFSZ) return;
+  memcpy(br_tx_slot(b), data, len);
+  br_tx_commit(b, len, to, tolen);
+}
+
 void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len) {
-  if (!ep->has_addr || len > BR_BUFSZ) return;
-  uint8_t *slot = br_tx_slot(b);
-  memcpy(slot, data, len);
-  br_tx_commit(b, len, &ep->addr, ep->addrlen);
+  if (ep->has_addr) br_send_to(b, data, len, &ep->addr, ep->addrlen);
 }
 
 void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -95,15 +108,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   if (status < 0 || !(events & UV_READABLE)) return;
   br_rxq *q = b->rx;
   for (int round = 0; round < RECV_ROUNDS; round++) {
-    for (int i = 0; i < BR_BATCH; i++) {
-      q->iov[i].iov_base = q->buf[i];
-      q->iov[i].iov_len = BR_MTU;
-      memset(&q->msgs[i].msg_hdr, 0, sizeof q->msgs[i].msg_hdr);
-      q->msgs[i].msg_hdr.msg_name = &q->addr[i];
+    for (int i = 0; i < BR_BATCH; i++) /* the kernel wrote the last round's lengths here */
       q->msgs[i].msg_hdr.msg_namelen = sizeof q->addr[i];
-      q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
-      q->msgs[i].msg_hdr.msg_iovlen = 1;
-    }
     int n = recvmmsg(b->fd, q->msgs, BR_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) break;
     for (int i = 0; i < n; i++) {
@@ -140,6 +146,8 @@ int br_io_open(bridge_t *b, char *err, size_t errlen) {
     snprintf(err, errlen, "media_ip: '%s' is not an IP address", b->media_ip);
     return -1;
   }
+  bind_slots(b->rx->msgs, b->rx->iov, b->rx->addr, b->rx->buf);
+  bind_slots(b->tx->msgs, b->tx->iov, b->tx->addr, b->tx->buf);
   b->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (b->fd < 0) {
     snprintf(err, errlen, "media socket: %s", strerror(errno));

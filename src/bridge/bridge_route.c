@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "bridge/bridge_internal.h"
-#include "core/bytes.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/rtcp.h"
@@ -87,8 +86,11 @@ static void rx_add(br_stream *s, br_endpoint *ep) {
   s->rx[s->n_rx++] = ep;
 }
 
+/* An endpoint is only ever in the receiver lists of streams its slots hold (a stream leaves
+ * a slot only by ending, which frees its list), so those are the lists to leave. */
 void br_rx_sync(br_endpoint *ep) {
-  for (br_stream *s = ep->conf->streams; s; s = s->next) rx_remove(s, ep);
+  for (int i = 0; i < ep->n_slots; i++)
+    if (ep->slots[i].stream) rx_remove(ep->slots[i].stream, ep);
   if (ep->publisher || !ep->srtp || !ep->has_addr) return;
   for (int i = 0; i < ep->n_slots; i++)
     if (ep->slots[i].stream && ep->slots[i].accepted) rx_add(ep->slots[i].stream, ep);

@@ -32,8 +32,8 @@ typedef struct bus_hub bus_hub_t;
 typedef struct bus_sub bus_sub_t;
 
 /* reply is NULL when the sender expects no reply. */
-typedef void (*bus_msg_cb)(void *ud, const char *subject, const char *reply,
-                           const uint8_t *data, size_t len);
+typedef void (*bus_msg_cb)(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                           size_t len);
 /* status: 0 with the reply, or BUS_ETIMEDOUT / BUS_ECLOSED with data NULL. (Today a
  * request whose NATS connection is gone for good simply times out: nothing returns
  * BUS_ECLOSED here yet.) */
@@ -41,10 +41,10 @@ typedef void (*bus_reply_cb)(void *ud, int status, const uint8_t *data, size_t l
 
 enum {
   BUS_OK = 0,
-  BUS_ERROR = -1,      /* bad arguments, no memory */
-  BUS_ETIMEDOUT = -2,  /* no reply within the timeout */
-  BUS_ECLOSED = -3,    /* the bus was destroyed or the connection is gone */
-  BUS_EDENIED = -4,    /* the server refused (NATS permissions violation) */
+  BUS_ERROR = -1,     /* bad arguments, no memory */
+  BUS_ETIMEDOUT = -2, /* no reply within the timeout */
+  BUS_ECLOSED = -3,   /* the bus was destroyed or the connection is gone */
+  BUS_EDENIED = -4,   /* the server refused (NATS permissions violation) */
 };
 
 /* Longest subject accepted, bytes. */
@@ -81,8 +81,7 @@ bus_t *bus_nats_create(uv_loop_t *loop, const char *name, const char *url, const
 void bus_destroy(bus_t *bus);
 
 /* reply may be NULL. BUS_OK or a negative BUS_E*. */
-int bus_publish(bus_t *bus, const char *subject, const char *reply, const void *data,
-                size_t len);
+int bus_publish(bus_t *bus, const char *subject, const char *reply, const void *data, size_t len);
 
 /* NULL on failure. cb runs on the owner loop for every message whose subject matches.
  * Two subscriptions that both match get the message once each.
@@ -102,8 +101,16 @@ void bus_unsubscribe(bus_sub_t *sub);
  * permission on `_INBOX.<name>.>`, one that answers them publish permission on `_INBOX.>`.
  * A request nobody answers times out on both backends (NATS "no responders" notices are
  * ignored so the two behave alike). */
-int bus_request(bus_t *bus, const char *subject, const void *data, size_t len,
-                int timeout_ms, bus_reply_cb cb, void *ud);
+int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
+                bus_reply_cb cb, void *ud);
+
+/* JSON conveniences (src/bus/bus_json.c): every message amphi sends is a JSON object. j is
+ * stolen (also on error). bus_publish_json with subject NULL drops j and returns BUS_OK, so a
+ * reply to a sender that wants none needs no check. */
+struct json_t;
+int bus_publish_json(bus_t *bus, const char *subject, struct json_t *j);
+int bus_request_json(bus_t *bus, const char *subject, struct json_t *j, int timeout_ms,
+                     bus_reply_cb cb, void *ud);
 
 /* 1 when subject (no wildcards) matches pattern (may hold '*' and '>'), else 0. */
 int bus_subject_match(const char *pattern, const char *subject);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "media/rtp.h"
 #include "media/srtp_tx.h"
 
 /* libsrtp keeps one stream per SSRC and never forgets one. The inbound session creates a
@@ -18,7 +19,6 @@
  * WebRTC peer sends a handful (audio, video and RTX per simulcast layer). */
 #define MSRTP_MAX_INBOUND_SSRCS 64
 
-#define RTP_HEADER_LEN 12
 #define RTCP_HEADER_LEN 8
 
 struct inbound_ssrc {
@@ -103,22 +103,6 @@ void msrtp_free(msrtp *s) {
   free(s);
 }
 
-/* RFC 3550 §5.1: libsrtp reads up to the end of the CSRC list and the header extension,
- * so both must lie inside the packet. */
-static size_t rtp_header_len(const uint8_t *pkt, size_t len) {
-  if (len < RTP_HEADER_LEN || pkt[0] >> 6 != 2) return 0;
-  size_t hdr = RTP_HEADER_LEN + 4u * (pkt[0] & 0x0F);
-  if (pkt[0] & 0x10) {
-    if (hdr + 4 > len) return 0;
-    hdr += 4 + 4u * rd16(pkt + hdr + 2);
-  }
-  return hdr <= len ? hdr : 0;
-}
-
-static bool rtp_header_fits(const uint8_t *pkt, size_t len) {
-  return rtp_header_len(pkt, len) != 0;
-}
-
 static bool rtcp_header_fits(const uint8_t *pkt, size_t len) {
   return len >= RTCP_HEADER_LEN && pkt[0] >> 6 == 2;
 }
@@ -148,8 +132,11 @@ static void note_inbound(msrtp *s, uint32_t ssrc) {
 }
 
 int msrtp_protect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
-  if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_fits(pkt, *len)) return -1;
-  if (s->fast_tx) return srtp_tx_protect_rtp(s->fast_tx, pkt, len, rtp_header_len(pkt, *len));
+  /* libsrtp reads up to the end of the CSRCs and the header extension (RFC 3550 §5.1): both
+   * must lie inside the packet. */
+  size_t hdr = s && pkt && len && fits_int(*len) ? rtp_header_len(pkt, *len) : 0;
+  if (!hdr) return -1;
+  if (s->fast_tx) return srtp_tx_protect_rtp(s->fast_tx, pkt, len, hdr);
   int n = (int)*len;
   if (srtp_protect(s->tx, pkt, &n) != srtp_err_status_ok) return -1;
   *len = (size_t)n;
@@ -157,7 +144,7 @@ int msrtp_protect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
 }
 
 int msrtp_unprotect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
-  if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_fits(pkt, *len)) return -1;
+  if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_len(pkt, *len)) return -1;
   uint32_t ssrc = rd32(pkt + 8);
   int n = (int)*len;
   if (srtp_unprotect(s->rx, pkt, &n) != srtp_err_status_ok) return -1;

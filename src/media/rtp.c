@@ -4,15 +4,27 @@
 #include "core/bytes.h"
 #include <errno.h>
 
-
 int rtp_is_rtcp(const uint8_t *b, size_t n) {
   if (n < 2 || (b[0] >> 6) != 2) return 0;
   uint8_t pt = b[1] & 0x7f;
   return pt >= 64 && pt <= 95;
 }
 
+size_t rtp_header_len(const uint8_t *b, size_t n) {
+  if (n < RTP_HEADER_LEN || (b[0] >> 6) != 2) return 0;
+  size_t off = RTP_HEADER_LEN + (size_t)(b[0] & 0x0f) * 4; /* RFC 3550 §5.1 */
+  if (off > n) return 0;
+  if (b[0] & 0x10) { /* RFC 3550 §5.3.1: profile(16) length-in-words(16) body */
+    if (n - off < 4) return 0;
+    off += 4 + (size_t)rd16(b + off + 2) * 4;
+    if (off > n) return 0;
+  }
+  return off;
+}
+
 int rtp_parse(uint8_t *b, size_t n, rtp_pkt *out) {
-  if (n < RTP_HEADER_LEN || (b[0] >> 6) != 2) return -EINVAL;
+  size_t off = rtp_header_len(b, n);
+  if (!off) return -EINVAL;
   rtp_pkt p = {0};
   p.data = b;
   p.len = n;
@@ -24,21 +36,12 @@ int rtp_parse(uint8_t *b, size_t n, rtp_pkt *out) {
   p.seq = rd16(b + 2);
   p.ts = rd32(b + 4);
   p.ssrc = rd32(b + 8);
-
-  size_t off = RTP_HEADER_LEN; /* RFC 3550 §5.1 */
-  if (n - off < (size_t)p.cc * 4) return -EINVAL;
-  p.csrc = b + off;
-  off += (size_t)p.cc * 4;
-
-  if (p.extension) { /* RFC 3550 §5.3.1: profile(16) length-in-words(16) body */
-    if (n - off < 4) return -EINVAL;
-    p.ext_profile = rd16(b + off);
-    size_t words = rd16(b + off + 2);
-    off += 4;
-    if (n - off < words * 4) return -EINVAL;
-    p.ext = b + off;
-    p.ext_len = words * 4;
-    off += words * 4;
+  p.csrc = b + RTP_HEADER_LEN;
+  if (p.extension) {
+    uint8_t *x = b + RTP_HEADER_LEN + (size_t)p.cc * 4;
+    p.ext_profile = rd16(x);
+    p.ext = x + 4;
+    p.ext_len = (size_t)rd16(x + 2) * 4;
   }
 
   size_t end = n;

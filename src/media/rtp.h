@@ -39,6 +39,11 @@ typedef struct {
  * 64-95 (RTCP packet types 192-223) marks RTCP. Needs n >= 2 and version 2. */
 int rtp_is_rtcp(const uint8_t *b, size_t n);
 
+/* Length of the header of the RTP packet b[0..n): fixed part, CSRCs and header extension
+ * (what SRTP authenticates but does not encrypt). 0 when that runs past n or the version is
+ * not 2. Reads no padding or payload, so it also works on an encrypted packet. */
+size_t rtp_header_len(const uint8_t *b, size_t n);
+
 /* Parses b[0..n) into out. out points into b. 0, or -EINVAL if malformed: shorter than the
  * header, version other than 2, CSRCs, extension or padding running past the end, or a
  * padding count of 0. */

@@ -91,17 +91,17 @@ static void on_message(void *ud, ws_conn *conn, const char *data, size_t len) {
   client_t *c = ws_conn_data(conn);
   n->msgs_in++;
   switch (ratelimit_take(&c->rl, now_ms())) {
-  case RL_PASS:
-    break;
-  case RL_LIMITED:
-    client_send_json(c, proto_error_json(NULL, E_RATE_LIMITED, "slow down"));
-    return;
-  case RL_LIMITED_QUIET:
-    return;
-  case RL_CLOSE:
-    log_info(n->tag, "closing a client that keeps flooding");
-    ws_close(conn, WS_CLOSE_POLICY, "flood");
-    return;
+    case RL_PASS:
+      break;
+    case RL_LIMITED:
+      client_send_json(c, proto_error_json(NULL, E_RATE_LIMITED, "slow down"));
+      return;
+    case RL_LIMITED_QUIET:
+      return;
+    case RL_CLOSE:
+      log_info(n->tag, "closing a client that keeps flooding");
+      ws_close(conn, WS_CLOSE_POLICY, "flood");
+      return;
   }
   client_msg m;
   proto_error err;
@@ -179,16 +179,15 @@ static void metrics(node_t *n, ws_http_res *res) {
   FILE *f = open_memstream(&buf, &size);
   if (!f) return;
   const char *role = n->role->name, *id = n->tag;
-#define GAUGE(name, help, v)                                                             \
-  fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s{node=\"%s\",role=\"%s\"} %ld\n", name, help, \
-          name, name, id, role, (long)(v))
-#define COUNTER(name, help, v)                                                                \
+#define GAUGE(name, help, v)                                                                       \
+  fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s{node=\"%s\",role=\"%s\"} %ld\n", name, help, name, \
+          name, id, role, (long)(v))
+#define COUNTER(name, help, v)                                                                  \
   fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{node=\"%s\",role=\"%s\"} %llu\n", name, help, \
           name, name, id, role, (unsigned long long)(v))
   GAUGE("amphi_rooms", "Rooms this node holds (main: owns; visitor: mirrors).", m.rooms);
   GAUGE("amphi_participants", "Main participants in those rooms.", m.participants);
-  GAUGE("amphi_visitors", "Visitors (main: all nodes' total; visitor: this node's).",
-        m.visitors);
+  GAUGE("amphi_visitors", "Visitors (main: all nodes' total; visitor: this node's).", m.visitors);
   GAUGE("amphi_ws_connections", "Open WebSocket connections.", ws_server_connections(n->ws));
   COUNTER("amphi_messages_in_total", "Client messages received.", n->msgs_in);
   COUNTER("amphi_messages_out_total", "Frames sent to clients.", ws_server_frames_out(n->ws));
@@ -234,14 +233,10 @@ static void on_http(void *ud, const ws_http_req *req, ws_http_res *res) {
 
 static void heartbeat(uv_timer_t *t) {
   node_t *n = t->data;
-  json_t *hb = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", n->tag, "role", n->role->name,
-                         "url", n->cfg.public_url, "load", (json_int_t)n->role->load(n),
-                         "capacity", (json_int_t)n->cfg.capacity, "interval",
-                         (json_int_t)n->cfg.heartbeat_ms);
-  char *text = json_dumps(hb, JSON_COMPACT);
-  json_decref(hb);
-  if (text) bus_publish(n->bus, "node.hb", NULL, text, strlen(text));
-  free(text);
+  json_t *hb = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", n->tag, "role", n->role->name, "url",
+                         n->cfg.public_url, "load", (json_int_t)n->role->load(n), "capacity",
+                         (json_int_t)n->cfg.capacity, "interval", (json_int_t)n->cfg.heartbeat_ms);
+  bus_publish_json(n->bus, "node.hb", hb);
 }
 
 static void close_cb(uv_handle_t *h) { (void)h; }
@@ -310,10 +305,9 @@ node_t *node_create(const amphi_config *cfg, bus_hub_t *hub, char *err, size_t e
   if (hub)
     n->bus = bus_local_create(hub, &n->loop, n->tag);
   else
-    n->bus = bus_nats_create(&n->loop, n->tag, cfg->nats_url,
-                             cfg->nats_user[0] ? cfg->nats_user : NULL,
-                             cfg->nats_password[0] ? cfg->nats_password : NULL, 5000, err,
-                             errlen);
+    n->bus =
+        bus_nats_create(&n->loop, n->tag, cfg->nats_url, cfg->nats_user[0] ? cfg->nats_user : NULL,
+                        cfg->nats_password[0] ? cfg->nats_password : NULL, 5000, err, errlen);
   if (!n->bus) {
     if (hub) snprintf(err, errlen, "cannot create the bus");
     goto fail;

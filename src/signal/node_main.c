@@ -18,9 +18,9 @@
 #include "signal/token.h"
 
 #define TICK_MS 100
-#define COUNT_EVERY_MS 1000   /* interfaces.md: visitor_count at most once a second */
-#define ROOM_IDLE_MS 30000    /* an empty room is forgotten after this */
-#define ROOM_ENDED_MS 60000   /* an ended room refuses joins (room_closed) this long */
+#define COUNT_EVERY_MS 1000 /* interfaces.md: visitor_count at most once a second */
+#define ROOM_IDLE_MS 30000  /* an empty room is forgotten after this */
+#define ROOM_ENDED_MS 60000 /* an ended room refuses joins (room_closed) this long */
 
 typedef struct node_count {
   char node[65];
@@ -29,15 +29,14 @@ typedef struct node_count {
 
 typedef struct mroom {
   room_t *r;
-  client_t *members;          /* joined participants on this node */
-  node_count *counts;         /* visitors per visitor node */
+  client_t *members;  /* joined participants on this node */
+  node_count *counts; /* visitors per visitor node */
   size_t n_counts, cap_counts;
   bool count_dirty;
   uint64_t last_count_ms;
-  uint64_t empty_since_ms;    /* 0: not empty */
-  uint64_t ended_ms;          /* when an operator ended it; 0: open */
+  uint64_t empty_since_ms; /* 0: not empty */
+  uint64_t ended_ms;       /* when an operator ended it; 0: open */
   char ev_subject[BUS_SUBJECT_MAX];
-  char bridge[65];            /* bridge chosen for the room's media, before room_t knows */
   struct mroom *next;
 } mroom;
 
@@ -118,17 +117,16 @@ static void emit_participant(node_t *n, mroom *m, const char *type, const partic
 
 static void emit_chat(node_t *n, mroom *m, const char *id, const char *name, const char *role,
                       const char *text) {
-  json_t *msg = json_pack("{s:{s:s,s:s,s:s},s:s,s:I}", "from", "id", id, "name", name, "role",
-                          role, "text", text, "ts", (json_int_t)wall_ms());
+  json_t *msg = json_pack("{s:{s:s,s:s,s:s},s:s,s:I}", "from", "id", id, "name", name, "role", role,
+                          "text", text, "ts", (json_int_t)wall_ms());
   emit(n, m, json_pack("{s:s,s:o}", "type", "chat", "message", msg), NULL);
 }
 
 static void set_max_participants(node_t *n, mroom *m, int v) {
   if (m->r->max_participants == v) return;
-  log_info(n->tag, "room %s: max_participants %d -> %d", m->r->display, m->r->max_participants,
-           v);
-  emit(n, m,
-       json_pack("{s:s,s:{s:i}}", "type", "room_updated", "room", "max_participants", v), NULL);
+  log_info(n->tag, "room %s: max_participants %d -> %d", m->r->display, m->r->max_participants, v);
+  emit(n, m, json_pack("{s:s,s:{s:i}}", "type", "room_updated", "room", "max_participants", v),
+       NULL);
 }
 
 static bool room_has_moderator(const room_t *r) {
@@ -233,8 +231,8 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
     const char *why = "";
     char want[sizeof t.room];
     snprintf(want, sizeof want, "%s/%s", rn->tenant, rn->room);
-    if (ticket_verify(msg->u.join.ticket, strlen(msg->u.join.ticket), n->key, n->keylen,
-                      wall_s(), &t, &why) != 0 ||
+    if (ticket_verify(msg->u.join.ticket, strlen(msg->u.join.ticket), n->key, n->keylen, wall_s(),
+                      &t, &why) != 0 ||
         strcmp(t.role, "participant") != 0 || strcmp(t.node, n->tag) != 0 ||
         strcmp(t.room, want) != 0) {
       client_send_error(c, msg->id, E_TICKET_INVALID, "ticket refused: %s",
@@ -243,8 +241,8 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
     }
     promoted = true;
   }
-  const char *name = promoted ? t.name
-                     : claims.name[0] ? claims.name
+  const char *name = promoted           ? t.name
+                     : claims.name[0]   ? claims.name
                      : msg->u.join.name ? msg->u.join.name
                                         : "Guest";
   mroom *m = room_get(n, rn);
@@ -284,12 +282,10 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   member_add(&m->members, c);
   m->empty_since_ms = 0;
   json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:o}", "type", "joined", "role", "participant", "id",
-                        p.id, "moderator", c->moderator, "room",
-                        room_snapshot(m->r, c->moderator));
+                        p.id, "moderator", c->moderator, "room", room_snapshot(m->r, c->moderator));
   /* "id" of joined is the participant's id (interfaces.md §3), not the request's. */
   client_send_json(c, j);
-  log_info(n->tag, "room %s: participant %s joined (%zu now)", m->r->display, p.id,
-           m->r->n_parts);
+  log_info(n->tag, "room %s: participant %s joined (%zu now)", m->r->display, p.id, m->r->n_parts);
   media_offer(n, c, m->r);
 }
 
@@ -297,7 +293,6 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
 
 typedef struct publish_ctx {
   char id[PROTO_ID_MAX + 1];
-  char bridge[65];
 } publish_ctx;
 
 /* The participant's published kinds are room state: an event tells every node, and each
@@ -323,10 +318,6 @@ static void on_publish_reply(node_t *n, client_t *c, json_t *reply, void *ud) {
       json_t *a = json_pack("{s:s,s:s}", "type", "publish_answer", "sdp", sdp);
       if (x->id[0]) json_object_set_new(a, "id", json_string(x->id));
       client_send_json(c, a);
-      if (strcmp(m->r->bridge, x->bridge) != 0)
-        emit(n, m,
-             json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", x->bridge),
-             NULL);
       uint8_t tracks = (json_is_true(json_object_get(reply, "audio")) ? ROOM_TRACK_AUDIO : 0) |
                        (json_is_true(json_object_get(reply, "video")) ? ROOM_TRACK_VIDEO : 0);
       set_tracks(n, m, c->id, tracks);
@@ -335,27 +326,27 @@ static void on_publish_reply(node_t *n, client_t *c, json_t *reply, void *ud) {
   free(x);
 }
 
+/* The room's media lives on one bridge, chosen at its first publish (or when its bridge is
+ * gone) and made room state at once, so that a second publisher arriving meanwhile goes to
+ * the same one. */
 static void handle_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m) {
-  const char *bridge = m->r->bridge[0] ? m->r->bridge : m->bridge;
-  if (!bridge[0] || !peers_find(&M(n)->peers, bridge)) {
+  if (!m->r->bridge[0] || !peers_find(&M(n)->peers, m->r->bridge)) {
     peer *p = peers_pick(&M(n)->peers, "bridge");
     if (!p) {
       client_send_error(c, msg->id, E_UNAVAILABLE, "no media bridge is available");
       return;
     }
-    str_copy(m->bridge, p->id, sizeof m->bridge);
     p->pending++;
-    bridge = m->bridge;
+    emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", p->id), NULL);
   }
   publish_ctx *x = malloc(sizeof *x);
   if (!x) return;
   str_copy(x->id, msg->id, sizeof x->id);
-  str_copy(x->bridge, bridge, sizeof x->bridge);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.p", c->id);
   json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "publish", "room", m->r->display,
                           "endpoint", ep, "owner", c->id, "sdp", msg->u.sdp.sdp);
-  if (media_rpc(n, bridge, req, c, on_publish_reply, x) != 0) {
+  if (media_rpc(n, m->r->bridge, req, c, on_publish_reply, x) != 0) {
     free(x);
     client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
   }
@@ -375,56 +366,55 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   mroom *m = c->room;
   participant *me = room_find(m->r, c->id);
   switch (msg->type) {
-  case MSG_CHAT:
-    emit_chat(n, m, c->id, c->name, "participant", msg->u.chat.text);
-    client_send_ok(c, msg->id);
-    break;
-  case MSG_SET_ROOM:
-    if (!c->moderator) {
-      client_send_error(c, msg->id, E_FORBIDDEN, "only moderators change the room");
+    case MSG_CHAT:
+      emit_chat(n, m, c->id, c->name, "participant", msg->u.chat.text);
+      client_send_ok(c, msg->id);
       break;
-    }
-    if (msg->u.set_room.max_participants >= 0)
-      set_max_participants(n, m, msg->u.set_room.max_participants);
-    client_send_ok(c, msg->id);
-    break;
-  case MSG_MUTE:
-    if (me) {
-      participant p = *me;
-      if (msg->u.mute.audio >= 0) p.audio = msg->u.mute.audio;
-      if (msg->u.mute.video >= 0) p.video = msg->u.mute.video;
-      if (p.audio != me->audio || p.video != me->video)
-        emit_participant(n, m, "participant_updated", &p, NULL);
-    }
-    client_send_ok(c, msg->id);
-    break;
-  case MSG_LEAVE:
-    participant_leaves(n, c);
-    client_send_ok(c, msg->id);
-    break;
-  case MSG_PUBLISH:
-    handle_publish(n, c, msg, m);
-    break;
-  case MSG_SUBSCRIBE_ANSWER:
-    media_subscribe_answer(n, c, m->r, msg);
-    break;
-  case MSG_PROMOTE:
-  case MSG_DENY:
-  case MSG_DEMOTE:
-    if (!c->moderator)
-      client_send_error(c, msg->id, E_FORBIDDEN, "only moderators %s",
-                        msg_type_name(msg->type));
-    else if (msg->type == MSG_DEMOTE && !room_find(m->r, msg->u.target.id))
-      client_send_error(c, msg->id, E_NOT_FOUND, "no participant has that id");
-    else
+    case MSG_SET_ROOM:
+      if (!c->moderator) {
+        client_send_error(c, msg->id, E_FORBIDDEN, "only moderators change the room");
+        break;
+      }
+      if (msg->u.set_room.max_participants >= 0)
+        set_max_participants(n, m, msg->u.set_room.max_participants);
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_MUTE:
+      if (me) {
+        participant p = *me;
+        if (msg->u.mute.audio >= 0) p.audio = msg->u.mute.audio;
+        if (msg->u.mute.video >= 0) p.video = msg->u.mute.video;
+        if (p.audio != me->audio || p.video != me->video)
+          emit_participant(n, m, "participant_updated", &p, NULL);
+      }
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_LEAVE:
+      participant_leaves(n, c);
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_PUBLISH:
+      handle_publish(n, c, msg, m);
+      break;
+    case MSG_SUBSCRIBE_ANSWER:
+      media_subscribe_answer(n, c, m->r, msg);
+      break;
+    case MSG_PROMOTE:
+    case MSG_DENY:
+    case MSG_DEMOTE:
+      if (!c->moderator)
+        client_send_error(c, msg->id, E_FORBIDDEN, "only moderators %s", msg_type_name(msg->type));
+      else if (msg->type == MSG_DEMOTE && !room_find(m->r, msg->u.target.id))
+        client_send_error(c, msg->id, E_NOT_FOUND, "no participant has that id");
+      else
+        client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
+                          msg_type_name(msg->type));
+      break;
+    default:
+      /* Polls, hands, promotion and media come with their own issues; say so plainly. */
       client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
                         msg_type_name(msg->type));
-    break;
-  default:
-    /* Polls, hands, promotion and media come with their own issues; say so plainly. */
-    client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
-                      msg_type_name(msg->type));
-    break;
+      break;
   }
 }
 
@@ -435,14 +425,7 @@ static void on_close(node_t *n, client_t *c) {
 /* --- the bus: visitor nodes' requests and heartbeats -------------------------------------- */
 
 static void reply_json(node_t *n, const char *reply, json_t *j) {
-  if (!reply) {
-    json_decref(j);
-    return;
-  }
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (text) bus_publish(n->bus, reply, NULL, text, strlen(text));
-  free(text);
+  bus_publish_json(n->bus, reply, j);
 }
 
 static void reply_error(node_t *n, const char *reply, const char *code, const char *message) {
@@ -555,7 +538,6 @@ static void on_hb(void *ud, const char *subject, const char *reply, const uint8_
 static void bridge_gone(node_t *n, mroom *m) {
   for (size_t i = 0; i < m->r->n_parts; i++)
     if (m->r->parts[i].tracks) set_tracks(n, m, m->r->parts[i].id, 0);
-  m->bridge[0] = 0;
   emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", ""), NULL);
 }
 
@@ -564,7 +546,7 @@ static void node_gone(void *ud, const char *id) {
   log_warn(n->tag, "node %s missed 3 heartbeats: dropping it", id);
   for (mroom *m = M(n)->rooms; m; m = m->next) {
     set_count(m, id, 0);
-    if (!strcmp(m->r->bridge, id) || !strcmp(m->bridge, id)) bridge_gone(n, m);
+    if (!strcmp(m->r->bridge, id)) bridge_gone(n, m);
   }
 }
 
@@ -655,32 +637,34 @@ static int on_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
   const char *rest = req->path + sizeof prefix - 1;
   if (*rest && *rest != '/') return 0;
   if (!n->cfg.admin_token[0]) {
-    json_res(res, 404, json_pack("{s:s,s:s}", "error", E_NOT_FOUND, "message",
-                                 "the admin API is off (no admin token configured)"));
+    json_res(res, 404,
+             json_pack("{s:s,s:s}", "error", E_NOT_FOUND, "message",
+                       "the admin API is off (no admin token configured)"));
     return 1;
   }
   char want[CFG_STR_MAX + 8];
   snprintf(want, sizeof want, "Bearer %s", n->cfg.admin_token);
-  if (strlen(req->auth) != strlen(want) ||
-      CRYPTO_memcmp(req->auth, want, strlen(want)) != 0) {
-    json_res(res, 401, json_pack("{s:s,s:s}", "error", E_UNAUTHORIZED, "message",
-                                 "Authorization: Bearer <admin token> required"));
+  if (strlen(req->auth) != strlen(want) || CRYPTO_memcmp(req->auth, want, strlen(want)) != 0) {
+    json_res(res, 401,
+             json_pack("{s:s,s:s}", "error", E_UNAUTHORIZED, "message",
+                       "Authorization: Bearer <admin token> required"));
     return 1;
   }
   if (!*rest || !strcmp(rest, "/")) { /* the list of rooms */
     json_t *list = json_array();
     for (mroom *m = M(n)->rooms; m; m = m->next)
-      json_array_append_new(list, json_pack("{s:s,s:I,s:I,s:i}", "name", m->r->display,
-                                            "participants", (json_int_t)m->r->n_parts,
-                                            "visitors", (json_int_t)visitors_total(m),
-                                            "max_participants", m->r->max_participants));
+      json_array_append_new(
+          list, json_pack("{s:s,s:I,s:I,s:i}", "name", m->r->display, "participants",
+                          (json_int_t)m->r->n_parts, "visitors", (json_int_t)visitors_total(m),
+                          "max_participants", m->r->max_participants));
     json_res(res, 200, json_pack("{s:o}", "rooms", list));
     return 1;
   }
   room_name rn;
   if (room_name_parse(rest + 1, &rn) != 0) {
-    json_res(res, 400, json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message",
-                                 "room names are [a-z0-9_-]{1,64}, as tenant/room or room"));
+    json_res(res, 400,
+             json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message",
+                       "room names are [a-z0-9_-]{1,64}, as tenant/room or room"));
     return 1;
   }
   mroom *m = room_lookup(n, &rn);
@@ -696,8 +680,9 @@ static int on_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
     json_t *mp = json_object_get(body, "max_participants");
     if (!json_is_object(body) || !json_is_integer(mp) || json_integer_value(mp) < 0 ||
         json_integer_value(mp) > 100000) {
-      json_res(res, 400, json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message",
-                                   "expected {\"max_participants\": 0..100000}"));
+      json_res(res, 400,
+               json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message",
+                         "expected {\"max_participants\": 0..100000}"));
     } else {
       set_max_participants(n, m, (int)json_integer_value(mp));
       json_res(res, 200, room_state(m));
@@ -707,8 +692,8 @@ static int on_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
     if (!m->ended_ms) end_room(n, m);
     json_res(res, 200, json_pack("{s:s,s:b}", "name", m->r->display, "ended", 1));
   } else {
-    json_res(res, 405, json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message",
-                                 "GET, PATCH or DELETE"));
+    json_res(res, 405,
+             json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message", "GET, PATCH or DELETE"));
   }
   return 1;
 }
@@ -777,9 +762,7 @@ static long load(node_t *n) {
   return k;
 }
 
-static const room_t *room_of(client_t *c) {
-  return c->room ? ((const mroom *)c->room)->r : NULL;
-}
+static const room_t *room_of(client_t *c) { return c->room ? ((const mroom *)c->room)->r : NULL; }
 
 const node_role node_role_main = {
     .name = "main",

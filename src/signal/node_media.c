@@ -40,19 +40,14 @@ int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_rep
               void *ud) {
   char subject[BUS_SUBJECT_MAX];
   snprintf(subject, sizeof subject, "bridge.%s.rpc", bridge);
-  char *text = json_dumps(req, JSON_COMPACT);
-  json_decref(req);
   rpc_ctx *x = malloc(sizeof *x);
-  if (!text || !x) {
-    free(text);
-    free(x);
+  if (!x) {
+    json_decref(req);
     return -1;
   }
   *x = (rpc_ctx){n, c, fn, ud};
   client_ref(c);
-  int rc = bus_request(n->bus, subject, text, strlen(text), RPC_TIMEOUT_MS, on_rpc_reply, x);
-  free(text);
-  if (rc != BUS_OK) {
+  if (bus_request_json(n->bus, subject, req, RPC_TIMEOUT_MS, on_rpc_reply, x) != BUS_OK) {
     client_unref(c);
     free(x);
     return -1;
@@ -166,13 +161,10 @@ void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const clien
 
 /* Fire and forget: an endpoint the bridge does not hear from expires anyway. */
 static void release_endpoint(node_t *n, const char *bridge, const char *room, const char *ep) {
-  json_t *req = json_pack("{s:s,s:s,s:s}", "op", "release", "room", room, "endpoint", ep);
-  char *text = json_dumps(req, JSON_COMPACT);
-  json_decref(req);
   char subject[BUS_SUBJECT_MAX];
   snprintf(subject, sizeof subject, "bridge.%s.rpc", bridge);
-  if (text) bus_publish(n->bus, subject, NULL, text, strlen(text));
-  free(text);
+  bus_publish_json(n->bus, subject,
+                   json_pack("{s:s,s:s,s:s}", "op", "release", "room", room, "endpoint", ep));
 }
 
 void media_release(node_t *n, client_t *c, bool publisher) {
