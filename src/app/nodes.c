@@ -8,8 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/bridge.h"
 #include "core/log.h"
-#include "signal/node.h"
+#include "node/node.h"
+#include "signal/signal.h"
 
 typedef struct runner {
   const amphi_config *cfg;
@@ -25,9 +27,36 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int g_running_threads;
 static int g_go; /* 1: run the loops; -1: a node failed, give up */
 
+/* The role a config names (config_validate has checked it is one of these). */
+static const node_role *role_of(const amphi_config *cfg) {
+  if (!strcmp(cfg->role, "main")) return &signal_role_main;
+  if (!strcmp(cfg->role, "visitor")) return &signal_role_visitor;
+  if (!strcmp(cfg->role, "bridge")) return &bridge_role;
+  return NULL;
+}
+
+/* amphi run: every node on the in-process hub; amphi serve: NATS. */
+static bus_t *make_bus(void *ud, uv_loop_t *loop, const amphi_config *cfg, char *err,
+                       size_t errlen) {
+  bus_hub_t *hub = ud;
+  if (hub) {
+    bus_t *b = bus_local_create(hub, loop, cfg->node_id);
+    if (!b) snprintf(err, errlen, "cannot create the bus");
+    return b;
+  }
+  return bus_nats_create(loop, cfg->node_id, cfg->nats_url,
+                         cfg->nats_user[0] ? cfg->nats_user : NULL,
+                         cfg->nats_password[0] ? cfg->nats_password : NULL, 5000, err, errlen);
+}
+
 static void *thread_main(void *arg) {
   runner *r = arg;
-  node_t *n = node_create(r->cfg, r->hub, r->err, sizeof r->err);
+  const node_role *role = role_of(r->cfg);
+  node_t *n = NULL;
+  if (role)
+    n = node_create(r->cfg, role, make_bus, r->hub, r->err, sizeof r->err);
+  else
+    snprintf(r->err, sizeof r->err, "role: '%s' is not a role", r->cfg->role);
   pthread_mutex_lock(&mu);
   r->node = n;
   r->state = n ? 1 : -1;
@@ -109,8 +138,7 @@ int nodes_run(const amphi_config *cfgs, int count, bus_hub_t *hub, const char *b
   pthread_mutex_unlock(&mu);
   if (failed) {
     for (int i = 0; i < count; i++)
-      if (rs[i].state < 0)
-        log_error(cfgs[i].node_id, "cannot start: %s", rs[i].err);
+      if (rs[i].state < 0) log_error(cfgs[i].node_id, "cannot start: %s", rs[i].err);
     stop_all(rs, count);
     free(rs);
     return 1;

@@ -246,33 +246,18 @@ void bridge_destroy(bridge_t *b) {
 
 long bridge_endpoint_count(const bridge_t *b) { return b->n_endpoints; }
 
-void bridge_write_metrics(const bridge_t *b, FILE *f, const char *node, const char *role) {
-#define COUNTER(name, help, v)                                                                  \
-  fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{node=\"%s\",role=\"%s\"} %llu\n", name, help, \
-          name, name, node, role, (unsigned long long)(v))
-  fprintf(f,
-          "# HELP amphi_endpoints ICE/DTLS endpoints (peer connections) on this bridge.\n"
-          "# TYPE amphi_endpoints gauge\namphi_endpoints{node=\"%s\",role=\"%s\"} %ld\n",
-          node, role, b->n_endpoints);
-  COUNTER("amphi_rtp_packets_in_total", "RTP packets received from publishers (authenticated).",
-          b->ctr.rtp_in);
-  COUNTER("amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
-  COUNTER("amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.",
-          b->ctr.rtp_out);
-  COUNTER("amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.",
-          b->ctr.bytes_out);
-  COUNTER("amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.",
-          b->ctr.retransmits);
-  COUNTER("amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).",
-          b->ctr.keyframe_requests);
-  COUNTER("amphi_udp_send_dropped_total", "Datagrams the kernel would not take.",
-          b->ctr.dropped_tx);
-  COUNTER("amphi_media_bad_packets_total",
-          "Datagrams dropped: unknown source, failed authentication, malformed.",
-          b->ctr.bad_packets);
-  COUNTER("amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
-  COUNTER("amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
-  COUNTER("amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.",
-          b->ctr.expired);
-#undef COUNTER
+void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
+  metrics_gauge(out, "amphi_endpoints", "ICE/DTLS endpoints (peer connections) on this bridge.",
+                b->n_endpoints);
+  metrics_counter(out, "amphi_rtp_packets_in_total", "RTP packets received from publishers (authenticated).", b->ctr.rtp_in);
+  metrics_counter(out, "amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
+  metrics_counter(out, "amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.", b->ctr.rtp_out);
+  metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.", b->ctr.bytes_out);
+  metrics_counter(out, "amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.", b->ctr.retransmits);
+  metrics_counter(out, "amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).", b->ctr.keyframe_requests);
+  metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.", b->ctr.dropped_tx);
+  metrics_counter(out, "amphi_media_bad_packets_total", "Datagrams dropped: unknown source, failed authentication, malformed.", b->ctr.bad_packets);
+  metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
+  metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
+  metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
 }

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "node/node.h"
 
 typedef struct bridge bridge_t;
 
@@ -22,7 +23,10 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char 
  * NULL does nothing. */
 void bridge_destroy(bridge_t *b);
 long bridge_endpoint_count(const bridge_t *b);
-/* Prometheus lines of the bridge's counters, labelled with node and role. */
-void bridge_write_metrics(const bridge_t *b, FILE *f, const char *node, const char *role);
+/* The bridge's metric families. */
+void bridge_write_metrics(const bridge_t *b, metrics_out *out);
+
+/* The bridge as a node role (bridge_role.c), for src/app. */
+extern const node_role bridge_role;
 
 #endif

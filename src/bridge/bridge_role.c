@@ -1,10 +1,7 @@
-/* The bridge as a node role: the shared node shell (loop, bus, heartbeats, /healthz,
- * /metrics, clean stop) around a bridge_t. A bridge has no WebSocket clients of its own:
- * browsers reach it over UDP, nodes over the bus. */
-#include <stdio.h>
-
+/* The bridge as a node role: the node shell (loop, bus, heartbeats, /healthz, /metrics,
+ * clean stop) around a bridge_t. A bridge has no WebSocket clients: browsers reach it over
+ * UDP, nodes over the bus. */
 #include "bridge/bridge.h"
-#include "signal/node_internal.h"
 
 static int start(node_t *n, char *err, size_t errlen) {
   bridge_t *b =
@@ -19,35 +16,16 @@ static void destroy(node_t *n) {
   n->impl = NULL;
 }
 
-static void on_message(node_t *n, client_t *c, client_msg *m) {
-  (void)n;
-  client_send_error(c, m->id, E_BAD_REQUEST, "this is a media bridge: join through the main node");
-}
-
-static void on_close(node_t *n, client_t *c) {
-  (void)n;
-  (void)c;
-}
-
-static void metrics(node_t *n, node_metrics *m) {
-  (void)n;
-  (void)m;
-}
-
-static void metrics_extra(node_t *n, FILE *f) {
-  if (n->impl) bridge_write_metrics(n->impl, f, n->tag, "bridge");
+static void metrics(node_t *n, metrics_out *out) {
+  if (n->impl) bridge_write_metrics(n->impl, out);
 }
 
 static long load(node_t *n) { return n->impl ? bridge_endpoint_count(n->impl) : 0; }
 
-const node_role node_role_bridge = {
+const node_role bridge_role = {
     .name = "bridge",
     .start = start,
     .destroy = destroy,
-    .on_message = on_message,
-    .on_close = on_close,
-    .on_http = NULL,
     .metrics = metrics,
-    .metrics_extra = metrics_extra,
     .load = load,
 };

@@ -1,5 +1,5 @@
-/* What the parts of a signaling node share: the node, its clients, and the role vtable
- * that node_main.c and node_visitor.c fill. Private to src/signal/. */
+/* What the parts of a signaling node share: its clients, the role's operations, the front
+ * door, media. Private to src/signal/. */
 #ifndef AMPHI_SIGNAL_NODE_INTERNAL_H
 #define AMPHI_SIGNAL_NODE_INTERNAL_H
 
@@ -11,10 +11,10 @@
 
 #include "bus/bus.h"
 #include "core/config.h"
-#include "signal/node.h"
+#include "node/node.h"
+#include "signal/signal.h"
 #include "signal/proto.h"
 #include "signal/ratelimit.h"
-#include "signal/ws.h"
 
 typedef enum { CLIENT_NEW = 0, CLIENT_JOINING, CLIENT_JOINED, CLIENT_LEFT } client_state;
 
@@ -42,42 +42,36 @@ typedef struct node_metrics {
   long rooms, participants, visitors;
 } node_metrics;
 
-typedef struct node_role {
-  const char *name;
-  int (*start)(node_t *n, char *err, size_t errlen);
-  void (*destroy)(node_t *n);
+/* What a signaling role does with its clients (node_main.c, node_visitor.c). */
+typedef struct signal_ops {
   void (*on_message)(node_t *n, client_t *c, client_msg *m);
   void (*on_close)(node_t *n, client_t *c);
-  /* Role routes; return 1 when handled. */
-  int (*on_http)(node_t *n, const ws_http_req *req, ws_http_res *res);
   void (*metrics)(node_t *n, node_metrics *m);
-  /* More metric lines of the role's own (the bridge's counters); may be NULL. */
-  void (*metrics_extra)(node_t *n, FILE *f);
-  /* Visitors or participants this node holds: its load in heartbeats. */
-  long (*load)(node_t *n);
-  /* The room a joined client is in (NULL when none): media needs it. May be NULL. */
+  /* The room a joined client is in (NULL when none): media needs it. */
   const struct room *(*room_of)(client_t *c);
-} node_role;
+} signal_ops;
 
-struct node {
-  amphi_config cfg;
-  const char *tag; /* = cfg.node_id, for logs */
-  uv_loop_t loop;
-  bus_t *bus;
-  ws_server *ws;
-  uv_timer_t hb_timer;
-  uv_async_t stop_async;
-  bool stopping;
+/* The first member of each signaling role's state (n->impl), so the parts they share find
+ * the role's operations and the cluster secret. */
+typedef struct signal_node {
+  const signal_ops *ops;
   uint8_t key[CFG_STR_MAX]; /* cluster secret: signs and checks tickets */
   size_t keylen;
-  uint64_t msgs_in;
-  const node_role *role;
-  void *impl;
-};
+} signal_node;
 
-extern const node_role node_role_main;
-extern const node_role node_role_visitor;
-extern const node_role node_role_bridge; /* src/bridge/bridge_role.c */
+static inline signal_node *SN(node_t *n) { return n->impl; }
+/* Fills the shared part of a role's state. */
+void signal_node_init(signal_node *s, const signal_ops *ops, const amphi_config *cfg);
+
+/* The node_role hooks both signaling roles share (client.c): the WebSocket front door (rate
+ * limit, parse, ping, dispatch to ops->on_message), the goodbye on stop, the metrics, and
+ * the web client for a room's address. */
+int signal_client_open(node_t *n, ws_conn *conn);
+void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t len);
+void signal_client_close(node_t *n, ws_conn *conn);
+void signal_clients_goodbye(node_t *n);
+void signal_metrics(node_t *n, metrics_out *out);
+const char *signal_room_page(node_t *n, const char *path);
 
 /* Replies. json is stolen. */
 void client_send_json(client_t *c, json_t *json);

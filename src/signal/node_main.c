@@ -41,6 +41,7 @@ typedef struct mroom {
 } mroom;
 
 typedef struct main_node {
+  signal_node base; /* first: the shared part */
   mroom *rooms;
   peers peers;
   bus_sub_t *up_sub, *hb_sub, *bridge_sub;
@@ -187,7 +188,7 @@ static void redirect(node_t *n, client_t *c, const client_msg *msg, mroom *m, co
   str_copy(t.node, p->id, sizeof t.node);
   t.exp = wall_s() + TICKET_TTL_S;
   char ticket[TICKET_MAX];
-  if (ticket_sign(&t, n->key, n->keylen, ticket, sizeof ticket) < 0) {
+  if (ticket_sign(&t, SN(n)->key, SN(n)->keylen, ticket, sizeof ticket) < 0) {
     client_send_error(c, msg->id, E_UNAVAILABLE, "cannot sign a ticket");
     return;
   }
@@ -231,7 +232,7 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
     const char *why = "";
     char want[sizeof t.room];
     snprintf(want, sizeof want, "%s/%s", rn->tenant, rn->room);
-    if (ticket_verify(msg->u.join.ticket, strlen(msg->u.join.ticket), n->key, n->keylen, wall_s(),
+    if (ticket_verify(msg->u.join.ticket, strlen(msg->u.join.ticket), SN(n)->key, SN(n)->keylen, wall_s(),
                       &t, &why) != 0 ||
         strcmp(t.role, "participant") != 0 || strcmp(t.node, n->tag) != 0 ||
         strcmp(t.room, want) != 0) {
@@ -700,6 +701,8 @@ static int on_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
 
 /* --- the role ---------------------------------------------------------------------------- */
 
+static const signal_ops ops;
+
 static int start(node_t *n, char *err, size_t errlen) {
   main_node *mn = calloc(1, sizeof *mn);
   if (!mn) {
@@ -707,6 +710,7 @@ static int start(node_t *n, char *err, size_t errlen) {
     return -1;
   }
   n->impl = mn;
+  signal_node_init(&mn->base, &ops, &n->cfg);
   mn->up_sub = bus_subscribe(n->bus, "room.*.*.up", on_up, n);
   mn->hb_sub = bus_subscribe(n->bus, "node.hb", on_hb, n);
   mn->bridge_sub = bus_subscribe(n->bus, "bridge.*.ev", on_bridge_ev, n);
@@ -764,14 +768,23 @@ static long load(node_t *n) {
 
 static const room_t *room_of(client_t *c) { return c->room ? ((const mroom *)c->room)->r : NULL; }
 
-const node_role node_role_main = {
+static const signal_ops ops = {
+    .on_message = on_message,
+    .on_close = on_close,
+    .metrics = metrics,
+    .room_of = room_of,
+};
+
+const node_role signal_role_main = {
     .name = "main",
     .start = start,
     .destroy = destroy,
-    .on_message = on_message,
-    .on_close = on_close,
+    .on_open = signal_client_open,
+    .on_message = signal_client_message,
+    .on_close = signal_client_close,
+    .on_stop = signal_clients_goodbye,
     .on_http = on_http,
-    .metrics = metrics,
+    .fallback_page = signal_room_page,
+    .metrics = signal_metrics,
     .load = load,
-    .room_of = room_of,
 };

@@ -116,7 +116,7 @@ void media_offer(node_t *n, client_t *c, const room_t *r) {
 static void offer_again_if_asked(node_t *n, client_t *c) {
   if (!c->offer_again) return;
   c->offer_again = false;
-  const room_t *r = n->role->room_of ? n->role->room_of(c) : NULL;
+  const room_t *r = SN(n)->ops->room_of(c);
   if (r) media_offer(n, c, r);
 }
 
@@ -168,7 +168,7 @@ static void release_endpoint(node_t *n, const char *bridge, const char *room, co
 }
 
 void media_release(node_t *n, client_t *c, bool publisher) {
-  const room_t *r = n->role->room_of ? n->role->room_of(c) : NULL;
+  const room_t *r = SN(n)->ops->room_of(c);
   if (!r) return;
   char ep[PROTO_ID_MAX + 3];
   if (c->bridge[0]) {

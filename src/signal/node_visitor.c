@@ -46,6 +46,7 @@ typedef struct mirror {
 } mirror;
 
 typedef struct visitor_node {
+  signal_node base; /* first: the shared part */
   mirror *mirrors;
   long visitors;
   uv_timer_t tick;
@@ -347,7 +348,7 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   const char *why = "";
   char want[sizeof t.room];
   snprintf(want, sizeof want, "%s/%s", msg->u.join.room.tenant, msg->u.join.room.room);
-  if (ticket_verify(msg->u.join.ticket, strlen(msg->u.join.ticket), n->key, n->keylen,
+  if (ticket_verify(msg->u.join.ticket, strlen(msg->u.join.ticket), SN(n)->key, SN(n)->keylen,
                     wall_s(), &t, &why) != 0) {
     client_send_error(c, msg->id, E_TICKET_INVALID, "ticket refused: %s", why);
     return;
@@ -519,6 +520,8 @@ static void tick(uv_timer_t *t) {
   }
 }
 
+static const signal_ops ops;
+
 static int start(node_t *n, char *err, size_t errlen) {
   visitor_node *vn = calloc(1, sizeof *vn);
   if (!vn) {
@@ -526,6 +529,7 @@ static int start(node_t *n, char *err, size_t errlen) {
     return -1;
   }
   n->impl = vn;
+  signal_node_init(&vn->base, &ops, &n->cfg);
   const char *drop = getenv("AMPHI_TEST_DROP_EVENTS");
   if (drop && atoi(drop) > 1) {
     vn->drop_every = (unsigned)atoi(drop);
@@ -568,14 +572,23 @@ static const room_t *room_of(client_t *c) {
   return c->room ? ((const mirror *)c->room)->r : NULL;
 }
 
-const node_role node_role_visitor = {
+static const signal_ops ops = {
+    .on_message = on_message,
+    .on_close = on_close,
+    .metrics = metrics,
+    .room_of = room_of,
+};
+
+const node_role signal_role_visitor = {
     .name = "visitor",
     .start = start,
     .destroy = destroy,
-    .on_message = on_message,
-    .on_close = on_close,
+    .on_open = signal_client_open,
+    .on_message = signal_client_message,
+    .on_close = signal_client_close,
+    .on_stop = signal_clients_goodbye,
     .on_http = NULL,
-    .metrics = metrics,
+    .fallback_page = signal_room_page,
+    .metrics = signal_metrics,
     .load = load,
-    .room_of = room_of,
 };

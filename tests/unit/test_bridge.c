@@ -488,7 +488,8 @@ static void test_bridge_end_to_end(void **state) {
   char *buf = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&buf, &size);
-  bridge_write_metrics(br, f, "bridge-t", "bridge");
+  metrics_out mo = {f, "bridge-t", "bridge"};
+  bridge_write_metrics(br, &mo);
   fclose(f);
   assert_non_null(strstr(buf, "amphi_endpoints{node=\"bridge-t\",role=\"bridge\"} 3"));
   assert_non_null(strstr(buf, "amphi_rtp_packets_out_total{node=\"bridge-t\",role=\"bridge\"} 22"));

@@ -1,12 +1,12 @@
-#include "signal/ws.h"
+#include "node/ws.h"
 
-#include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/util.h"
+#include "node/ws_internal.h"
 
 /* lws 4.1's public header hides LWS_WRITE_CLOSE (value 4; "handled by lws_close_reason()"),
  * but lws_close_reason() + return -1 from WRITEABLE sends no close frame (see conn_writable),
@@ -14,7 +14,6 @@
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 #define MSG_MAX (64 * 1024) /* interfaces.md §3: larger frames close with 1009 */
-#define HTTP_BODY_MAX (64 * 1024)
 
 /* Keep-alive (RFC 6455 §5.5.2): a client silent this long is pinged, and one silent longer
  * still is dropped, so dead peers free their seats. */
@@ -22,49 +21,6 @@
 #define PING_AFTER_MS 30000
 #define HANGUP_AFTER_MS 75000
 #define PINGS_PER_TICK 2000 /* spreads a ping round of a full node over several ticks */
-
-struct ws_server {
-  struct lws_context *ctx;
-  uv_timer_t keepalive;
-  ws_conn *conns; /* every open WebSocket, for the keep-alive sweep */
-  ws_handlers h;
-  void *ud;
-  char tag[64];
-  bool destroying;
-  uint64_t connections;
-  uint64_t frames_out;
-  uint64_t ping_after_ms, hangup_after_ms;
-};
-
-struct ws_conn {
-  struct lws *wsi;
-  struct ws_conn *prev, *next; /* in srv->conns */
-  uint64_t last_rx_ms;         /* any frame from the client, pongs included */
-  uint64_t pinged_ms;          /* 0: not pinged since last_rx_ms */
-  bool want_ping;              /* keepalive_tick asked for a ping: sent when writable */
-  ws_server *srv;
-  void *data;
-  msgbuf **q; /* ring of queued frames */
-  unsigned qcap, qhead, qlen;
-  char *rx; /* a message arriving in several fragments */
-  size_t rx_len;
-  int close_code; /* non-zero: close once the queue is empty */
-  char close_reason[64];
-  char host[64];
-};
-
-/* Per-session data lws keeps for us: a WebSocket has its ws_conn, an HTTP request the
- * request being read and the answer being written. */
-typedef struct pss {
-  ws_conn *conn;
-  char method[8];
-  char path[256];
-  char auth[320];
-  char *body;
-  size_t body_len;
-  bool body_too_big;
-  ws_http_res res;
-} pss;
 
 /* --- msgbuf --------------------------------------------------------------------------- */
 
@@ -203,77 +159,6 @@ static int conn_writable(ws_conn *c) {
   return 0;
 }
 
-/* --- HTTP ----------------------------------------------------------------------------- */
-
-static void copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t) {
-  dst[0] = '\0';
-  if (lws_hdr_total_length(wsi, t) > 0) lws_hdr_copy(wsi, dst, (int)size, t);
-}
-
-static const char *method_of(struct lws *wsi) {
-  static const struct {
-    enum lws_token_indexes tok;
-    const char *name;
-  } methods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-                 {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_PUT_URI, "PUT"},
-                 {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"}};
-  for (size_t i = 0; i < ARRAY_LEN(methods); i++)
-    if (lws_hdr_total_length(wsi, methods[i].tok) > 0) return methods[i].name;
-  return "OTHER";
-}
-
-static int http_dispatch(ws_server *s, struct lws *wsi, pss *p) {
-  ws_http_req req = {p->method, p->path, p->auth, p->body ? p->body : "", p->body_len};
-  memset(&p->res, 0, sizeof p->res);
-  if (p->body_too_big) {
-    p->res.status = 413;
-    p->res.content_type = "application/json";
-    p->res.body = strdup("{\"error\":\"bad_request\",\"message\":\"body over 64 KiB\"}");
-  } else {
-    s->h.on_http(s->ud, &req, &p->res);
-  }
-  if (p->res.status == 0) {
-    free(p->res.body);
-    p->res.status = 404;
-    p->res.content_type = "application/json";
-    p->res.body = strdup("{\"error\":\"not_found\"}");
-    p->res.file = NULL;
-  }
-  if (p->res.body) p->res.body_len = strlen(p->res.body);
-  if (p->res.file) {
-    int n = lws_serve_http_file(wsi, p->res.file, p->res.content_type, NULL, 0);
-    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
-    return 0;
-  }
-  lws_callback_on_writable(wsi);
-  return 0;
-}
-
-static int http_writable(struct lws *wsi, pss *p) {
-  unsigned char hdr[LWS_PRE + 1024], *start = &hdr[LWS_PRE], *q = start,
-                                     *end = &hdr[sizeof hdr - 1];
-  if (!p->res.status) return 0;
-  size_t len = p->res.body ? p->res.body_len : 0;
-  if (lws_add_http_common_headers(wsi, (unsigned)p->res.status, p->res.content_type,
-                                  (lws_filepos_t)len, &q, end) ||
-      lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                  (const unsigned char *)"no-store", 8, &q, end) ||
-      lws_finalize_write_http_header(wsi, start, &q, end))
-    return -1;
-  if (len) {
-    unsigned char *b = malloc(LWS_PRE + len);
-    if (!b) return -1;
-    memcpy(b + LWS_PRE, p->res.body, len);
-    int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-    free(b);
-    if (n < (int)len) return -1;
-  }
-  free(p->res.body);
-  p->res.body = NULL;
-  p->res.status = 0;
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 /* --- the lws callback ----------------------------------------------------------------- */
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -283,55 +168,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   pss *p = user;
 
   switch (reason) {
-    case LWS_CALLBACK_HTTP: {
-      if (!s || s->destroying) return -1;
-      str_copy(p->method, method_of(wsi), sizeof p->method);
-      str_copy(p->path, in ? (const char *)in : "/", sizeof p->path);
-      copy_hdr(wsi, p->auth, sizeof p->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
-      p->body = NULL;
-      p->body_len = 0;
-      p->body_too_big = false;
-      if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") || !strcmp(p->method, "DELETE"))
-        return http_dispatch(s, wsi, p);
-      return 0; /* wait for the body */
-    }
+    case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_BODY:
-      if (p->body_len + len > HTTP_BODY_MAX) {
-        p->body_too_big = true;
-        return 0;
-      }
-      if (!p->body_too_big) {
-        char *nb = realloc(p->body, p->body_len + len + 1);
-        if (!nb) return -1;
-        memcpy(nb + p->body_len, in, len);
-        p->body = nb;
-        p->body_len += len;
-        p->body[p->body_len] = '\0';
-      }
-      return 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-      int r = http_dispatch(s, wsi, p);
-      free(p->body);
-      p->body = NULL;
-      p->body_len = 0;
-      return r;
-    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
     case LWS_CALLBACK_HTTP_WRITEABLE:
-      return http_writable(wsi, p);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-      return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
-      if (p) {
-        free(p->body);
-        p->body = NULL;
-        free(p->res.body);
-        p->res.body = NULL;
-      }
-      return 0;
-
+      return ws__http_callback(s, wsi, reason, p, in, len);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       char uri[64];
-      copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+      ws__copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
       return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
     }
     case LWS_CALLBACK_ESTABLISHED: {
@@ -339,7 +185,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       if (!c) return -1;
       c->wsi = wsi;
       c->srv = s;
-      copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
+      ws__copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
       c->last_rx_ms = now_ms();
       p->conn = c;
       s->connections++;

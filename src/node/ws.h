@@ -1,4 +1,4 @@
-/* The HTTP and WebSocket server of a signaling node: libwebsockets on the node's libuv loop.
+/* The HTTP and WebSocket server of a node: libwebsockets on the node's libuv loop.
  *
  * It owns the lws context and turns lws callbacks into a small interface for the node:
  * connections (ws_conn) with an outgoing queue of shared, refcounted frames (msgbuf), and
@@ -9,8 +9,8 @@
  * is safe because one thread writes one frame at a time.
  *
  * Threads: everything runs on the owner loop's thread. */
-#ifndef AMPHI_SIGNAL_WS_H
-#define AMPHI_SIGNAL_WS_H
+#ifndef AMPHI_NODE_WS_H
+#define AMPHI_NODE_WS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,9 +43,11 @@ typedef struct ws_http_req {
 typedef struct ws_http_res {
   int status;
   const char *content_type;
-  char *body;        /* malloc'd; the server frees it */
+  char *body; /* malloc'd; the server frees it */
   size_t body_len;
-  const char *file;  /* instead of body: path of a file to serve */
+  /* Instead of body: the path of a file to serve ("" for none). Inside the response, so
+   * that node threads serving files at once never share a buffer. */
+  char file[512];
 } ws_http_res;
 
 typedef struct ws_handlers {

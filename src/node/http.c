@@ -1,0 +1,134 @@
+/* The plain HTTP half of the node's server: a request's method, path, Authorization header
+ * and body (at most 64 KiB) are gathered, handed to the node once, and its answer written
+ * back (a body, or a file lws streams). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "node/ws_internal.h"
+
+#define HTTP_BODY_MAX (64 * 1024)
+
+void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t) {
+  dst[0] = '\0';
+  if (lws_hdr_total_length(wsi, t) > 0) lws_hdr_copy(wsi, dst, (int)size, t);
+}
+
+static const char *method_of(struct lws *wsi) {
+  static const struct {
+    enum lws_token_indexes tok;
+    const char *name;
+  } methods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+                 {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_PUT_URI, "PUT"},
+                 {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"}};
+  for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+    if (lws_hdr_total_length(wsi, methods[i].tok) > 0) return methods[i].name;
+  return "OTHER";
+}
+
+static int http_dispatch(ws_server *s, struct lws *wsi, pss *p) {
+  ws_http_req req = {p->method, p->path, p->auth, p->body ? p->body : "", p->body_len};
+  memset(&p->res, 0, sizeof p->res);
+  if (p->body_too_big) {
+    p->res.status = 413;
+    p->res.content_type = "application/json";
+    p->res.body = strdup("{\"error\":\"bad_request\",\"message\":\"body over 64 KiB\"}");
+  } else {
+    s->h.on_http(s->ud, &req, &p->res);
+  }
+  if (p->res.status == 0) {
+    free(p->res.body);
+    p->res.status = 404;
+    p->res.content_type = "application/json";
+    p->res.body = strdup("{\"error\":\"not_found\"}");
+    p->res.file[0] = '\0';
+  }
+  if (p->res.body) p->res.body_len = strlen(p->res.body);
+  if (p->res.file[0]) {
+    int n = lws_serve_http_file(wsi, p->res.file, p->res.content_type, NULL, 0);
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
+    return 0;
+  }
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static int http_writable(struct lws *wsi, pss *p) {
+  unsigned char hdr[LWS_PRE + 1024], *start = &hdr[LWS_PRE], *q = start,
+                                     *end = &hdr[sizeof hdr - 1];
+  if (!p->res.status) return 0;
+  size_t len = p->res.body ? p->res.body_len : 0;
+  if (lws_add_http_common_headers(wsi, (unsigned)p->res.status, p->res.content_type,
+                                  (lws_filepos_t)len, &q, end) ||
+      lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                  (const unsigned char *)"no-store", 8, &q, end) ||
+      lws_finalize_write_http_header(wsi, start, &q, end))
+    return -1;
+  if (len) {
+    unsigned char *b = malloc(LWS_PRE + len);
+    if (!b) return -1;
+    memcpy(b + LWS_PRE, p->res.body, len);
+    int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    free(b);
+    if (n < (int)len) return -1;
+  }
+  free(p->res.body);
+  p->res.body = NULL;
+  p->res.status = 0;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int ws__http_callback(ws_server *s, struct lws *wsi, enum lws_callback_reasons reason, pss *p,
+                      void *in, size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+      if (!s || s->destroying) return -1;
+      str_copy(p->method, method_of(wsi), sizeof p->method);
+      str_copy(p->path, in ? (const char *)in : "/", sizeof p->path);
+      ws__copy_hdr(wsi, p->auth, sizeof p->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+      p->body = NULL;
+      p->body_len = 0;
+      p->body_too_big = false;
+      if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") || !strcmp(p->method, "DELETE"))
+        return http_dispatch(s, wsi, p);
+      return 0; /* wait for the body */
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+      if (p->body_len + len > HTTP_BODY_MAX) {
+        p->body_too_big = true;
+        return 0;
+      }
+      if (!p->body_too_big) {
+        char *nb = realloc(p->body, p->body_len + len + 1);
+        if (!nb) return -1;
+        memcpy(nb + p->body_len, in, len);
+        p->body = nb;
+        p->body_len += len;
+        p->body[p->body_len] = '\0';
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+      int r = http_dispatch(s, wsi, p);
+      free(p->body);
+      p->body = NULL;
+      p->body_len = 0;
+      return r;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return http_writable(wsi, p);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+      if (p) {
+        free(p->body);
+        p->body = NULL;
+        free(p->res.body);
+        p->res.body = NULL;
+      }
+      return 0;
+
+    default:
+      return 0;
+  }
+}

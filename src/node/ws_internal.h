@@ -1,0 +1,59 @@
+/* What the two halves of the server (ws.c: WebSockets, keep-alive, the context; http.c:
+ * plain HTTP requests) share. Private to src/node/ws*.c and http.c. */
+#ifndef AMPHI_NODE_WS_INTERNAL_H
+#define AMPHI_NODE_WS_INTERNAL_H
+
+#include <libwebsockets.h>
+
+#include "node/ws.h"
+
+struct ws_server {
+  struct lws_context *ctx;
+  uv_timer_t keepalive;
+  ws_conn *conns; /* every open WebSocket, for the keep-alive sweep */
+  ws_handlers h;
+  void *ud;
+  char tag[64];
+  bool destroying;
+  uint64_t connections;
+  uint64_t frames_out;
+  uint64_t ping_after_ms, hangup_after_ms;
+};
+
+struct ws_conn {
+  struct lws *wsi;
+  struct ws_conn *prev, *next; /* in srv->conns */
+  uint64_t last_rx_ms;         /* any frame from the client, pongs included */
+  uint64_t pinged_ms;          /* 0: not pinged since last_rx_ms */
+  bool want_ping;              /* keepalive_tick asked for a ping: sent when writable */
+  ws_server *srv;
+  void *data;
+  msgbuf **q; /* ring of queued frames */
+  unsigned qcap, qhead, qlen;
+  char *rx; /* a message arriving in several fragments */
+  size_t rx_len;
+  int close_code; /* non-zero: close once the queue is empty */
+  char close_reason[64];
+  char host[64];
+};
+
+/* Per-session data lws keeps for us: a WebSocket has its ws_conn, an HTTP request the
+ * request being read and the answer being written. */
+typedef struct pss {
+  ws_conn *conn;
+  char method[8];
+  char path[256];
+  char auth[320];
+  char *body;
+  size_t body_len;
+  bool body_too_big;
+  ws_http_res res;
+} pss;
+
+/* http.c: a request header into dst ("" when absent). */
+void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t);
+/* http.c: the lws callback reasons of a plain HTTP request. */
+int ws__http_callback(ws_server *s, struct lws *wsi, enum lws_callback_reasons reason, pss *p,
+                      void *in, size_t len);
+
+#endif

@@ -1,0 +1,159 @@
+/* What both signaling roles do with their clients: the WebSocket front door (rate limit,
+ * parse, ping, dispatch to the role), replies, member lists, the goodbye on stop, the room
+ * path of the web client and the metrics. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "signal/node_internal.h"
+
+/* --- clients ---------------------------------------------------------------------------- */
+
+void client_ref(client_t *c) { c->refs++; }
+
+void client_unref(client_t *c) {
+  if (c && --c->refs == 0) free(c);
+}
+
+msgbuf *msgbuf_from_json(json_t *json) {
+  char *text = json_dumps(json, JSON_COMPACT);
+  json_decref(json);
+  if (!text) return NULL;
+  msgbuf *m = msgbuf_new(text, strlen(text));
+  free(text);
+  return m;
+}
+
+void client_send_json(client_t *c, json_t *json) {
+  if (!c->conn) {
+    json_decref(json);
+    return;
+  }
+  msgbuf *m = msgbuf_from_json(json);
+  ws_send(c->conn, m);
+  msgbuf_unref(m);
+}
+
+void client_send_ok(client_t *c, const char *id) { client_send_json(c, proto_ok(id)); }
+
+void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  client_send_json(c, proto_error_json(id, code, msg));
+  ratelimit_penalize(&c->rl);
+}
+
+void member_add(client_t **head, client_t *c) {
+  c->prev = NULL;
+  c->next = *head;
+  if (*head) (*head)->prev = c;
+  *head = c;
+}
+
+void member_remove(client_t **head, client_t *c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (*head == c)
+    *head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+}
+
+void subject_of(char *out, size_t outlen, const room_name *rn, const char *kind) {
+  snprintf(out, outlen, "room.%s.%s.%s", rn->tenant, rn->room, kind);
+}
+
+void signal_node_init(signal_node *s, const signal_ops *ops, const amphi_config *cfg) {
+  s->ops = ops;
+  s->keylen = str_copy((char *)s->key, cfg->cluster_secret, sizeof s->key);
+}
+
+/* --- the WebSocket front door ------------------------------------------------------------ */
+
+int signal_client_open(node_t *n, ws_conn *conn) {
+  (void)n;
+  client_t *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->conn = conn;
+  c->refs = 1;
+  ratelimit_init(&c->rl, now_ms());
+  ws_conn_set_data(conn, c);
+  return 0;
+}
+
+void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t len) {
+  client_t *c = ws_conn_data(conn);
+  switch (ratelimit_take(&c->rl, now_ms())) {
+    case RL_PASS:
+      break;
+    case RL_LIMITED:
+      client_send_json(c, proto_error_json(NULL, E_RATE_LIMITED, "slow down"));
+      return;
+    case RL_LIMITED_QUIET:
+      return;
+    case RL_CLOSE:
+      log_info(n->tag, "closing a client that keeps flooding");
+      ws_close(conn, WS_CLOSE_POLICY, "flood");
+      return;
+  }
+  client_msg m;
+  proto_error err;
+  if (proto_parse(data, len, &m, &err) != 0) {
+    client_send_error(c, err.id, err.code, "%s", err.message);
+    return;
+  }
+  if (m.type == MSG_PING) {
+    json_t *pong = json_pack("{s:s}", "type", "pong");
+    if (m.id[0]) json_object_set_new(pong, "id", json_string(m.id));
+    client_send_json(c, pong);
+  } else if (n->stopping) {
+    client_send_error(c, m.id, E_UNAVAILABLE, "the node is shutting down");
+  } else {
+    SN(n)->ops->on_message(n, c, &m);
+  }
+  client_msg_free(&m);
+}
+
+void signal_client_close(node_t *n, ws_conn *conn) {
+  client_t *c = ws_conn_data(conn);
+  c->conn = NULL;
+  if (n->impl) SN(n)->ops->on_close(n, c); /* not once the role is torn down */
+  client_unref(c);
+}
+
+static void tell_closed(ws_conn *conn, void *ud) {
+  (void)ud;
+  client_send_json(ws_conn_data(conn),
+                   json_pack("{s:s,s:s}", "type", "closed", "reason", "shutdown"));
+  ws_close(conn, WS_CLOSE_GOING_AWAY, "shutdown");
+}
+
+void signal_clients_goodbye(node_t *n) {
+  log_info(n->tag, "telling clients");
+  ws_server_foreach(n->ws, tell_closed, NULL);
+}
+
+/* --- HTTP and metrics --------------------------------------------------------------------- */
+
+const char *signal_room_page(node_t *n, const char *path) {
+  (void)n;
+  /* "/room" or "/tenant/room": the web client, which reads the room from its address. */
+  room_name rn;
+  return path[0] == '/' && path[1] && room_name_parse(path + 1, &rn) == 0 ? "/index.html" : NULL;
+}
+
+void signal_metrics(node_t *n, metrics_out *out) {
+  node_metrics m = {0, 0, 0};
+  SN(n)->ops->metrics(n, &m);
+  metrics_gauge(out, "amphi_rooms", "Rooms this node holds (main: owns; visitor: mirrors).",
+                m.rooms);
+  metrics_gauge(out, "amphi_participants", "Main participants in those rooms.", m.participants);
+  metrics_gauge(out, "amphi_visitors", "Visitors (main: all nodes' total; visitor: this node's).",
+                m.visitors);
+}
