@@ -8,7 +8,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "signal/node_internal.h"
+#include "signal/signal_internal.h"
+#include "signal/ticket.h"
 
 /* --- clients ---------------------------------------------------------------------------- */
 
@@ -137,6 +138,18 @@ static void tell_closed(ws_conn *conn, void *ud) {
 void signal_clients_goodbye(node_t *n) {
   log_info(n->tag, "telling clients");
   ws_server_foreach(n->ws, tell_closed, NULL);
+}
+
+int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,
+                       ticket_t *t) {
+  char room[sizeof t->room];
+  snprintf(room, sizeof room, "%s/%s", msg->u.join.room.tenant, msg->u.join.room.room);
+  const char *why = "";
+  if (ticket_check(msg->u.join.ticket, SN(n)->key, SN(n)->keylen, wall_s(), role, n->tag, room, t,
+                   &why) == 0)
+    return 0;
+  client_send_error(c, msg->id, E_TICKET_INVALID, "ticket refused: %s", why);
+  return -1;
 }
 
 /* --- HTTP and metrics --------------------------------------------------------------------- */

@@ -163,3 +163,15 @@ int ticket_verify(const char *s, size_t len, const uint8_t *key, size_t keylen, 
   *why = "ok";
   return 0;
 }
+
+int ticket_check(const char *s, const uint8_t *key, size_t keylen, int64_t now, const char *role,
+                 const char *node, const char *room, ticket_t *out, const char **why) {
+  if (ticket_verify(s, s ? strlen(s) : 0, key, keylen, now, out, why) != 0) return -1;
+  const char *wrong = strcmp(out->role, role)   ? "for another role"
+                      : strcmp(out->node, node) ? "for another node"
+                      : strcmp(out->room, room) ? "for another room"
+                                                : NULL;
+  if (!wrong) return 0;
+  if (why) *why = wrong;
+  return -1;
+}

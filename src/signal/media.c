@@ -13,8 +13,9 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "signal/node_internal.h"
+#include "signal/signal_internal.h"
 #include "signal/room.h"
+#include "signal/rooms.h"
 
 #define RPC_TIMEOUT_MS 5000
 
@@ -116,7 +117,7 @@ void media_offer(node_t *n, client_t *c, const room_t *r) {
 static void offer_again_if_asked(node_t *n, client_t *c) {
   if (!c->offer_again) return;
   c->offer_again = false;
-  const room_t *r = SN(n)->ops->room_of(c);
+  const room_t *r = c->room ? c->room->r : NULL;
   if (r) media_offer(n, c, r);
 }
 
@@ -168,7 +169,7 @@ static void release_endpoint(node_t *n, const char *bridge, const char *room, co
 }
 
 void media_release(node_t *n, client_t *c, bool publisher) {
-  const room_t *r = SN(n)->ops->room_of(c);
+  const room_t *r = c->room ? c->room->r : NULL;
   if (!r) return;
   char ep[PROTO_ID_MAX + 3];
   if (c->bridge[0]) {

@@ -1,7 +1,7 @@
 /* What the parts of a signaling node share: its clients, the role's operations, the front
  * door, media. Private to src/signal/. */
-#ifndef AMPHI_SIGNAL_NODE_INTERNAL_H
-#define AMPHI_SIGNAL_NODE_INTERNAL_H
+#ifndef AMPHI_SIGNAL_SIGNAL_INTERNAL_H
+#define AMPHI_SIGNAL_SIGNAL_INTERNAL_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -15,27 +15,28 @@
 #include "signal/signal.h"
 #include "signal/proto.h"
 #include "signal/ratelimit.h"
+#include "signal/rooms.h"
 
 typedef enum { CLIENT_NEW = 0, CLIENT_JOINING, CLIENT_JOINED, CLIENT_LEFT } client_state;
 
 /* One WebSocket client of a node. Refcounted: a request on the bus made for the client
  * holds a reference, so the reply finds it (gone or not) after the socket closed. */
 typedef struct client {
-  ws_conn *conn;         /* NULL once the socket is gone */
+  ws_conn *conn; /* NULL once the socket is gone */
   int refs;
   client_state state;
   bool visitor;
   bool moderator;
   char id[PROTO_ID_MAX + 1];
   char name[4 * PROTO_NAME_MAX + 1];
-  void *room;            /* the role's room (main) or mirror (visitor) */
+  struct sroom *room;         /* inside the role's room (main) or mirror (visitor); NULL: none */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
   /* media (node_media.c) */
-  char bridge[65];   /* bridge holding its receiving endpoint; "" when none */
-  bool offered;      /* a subscribe_offer was sent */
-  bool offer_busy;   /* an offer request is out */
-  bool offer_again;  /* the streams changed while it was out */
+  char bridge[65];  /* bridge holding its receiving endpoint; "" when none */
+  bool offered;     /* a subscribe_offer was sent */
+  bool offer_busy;  /* an offer request is out */
+  bool offer_again; /* the streams changed while it was out */
 } client_t;
 
 typedef struct node_metrics {
@@ -47,8 +48,6 @@ typedef struct signal_ops {
   void (*on_message)(node_t *n, client_t *c, client_msg *m);
   void (*on_close)(node_t *n, client_t *c);
   void (*metrics)(node_t *n, node_metrics *m);
-  /* The room a joined client is in (NULL when none): media needs it. */
-  const struct room *(*room_of)(client_t *c);
 } signal_ops;
 
 /* The first member of each signaling role's state (n->impl), so the parts they share find
@@ -73,6 +72,12 @@ void signal_clients_goodbye(node_t *n);
 void signal_metrics(node_t *n, metrics_out *out);
 const char *signal_room_page(node_t *n, const char *path);
 
+struct ticket;
+/* The join's ticket, checked for this node, the join's room and role: 0 with t filled, or
+ * -1 after answering the client ticket_invalid with the reason. */
+int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,
+                       struct ticket *t);
+
 /* Replies. json is stolen. */
 void client_send_json(client_t *c, json_t *json);
 void client_send_ok(client_t *c, const char *id);
@@ -92,8 +97,7 @@ void member_remove(client_t **head, client_t *c);
 typedef void (*media_reply_fn)(node_t *n, client_t *c, json_t *reply, void *ud);
 /* A control request to bridge.<bridge>.rpc on behalf of c (held until the reply). req is
  * stolen. 0, or -1 (fn will not run). */
-int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_reply_fn fn,
-              void *ud);
+int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_reply_fn fn, void *ud);
 /* Sends c an error made from a bridge's failure reply. */
 void media_send_rpc_error(client_t *c, const char *id, json_t *reply, const char *what);
 /* Asks the room's bridge for c's subscribe offer and sends it, when there is anything to

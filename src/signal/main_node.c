@@ -1,0 +1,189 @@
+/* The main node as a role: its clients' requests, the tick (counts, idle rooms, dead
+ * nodes), start and stop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "signal/main_internal.h"
+
+#define TICK_MS 100
+#define COUNT_EVERY_MS 1000 /* interfaces.md: visitor_count at most once a second */
+#define ROOM_IDLE_MS 30000  /* an empty room is forgotten after this */
+#define ROOM_ENDED_MS 60000 /* an ended room refuses joins (room_closed) this long */
+
+static void on_message(node_t *n, client_t *c, client_msg *msg) {
+  if (msg->type == MSG_JOIN) {
+    main_join(n, c, msg);
+    return;
+  }
+  if (c->state != CLIENT_JOINED) {
+    client_send_error(c, msg->id, E_BAD_REQUEST, "join a room first");
+    return;
+  }
+  mroom *m = (mroom *)c->room;
+  participant *me = room_find(m->base.r, c->id);
+  switch (msg->type) {
+    case MSG_CHAT:
+      main_emit_chat(n, m, c->id, c->name, "participant", msg->u.chat.text);
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_SET_ROOM:
+      if (!c->moderator) {
+        client_send_error(c, msg->id, E_FORBIDDEN, "only moderators change the room");
+        break;
+      }
+      if (msg->u.set_room.max_participants >= 0)
+        main_set_max_participants(n, m, msg->u.set_room.max_participants);
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_MUTE:
+      if (me) {
+        participant p = *me;
+        if (msg->u.mute.audio >= 0) p.audio = msg->u.mute.audio;
+        if (msg->u.mute.video >= 0) p.video = msg->u.mute.video;
+        if (p.audio != me->audio || p.video != me->video)
+          main_emit_participant(n, m, "participant_updated", &p, NULL);
+      }
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_LEAVE:
+      main_participant_leaves(n, c);
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_PUBLISH:
+      main_publish(n, c, msg, m);
+      break;
+    case MSG_SUBSCRIBE_ANSWER:
+      media_subscribe_answer(n, c, m->base.r, msg);
+      break;
+    case MSG_PROMOTE:
+    case MSG_DENY:
+    case MSG_DEMOTE:
+      if (!c->moderator)
+        client_send_error(c, msg->id, E_FORBIDDEN, "only moderators %s", msg_type_name(msg->type));
+      else if (msg->type == MSG_DEMOTE && !room_find(m->base.r, msg->u.target.id))
+        client_send_error(c, msg->id, E_NOT_FOUND, "no participant has that id");
+      else
+        client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
+                          msg_type_name(msg->type));
+      break;
+    default:
+      /* Polls, hands, promotion and media come with their own issues; say so plainly. */
+      client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
+                        msg_type_name(msg->type));
+      break;
+  }
+}
+
+static void on_close(node_t *n, client_t *c) {
+  if (c->state == CLIENT_JOINED) main_participant_leaves(n, c);
+}
+
+static void tick(uv_timer_t *t) {
+  node_t *n = t->data;
+  uint64_t now = now_ms();
+  peers_expire(&M(n)->peers, now, main_node_gone, n);
+  for (mroom *m = MROOM(M(n)->rooms.all), *next; m; m = next) {
+    next = MROOM(m->base.next);
+    long total = main_visitors_total(m);
+    if (m->count_dirty && now - m->last_count_ms >= COUNT_EVERY_MS) {
+      m->count_dirty = false;
+      if (total != m->base.r->visitor_count) {
+        m->last_count_ms = now;
+        main_emit(n, m, json_pack("{s:s,s:I}", "type", "visitor_count", "count", (json_int_t)total),
+                  NULL);
+      }
+    }
+    if (m->ended_ms ? now - m->ended_ms > ROOM_ENDED_MS
+                    : rooms_idle(&m->base, !m->base.members && total == 0, now, ROOM_IDLE_MS))
+      main_room_free(n, m);
+  }
+}
+
+static const signal_ops ops;
+
+static int start(node_t *n, char *err, size_t errlen) {
+  main_node *mn = calloc(1, sizeof *mn);
+  if (!mn) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  n->impl = mn;
+  signal_node_init(&mn->base, &ops, &n->cfg);
+  rooms_init(&mn->rooms);
+  mn->up_sub = bus_subscribe(n->bus, "room.*.*.up", main_on_up, n);
+  mn->hb_sub = bus_subscribe(n->bus, "node.hb", main_on_hb, n);
+  mn->bridge_sub = bus_subscribe(n->bus, "bridge.*.ev", main_on_bridge_ev, n);
+  if (!mn->up_sub || !mn->hb_sub || !mn->bridge_sub) {
+    snprintf(err, errlen, "cannot subscribe on the bus");
+    bus_unsubscribe(mn->up_sub);
+    bus_unsubscribe(mn->hb_sub);
+    bus_unsubscribe(mn->bridge_sub);
+    free(mn);
+    n->impl = NULL;
+    return -1;
+  }
+  uv_timer_init(&n->loop, &mn->tick);
+  mn->tick.data = n;
+  uv_timer_start(&mn->tick, tick, TICK_MS, TICK_MS);
+  return 0;
+}
+
+static void free_impl(uv_handle_t *h) { free(h->data); }
+
+static void destroy(node_t *n) {
+  main_node *mn = M(n);
+  if (!mn) return;
+  bus_unsubscribe(mn->up_sub);
+  bus_unsubscribe(mn->hb_sub);
+  bus_unsubscribe(mn->bridge_sub);
+  while (mn->rooms.all) {
+    mroom *m = MROOM(mn->rooms.all);
+    for (client_t *c = m->base.members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
+    rooms_remove(&mn->rooms, &m->base);
+    free(m->counts);
+    free(m);
+  }
+  rooms_fini(&mn->rooms);
+  peers_free(&mn->peers);
+  uv_timer_stop(&mn->tick);
+  mn->tick.data = mn;
+  uv_close((uv_handle_t *)&mn->tick, free_impl);
+  n->impl = NULL;
+}
+
+static void metrics(node_t *n, node_metrics *out) {
+  for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next)) {
+    out->rooms++;
+    out->participants += (long)m->base.r->n_parts;
+    out->visitors += main_visitors_total(m);
+  }
+}
+
+static long load(node_t *n) {
+  long k = 0;
+  for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next)) k += (long)m->base.r->n_parts;
+  return k;
+}
+
+static const signal_ops ops = {
+    .on_message = on_message,
+    .on_close = on_close,
+    .metrics = metrics,
+};
+
+const node_role signal_role_main = {
+    .name = "main",
+    .start = start,
+    .destroy = destroy,
+    .on_open = signal_client_open,
+    .on_message = signal_client_message,
+    .on_close = signal_client_close,
+    .on_stop = signal_clients_goodbye,
+    .on_http = main_admin_http,
+    .fallback_page = signal_room_page,
+    .metrics = signal_metrics,
+    .load = load,
+};

@@ -1,0 +1,50 @@
+/* The cluster as the main node sees it: heartbeats of visitor nodes and bridges, nodes that
+ * stop heartbeating, and bridges' own notices. */
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "signal/main_internal.h"
+
+void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len) {
+  (void)subject;
+  (void)reply;
+  node_t *n = ud;
+  if (peers_heartbeat(&M(n)->peers, (const char *)data, len, now_ms()) == 1)
+    log_info(n->tag, "node joined the cluster: %.*s", (int)(len > 200 ? 200 : len),
+             (const char *)data);
+}
+
+/* A bridge's publishers are gone with it: the room's media starts over on another bridge
+ * when its participants publish again. */
+static void bridge_gone(node_t *n, mroom *m) {
+  for (size_t i = 0; i < m->base.r->n_parts; i++)
+    if (m->base.r->parts[i].tracks) main_set_tracks(n, m, m->base.r->parts[i].id, 0);
+  main_emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", ""), NULL);
+}
+
+void main_node_gone(void *ud, const char *id) {
+  node_t *n = ud;
+  log_warn(n->tag, "node %s missed 3 heartbeats: dropping it", id);
+  for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next)) {
+    main_set_count(m, id, 0);
+    if (!strcmp(m->base.r->bridge, id)) bridge_gone(n, m);
+  }
+}
+
+/* A bridge ended a publisher by itself (no consent for 30 s: the client went away). */
+void main_on_bridge_ev(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                       size_t len) {
+  (void)subject;
+  (void)reply;
+  node_t *n = ud;
+  json_error_t jerr;
+  json_t *j = json_loadb((const char *)data, len, 0, &jerr);
+  const char *op = json_string_value(json_object_get(j, "op"));
+  const char *room = json_string_value(json_object_get(j, "room"));
+  const char *owner = json_string_value(json_object_get(j, "owner"));
+  if (op && room && owner && !strcmp(op, "unpublished"))
+    for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next))
+      if (!strcmp(m->base.r->display, room)) main_set_tracks(n, m, owner, 0);
+  json_decref(j);
+}

@@ -1,0 +1,57 @@
+/* Publishing from the main node: a participant's offer goes to the room's bridge, and what
+ * it publishes becomes room state. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/util.h"
+#include "signal/main_internal.h"
+
+typedef struct publish_ctx {
+  char id[PROTO_ID_MAX + 1];
+} publish_ctx;
+
+static void on_publish_reply(node_t *n, client_t *c, json_t *reply, void *ud) {
+  publish_ctx *x = ud;
+  if (c->conn && c->state == CLIENT_JOINED) {
+    mroom *m = (mroom *)c->room;
+    const char *sdp = json_string_value(json_object_get(reply, "sdp"));
+    if (!json_is_true(json_object_get(reply, "ok")) || !sdp) {
+      media_send_rpc_error(c, x->id, reply, "publish");
+    } else {
+      json_t *a = json_pack("{s:s,s:s}", "type", "publish_answer", "sdp", sdp);
+      if (x->id[0]) json_object_set_new(a, "id", json_string(x->id));
+      client_send_json(c, a);
+      uint8_t tracks = (json_is_true(json_object_get(reply, "audio")) ? ROOM_TRACK_AUDIO : 0) |
+                       (json_is_true(json_object_get(reply, "video")) ? ROOM_TRACK_VIDEO : 0);
+      main_set_tracks(n, m, c->id, tracks);
+    }
+  }
+  free(x);
+}
+
+/* The room's media lives on one bridge, chosen at its first publish (or when its bridge is
+ * gone) and made room state at once, so that a second publisher arriving meanwhile goes to
+ * the same one. */
+void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m) {
+  if (!m->base.r->bridge[0] || !peers_find(&M(n)->peers, m->base.r->bridge)) {
+    peer *p = peers_pick(&M(n)->peers, "bridge");
+    if (!p) {
+      client_send_error(c, msg->id, E_UNAVAILABLE, "no media bridge is available");
+      return;
+    }
+    p->pending++;
+    main_emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", p->id),
+              NULL);
+  }
+  publish_ctx *x = malloc(sizeof *x);
+  if (!x) return;
+  str_copy(x->id, msg->id, sizeof x->id);
+  char ep[PROTO_ID_MAX + 3];
+  snprintf(ep, sizeof ep, "%s.p", c->id);
+  json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "publish", "room", m->base.r->display,
+                          "endpoint", ep, "owner", c->id, "sdp", msg->u.sdp.sdp);
+  if (media_rpc(n, m->base.r->bridge, req, c, on_publish_reply, x) != 0) {
+    free(x);
+    client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
+  }
+}

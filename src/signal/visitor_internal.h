@@ -1,0 +1,59 @@
+/* The visitor node's parts: visitor_node.c (the role: joins, chat, counts, the sweep) and
+ * visitor_sync.c (keeping each mirror in step with the main node). Private to src/signal. */
+#ifndef AMPHI_SIGNAL_VISITOR_INTERNAL_H
+#define AMPHI_SIGNAL_VISITOR_INTERNAL_H
+
+#include "signal/rooms.h"
+#include "signal/signal_internal.h"
+
+#define UP_TIMEOUT_MS 3000 /* a request to the main node is given up after this */
+
+typedef struct evtext {
+  char *data;
+  size_t len;
+} evtext;
+
+/* A mirror of one of the main node's rooms: base.members are the joined visitors. */
+typedef struct mirror {
+  sroom base; /* first: the registry's part */
+  node_t *n;
+  client_t *waiting; /* visitors whose join waits for the first sync */
+  bus_sub_t *ev_sub;
+  bool synced;  /* base.r holds the main node's state */
+  bool syncing; /* a sync request is out */
+  int sync_failures;
+  evtext *held; /* events that arrived while syncing */
+  size_t n_held, cap_held;
+  long reported; /* last count sent up (-1: never) */
+  uint64_t last_report_ms;
+  char up_subject[BUS_SUBJECT_MAX];
+  uint64_t media_gen; /* room_t.media_gen the visitors' offers were made for */
+} mirror;
+
+typedef struct visitor_node {
+  signal_node base; /* first: the shared part */
+  room_registry mirrors;
+  long visitors;
+  uv_timer_t tick;
+  /* Fault injection for tests (AMPHI_TEST_DROP_EVENTS=k): every k-th room event from the
+   * bus is dropped on arrival, so the tests can show the gap is found and filled. */
+  unsigned drop_every, ev_seen;
+} visitor_node;
+
+static inline visitor_node *V(node_t *n) { return n->impl; }
+static inline mirror *MIRROR(sroom *s) { return (mirror *)s; }
+
+/* visitor_node.c */
+mirror *visitor_mirror_find(node_t *n, const room_name *rn);
+
+/* visitor_sync.c */
+/* Subscribed to the room's events: applies, holds or drops each (ud is the mirror). */
+void visitor_on_ev(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                   size_t len);
+/* Asks the main node for what the mirror misses (nothing when a request is out). */
+void visitor_start_sync(node_t *n, mirror *m);
+void visitor_drop_held(mirror *m);
+/* c (a member now) gets "joined" with the mirror's snapshot, and its media offer. */
+void visitor_send_joined(client_t *c, mirror *m);
+
+#endif

@@ -1,0 +1,297 @@
+/* A visitor node: holds thousands of visitors' WebSockets. For each room it has visitors
+ * in, it keeps a mirror of the main node's room (visitor_sync.c), answers new visitors from
+ * the mirror without asking the main node, writes each event's bytes to every visitor of
+ * the room, and sends upward only what the main node must decide: chat, resync requests,
+ * and its visitor count (coalesced). Visitor presence is never broadcast. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "signal/ticket.h"
+#include "signal/visitor_internal.h"
+
+#define TICK_MS 100
+#define COUNT_MIN_GAP_MS 100  /* counts go up at most this often per room */
+#define COUNT_REFRESH_MS 5000 /* and again now and then, for a main node that restarted */
+#define MIRROR_IDLE_MS 10000  /* an empty mirror is dropped after this */
+
+mirror *visitor_mirror_find(node_t *n, const room_name *rn) {
+  return MIRROR(rooms_find(&V(n)->mirrors, rn));
+}
+
+static mirror *mirror_get(node_t *n, const room_name *rn) {
+  mirror *m = visitor_mirror_find(n, rn);
+  if (m) return m;
+  m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  if (rooms_add(&V(n)->mirrors, &m->base, rn, n->cfg.max_participants) != 0) {
+    free(m);
+    return NULL;
+  }
+  m->n = n;
+  m->reported = -1;
+  subject_of(m->up_subject, sizeof m->up_subject, rn, "up");
+  /* Subscribe before asking for the state, so that nothing falls between the two: events
+   * that arrive meanwhile are held and applied after the snapshot (older ones skipped). */
+  m->ev_sub = bus_subscribe(n->bus, m->base.ev_subject, visitor_on_ev, m);
+  if (!m->ev_sub) {
+    rooms_remove(&V(n)->mirrors, &m->base);
+    free(m);
+    return NULL;
+  }
+  visitor_start_sync(n, m);
+  return m;
+}
+
+static void mirror_free(node_t *n, mirror *m) {
+  bus_unsubscribe(m->ev_sub);
+  visitor_drop_held(m);
+  free(m->held);
+  rooms_remove(&V(n)->mirrors, &m->base);
+  free(m);
+}
+
+static void report_count(node_t *n, mirror *m, uint64_t now) {
+  char msg[160];
+  int len = snprintf(msg, sizeof msg, "{\"type\":\"count\",\"node\":\"%s\",\"count\":%ld}", n->tag,
+                     m->base.n_members);
+  bus_publish(n->bus, m->up_subject, NULL, msg, (size_t)len);
+  m->reported = m->base.n_members;
+  m->last_report_ms = now;
+}
+
+static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
+  if (c->state != CLIENT_NEW) {
+    client_send_error(c, msg->id, E_BAD_REQUEST, "already joined");
+    return;
+  }
+  if (!msg->u.join.ticket) {
+    client_send_error(c, msg->id, E_TICKET_INVALID,
+                      "a visitor node needs a ticket: join through the main node");
+    return;
+  }
+  ticket_t t;
+  if (signal_join_ticket(n, c, msg, "visitor", &t) != 0) return;
+  if (V(n)->visitors >= n->cfg.capacity) {
+    client_send_error(c, msg->id, E_UNAVAILABLE, "this visitor node is full");
+    return;
+  }
+  mirror *m = mirror_get(n, &msg->u.join.room);
+  if (!m) {
+    client_send_error(c, msg->id, E_UNAVAILABLE, "cannot follow this room now");
+    return;
+  }
+  if (m->base.r->ended) {
+    client_send_error(c, msg->id, E_ROOM_CLOSED, "this room has ended");
+    return;
+  }
+  str_copy(c->id, t.id, sizeof c->id);
+  str_copy(c->name, t.name, sizeof c->name);
+  c->visitor = true;
+  c->room = &m->base;
+  V(n)->visitors++;
+  m->base.empty_since_ms = 0;
+  if (m->synced && !m->syncing) {
+    c->state = CLIENT_JOINED;
+    member_add(&m->base.members, c);
+    m->base.n_members++;
+    visitor_send_joined(c, m);
+  } else {
+    c->state = CLIENT_JOINING; /* answered when the mirror has the room */
+    member_add(&m->waiting, c);
+  }
+}
+
+typedef struct chat_ctx {
+  client_t *c;
+  char id[PROTO_ID_MAX + 1];
+} chat_ctx;
+
+static void on_chat_reply(void *ud, int status, const uint8_t *data, size_t len) {
+  chat_ctx *x = ud;
+  client_t *c = x->c;
+  if (c->conn && status != BUS_ECLOSED) {
+    json_error_t jerr;
+    json_t *j = status == BUS_OK ? json_loadb((const char *)data, len, 0, &jerr) : NULL;
+    const char *code = json_string_value(json_object_get(j, "error"));
+    if (json_is_true(json_object_get(j, "ok")))
+      client_send_ok(c, x->id);
+    else if (code)
+      client_send_error(c, x->id, code, "%s",
+                        json_string_value(json_object_get(j, "message"))
+                            ? json_string_value(json_object_get(j, "message"))
+                            : "refused");
+    else
+      client_send_error(c, x->id, E_UNAVAILABLE, "the main node did not answer");
+    json_decref(j);
+  }
+  client_unref(c);
+  free(x);
+}
+
+static void visitor_chat(node_t *n, client_t *c, const client_msg *msg) {
+  mirror *m = MIRROR(c->room);
+  chat_ctx *x = malloc(sizeof *x);
+  json_t *up = json_pack("{s:s,s:{s:s,s:s},s:s}", "type", "chat", "from", "id", c->id, "name",
+                         c->name, "text", msg->u.chat.text);
+  char *text = up ? json_dumps(up, JSON_COMPACT) : NULL;
+  json_decref(up);
+  if (!x || !text) {
+    free(x);
+    free(text);
+    client_send_error(c, msg->id, E_UNAVAILABLE, "out of memory");
+    return;
+  }
+  x->c = c;
+  str_copy(x->id, msg->id, sizeof x->id);
+  client_ref(c);
+  if (bus_request(n->bus, m->up_subject, text, strlen(text), UP_TIMEOUT_MS, on_chat_reply, x) !=
+      BUS_OK) {
+    client_unref(c);
+    free(x);
+    client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
+  }
+  free(text);
+}
+
+static void visitor_leaves(node_t *n, client_t *c) {
+  mirror *m = MIRROR(c->room);
+  if (!m) return;
+  media_release(n, c, false);
+  if (c->state == CLIENT_JOINED) {
+    member_remove(&m->base.members, c);
+    m->base.n_members--;
+  } else if (c->state == CLIENT_JOINING) {
+    member_remove(&m->waiting, c);
+  }
+  V(n)->visitors--;
+  c->room = NULL;
+  c->state = CLIENT_LEFT;
+}
+
+static void on_message(node_t *n, client_t *c, client_msg *msg) {
+  if (msg->type == MSG_JOIN) {
+    handle_join(n, c, msg);
+    return;
+  }
+  if (c->state != CLIENT_JOINED) {
+    client_send_error(c, msg->id, E_BAD_REQUEST,
+                      c->state == CLIENT_JOINING ? "still joining" : "join a room first");
+    return;
+  }
+  switch (msg->type) {
+    case MSG_CHAT:
+      visitor_chat(n, c, msg);
+      break;
+    case MSG_LEAVE:
+      visitor_leaves(n, c);
+      client_send_ok(c, msg->id);
+      break;
+    case MSG_SUBSCRIBE_ANSWER:
+      media_subscribe_answer(n, c, c->room->r, msg);
+      break;
+    case MSG_POLL_CREATE:
+    case MSG_PROMOTE:
+    case MSG_DENY:
+    case MSG_DEMOTE:
+    case MSG_SET_ROOM:
+    case MSG_MUTE:
+    case MSG_PUBLISH:
+      client_send_error(c, msg->id, E_FORBIDDEN, "visitors may not %s", msg_type_name(msg->type));
+      break;
+    default:
+      client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
+                        msg_type_name(msg->type));
+      break;
+  }
+}
+
+static void on_close(node_t *n, client_t *c) {
+  if (c->state == CLIENT_JOINED || c->state == CLIENT_JOINING) visitor_leaves(n, c);
+}
+
+static void tick(uv_timer_t *t) {
+  node_t *n = t->data;
+  uint64_t now = now_ms();
+  for (mirror *m = MIRROR(V(n)->mirrors.all), *next; m; m = next) {
+    next = MIRROR(m->base.next);
+    if ((m->base.n_members != m->reported && now - m->last_report_ms >= COUNT_MIN_GAP_MS) ||
+        now - m->last_report_ms >= COUNT_REFRESH_MS)
+      report_count(n, m, now);
+    if (rooms_idle(&m->base, !m->base.members && !m->waiting, now, MIRROR_IDLE_MS) && !m->syncing) {
+      if (m->reported != 0) report_count(n, m, now);
+      mirror_free(n, m);
+    }
+  }
+}
+
+static const signal_ops ops;
+
+static int start(node_t *n, char *err, size_t errlen) {
+  visitor_node *vn = calloc(1, sizeof *vn);
+  if (!vn) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  n->impl = vn;
+  signal_node_init(&vn->base, &ops, &n->cfg);
+  rooms_init(&vn->mirrors);
+  const char *drop = getenv("AMPHI_TEST_DROP_EVENTS");
+  if (drop && atoi(drop) > 1) {
+    vn->drop_every = (unsigned)atoi(drop);
+    log_warn(n->tag, "test hook: dropping every %u-th room event", vn->drop_every);
+  }
+  uv_timer_init(&n->loop, &vn->tick);
+  vn->tick.data = n;
+  uv_timer_start(&vn->tick, tick, TICK_MS, TICK_MS);
+  return 0;
+}
+
+static void free_impl(uv_handle_t *h) { free(h->data); }
+
+static void destroy(node_t *n) {
+  visitor_node *vn = V(n);
+  if (!vn) return;
+  while (vn->mirrors.all) {
+    mirror *m = MIRROR(vn->mirrors.all);
+    for (client_t *c = m->base.members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
+    for (client_t *c = m->waiting; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
+    mirror_free(n, m);
+  }
+  rooms_fini(&vn->mirrors);
+  uv_timer_stop(&vn->tick);
+  vn->tick.data = vn;
+  uv_close((uv_handle_t *)&vn->tick, free_impl);
+  n->impl = NULL;
+}
+
+static void metrics(node_t *n, node_metrics *out) {
+  for (sroom *m = V(n)->mirrors.all; m; m = m->next) {
+    out->rooms++;
+    out->participants += (long)m->r->n_parts;
+  }
+  out->visitors = V(n)->visitors;
+}
+
+static long load(node_t *n) { return V(n)->visitors; }
+
+static const signal_ops ops = {
+    .on_message = on_message,
+    .on_close = on_close,
+    .metrics = metrics,
+};
+
+const node_role signal_role_visitor = {
+    .name = "visitor",
+    .start = start,
+    .destroy = destroy,
+    .on_open = signal_client_open,
+    .on_message = signal_client_message,
+    .on_close = signal_client_close,
+    .on_stop = signal_clients_goodbye,
+    .fallback_page = signal_room_page,
+    .metrics = signal_metrics,
+    .load = load,
+};
