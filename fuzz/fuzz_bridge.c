@@ -36,7 +36,8 @@ static void once(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   once();
   char err[200];
-  bridge_t *b = bridge_create(&loop, bus, "bridge-f", "127.0.0.1", 0, err, sizeof err);
+  bridge_params p = {"bridge-f", "127.0.0.1", 0, 0, 0};
+  bridge_t *b = bridge_create(&loop, bus, &p, err, sizeof err);
   if (!b) {
     fprintf(stderr, "bridge_create: %s\n", err);
     abort();

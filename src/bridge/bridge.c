@@ -157,8 +157,8 @@ static void on_tick(uv_timer_t *t) {
   br_ep_tick(b, now_ms());
 }
 
-bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char *media_ip,
-                        int media_port, char *err, size_t errlen) {
+bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,
+                        size_t errlen) {
   bridge_t *b = calloc(1, sizeof *b);
   if (!b) {
     snprintf(err, errlen, "out of memory");
@@ -167,10 +167,10 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char 
   b->fd = -1;
   b->loop = loop;
   b->bus = bus;
-  str_copy(b->id, id, sizeof b->id);
+  str_copy(b->id, p->id, sizeof b->id);
   b->tag = b->id;
-  str_copy(b->media_ip, media_ip, sizeof b->media_ip);
-  b->media_port = media_port;
+  str_copy(b->media_ip, p->media_ip, sizeof b->media_ip);
+  b->media_port = p->media_port;
   snprintf(b->ev_subject, sizeof b->ev_subject, "bridge.%s.ev", b->id);
   b->rx = malloc(sizeof *b->rx);
   b->tx = calloc(1, sizeof *b->tx);
@@ -182,16 +182,13 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char 
     goto fail;
   }
   b->consent_ms = BR_CONSENT_MS;
-  const char *consent = getenv("AMPHI_TEST_CONSENT_MS");
-  if (consent && atoi(consent) >= 100) {
-    b->consent_ms = (uint64_t)atoi(consent);
+  if (p->test_consent_ms >= 100) {
+    b->consent_ms = (uint64_t)p->test_consent_ms;
     log_warn(b->tag, "test hook: endpoints expire after %llu ms without consent",
              (unsigned long long)b->consent_ms);
   }
-  const char *drop = getenv("AMPHI_TEST_DROP_RTP");
-  if (drop && *drop) {
-    b->test_drop_pct = atoi(drop);
-    if (b->test_drop_pct < 0 || b->test_drop_pct > 50) b->test_drop_pct = 0;
+  if (p->test_drop_rtp > 0 && p->test_drop_rtp <= 50) {
+    b->test_drop_pct = p->test_drop_rtp;
     random_bytes(&b->drop_state, sizeof b->drop_state);
     b->drop_state |= 1;
     log_warn(b->tag, "test hook: dropping %d%% of RTP toward receivers", b->test_drop_pct);

@@ -15,10 +15,19 @@
 
 typedef struct bridge bridge_t;
 
+typedef struct bridge_params {
+  const char *id;       /* the node id ("bridge-1") */
+  const char *media_ip; /* bound, and written into ICE candidates */
+  int media_port;       /* UDP; 0: any */
+  /* Test hooks (0: off; config keys test_consent_ms, test_drop_rtp): consent expiry after
+   * this many ms instead of 30 s; drop this % of first transmissions toward receivers. */
+  int test_consent_ms, test_drop_rtp;
+} bridge_params;
+
 /* Binds media_ip:media_port (UDP), makes the DTLS identity, subscribes to its RPC subject.
- * id: the node id ("bridge-1"). NULL with a one-line reason in err. */
-bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const char *id, const char *media_ip,
-                        int media_port, char *err, size_t errlen);
+ * NULL with a one-line reason in err. */
+bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,
+                        size_t errlen);
 /* Ends every endpoint, closes the socket and timers (the loop needs one more turn), frees.
  * NULL does nothing. */
 void bridge_destroy(bridge_t *b);

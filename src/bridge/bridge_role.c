@@ -4,8 +4,9 @@
 #include "bridge/bridge.h"
 
 static int start(node_t *n, char *err, size_t errlen) {
-  bridge_t *b =
-      bridge_create(&n->loop, n->bus, n->tag, n->cfg.media_ip, n->cfg.media_port, err, errlen);
+  bridge_params p = {n->tag, n->cfg.media_ip, n->cfg.media_port, n->cfg.test_consent_ms,
+                     n->cfg.test_drop_rtp};
+  bridge_t *b = bridge_create(&n->loop, n->bus, &p, err, errlen);
   if (!b) return -1;
   n->impl = b;
   return 0;

@@ -63,6 +63,20 @@ const cfg_entry cfg_table[] = {
      "UDP media port: with `run`, of the first bridge (bridge j on media_port+j-1); with `serve`, of this bridge"},
     {"log_level", S(log_level), "info", 0, 0, CFG_BOTH, "debug|info|warn|error",
      "least severe log lines written"},
+    /* Test only: each shortens a timer or injects a fault so that a test can show the
+     * mechanism behind it (keep-alive, resync, consent expiry, NACK). Never for production. */
+    {"test_ping_after_ms", I(test_ping_after_ms), "0", 0, 600000, CFG_BOTH, NULL,
+     "test only: ping silent clients after N ms (at least 100) instead of 30 s, hang up at "
+     "2.5 N; 0: off"},
+    {"test_drop_events", I(test_drop_events), "0", 0, 1000, CFG_BOTH, NULL,
+     "test only: visitor nodes drop every N-th room event from the bus (N >= 2), to show the "
+     "gap is found and filled; 0: off"},
+    {"test_consent_ms", I(test_consent_ms), "0", 0, 600000, CFG_BOTH, NULL,
+     "test only: bridges expire endpoints after N ms (at least 100) without consent instead "
+     "of 30 s; 0: off"},
+    {"test_drop_rtp", I(test_drop_rtp), "0", 0, 50, CFG_BOTH, NULL,
+     "test only: bridges drop N% of first transmissions toward receivers (never "
+     "retransmissions), to show NACK recovery; 0: off"},
 };
 const size_t cfg_table_len = ARRAY_LEN(cfg_table);
 
@@ -324,6 +338,15 @@ int config_validate(const amphi_config *c, int where, char *err, size_t errlen) 
   }
   if (c->cluster_secret[0] && strlen(c->cluster_secret) < 32) {
     snprintf(err, errlen, "cluster_secret: at least 32 characters");
+    return -1;
+  }
+  if ((c->test_ping_after_ms && c->test_ping_after_ms < 100) ||
+      (c->test_consent_ms && c->test_consent_ms < 100) || c->test_drop_events == 1) {
+    snprintf(err, errlen, "%s: 0 (off) or at least %s",
+             c->test_drop_events == 1 ? "test_drop_events"
+             : c->test_consent_ms && c->test_consent_ms < 100 ? "test_consent_ms"
+                                                              : "test_ping_after_ms",
+             c->test_drop_events == 1 ? "2" : "100");
     return -1;
   }
   if (where == CFG_SERVE) {

@@ -46,6 +46,11 @@ typedef struct amphi_config {
   int media_port;
   /* logging */
   char log_level[16];
+  /* test hooks: faults and short timers that only tests set; 0 leaves each off */
+  int test_ping_after_ms;   /* keep-alive ping after this much silence (hang-up keeps ratio) */
+  int test_drop_events;     /* visitor nodes drop every k-th room event from the bus */
+  int test_consent_ms;      /* bridges expire endpoints after this without consent */
+  int test_drop_rtp;        /* bridges drop this % of first transmissions to receivers */
 } amphi_config;
 
 /* Where a key may be set. */

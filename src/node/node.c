@@ -139,7 +139,8 @@ node_t *node_create(const amphi_config *cfg, const node_role *role, node_bus_fn 
   n->bus = make_bus(bus_ud, &n->loop, &n->cfg, err, errlen);
   if (!n->bus) goto fail;
   static const ws_handlers handlers = {on_open, on_message, on_close, on_http};
-  n->ws = ws_server_create(&n->loop, cfg->listen, cfg->port, n->tag, &handlers, n, err, errlen);
+  n->ws = ws_server_create(&n->loop, cfg->listen, cfg->port, cfg->test_ping_after_ms, n->tag,
+                           &handlers, n, err, errlen);
   if (!n->ws) goto fail;
   if (role->start(n, err, errlen) != 0) goto fail;
   uv_async_init(&n->loop, &n->stop_async, on_stop);

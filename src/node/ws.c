@@ -290,8 +290,9 @@ static void keepalive_tick(uv_timer_t *t) {
   }
 }
 
-ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, const char *tag,
-                            const ws_handlers *h, void *ud, char *err, size_t errlen) {
+ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, int ping_after_ms,
+                            const char *tag, const ws_handlers *h, void *ud, char *err,
+                            size_t errlen) {
   ws_server *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
@@ -300,14 +301,8 @@ ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, const c
   s->h = *h;
   s->ud = ud;
   str_copy(s->tag, tag, sizeof s->tag);
-  s->ping_after_ms = PING_AFTER_MS;
-  s->hangup_after_ms = HANGUP_AFTER_MS;
-  /* Test hook: the keep-alive at a pace a test can wait for (the hang-up keeps its ratio). */
-  const char *ka = getenv("AMPHI_TEST_PING_AFTER_MS");
-  if (ka && atoi(ka) >= 100) {
-    s->ping_after_ms = (uint64_t)atoi(ka);
-    s->hangup_after_ms = s->ping_after_ms * HANGUP_AFTER_MS / PING_AFTER_MS;
-  }
+  s->ping_after_ms = ping_after_ms > 0 ? (uint64_t)ping_after_ms : PING_AFTER_MS;
+  s->hangup_after_ms = s->ping_after_ms * HANGUP_AFTER_MS / PING_AFTER_MS;
   void *loops[1] = {loop};
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);

@@ -35,8 +35,8 @@ typedef struct visitor_node {
   room_registry mirrors;
   long visitors;
   uv_timer_t tick;
-  /* Fault injection for tests (AMPHI_TEST_DROP_EVENTS=k): every k-th room event from the
-   * bus is dropped on arrival, so the tests can show the gap is found and filled. */
+  /* Fault injection for tests (test_drop_events = k): every k-th room event from the bus is
+   * dropped on arrival, so the tests can show the gap is found and filled. */
   unsigned drop_every, ev_seen;
 } visitor_node;
 

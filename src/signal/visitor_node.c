@@ -238,9 +238,8 @@ static int start(node_t *n, char *err, size_t errlen) {
   n->impl = vn;
   signal_node_init(&vn->base, &ops, &n->cfg);
   rooms_init(&vn->mirrors);
-  const char *drop = getenv("AMPHI_TEST_DROP_EVENTS");
-  if (drop && atoi(drop) > 1) {
-    vn->drop_every = (unsigned)atoi(drop);
+  if (n->cfg.test_drop_events > 1) {
+    vn->drop_every = (unsigned)n->cfg.test_drop_events;
     log_warn(n->tag, "test hook: dropping every %u-th room event", vn->drop_every);
   }
   uv_timer_init(&n->loop, &vn->tick);

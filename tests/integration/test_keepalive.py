@@ -1,7 +1,7 @@
 """Keep-alive (docs/PROTOCOL.md): a client silent for the ping time gets a WebSocket ping;
 one that answers it (as browsers and the websockets library do by themselves) stays, one
 that answers nothing is dropped after the hang-up time. The times are shortened with the
-AMPHI_TEST_PING_AFTER_MS hook (ping after 1 s, hang up after 2.5 s) instead of 30 s and
+test-only flag --test-ping-after-ms (ping after 1 s, hang up after 2.5 s) instead of 30 s and
 75 s."""
 
 import asyncio
@@ -9,11 +9,11 @@ import time
 
 from conftest import RawWS, join, run
 
-HOOK = {"AMPHI_TEST_PING_AFTER_MS": "1000"}
+HOOK = ("--test-ping-after-ms", 1000)
 
 
 def test_silent_client_answering_pings_stays(amphi):
-    srv = amphi("--max-participants", 1, env=HOOK)
+    srv = amphi("--max-participants", 1, *HOOK)
 
     async def body():
         a = await join(srv, "acme/quiet", "Ada")
@@ -30,7 +30,7 @@ def test_silent_client_answering_pings_stays(amphi):
 
 
 def test_client_answering_nothing_is_dropped(amphi):
-    srv = amphi(env=HOOK)
+    srv = amphi(*HOOK)
     raw = RawWS(srv.port)
     raw.send_all(['{"type":"ping","id":"1"}'])
     start = time.monotonic()

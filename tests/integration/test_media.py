@@ -393,11 +393,11 @@ def test_publish_errors(amphi):
 
 
 def test_nack_recovery_under_loss(amphi):
-    """The bridge drops 5% of what it sends (AMPHI_TEST_DROP_RTP); aiortc NACKs lost video
+    """The bridge drops 5% of what it sends (--test-drop-rtp); aiortc NACKs lost video
     packets (RTCRtpReceiver: a NackGenerator per video receiver) and the bridge answers, so
     frames keep coming: without answers aiortc stalls until its jitter buffer overflows and
     it sends a PLI, over 2 s per loss (measured against a plain aiortc peer)."""
-    srv = start_media_amphi(amphi, "--max-participants", 2, env={"AMPHI_TEST_DROP_RTP": "5"})
+    srv = start_media_amphi(amphi, "--max-participants", 2, "--test-drop-rtp", 5)
     window = 6.0
 
     async def body():

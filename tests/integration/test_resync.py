@@ -1,6 +1,6 @@
 """A visitor node that misses room events finds the gap by seq and fills it from the main
 node (request/reply on the bus): its visitors still see every event once, in order. The
-events are lost on purpose with the fault hook AMPHI_TEST_DROP_EVENTS=k (every k-th room
+events are lost on purpose with the test-only fault hook --test-drop-events k (every k-th room
 event a visitor node receives from the bus is dropped)."""
 
 from conftest import close_all, join, run
@@ -8,9 +8,8 @@ from conftest import close_all, join, run
 ROOM = "acme/gaps"
 
 
-def test_dropped_events_are_refetched(amphi, monkeypatch):
-    monkeypatch.setenv("AMPHI_TEST_DROP_EVENTS", "3")
-    srv = amphi("--max-participants", 1, visitor_nodes=2)
+def test_dropped_events_are_refetched(amphi):
+    srv = amphi("--max-participants", 1, "--test-drop-events", 3, visitor_nodes=2)
 
     async def body():
         clients = []

@@ -608,10 +608,12 @@ static void test_h264_publisher(void **state) {
   client_free(&pub);
 }
 
+static int consent_ms; /* the next setup's test_consent_ms */
+
 static int setup_short_consent(void **state) {
-  setenv("AMPHI_TEST_CONSENT_MS", "300", 1);
+  consent_ms = 300;
   int rc = setup(state);
-  unsetenv("AMPHI_TEST_CONSENT_MS");
+  consent_ms = 0;
   return rc;
 }
 
@@ -623,7 +625,8 @@ static int setup(void **state) {
   bus_test = bus_local_create(hub, &loop, "tester");
   media_port = free_udp_port();
   char err[200];
-  br = bridge_create(&loop, bus_bridge, "bridge-t", "127.0.0.1", media_port, err, sizeof err);
+  bridge_params bp = {"bridge-t", "127.0.0.1", media_port, consent_ms, 0};
+  br = bridge_create(&loop, bus_bridge, &bp, err, sizeof err);
   if (!br) fprintf(stderr, "bridge_create: %s\n", err);
   assert_non_null(br);
   ident = dtls_identity_create(err, sizeof err);
