@@ -301,8 +301,9 @@ static int cf_prepare(cf_setup *p) {
               p->nats_port);
       return 2;
     }
-    snprintf(p->nats_url, sizeof p->nats_url,
-             strchr(p->host, ':') ? "nats://[%s]:%d" : "nats://%s:%d", p->host, p->nats_port);
+    char at[96];
+    cf_hostport(at, sizeof at, p->host, p->nats_port);
+    snprintf(p->nats_url, sizeof p->nats_url, "nats://%s", at);
   }
   p->passwords = calloc((size_t)p->plan->count, sizeof *p->passwords);
   if (!p->passwords) return 1;
