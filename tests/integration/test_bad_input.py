@@ -365,7 +365,7 @@ def test_ticket_invalid(amphi):
             # A forged claim part (with the real signature).
             claims_b64, sig = r1["ticket"].rsplit(".", 1)
             raw = json.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
-            raw["node"] = "v%d" % other if raw.get("node") else raw.get("node")
+            raw["node"] = "visitor-%d" % other if raw.get("node") else raw.get("node")
             raw["name"] = "Mallory"
             forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).rstrip(b"=").decode()
             await expect_error(on_other, {"type": "join", "room": ROOM, "name": "T",

@@ -42,12 +42,15 @@ def test_healthz(amphi):
     h = healthz(srv, 0)
     assert h["status"] == "ok" and h["role"] == "main", h
     assert isinstance(h["node"], str) and h["node"]
+    # The ids of the cluster plan, the same as the files of `amphi configure` (test_cluster.py).
+    assert h["node"] == "main", h
     # A visitor node's health names it as the redirects do.
     ports = {port: node for node, port in srv.visitor_ids.items()}
     for i in (1, 2):
         h = healthz(srv, i)
         assert h["status"] == "ok" and h["role"] == "visitor", h
         assert h["node"] == ports[srv.port + i], (h, srv.visitor_ids)
+        assert h["node"] == "visitor-%d" % i, h
     assert len({healthz(srv, i)["node"] for i in (0, 1, 2)}) == 3
 
 

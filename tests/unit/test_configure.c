@@ -1,10 +1,9 @@
 /* amphi configure: the generated cluster loads in `serve`, and is laid out as promised.
  *
- * cmd_configure.c is part of the binary, not of amphi_lib, so it is compiled into this test
- * directly; config.c (which it checks its output against) comes from the library. Every
- * generated node file is read back with the same loader and cross-key checks `amphi serve`
- * runs, so a file configure writes and serve refuses cannot pass. Where nats-server is
- * installed, the NATS config is checked by nats-server itself (`-t`). */
+ * The command comes from amphi_app, config.c (which it checks its output against) from
+ * amphi_lib. Every generated node file is read back with the same loader and cross-key checks
+ * `amphi serve` runs, so a file configure writes and serve refuses cannot pass. Where
+ * nats-server is installed, the NATS config is checked by nats-server itself (`-t`). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/app/cmd_configure.c"
+#include "app/app.h"
+#include "core/config.h"
+#include "core/util.h"
 
 static char g_tmp[64]; /* one scratch folder for the whole run */
 

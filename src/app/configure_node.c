@@ -1,0 +1,145 @@
+/* amphi configure: one node's config file, for `amphi serve --config` (configure.h).
+ *
+ * Every key is loaded through the same table and cross-key checks `amphi serve` applies, and
+ * the text is read back through inih, so a file this writes is one serve accepts. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/configure.h"
+#include "core/util.h"
+
+typedef struct {
+  const char *key;
+  char value[CFG_STR_MAX];
+} cf_kv;
+
+typedef struct {
+  cf_kv kv[24];
+  int n;
+  int overflow; /* a value did not fit: a bug, reported as such */
+} cf_kvlist;
+
+__attribute__((format(printf, 3, 4))) static void cf_kv_add(cf_kvlist *l, const char *key,
+                                                            const char *fmt, ...) {
+  if (l->n >= (int)ARRAY_LEN(l->kv)) {
+    l->overflow = 1;
+    return;
+  }
+  cf_kv *kv = &l->kv[l->n++];
+  kv->key = key;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(kv->value, sizeof kv->value, fmt, ap);
+  va_end(ap);
+  if (w < 0 || (size_t)w >= sizeof kv->value) l->overflow = 1;
+}
+
+static const cfg_entry *cf_entry(const char *key) {
+  for (size_t i = 0; i < cfg_table_len; i++)
+    if (!strcmp(cfg_table[i].key, key)) return &cfg_table[i];
+  return NULL;
+}
+
+static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
+  const plan_node *n = &s->plan->nodes[k];
+  cf_kv_add(l, "role", "%s", plan_role_name(n->role));
+  cf_kv_add(l, "node_id", "%s", n->id);
+  cf_kv_add(l, "listen", "%s", s->host);
+  cf_kv_add(l, "port", "%d", n->port);
+  if (n->public_url[0]) cf_kv_add(l, "public_url", "%s", n->public_url);
+  cf_kv_add(l, "nats_url", "%s", s->nats_url);
+  cf_kv_add(l, "nats_user", "%s", n->id);
+  cf_kv_add(l, "nats_password", "%s", s->passwords[k].hex);
+  /* Bridges take no tickets, so they are not given the key that signs them. */
+  if (n->role != PLAN_BRIDGE) cf_kv_add(l, "cluster_secret", "%s", s->cluster_secret);
+  cf_kv_add(l, "heartbeat_ms", "%s", cf_entry("heartbeat_ms")->def);
+  if (n->role == PLAN_MAIN) {
+    cf_kv_add(l, "max_participants", "%d", s->max_participants);
+    cf_kv_add(l, "admin_token", "%s", s->admin_token);
+  }
+  if (n->role == PLAN_VISITOR) cf_kv_add(l, "capacity", "%s", cf_entry("capacity")->def);
+  if (n->role == PLAN_BRIDGE) {
+    cf_kv_add(l, "media_ip", "%s", s->host);
+    cf_kv_add(l, "media_port", "%d", n->media_port);
+  }
+  cf_kv_add(l, "log_level", "%s", cf_entry("log_level")->def);
+}
+
+static int cf_kv_has(const cf_kvlist *l, const char *key) {
+  for (int i = 0; i < l->n; i++)
+    if (!strcmp(l->kv[i].key, key)) return 1;
+  return 0;
+}
+
+/* One node's config file as text, after loading every key through the same table and
+ * cross-key checks `amphi serve` applies: a file this writes is one serve accepts. */
+char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
+  const plan_node *n = &s->plan->nodes[k];
+  cf_kvlist l = {.n = 0};
+  cf_node_keys(s, k, &l);
+  if (l.overflow) {
+    snprintf(err, errlen, "%s: a value does not fit its key", n->id);
+    return NULL;
+  }
+  amphi_config c;
+  config_defaults(&c);
+  char why[512] = "";
+  for (int i = 0; i < l.n; i++)
+    if (config_set(&c, l.kv[i].key, l.kv[i].value, CFG_SERVE, why, sizeof why)) {
+      snprintf(err, errlen, "%s: %s", n->id, why);
+      return NULL;
+    }
+  if (config_validate(&c, CFG_SERVE, why, sizeof why)) {
+    snprintf(err, errlen, "%s: %s", n->id, why);
+    return NULL;
+  }
+  char what[96];
+  snprintf(what, sizeof what, "amphi %s node '%s'", plan_role_name(n->role), n->id);
+  cf_text t;
+  if (cf_text_begin(&t, s, what)) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  FILE *f = t.f;
+  cf_commentf(f,
+              "Run it: amphi serve --config %s/%s (installed: amphi-%s.service).\n"
+              "Holds secrets: keep it mode 0600, readable by the amphi user only.\n"
+              "Every key, with its default: amphi serve --help",
+              CF_INSTALL_DIR, n->conf_file, n->id);
+  fputc('\n', f);
+  for (int i = 0; i < l.n; i++) {
+    const cfg_entry *e = cf_entry(l.kv[i].key);
+    cf_comment(f, e ? e->help : "");
+    fprintf(f, "%s = %s\n", l.kv[i].key, l.kv[i].value);
+  }
+  if (n->role == PLAN_MAIN) {
+    /* The main node is where operators tune rooms and client tokens: show them those
+     * keys too, ready to uncomment, with the table's help and defaults. */
+    static const char *const optional[] = {"web_root",   "auto_promote", "jwt_secret",
+                                           "jwt_issuer", "jwt_audience", "allow_anonymous"};
+    fprintf(f, "\n# Optional, with their defaults (uncomment to change):\n");
+    for (size_t i = 0; i < ARRAY_LEN(optional); i++) {
+      const cfg_entry *e = cf_entry(optional[i]);
+      if (!e || !(e->where & CFG_SERVE) || cf_kv_has(&l, e->key)) continue;
+      cf_comment(f, e->help);
+      fprintf(f, "#%s =%s%s\n", e->key, e->def[0] ? " " : "", e->def);
+    }
+  }
+  char *text = cf_text_end(&t);
+  if (!text) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  /* Read the text back through inih, as serve will: a line inih would cut or a value it
+   * would read differently shows up as a difference from what was checked above. */
+  amphi_config back;
+  config_defaults(&back);
+  if (config_load_string(&back, text, why, sizeof why) != 0 || memcmp(&back, &c, sizeof c)) {
+    snprintf(err, errlen, "%s: reads back differently%s%s", n->id, why[0] ? ": " : "", why);
+    free(text);
+    return NULL;
+  }
+  return text;
+}
