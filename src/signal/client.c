@@ -28,12 +28,18 @@ msgbuf *msgbuf_from_json(json_t *json) {
   return m;
 }
 
+/* What a client gets when its answer could not be built (json_pack or json_dumps out of
+ * memory): a request is never left without a reply. */
+static const char OOM_FRAME[] =
+    "{\"type\":\"error\",\"code\":\"unavailable\",\"message\":\"out of memory\"}";
+
 void client_send_json(client_t *c, json_t *json) {
   if (!c->conn) {
     json_decref(json);
     return;
   }
   msgbuf *m = msgbuf_from_json(json);
+  if (!m) m = msgbuf_new(OOM_FRAME, sizeof OOM_FRAME - 1);
   ws_send(c->conn, m);
   msgbuf_unref(m);
 }

@@ -44,7 +44,10 @@ void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m) {
               NULL);
   }
   publish_ctx *x = malloc(sizeof *x);
-  if (!x) return;
+  if (!x) {
+    client_send_error(c, msg->id, E_UNAVAILABLE, "out of memory");
+    return;
+  }
   str_copy(x->id, msg->id, sizeof x->id);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.p", c->id);

@@ -148,7 +148,10 @@ void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const clien
     return;
   }
   answer_ctx *x = malloc(sizeof *x);
-  if (!x) return;
+  if (!x) {
+    client_send_error(c, m->id, E_UNAVAILABLE, "out of memory");
+    return;
+  }
   str_copy(x->id, m->id, sizeof x->id);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);

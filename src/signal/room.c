@@ -180,26 +180,26 @@ const char *room_emit(room_t *r, json_t *ev, size_t *len) {
   return last_text(r, len);
 }
 
-int room_apply_raw(room_t *r, const char *data, size_t len) {
+room_apply_result room_apply_raw(room_t *r, const char *data, size_t len) {
   json_error_t jerr;
   json_t *ev = json_loadb(data, len, 0, &jerr);
   if (!json_is_object(ev)) {
     json_decref(ev);
-    return -1;
+    return ROOM_MALFORMED;
   }
   json_t *s = json_object_get(ev, "seq");
   if (!json_is_integer(s)) {
     json_decref(ev);
-    return -1;
+    return ROOM_MALFORMED;
   }
   int64_t seq = json_integer_value(s);
-  int rc;
+  room_apply_result rc;
   if (seq <= r->seq)
-    rc = 0;
+    rc = ROOM_OLD;
   else if (seq > r->seq + 1)
-    rc = -2;
+    rc = ROOM_GAP;
   else if (apply(r, ev) != 0)
-    rc = -1;
+    rc = ROOM_MALFORMED;
   else {
     char *text = malloc(len + 1);
     if (text) {
@@ -207,7 +207,7 @@ int room_apply_raw(room_t *r, const char *data, size_t len) {
       text[len] = '\0';
       remember(r, seq, text, len);
     }
-    rc = 1;
+    rc = ROOM_APPLIED;
   }
   json_decref(ev);
   return rc;

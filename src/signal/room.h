@@ -67,10 +67,16 @@ json_t *participant_json(const participant *p);
  * length, or NULL if ev does not apply (a programming error, logged). */
 const char *room_emit(room_t *r, json_t *ev, size_t *len);
 
-/* Mirror: applies an event received as text. Returns 1 when applied (its seq was seq+1),
- * 0 when it is old (seq <= r->seq: a duplicate, ignored), -2 when there is a gap
- * (seq > r->seq + 1: the caller resyncs), -1 when malformed. */
-int room_apply_raw(room_t *r, const char *data, size_t len);
+/* What room_apply_raw made of an event. */
+typedef enum room_apply_result {
+  ROOM_APPLIED = 1,    /* its seq was seq+1: applied */
+  ROOM_OLD = 0,        /* seq <= r->seq: a duplicate, ignored */
+  ROOM_MALFORMED = -1, /* not an event this room can apply */
+  ROOM_GAP = -2,       /* seq > r->seq + 1: the caller resyncs */
+} room_apply_result;
+
+/* Mirror: applies an event received as text. */
+room_apply_result room_apply_raw(room_t *r, const char *data, size_t len);
 
 /* The snapshot clients get in "joined" (interfaces.md §3 "Room snapshot"). Hands only for
  * moderators. New reference. */

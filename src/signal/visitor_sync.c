@@ -70,24 +70,25 @@ static void check_media(node_t *n, mirror *m) {
  * started (the caller stops applying). */
 static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
   switch (room_apply_raw(m->base.r, data, len)) {
-    case 1:
+    case ROOM_APPLIED:
       rooms_send_text(&m->base, data, len, NULL);
       if (m->base.r->ended)
         disband(m);
       else
         check_media(n, m);
       return 0;
-    case 0:
+    case ROOM_OLD:
       return 0; /* a duplicate */
-    case -2:
+    case ROOM_GAP:
       log_info(n->tag, "room %s: gap after seq %lld: resyncing", m->base.r->display,
                (long long)m->base.r->seq);
       visitor_start_sync(n, m);
       return -1;
-    default:
-      log_warn(n->tag, "room %s: malformed event dropped", m->base.r->display);
-      return 0;
+    case ROOM_MALFORMED:
+      break;
   }
+  log_warn(n->tag, "room %s: malformed event dropped", m->base.r->display);
+  return 0;
 }
 
 static void hold(mirror *m, const char *data, size_t len) {
@@ -169,7 +170,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
     json_t *ev;
     json_array_foreach(events, i, ev) {
       char *text = json_dumps(ev, JSON_COMPACT);
-      if (text && room_apply_raw(m->base.r, text, strlen(text)) == 1 && m->synced)
+      if (text && room_apply_raw(m->base.r, text, strlen(text)) == ROOM_APPLIED && m->synced)
         rooms_send_text(&m->base, text, strlen(text), NULL);
       free(text);
     }
