@@ -76,9 +76,38 @@ void subject_of(char *out, size_t outlen, const room_name *rn, const char *kind)
   snprintf(out, outlen, "room.%s.%s.%s", rn->tenant, rn->room, kind);
 }
 
-void signal_node_init(signal_node *s, const signal_ops *ops, const amphi_config *cfg) {
+void *signal_node_start(node_t *n, size_t size, const signal_ops *ops, uv_timer_cb tick, char *err,
+                        size_t errlen) {
+  signal_node *s = calloc(1, size);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
   s->ops = ops;
-  s->keylen = str_copy((char *)s->key, cfg->cluster_secret, sizeof s->key);
+  s->keylen = str_copy((char *)s->key, n->cfg.cluster_secret, sizeof s->key);
+  rooms_init(&s->rooms);
+  uv_timer_init(&n->loop, &s->tick);
+  s->tick.data = n;
+  uv_timer_start(&s->tick, tick, SIGNAL_TICK_MS, SIGNAL_TICK_MS);
+  n->impl = s;
+  return s;
+}
+
+static void free_impl(uv_handle_t *h) { free(h->data); }
+
+void signal_node_stop(node_t *n, void (*free_room)(node_t *n, sroom *s)) {
+  signal_node *s = SN(n);
+  if (!s) return;
+  while (s->rooms.all) {
+    sroom *r = s->rooms.all;
+    for (client_t *c = r->members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
+    free_room(n, r);
+  }
+  rooms_fini(&s->rooms);
+  uv_timer_stop(&s->tick);
+  s->tick.data = s; /* freed in the close callback, never inside the timer's own callback */
+  uv_close((uv_handle_t *)&s->tick, free_impl);
+  n->impl = NULL;
 }
 
 /* --- the WebSocket front door ------------------------------------------------------------ */

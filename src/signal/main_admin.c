@@ -47,7 +47,7 @@ int main_admin_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
   }
   if (!*rest || !strcmp(rest, "/")) { /* the list of rooms */
     json_t *list = json_array();
-    for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next))
+    for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next))
       json_array_append_new(list, json_pack("{s:s,s:I,s:I,s:i}", "name", m->base.r->display,
                                             "participants", (json_int_t)m->base.r->n_parts,
                                             "visitors", (json_int_t)main_visitors_total(m),

@@ -29,11 +29,9 @@ typedef struct mroom {
 } mroom;
 
 typedef struct main_node {
-  signal_node base; /* first: the shared part */
-  room_registry rooms;
+  signal_node base; /* first: the shared part (base.rooms: the rooms) */
   peers peers;
   bus_sub_t *up_sub, *hb_sub, *bridge_sub;
-  uv_timer_t tick;
 } main_node;
 
 static inline main_node *M(node_t *n) { return n->impl; }

@@ -8,7 +8,6 @@
 #include "core/util.h"
 #include "signal/main_internal.h"
 
-#define TICK_MS 100
 #define COUNT_EVERY_MS 1000 /* interfaces.md: visitor_count at most once a second */
 #define ROOM_IDLE_MS 30000  /* an empty room is forgotten after this */
 #define ROOM_ENDED_MS 60000 /* an ended room refuses joins (room_closed) this long */
@@ -85,7 +84,7 @@ static void tick(uv_timer_t *t) {
   node_t *n = t->data;
   uint64_t now = now_ms();
   peers_expire(&M(n)->peers, now, main_node_gone, n);
-  for (mroom *m = MROOM(M(n)->rooms.all), *next; m; m = next) {
+  for (mroom *m = MROOM(M(n)->base.rooms.all), *next; m; m = next) {
     next = MROOM(m->base.next);
     long total = main_visitors_total(m);
     if (m->count_dirty && now - m->last_count_ms >= COUNT_EVERY_MS) {
@@ -104,34 +103,7 @@ static void tick(uv_timer_t *t) {
 
 static const signal_ops ops;
 
-static int start(node_t *n, char *err, size_t errlen) {
-  main_node *mn = calloc(1, sizeof *mn);
-  if (!mn) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  n->impl = mn;
-  signal_node_init(&mn->base, &ops, &n->cfg);
-  rooms_init(&mn->rooms);
-  mn->up_sub = bus_subscribe(n->bus, "room.*.*.up", main_on_up, n);
-  mn->hb_sub = bus_subscribe(n->bus, "node.hb", main_on_hb, n);
-  mn->bridge_sub = bus_subscribe(n->bus, "bridge.*.ev", main_on_bridge_ev, n);
-  if (!mn->up_sub || !mn->hb_sub || !mn->bridge_sub) {
-    snprintf(err, errlen, "cannot subscribe on the bus");
-    bus_unsubscribe(mn->up_sub);
-    bus_unsubscribe(mn->hb_sub);
-    bus_unsubscribe(mn->bridge_sub);
-    free(mn);
-    n->impl = NULL;
-    return -1;
-  }
-  uv_timer_init(&n->loop, &mn->tick);
-  mn->tick.data = n;
-  uv_timer_start(&mn->tick, tick, TICK_MS, TICK_MS);
-  return 0;
-}
-
-static void free_impl(uv_handle_t *h) { free(h->data); }
+static void free_room(node_t *n, sroom *s) { main_room_free(n, MROOM(s)); }
 
 static void destroy(node_t *n) {
   main_node *mn = M(n);
@@ -139,23 +111,26 @@ static void destroy(node_t *n) {
   bus_unsubscribe(mn->up_sub);
   bus_unsubscribe(mn->hb_sub);
   bus_unsubscribe(mn->bridge_sub);
-  while (mn->rooms.all) {
-    mroom *m = MROOM(mn->rooms.all);
-    for (client_t *c = m->base.members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
-    rooms_remove(&mn->rooms, &m->base);
-    free(m->counts);
-    free(m);
-  }
-  rooms_fini(&mn->rooms);
   peers_free(&mn->peers);
-  uv_timer_stop(&mn->tick);
-  mn->tick.data = mn;
-  uv_close((uv_handle_t *)&mn->tick, free_impl);
-  n->impl = NULL;
+  signal_node_stop(n, free_room);
+}
+
+static int start(node_t *n, char *err, size_t errlen) {
+  main_node *mn = signal_node_start(n, sizeof *mn, &ops, tick, err, errlen);
+  if (!mn) return -1;
+  mn->up_sub = bus_subscribe(n->bus, "room.*.*.up", main_on_up, n);
+  mn->hb_sub = bus_subscribe(n->bus, "node.hb", main_on_hb, n);
+  mn->bridge_sub = bus_subscribe(n->bus, "bridge.*.ev", main_on_bridge_ev, n);
+  if (!mn->up_sub || !mn->hb_sub || !mn->bridge_sub) {
+    snprintf(err, errlen, "cannot subscribe on the bus");
+    destroy(n);
+    return -1;
+  }
+  return 0;
 }
 
 static void metrics(node_t *n, node_metrics *out) {
-  for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next)) {
+  for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next)) {
     out->rooms++;
     out->participants += (long)m->base.r->n_parts;
     out->visitors += main_visitors_total(m);
@@ -164,7 +139,8 @@ static void metrics(node_t *n, node_metrics *out) {
 
 static long load(node_t *n) {
   long k = 0;
-  for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next)) k += (long)m->base.r->n_parts;
+  for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next))
+    k += (long)m->base.r->n_parts;
   return k;
 }
 
@@ -178,12 +154,7 @@ const node_role signal_role_main = {
     .name = "main",
     .start = start,
     .destroy = destroy,
-    .on_open = signal_client_open,
-    .on_message = signal_client_message,
-    .on_close = signal_client_close,
-    .on_stop = signal_clients_goodbye,
     .on_http = main_admin_http,
-    .fallback_page = signal_room_page,
-    .metrics = signal_metrics,
     .load = load,
+    SIGNAL_ROLE_HOOKS,
 };

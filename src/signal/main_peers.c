@@ -26,7 +26,7 @@ static void bridge_gone(node_t *n, mroom *m) {
 void main_node_gone(void *ud, const char *id) {
   node_t *n = ud;
   log_warn(n->tag, "node %s missed 3 heartbeats: dropping it", id);
-  for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next)) {
+  for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next)) {
     main_set_count(m, id, 0);
     if (!strcmp(m->base.r->bridge, id)) bridge_gone(n, m);
   }
@@ -44,7 +44,7 @@ void main_on_bridge_ev(void *ud, const char *subject, const char *reply, const u
   const char *room = json_string_value(json_object_get(j, "room"));
   const char *owner = json_string_value(json_object_get(j, "owner"));
   if (op && room && owner && !strcmp(op, "unpublished"))
-    for (mroom *m = MROOM(M(n)->rooms.all); m; m = MROOM(m->base.next))
+    for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next))
       if (!strcmp(m->base.r->display, room)) main_set_tracks(n, m, owner, 0);
   json_decref(j);
 }

@@ -8,25 +8,19 @@
 #include "signal/main_internal.h"
 
 mroom *main_room_find(node_t *n, const room_name *rn) {
-  return MROOM(rooms_find(&M(n)->rooms, rn));
+  return MROOM(rooms_find(&M(n)->base.rooms, rn));
 }
 
 mroom *main_room_get(node_t *n, const room_name *rn) {
-  mroom *m = main_room_find(n, rn);
-  if (m) return m;
-  m = calloc(1, sizeof *m);
-  if (!m) return NULL;
-  if (rooms_add(&M(n)->rooms, &m->base, rn, n->cfg.max_participants) != 0) {
-    free(m);
-    return NULL;
-  }
-  log_info(n->tag, "room %s opened", m->base.r->display);
+  bool created;
+  mroom *m = MROOM(rooms_get(&M(n)->base.rooms, rn, sizeof *m, n->cfg.max_participants, &created));
+  if (created) log_info(n->tag, "room %s opened", m->base.r->display);
   return m;
 }
 
 void main_room_free(node_t *n, mroom *m) {
   log_info(n->tag, "room %s closed", m->base.r->display);
-  rooms_remove(&M(n)->rooms, &m->base);
+  rooms_remove(&M(n)->base.rooms, &m->base);
   free(m->counts);
   free(m);
 }

@@ -35,8 +35,8 @@ json_t *participant_json(const participant *p) {
   if (p->tracks & ROOM_TRACK_AUDIO) json_array_append_new(tracks, json_string("audio"));
   if (p->tracks & ROOM_TRACK_VIDEO) json_array_append_new(tracks, json_string("video"));
   return json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:o}", "id", p->id, "name", p->name, "moderator",
-                   p->moderator, "audio", p->audio, "video", p->video, "hand", p->hand,
-                   "tracks", tracks);
+                   p->moderator, "audio", p->audio, "video", p->video, "hand", p->hand, "tracks",
+                   tracks);
 }
 
 static uint8_t tracks_from_json(json_t *a) {
@@ -215,14 +215,14 @@ room_apply_result room_apply_raw(room_t *r, const char *data, size_t len) {
 
 json_t *room_snapshot(const room_t *r, bool moderator) {
   json_t *parts = json_array();
-  for (size_t i = 0; i < r->n_parts; i++) json_array_append_new(parts, participant_json(&r->parts[i]));
+  for (size_t i = 0; i < r->n_parts; i++)
+    json_array_append_new(parts, participant_json(&r->parts[i]));
   json_t *chat = json_array();
   for (unsigned i = 0; i < r->chat_len; i++)
     json_array_append(chat, r->chat[(r->chat_head + i) % ROOM_CHAT_KEEP]);
-  json_t *snap = json_pack("{s:s,s:i,s:I,s:o,s:I,s:o,s:[]}", "name", r->display,
-                           "max_participants", r->max_participants, "seq", (json_int_t)r->seq,
-                           "participants", parts, "visitor_count",
-                           (json_int_t)r->visitor_count, "chat", chat, "polls");
+  json_t *snap = json_pack("{s:s,s:i,s:I,s:o,s:I,s:o,s:[]}", "name", r->display, "max_participants",
+                           r->max_participants, "seq", (json_int_t)r->seq, "participants", parts,
+                           "visitor_count", (json_int_t)r->visitor_count, "chat", chat, "polls");
   if (moderator) json_object_set_new(snap, "hands", json_array());
   if (r->bridge[0]) json_object_set_new(snap, "bridge", json_string(r->bridge));
   return snap;

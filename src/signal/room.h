@@ -20,8 +20,8 @@
 
 #include "signal/proto.h"
 
-#define ROOM_CHAT_KEEP 100  /* chat messages in every snapshot */
-#define ROOM_HISTORY 1024   /* events kept for resync */
+#define ROOM_CHAT_KEEP 100 /* chat messages in every snapshot */
+#define ROOM_HISTORY 1024  /* events kept for resync */
 
 typedef struct participant {
   char id[PROTO_ID_MAX + 1];
@@ -43,16 +43,16 @@ typedef struct room {
   room_name name;
   char display[2 * PROTO_PART_MAX + 2]; /* "tenant/room" or "room" */
   int max_participants;
-  int64_t seq;                          /* seq of the last event applied */
-  participant *parts;                   /* in order of joining */
+  int64_t seq;        /* seq of the last event applied */
+  participant *parts; /* in order of joining */
   size_t n_parts, cap_parts;
-  json_t *chat[ROOM_CHAT_KEEP];         /* ring of chat message objects */
+  json_t *chat[ROOM_CHAT_KEEP]; /* ring of chat message objects */
   unsigned chat_head, chat_len;
   int64_t visitor_count;
-  bool ended;                           /* a "closed" event was applied: the room is over */
-  char bridge[65];                      /* node id of the bridge with the room's media */
-  uint64_t media_gen;                   /* +1 whenever what is published changes */
-  room_event_text hist[ROOM_HISTORY];   /* ring of event texts */
+  bool ended;                         /* a "closed" event was applied: the room is over */
+  char bridge[65];                    /* node id of the bridge with the room's media */
+  uint64_t media_gen;                 /* +1 whenever what is published changes */
+  room_event_text hist[ROOM_HISTORY]; /* ring of event texts */
   unsigned hist_head, hist_len;
 } room_t;
 

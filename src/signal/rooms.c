@@ -66,6 +66,21 @@ int rooms_add(room_registry *reg, sroom *s, const room_name *rn, int max_partici
   return 0;
 }
 
+sroom *rooms_get(room_registry *reg, const room_name *rn, size_t size, int max_participants,
+                 bool *created) {
+  *created = false;
+  sroom *s = rooms_find(reg, rn);
+  if (s) return s;
+  s = calloc(1, size);
+  if (!s) return NULL;
+  if (rooms_add(reg, s, rn, max_participants) != 0) {
+    free(s);
+    return NULL;
+  }
+  *created = true;
+  return s;
+}
+
 void rooms_remove(room_registry *reg, sroom *s) {
   for (sroom **pp = &reg->buckets[hash_of(&s->r->name, reg->n_buckets)]; *pp; pp = &(*pp)->hnext)
     if (*pp == s) {

@@ -40,6 +40,10 @@ sroom *rooms_find(const room_registry *reg, const room_name *rn);
 /* Makes s (zeroed, inside the role's struct) the room rn, with a new room_t, and adds it.
  * 0, or -1 when out of memory (s is left zeroed). */
 int rooms_add(room_registry *reg, sroom *s, const room_name *rn, int max_participants);
+/* The room rn; when it is not there yet, made (size bytes zeroed, the role's struct with
+ * an sroom first) and added, and *created set. NULL when out of memory. */
+sroom *rooms_get(room_registry *reg, const room_name *rn, size_t size, int max_participants,
+                 bool *created);
 /* Takes s out and destroys its room_t; the role frees its struct. */
 void rooms_remove(room_registry *reg, sroom *s);
 

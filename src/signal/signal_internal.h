@@ -50,17 +50,27 @@ typedef struct signal_ops {
   void (*metrics)(node_t *n, node_metrics *m);
 } signal_ops;
 
-/* The first member of each signaling role's state (n->impl), so the parts they share find
- * the role's operations and the cluster secret. */
+/* The first member of each signaling role's state (n->impl): what both roles have, so the
+ * parts they share find the role's operations, the cluster secret, the rooms and the tick. */
 typedef struct signal_node {
   const signal_ops *ops;
   uint8_t key[CFG_STR_MAX]; /* cluster secret: signs and checks tickets */
   size_t keylen;
+  room_registry rooms; /* the main node's rooms, or a visitor node's mirrors */
+  uv_timer_t tick;     /* every SIGNAL_TICK_MS: counts, idle rooms, dead nodes */
 } signal_node;
 
+#define SIGNAL_TICK_MS 100
+
 static inline signal_node *SN(node_t *n) { return n->impl; }
-/* Fills the shared part of a role's state. */
-void signal_node_init(signal_node *s, const signal_ops *ops, const amphi_config *cfg);
+/* Makes n->impl: size bytes (the role's struct, a signal_node first) zeroed, the shared part
+ * filled, tick running. The role's start calls it first. NULL with the reason in err. */
+void *signal_node_start(node_t *n, size_t size, const signal_ops *ops, uv_timer_cb tick, char *err,
+                        size_t errlen);
+/* The role's destroy calls it last: every room goes (its clients told nothing, they are
+ * closing), through free_room, which must rooms_remove it; then n->impl is freed once the
+ * timer has closed. Also after a failed start. */
+void signal_node_stop(node_t *n, void (*free_room)(node_t *n, sroom *s));
 
 /* The node_role hooks both signaling roles share (client.c): the WebSocket front door (rate
  * limit, parse, ping, dispatch to ops->on_message), the goodbye on stop, the metrics, and
@@ -71,6 +81,11 @@ void signal_client_close(node_t *n, ws_conn *conn);
 void signal_clients_goodbye(node_t *n);
 void signal_metrics(node_t *n, metrics_out *out);
 const char *signal_room_page(node_t *n, const char *path);
+/* The node_role fields both signaling roles fill alike. */
+#define SIGNAL_ROLE_HOOKS                                             \
+  .on_open = signal_client_open, .on_message = signal_client_message, \
+  .on_close = signal_client_close, .on_stop = signal_clients_goodbye, \
+  .fallback_page = signal_room_page, .metrics = signal_metrics
 
 struct ticket;
 /* The join's ticket, checked for this node, the join's room and role: 0 with t filled, or

@@ -31,10 +31,8 @@ typedef struct mirror {
 } mirror;
 
 typedef struct visitor_node {
-  signal_node base; /* first: the shared part */
-  room_registry mirrors;
+  signal_node base; /* first: the shared part (base.rooms: the mirrors) */
   long visitors;
-  uv_timer_t tick;
   /* Fault injection for tests (test_drop_events = k): every k-th room event from the bus is
    * dropped on arrival, so the tests can show the gap is found and filled. */
   unsigned drop_every, ev_seen;

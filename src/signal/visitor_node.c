@@ -12,24 +12,19 @@
 #include "signal/ticket.h"
 #include "signal/visitor_internal.h"
 
-#define TICK_MS 100
 #define COUNT_MIN_GAP_MS 100  /* counts go up at most this often per room */
 #define COUNT_REFRESH_MS 5000 /* and again now and then, for a main node that restarted */
 #define MIRROR_IDLE_MS 10000  /* an empty mirror is dropped after this */
 
 mirror *visitor_mirror_find(node_t *n, const room_name *rn) {
-  return MIRROR(rooms_find(&V(n)->mirrors, rn));
+  return MIRROR(rooms_find(&V(n)->base.rooms, rn));
 }
 
 static mirror *mirror_get(node_t *n, const room_name *rn) {
-  mirror *m = visitor_mirror_find(n, rn);
-  if (m) return m;
-  m = calloc(1, sizeof *m);
-  if (!m) return NULL;
-  if (rooms_add(&V(n)->mirrors, &m->base, rn, n->cfg.max_participants) != 0) {
-    free(m);
-    return NULL;
-  }
+  bool created;
+  mirror *m =
+      MIRROR(rooms_get(&V(n)->base.rooms, rn, sizeof *m, n->cfg.max_participants, &created));
+  if (!created) return m;
   m->n = n;
   m->reported = -1;
   subject_of(m->up_subject, sizeof m->up_subject, rn, "up");
@@ -37,7 +32,7 @@ static mirror *mirror_get(node_t *n, const room_name *rn) {
    * that arrive meanwhile are held and applied after the snapshot (older ones skipped). */
   m->ev_sub = bus_subscribe(n->bus, m->base.ev_subject, visitor_on_ev, m);
   if (!m->ev_sub) {
-    rooms_remove(&V(n)->mirrors, &m->base);
+    rooms_remove(&V(n)->base.rooms, &m->base);
     free(m);
     return NULL;
   }
@@ -49,7 +44,7 @@ static void mirror_free(node_t *n, mirror *m) {
   bus_unsubscribe(m->ev_sub);
   visitor_drop_held(m);
   free(m->held);
-  rooms_remove(&V(n)->mirrors, &m->base);
+  rooms_remove(&V(n)->base.rooms, &m->base);
   free(m);
 }
 
@@ -215,7 +210,7 @@ static void on_close(node_t *n, client_t *c) {
 static void tick(uv_timer_t *t) {
   node_t *n = t->data;
   uint64_t now = now_ms();
-  for (mirror *m = MIRROR(V(n)->mirrors.all), *next; m; m = next) {
+  for (mirror *m = MIRROR(V(n)->base.rooms.all), *next; m; m = next) {
     next = MIRROR(m->base.next);
     if ((m->base.n_members != m->reported && now - m->last_report_ms >= COUNT_MIN_GAP_MS) ||
         now - m->last_report_ms >= COUNT_REFRESH_MS)
@@ -230,44 +225,25 @@ static void tick(uv_timer_t *t) {
 static const signal_ops ops;
 
 static int start(node_t *n, char *err, size_t errlen) {
-  visitor_node *vn = calloc(1, sizeof *vn);
-  if (!vn) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  n->impl = vn;
-  signal_node_init(&vn->base, &ops, &n->cfg);
-  rooms_init(&vn->mirrors);
+  visitor_node *vn = signal_node_start(n, sizeof *vn, &ops, tick, err, errlen);
+  if (!vn) return -1;
   if (n->cfg.test_drop_events > 1) {
     vn->drop_every = (unsigned)n->cfg.test_drop_events;
     log_warn(n->tag, "test hook: dropping every %u-th room event", vn->drop_every);
   }
-  uv_timer_init(&n->loop, &vn->tick);
-  vn->tick.data = n;
-  uv_timer_start(&vn->tick, tick, TICK_MS, TICK_MS);
   return 0;
 }
 
-static void free_impl(uv_handle_t *h) { free(h->data); }
-
-static void destroy(node_t *n) {
-  visitor_node *vn = V(n);
-  if (!vn) return;
-  while (vn->mirrors.all) {
-    mirror *m = MIRROR(vn->mirrors.all);
-    for (client_t *c = m->base.members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
-    for (client_t *c = m->waiting; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
-    mirror_free(n, m);
-  }
-  rooms_fini(&vn->mirrors);
-  uv_timer_stop(&vn->tick);
-  vn->tick.data = vn;
-  uv_close((uv_handle_t *)&vn->tick, free_impl);
-  n->impl = NULL;
+/* At the end: the visitors still waiting for the first sync leave too. */
+static void free_room(node_t *n, sroom *s) {
+  for (client_t *c = MIRROR(s)->waiting; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;
+  mirror_free(n, MIRROR(s));
 }
 
+static void destroy(node_t *n) { signal_node_stop(n, free_room); }
+
 static void metrics(node_t *n, node_metrics *out) {
-  for (sroom *m = V(n)->mirrors.all; m; m = m->next) {
+  for (sroom *m = V(n)->base.rooms.all; m; m = m->next) {
     out->rooms++;
     out->participants += (long)m->r->n_parts;
   }
@@ -286,11 +262,6 @@ const node_role signal_role_visitor = {
     .name = "visitor",
     .start = start,
     .destroy = destroy,
-    .on_open = signal_client_open,
-    .on_message = signal_client_message,
-    .on_close = signal_client_close,
-    .on_stop = signal_clients_goodbye,
-    .fallback_page = signal_room_page,
-    .metrics = signal_metrics,
     .load = load,
+    SIGNAL_ROLE_HOOKS,
 };
