@@ -131,42 +131,42 @@ static void note_inbound(msrtp *s, uint32_t ssrc) {
   s->seen[s->n_seen++] = (struct inbound_ssrc){.ssrc = ssrc, .last_used = s->clock};
 }
 
+/* One libsrtp transform in place; its four (un)protect functions share this signature and
+ * take the length as an int (the callers checked it fits). */
+static int run(srtp_err_status_t (*fn)(srtp_t, void *, int *), srtp_t ctx, uint8_t *pkt,
+               size_t *len) {
+  int n = (int)*len;
+  if (fn(ctx, pkt, &n) != srtp_err_status_ok) return -1;
+  *len = (size_t)n;
+  return 0;
+}
+
 int msrtp_protect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
   /* libsrtp reads up to the end of the CSRCs and the header extension (RFC 3550 §5.1): both
    * must lie inside the packet. */
   size_t hdr = s && pkt && len && fits_int(*len) ? rtp_header_len(pkt, *len) : 0;
   if (!hdr) return -1;
   if (s->fast_tx) return srtp_tx_protect_rtp(s->fast_tx, pkt, len, hdr);
-  int n = (int)*len;
-  if (srtp_protect(s->tx, pkt, &n) != srtp_err_status_ok) return -1;
-  *len = (size_t)n;
-  return 0;
+  return run(srtp_protect, s->tx, pkt, len);
 }
 
 int msrtp_unprotect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
   if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_len(pkt, *len)) return -1;
   uint32_t ssrc = rd32(pkt + 8);
-  int n = (int)*len;
-  if (srtp_unprotect(s->rx, pkt, &n) != srtp_err_status_ok) return -1;
+  if (run(srtp_unprotect, s->rx, pkt, len) != 0) return -1;
   note_inbound(s, ssrc);
-  *len = (size_t)n;
   return 0;
 }
 
 int msrtp_protect_rtcp(msrtp *s, uint8_t *pkt, size_t *len) {
   if (!s || !pkt || !len || !fits_int(*len) || !rtcp_header_fits(pkt, *len)) return -1;
-  int n = (int)*len;
-  if (srtp_protect_rtcp(s->tx, pkt, &n) != srtp_err_status_ok) return -1;
-  *len = (size_t)n;
-  return 0;
+  return run(srtp_protect_rtcp, s->tx, pkt, len);
 }
 
 int msrtp_unprotect_rtcp(msrtp *s, uint8_t *pkt, size_t *len) {
   if (!s || !pkt || !len || !fits_int(*len) || !rtcp_header_fits(pkt, *len)) return -1;
   uint32_t ssrc = rd32(pkt + 4);
-  int n = (int)*len;
-  if (srtp_unprotect_rtcp(s->rx, pkt, &n) != srtp_err_status_ok) return -1;
+  if (run(srtp_unprotect_rtcp, s->rx, pkt, len) != 0) return -1;
   note_inbound(s, ssrc);
-  *len = (size_t)n;
   return 0;
 }

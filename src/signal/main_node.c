@@ -144,17 +144,4 @@ static long load(node_t *n) {
   return k;
 }
 
-static const signal_ops ops = {
-    .on_message = on_message,
-    .on_close = on_close,
-    .metrics = metrics,
-};
-
-const node_role signal_role_main = {
-    .name = "main",
-    .start = start,
-    .destroy = destroy,
-    .on_http = main_admin_http,
-    .load = load,
-    SIGNAL_ROLE_HOOKS,
-};
+SIGNAL_ROLE(signal_role_main, "main", main_admin_http);

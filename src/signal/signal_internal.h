@@ -81,11 +81,23 @@ void signal_client_close(node_t *n, ws_conn *conn);
 void signal_clients_goodbye(node_t *n);
 void signal_metrics(node_t *n, metrics_out *out);
 const char *signal_room_page(node_t *n, const char *path);
-/* The node_role fields both signaling roles fill alike. */
-#define SIGNAL_ROLE_HOOKS                                             \
-  .on_open = signal_client_open, .on_message = signal_client_message, \
-  .on_close = signal_client_close, .on_stop = signal_clients_goodbye, \
-  .fallback_page = signal_room_page, .metrics = signal_metrics
+/* How a signaling role declares itself, at the end of its file: its signal_ops (`ops`,
+ * declared before its start) from its on_message, on_close and metrics, and its node_role
+ * from its start, destroy, load, and the hooks both roles share. */
+#define SIGNAL_ROLE(var, name_, on_http_)                                                    \
+  static const signal_ops ops = {.on_message = on_message, .on_close = on_close,             \
+                                 .metrics = metrics};                                         \
+  const node_role var = {.name = name_,                                                      \
+                         .start = start,                                                     \
+                         .destroy = destroy,                                                 \
+                         .on_open = signal_client_open,                                      \
+                         .on_message = signal_client_message,                                \
+                         .on_close = signal_client_close,                                    \
+                         .on_stop = signal_clients_goodbye,                                  \
+                         .on_http = on_http_,                                                \
+                         .fallback_page = signal_room_page,                                  \
+                         .metrics = signal_metrics,                                          \
+                         .load = load}
 
 struct ticket;
 /* The join's ticket, checked for this node, the join's room and role: 0 with t filled, or

@@ -252,16 +252,4 @@ static void metrics(node_t *n, node_metrics *out) {
 
 static long load(node_t *n) { return V(n)->visitors; }
 
-static const signal_ops ops = {
-    .on_message = on_message,
-    .on_close = on_close,
-    .metrics = metrics,
-};
-
-const node_role signal_role_visitor = {
-    .name = "visitor",
-    .start = start,
-    .destroy = destroy,
-    .load = load,
-    SIGNAL_ROLE_HOOKS,
-};
+SIGNAL_ROLE(signal_role_visitor, "visitor", NULL);
