@@ -46,6 +46,12 @@ void client_send_json(client_t *c, json_t *json) {
 
 void client_send_ok(client_t *c, const char *id) { client_send_json(c, proto_ok(id)); }
 
+void client_send_not_yet(client_t *c, const client_msg *m) {
+  /* Polls, hands, promotion and demotion come with their own issue; say so plainly. */
+  client_send_error(c, m->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
+                    msg_type_name(m->type));
+}
+
 void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...) {
   char msg[256];
   va_list ap;
@@ -150,6 +156,11 @@ void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t le
     client_send_json(c, pong);
   } else if (n->stopping) {
     client_send_error(c, m.id, E_UNAVAILABLE, "the node is shutting down");
+  } else if (m.type == MSG_JOIN) {
+    SN(n)->ops->join(n, c, &m);
+  } else if (c->state != CLIENT_JOINED) {
+    client_send_error(c, m.id, E_BAD_REQUEST,
+                      c->state == CLIENT_JOINING ? "still joining" : "join a room first");
   } else {
     SN(n)->ops->on_message(n, c, &m);
   }

@@ -13,14 +13,6 @@
 #define ROOM_ENDED_MS 60000 /* an ended room refuses joins (room_closed) this long */
 
 static void on_message(node_t *n, client_t *c, client_msg *msg) {
-  if (msg->type == MSG_JOIN) {
-    main_join(n, c, msg);
-    return;
-  }
-  if (c->state != CLIENT_JOINED) {
-    client_send_error(c, msg->id, E_BAD_REQUEST, "join a room first");
-    return;
-  }
   mroom *m = (mroom *)c->room;
   participant *me = room_find(m->base.r, c->id);
   switch (msg->type) {
@@ -65,13 +57,10 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
       else if (msg->type == MSG_DEMOTE && !room_find(m->base.r, msg->u.target.id))
         client_send_error(c, msg->id, E_NOT_FOUND, "no participant has that id");
       else
-        client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
-                          msg_type_name(msg->type));
+        client_send_not_yet(c, msg);
       break;
     default:
-      /* Polls, hands, promotion and media come with their own issues; say so plainly. */
-      client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
-                        msg_type_name(msg->type));
+      client_send_not_yet(c, msg);
       break;
   }
 }
@@ -144,4 +133,4 @@ static long load(node_t *n) {
   return k;
 }
 
-SIGNAL_ROLE(signal_role_main, "main", main_admin_http);
+SIGNAL_ROLE(signal_role_main, "main", main_join, main_admin_http);

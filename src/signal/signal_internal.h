@@ -45,6 +45,8 @@ typedef struct node_metrics {
 
 /* What a signaling role does with its clients (node_main.c, node_visitor.c). */
 typedef struct signal_ops {
+  void (*join)(node_t *n, client_t *c, const client_msg *m);
+  /* Any other request, of a joined client (the front door answers the others). */
   void (*on_message)(node_t *n, client_t *c, client_msg *m);
   void (*on_close)(node_t *n, client_t *c);
   void (*metrics)(node_t *n, node_metrics *m);
@@ -82,21 +84,21 @@ void signal_clients_goodbye(node_t *n);
 void signal_metrics(node_t *n, metrics_out *out);
 const char *signal_room_page(node_t *n, const char *path);
 /* How a signaling role declares itself, at the end of its file: its signal_ops (`ops`,
- * declared before its start) from its on_message, on_close and metrics, and its node_role
+ * declared before its start) from join_ and its on_message, on_close and metrics, and its node_role
  * from its start, destroy, load, and the hooks both roles share. */
-#define SIGNAL_ROLE(var, name_, on_http_)                                                    \
-  static const signal_ops ops = {.on_message = on_message, .on_close = on_close,             \
-                                 .metrics = metrics};                                         \
-  const node_role var = {.name = name_,                                                      \
-                         .start = start,                                                     \
-                         .destroy = destroy,                                                 \
-                         .on_open = signal_client_open,                                      \
-                         .on_message = signal_client_message,                                \
-                         .on_close = signal_client_close,                                    \
-                         .on_stop = signal_clients_goodbye,                                  \
-                         .on_http = on_http_,                                                \
-                         .fallback_page = signal_room_page,                                  \
-                         .metrics = signal_metrics,                                          \
+#define SIGNAL_ROLE(var, name_, join_, on_http_)                                          \
+  static const signal_ops ops = {                                                         \
+      .join = join_, .on_message = on_message, .on_close = on_close, .metrics = metrics}; \
+  const node_role var = {.name = name_,                                                   \
+                         .start = start,                                                  \
+                         .destroy = destroy,                                              \
+                         .on_open = signal_client_open,                                   \
+                         .on_message = signal_client_message,                             \
+                         .on_close = signal_client_close,                                 \
+                         .on_stop = signal_clients_goodbye,                               \
+                         .on_http = on_http_,                                             \
+                         .fallback_page = signal_room_page,                               \
+                         .metrics = signal_metrics,                                       \
                          .load = load}
 
 struct ticket;
@@ -111,6 +113,8 @@ void client_send_ok(client_t *c, const char *id);
 void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void client_ref(client_t *c);
+/* The answer to a request this server does not serve yet. */
+void client_send_not_yet(client_t *c, const client_msg *m);
 void client_unref(client_t *c);
 
 /* Serializes json (stolen) once into a frame for many clients. NULL on failure. */

@@ -167,15 +167,6 @@ static void visitor_leaves(node_t *n, client_t *c) {
 }
 
 static void on_message(node_t *n, client_t *c, client_msg *msg) {
-  if (msg->type == MSG_JOIN) {
-    handle_join(n, c, msg);
-    return;
-  }
-  if (c->state != CLIENT_JOINED) {
-    client_send_error(c, msg->id, E_BAD_REQUEST,
-                      c->state == CLIENT_JOINING ? "still joining" : "join a room first");
-    return;
-  }
   switch (msg->type) {
     case MSG_CHAT:
       visitor_chat(n, c, msg);
@@ -197,8 +188,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
       client_send_error(c, msg->id, E_FORBIDDEN, "visitors may not %s", msg_type_name(msg->type));
       break;
     default:
-      client_send_error(c, msg->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
-                        msg_type_name(msg->type));
+      client_send_not_yet(c, msg);
       break;
   }
 }
@@ -252,4 +242,4 @@ static void metrics(node_t *n, node_metrics *out) {
 
 static long load(node_t *n) { return V(n)->visitors; }
 
-SIGNAL_ROLE(signal_role_visitor, "visitor", NULL);
+SIGNAL_ROLE(signal_role_visitor, "visitor", handle_join, NULL);
