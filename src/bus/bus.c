@@ -1,6 +1,6 @@
-/* The backend-independent half of the bus: subject syntax and matching, the subscription
- * table, the queue that carries messages from any thread to the owner loop, and
- * request/reply over a per-bus inbox. See bus_internal.h for the split. */
+/* The backend-independent half of the bus: the subscription table, the queue that carries
+ * messages from any thread to the owner loop, delivery, the life cycle. Subject syntax is in
+ * bus_subject.c, request/reply in bus_request.c. See bus_internal.h for the split. */
 #include "bus/bus_internal.h"
 
 #include "core/log.h"
@@ -40,15 +40,6 @@ struct bus_sub {
   char subject[];
 };
 
-typedef struct bus_req {
-  uv_timer_t timer;
-  struct bus_req *prev, *next;
-  bus_t *bus;
-  uint64_t id;
-  bus_reply_cb cb;
-  void *ud;
-} bus_req_t;
-
 struct bus {
   uv_async_t async;
   uv_loop_t *loop;
@@ -77,87 +68,9 @@ struct bus {
   bus_sub_t *graveyard; /* unsubscribed during delivery; freed when it ends */
   bus_sub_t **snap;     /* the subscriptions one message goes to */
   size_t snap_cap;
-  char inbox[BUS_SUBJECT_MAX]; /* "_INBOX.<name>.<random>." */
-  size_t inbox_len;
-  bus_sub_t *inbox_sub; /* made on the first request */
-  uint64_t next_req;
-  bus_req_t *reqs;
+  bus_requests rq; /* request/reply (bus_request.c) */
   uint64_t msgs_in, msgs_out;
 };
-
-/* ---- subjects ---------------------------------------------------------------------- */
-
-int bus__valid_name(const char *name) {
-  if (!name || !*name || strlen(name) > BUS_NAME_MAX) return 0;
-  for (const char *p = name; *p; p++) {
-    char c = *p;
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '-' || c == '_';
-    if (!ok) return 0;
-  }
-  return 1;
-}
-
-/* NATS subjects: non-empty tokens of printable non-space bytes. A token that is exactly
- * '*' or '>' is a wildcard ('>' only last); '*' or '>' inside a longer token is an
- * ordinary character, as in nats-server. */
-int bus__valid_subject(const char *s, int allow_wildcards) {
-  if (!s) return 0;
-  size_t n = strlen(s);
-  if (n == 0 || n > BUS_SUBJECT_MAX) return 0;
-  const char *tok = s;
-  for (const char *p = s;; p++) {
-    unsigned char c = (unsigned char)*p;
-    if (c == '.' || c == '\0') {
-      size_t tl = (size_t)(p - tok);
-      if (tl == 0) return 0;
-      if (tl == 1 && (*tok == '*' || *tok == '>')) {
-        if (!allow_wildcards) return 0;
-        if (*tok == '>' && c != '\0') return 0;
-      }
-      if (c == '\0') return 1;
-      tok = p + 1;
-    } else if (c <= ' ' || c == 0x7f) {
-      return 0;
-    }
-  }
-}
-
-static int has_wildcard(const char *s) {
-  for (const char *tok = s;;) {
-    const char *end = strchr(tok, '.');
-    size_t tl = end ? (size_t)(end - tok) : strlen(tok);
-    if (tl == 1 && (*tok == '*' || *tok == '>')) return 1;
-    if (!end) return 0;
-    tok = end + 1;
-  }
-}
-
-/* Both already valid: pattern as a subscription, subject as a publish subject. */
-static int match_valid(const char *p, const char *s) {
-  for (;;) {
-    const char *pe = p, *se = s;
-    while (*pe && *pe != '.') pe++;
-    while (*se && *se != '.') se++;
-    size_t pl = (size_t)(pe - p), sl = (size_t)(se - s);
-    if (pl == 1 && *p == '>') return 1; /* s is at a token, so at least one remains */
-    if (!(pl == 1 && *p == '*') && (pl != sl || memcmp(p, s, pl) != 0)) return 0;
-    if (!*pe || !*se) return !*pe && !*se;
-    p = pe + 1;
-    s = se + 1;
-  }
-}
-
-int bus_subject_match(const char *pattern, const char *subject) {
-  if (!bus__valid_subject(pattern, 1) || !bus__valid_subject(subject, 0)) return 0;
-  return match_valid(pattern, subject);
-}
-
-static uint64_t subject_hash(const char *s) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
 
 /* ---- the subscription table (writes under bus->mu) ------------------------------------ */
 
@@ -221,7 +134,7 @@ static int table_any(const bus_t *bus, const char *subject, uint64_t h) {
     for (bus_sub_t *s = bus->buckets[h & (bus->nbuckets - 1)]; s; s = s->next)
       if (s->hash == h && strcmp(s->subject, subject) == 0) return 1;
   for (bus_sub_t *s = bus->wild; s; s = s->next)
-    if (match_valid(s->subject, subject)) return 1;
+    if (bus__match(s->subject, subject)) return 1;
   return 0;
 }
 
@@ -292,7 +205,7 @@ static void report_drops(bus_t *bus, uint64_t n, size_t limit) {
 
 int bus__offer(bus_t *bus, const char *subject, const char *reply, const void *data,
                size_t len) {
-  uint64_t h = subject_hash(subject), log_drops = 0;
+  uint64_t h = bus__subject_hash(subject), log_drops = 0;
   int queued = 0;
   uv_mutex_lock(&bus->mu);
   size_t limit = bus->q_limit;
@@ -362,7 +275,7 @@ static void deliver(bus_t *bus, bus_msg_t *m) {
    * the batch, so the snapshot never points at freed memory. */
   size_t n = 0;
   int short_snap = 0;
-  uint64_t h = subject_hash(subject);
+  uint64_t h = bus__subject_hash(subject);
   if (bus->nbuckets)
     for (bus_sub_t *s = bus->buckets[h & (bus->nbuckets - 1)]; s; s = s->next)
       if (s->gen <= m->gen && s->hash == h && strcmp(s->subject, subject) == 0) {
@@ -372,7 +285,7 @@ static void deliver(bus_t *bus, bus_msg_t *m) {
           short_snap = 1;
       }
   for (bus_sub_t *s = bus->wild; s; s = s->next)
-    if (s->gen <= m->gen && match_valid(s->subject, subject)) {
+    if (s->gen <= m->gen && bus__match(s->subject, subject)) {
       if (snap_push(bus, n, s))
         n++;
       else
@@ -441,8 +354,8 @@ bus_t *bus__create(uv_loop_t *loop, const char *name, const bus_backend_t *be, v
    * meant for its previous life. */
   char rnd[11];
   random_id(rnd, 10, NULL);
-  int n = snprintf(bus->inbox, sizeof bus->inbox, "_INBOX.%s.%s.", name, rnd);
-  bus->inbox_len = (size_t)n;
+  int n = snprintf(bus->rq.inbox, sizeof bus->rq.inbox, "_INBOX.%s.%s.", name, rnd);
+  bus->rq.inbox_len = (size_t)n;
   return bus;
 }
 
@@ -456,8 +369,6 @@ static void on_bus_closed(uv_handle_t *h) {
   uv_mutex_destroy(&bus->mu);
   free(bus);
 }
-
-static void on_req_closed(uv_handle_t *h) { free(h->data); }
 
 void bus_destroy(bus_t *bus) {
   if (!bus || bus->destroyed) return;
@@ -502,17 +413,8 @@ void bus_destroy(bus_t *bus) {
   free(bus->snap);
   bus->snap = NULL;
   bus->snap_cap = 0;
-  bus->inbox_sub = NULL;
-
-  /* Pending requests end now, each callback called once with BUS_ECLOSED: whatever the
-   * caller tied to a request (a context, a reference to a client) is released there. */
-  while (bus->reqs) {
-    bus_req_t *r = bus->reqs;
-    bus->reqs = r->next;
-    uv_timer_stop(&r->timer);
-    r->cb(r->ud, BUS_ECLOSED, NULL, 0);
-    uv_close((uv_handle_t *)&r->timer, on_req_closed);
-  }
+  bus->rq.inbox_sub = NULL;
+  bus__requests_end(bus);
   log_info(bus->name, "bus closed (in %" PRIu64 ", out %" PRIu64 ", dropped %" PRIu64 ")",
            bus->msgs_in, bus->msgs_out, atomic_load(&bus->dropped));
   uv_close((uv_handle_t *)&bus->async, on_bus_closed);
@@ -541,8 +443,8 @@ bus_sub_t *bus_subscribe(bus_t *bus, const char *subject, bus_msg_cb cb, void *u
   sub->bus = bus;
   sub->cb = cb;
   sub->ud = ud;
-  sub->wildcard = has_wildcard(subject);
-  sub->hash = subject_hash(subject);
+  sub->wildcard = bus__has_wildcard(subject);
+  sub->hash = bus__subject_hash(subject);
   uv_mutex_lock(&bus->mu);
   sub->gen = ++bus->sub_gen;
   table_add(bus, sub);
@@ -573,7 +475,7 @@ void bus_unsubscribe(bus_sub_t *sub) {
   uv_mutex_unlock(&bus->mu);
   drop_targeting(bus->batch, sub);
   sub->dead = 1;
-  if (sub == bus->inbox_sub) bus->inbox_sub = NULL;
+  if (sub == bus->rq.inbox_sub) bus->rq.inbox_sub = NULL;
   if (bus->dispatching) {
     sub->next = bus->graveyard;
     bus->graveyard = sub;
@@ -582,84 +484,11 @@ void bus_unsubscribe(bus_sub_t *sub) {
   }
 }
 
-/* ---- request / reply ------------------------------------------------------------------- */
-
-static void req_unlink(bus_t *bus, bus_req_t *r) {
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    bus->reqs = r->next;
-  if (r->next) r->next->prev = r->prev;
-  r->prev = r->next = NULL;
-}
-
-static void on_req_timeout(uv_timer_t *t) {
-  bus_req_t *r = t->data;
-  req_unlink(r->bus, r);
-  /* Closed before the callback so that a bus_destroy inside it does not see it; the
-   * memory lives until the close callback, so r is still readable here. */
-  uv_close((uv_handle_t *)&r->timer, on_req_closed);
-  r->cb(r->ud, BUS_ETIMEDOUT, NULL, 0);
-}
-
-static void on_inbox(void *ud, const char *subject, const char *reply, const uint8_t *data,
-                     size_t len) {
-  (void)reply;
-  bus_t *bus = ud;
-  if (strncmp(subject, bus->inbox, bus->inbox_len) != 0) return;
-  const char *tail = subject + bus->inbox_len;
-  if (*tail < '0' || *tail > '9') return;
-  char *end = NULL;
-  uint64_t id = strtoull(tail, &end, 10);
-  if (*end) return;
-  bus_req_t *r = bus->reqs;
-  while (r && r->id != id) r = r->next;
-  if (!r) { /* a second reply, or one after the timeout */
-    log_debug(bus->name, "bus: late or unknown reply %s", subject);
-    return;
-  }
-  req_unlink(bus, r);
-  uv_close((uv_handle_t *)&r->timer, on_req_closed);
-  r->cb(r->ud, BUS_OK, data, len);
-}
-
-int bus_request(bus_t *bus, const char *subject, const void *data, size_t len,
-                int timeout_ms, bus_reply_cb cb, void *ud) {
-  if (!bus) return BUS_ERROR;
-  if (bus->destroyed) return BUS_ECLOSED;
-  if (!cb || timeout_ms <= 0 || !bus__valid_subject(subject, 0) || (len && !data))
-    return BUS_ERROR;
-  if (!bus->inbox_sub) {
-    char pattern[BUS_SUBJECT_MAX + 2];
-    snprintf(pattern, sizeof pattern, "%s>", bus->inbox);
-    bus->inbox_sub = bus_subscribe(bus, pattern, on_inbox, bus);
-    if (!bus->inbox_sub) return BUS_ERROR;
-  }
-  bus_req_t *r = calloc(1, sizeof *r);
-  if (!r) return BUS_ERROR;
-  r->bus = bus;
-  r->id = ++bus->next_req;
-  r->cb = cb;
-  r->ud = ud;
-  char reply[BUS_SUBJECT_MAX + 24];
-  snprintf(reply, sizeof reply, "%s%" PRIu64, bus->inbox, r->id);
-  /* Published before the request is registered: the reply can only arrive through the
-   * queue, on a later loop turn, by which time it is. */
-  int rc = bus_publish(bus, subject, reply, data, len);
-  if (rc != BUS_OK) {
-    free(r);
-    return rc;
-  }
-  uv_timer_init(bus->loop, &r->timer);
-  r->timer.data = r;
-  uv_timer_start(&r->timer, on_req_timeout, (uint64_t)timeout_ms, 0);
-  r->next = bus->reqs;
-  if (bus->reqs) bus->reqs->prev = r;
-  bus->reqs = r;
-  return BUS_OK;
-}
-
 /* ---- accessors ------------------------------------------------------------------------- */
+
+bus_requests *bus__requests(bus_t *bus) { return &bus->rq; }
+uv_loop_t *bus__loop(const bus_t *bus) { return bus->loop; }
+int bus__destroyed(const bus_t *bus) { return bus->destroyed; }
 
 const char *bus_name(const bus_t *bus) { return bus ? bus->name : NULL; }
 uint64_t bus_msgs_out(const bus_t *bus) { return bus ? bus->msgs_out : 0; }

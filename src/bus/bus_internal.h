@@ -1,4 +1,5 @@
-/* What the two bus backends (bus_local.c, bus_nats.c) share with the generic part (bus.c).
+/* What the two bus backends (bus_local.c, bus_nats.c) share with the generic part (bus.c,
+ * bus_subject.c, bus_request.c).
  *
  * bus.c owns everything a backend has in common: the subscription table, the delivery queue
  * drained on the owner loop, request/reply over a per-bus inbox. A backend only moves bytes:
@@ -57,8 +58,27 @@ void bus__sub_set_impl(bus_sub_t *sub, void *impl);
 void *bus__sub_impl(const bus_sub_t *sub);
 const char *bus__sub_subject(const bus_sub_t *sub);
 
-/* Subject syntax. Publish subjects have no wildcard tokens; subscription subjects may. */
+/* bus_subject.c: subject syntax. Publish subjects have no wildcard tokens; subscription
+ * subjects may. bus__match needs both already valid. */
 int bus__valid_subject(const char *s, int allow_wildcards);
 int bus__valid_name(const char *name);
+int bus__has_wildcard(const char *s);
+int bus__match(const char *pattern, const char *subject);
+uint64_t bus__subject_hash(const char *s);
+
+/* bus_request.c: request/reply over one inbox per bus, state kept in the bus. */
+typedef struct bus_req bus_req_t;
+typedef struct bus_requests {
+  char inbox[BUS_SUBJECT_MAX]; /* "_INBOX.<name>.<random>." (bus__create) */
+  size_t inbox_len;
+  bus_sub_t *inbox_sub; /* made on the first request */
+  uint64_t next;        /* id of the last request */
+  bus_req_t *list;      /* pending */
+} bus_requests;
+bus_requests *bus__requests(bus_t *bus);
+uv_loop_t *bus__loop(const bus_t *bus);
+int bus__destroyed(const bus_t *bus);
+/* bus_destroy: every pending request ends with BUS_ECLOSED. */
+void bus__requests_end(bus_t *bus);
 
 #endif
