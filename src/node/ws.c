@@ -159,6 +159,73 @@ static int conn_writable(ws_conn *c) {
   return 0;
 }
 
+/* --- the WebSocket side of the lws callback ------------------------------------------- */
+
+static int conn_open(ws_server *s, struct lws *wsi, pss *p) {
+  ws_conn *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->wsi = wsi;
+  c->srv = s;
+  ws__copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
+  c->last_rx_ms = now_ms();
+  p->conn = c;
+  s->connections++;
+  if (s->h.on_open(s->ud, c) != 0) {
+    s->connections--;
+    p->conn = NULL;
+    conn_free(c);
+    return -1;
+  }
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  return 0;
+}
+
+/* One fragment of a message; the node gets the message once it is whole. */
+static int conn_receive(ws_conn *c, struct lws *wsi, const char *in, size_t len) {
+  if (c->close_code) return 0;
+  c->last_rx_ms = now_ms();
+  c->pinged_ms = 0;
+  bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+  if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MSG_MAX) {
+    static const char why[] = "message over 64 KiB";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
+    return -1;
+  }
+  if (final && !c->rx) {
+    c->srv->h.on_message(c->srv->ud, c, in, len); /* the common case: one fragment, no copy */
+    return 0;
+  }
+  char *nb = realloc(c->rx, c->rx_len + len + 1);
+  if (!nb) return -1;
+  memcpy(nb + c->rx_len, in, len);
+  c->rx = nb;
+  c->rx_len += len;
+  if (final) {
+    c->rx[c->rx_len] = '\0';
+    c->srv->h.on_message(c->srv->ud, c, c->rx, c->rx_len);
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = 0;
+  }
+  return 0;
+}
+
+static void conn_closed(ws_server *s, pss *p) {
+  ws_conn *c = p->conn;
+  if (!c) return;
+  p->conn = NULL;
+  s->connections--;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->h.on_close(s->ud, c); /* also while destroying: the node frees its client */
+  conn_free(c);
+}
+
 /* --- the lws callback ----------------------------------------------------------------- */
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -180,75 +247,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       ws__copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
       return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
     }
-    case LWS_CALLBACK_ESTABLISHED: {
-      ws_conn *c = calloc(1, sizeof *c);
-      if (!c) return -1;
-      c->wsi = wsi;
-      c->srv = s;
-      ws__copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
-      c->last_rx_ms = now_ms();
-      p->conn = c;
-      s->connections++;
-      if (s->h.on_open(s->ud, c) != 0) {
-        s->connections--;
-        p->conn = NULL;
-        conn_free(c);
-        return -1;
-      }
-      c->next = s->conns;
-      if (s->conns) s->conns->prev = c;
-      s->conns = c;
-      return 0;
-    }
+    case LWS_CALLBACK_ESTABLISHED:
+      return conn_open(s, wsi, p);
     case LWS_CALLBACK_RECEIVE_PONG:
       if (p->conn) p->conn->last_rx_ms = now_ms(), p->conn->pinged_ms = 0;
       return 0;
-    case LWS_CALLBACK_RECEIVE: {
-      ws_conn *c = p->conn;
-      if (!c || c->close_code) return 0;
-      c->last_rx_ms = now_ms();
-      c->pinged_ms = 0;
-      bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-      if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MSG_MAX) {
-        static const char why[] = "message over 64 KiB";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                         sizeof why - 1);
-        return -1;
-      }
-      if (final && !c->rx) {
-        s->h.on_message(s->ud, c, in, len); /* the common case: one fragment, no copy */
-        return 0;
-      }
-      char *nb = realloc(c->rx, c->rx_len + len + 1);
-      if (!nb) return -1;
-      memcpy(nb + c->rx_len, in, len);
-      c->rx = nb;
-      c->rx_len += len;
-      if (final) {
-        c->rx[c->rx_len] = '\0';
-        s->h.on_message(s->ud, c, c->rx, c->rx_len);
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_len = 0;
-      }
-      return 0;
-    }
+    case LWS_CALLBACK_RECEIVE:
+      return p->conn ? conn_receive(p->conn, wsi, in, len) : 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return p->conn ? conn_writable(p->conn) : 0;
-    case LWS_CALLBACK_CLOSED: {
-      ws_conn *c = p->conn;
-      if (!c) return 0;
-      p->conn = NULL;
-      s->connections--;
-      if (c->prev)
-        c->prev->next = c->next;
-      else
-        s->conns = c->next;
-      if (c->next) c->next->prev = c->prev;
-      s->h.on_close(s->ud, c); /* also while destroying: the node frees its client */
-      conn_free(c);
+    case LWS_CALLBACK_CLOSED:
+      conn_closed(s, p);
       return 0;
-    }
     default:
       return 0;
   }
