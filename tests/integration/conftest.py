@@ -28,7 +28,8 @@ import websockets
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AMPHI_BIN = os.environ.get("AMPHI_BIN") or os.path.join(REPO, "build", "amphi")
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                     "WARNING: ThreadSanitizer")
 
 # Bounded waits: a message the server must send arrives within this (ASan is slow, but
 # not that slow).
@@ -111,6 +112,9 @@ def check_sanitizers(path, what="amphi"):
 def sanitizer_env():
     env = dict(os.environ)
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    # The TSan build (make tsan): every report, not only the first, goes to stderr, where
+    # check_sanitizers finds it; the process goes on so that the test sees all of them.
+    env.setdefault("TSAN_OPTIONS", "halt_on_error=0 second_deadlock_stack=1")
     return env
 
 
