@@ -1,16 +1,17 @@
 # amphi: the two commands of the README.
 #   make run    installs missing Debian packages (as root), builds, runs the whole system
-#   make check  the same, then every test: unit (plain and ASan+UBSan), integration, fuzz
+#   make check  the same, then every test: unit (plain and ASan+UBSan), integration, TSan, fuzz
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps deps-check build asan fuzz run check unit unit-asan integration browser \
-        fuzz-run bench format clean
+.PHONY: all deps deps-check build asan tsan-build fuzz run check unit unit-asan integration \
+        tsan browser fuzz-run bench format clean
 
 all: build
 
@@ -32,6 +33,11 @@ asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAMPHI_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+tsan-build: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAMPHI_TSAN=ON \
+	  -DAMPHI_TESTS=$(TESTS_ON) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+
 fuzz: deps-check
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAMPHI_FUZZ=ON \
 	  -DAMPHI_TESTS=OFF >/dev/null
@@ -51,6 +57,16 @@ unit-asan: asan
 integration: asan
 	AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi $(PYTHON) -m pytest -q tests/integration
 
+# ThreadSanitizer where threads run side by side: the unit tests (the hub between two
+# loops), then the integration tests, every one of which starts several nodes in one
+# `amphi run`, each on its thread and loop (the cluster tests: `amphi serve` beside
+# libnats's threads). A report fails the test (conftest.py's sanitizer check); TSAN_OPTIONS
+# is set there, so a test run by hand against $(TSAN_BUILD)/amphi behaves the same.
+TSAN_TESTS ?= tests/integration
+tsan: tsan-build
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	AMPHI_BIN=$(CURDIR)/$(TSAN_BUILD)/amphi $(PYTHON) -m pytest -q $(TSAN_TESTS)
+
 # The web client in Debian's Chromium, driven by playwright-core from npm (no browser
 # download: the package's own browsers are never fetched).
 browser: asan
@@ -67,6 +83,7 @@ check: deps-check
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
+	$(MAKE) tsan
 	$(MAKE) browser
 	$(MAKE) fuzz-run
 
@@ -77,4 +94,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
