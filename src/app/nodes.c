@@ -137,8 +137,9 @@ int nodes_run(const amphi_config *cfgs, int count, bus_hub_t *hub, const char *b
   pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&mu);
   if (failed) {
+    /* One plain line, like a bad flag's: what an operator (or systemd's journal) sees. */
     for (int i = 0; i < count; i++)
-      if (rs[i].state < 0) log_error(cfgs[i].node_id, "cannot start: %s", rs[i].err);
+      if (rs[i].state < 0) fprintf(stderr, "amphi: %s: %s\n", cfgs[i].node_id, rs[i].err);
     stop_all(rs, count);
     free(rs);
     return 1;

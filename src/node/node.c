@@ -141,7 +141,7 @@ node_t *node_create(const amphi_config *cfg, const node_role *role, node_bus_fn 
   static const ws_handlers handlers = {on_open, on_message, on_close, on_http};
   n->ws = ws_server_create(&n->loop, cfg->listen, cfg->port, cfg->test_ping_after_ms, n->tag,
                            &handlers, n, err, errlen);
-  if (!n->ws) goto fail;
+  if (!n->ws || ws_server_listen(n->ws, err, errlen) != 0) goto fail;
   if (role->start(n, err, errlen) != 0) goto fail;
   uv_async_init(&n->loop, &n->stop_async, on_stop);
   n->stop_async.data = n;
@@ -153,7 +153,9 @@ node_t *node_create(const amphi_config *cfg, const node_role *role, node_bus_fn 
 fail:
   ws_server_destroy(n->ws);
   bus_destroy(n->bus);
-  uv_run(&n->loop, UV_RUN_NOWAIT);
+  /* Until every handle has closed, as after a stop: lws closes its handles in two rounds,
+   * and freeing its context before the second has run leaves them in the loop. */
+  uv_run(&n->loop, UV_RUN_DEFAULT);
   ws_server_free(n->ws);
   uv_loop_close(&n->loop);
   free(n);

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "node/listen_check.h"
 #include "node/ws_internal.h"
 
 /* lws 4.1's public header hides LWS_WRITE_CLOSE (value 4; "handled by lws_close_reason()"),
@@ -300,6 +301,27 @@ static void keepalive_tick(uv_timer_t *t) {
   }
 }
 
+/* One description for both lws calls: the context (ws_server_create) and the vhost that
+ * listens (ws_server_listen). lws keeps the iface pointer: it points into s. */
+static void server_info(ws_server *s, struct lws_context_creation_info *info, void **loops) {
+  memset(info, 0, sizeof *info);
+  info->port = s->port;
+  info->iface = (s->host[0] && strcmp(s->host, "0.0.0.0") != 0) ? s->host : NULL;
+  info->protocols = protocols;
+  /* The vhost is made on its own (ws_server_listen): with a foreign loop a default vhost
+   * that cannot bind still yields a context, one already being torn down, so only
+   * lws_create_vhost tells. An address not on this machine is an error, not a listener
+   * waiting for the interface to appear. */
+  info->options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                  LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  info->foreign_loops = loops;
+  info->user = s;
+  info->retry_and_idle_policy = &no_idle_policy;
+  info->count_threads = 1;
+  info->timeout_secs = 10;
+  info->pcontext = &s->ctx; /* lws writes NULL here when it has finished destroying */
+}
+
 ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, int ping_after_ms,
                             const char *tag, const ws_handlers *h, void *ud, char *err,
                             size_t errlen) {
@@ -310,32 +332,42 @@ ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, int pin
   }
   s->h = *h;
   s->ud = ud;
+  s->loop = loop;
   str_copy(s->tag, tag, sizeof s->tag);
+  str_copy(s->host, host && *host ? host : "0.0.0.0", sizeof s->host);
+  s->port = port;
   s->ping_after_ms = ping_after_ms > 0 ? (uint64_t)ping_after_ms : PING_AFTER_MS;
   s->hangup_after_ms = s->ping_after_ms * HANGUP_AFTER_MS / PING_AFTER_MS;
   void *loops[1] = {loop};
   struct lws_context_creation_info info;
-  memset(&info, 0, sizeof info);
-  info.port = port;
-  info.iface = (host && *host && strcmp(host, "0.0.0.0") != 0) ? host : NULL;
-  info.protocols = protocols;
-  info.options = LWS_SERVER_OPTION_LIBUV;
-  info.foreign_loops = loops;
-  info.user = s;
-  info.retry_and_idle_policy = &no_idle_policy;
-  info.count_threads = 1;
-  info.timeout_secs = 10;
-  info.pcontext = &s->ctx; /* lws writes NULL here when it has finished destroying */
+  server_info(s, &info, loops);
   s->ctx = lws_create_context(&info);
   if (!s->ctx) {
-    snprintf(err, errlen, "cannot listen on %s:%d (in use?)", host && *host ? host : "*", port);
+    snprintf(err, errlen, "cannot create the HTTP server for %s:%d", s->host, port);
     free(s);
     return NULL;
   }
   uv_timer_init(loop, &s->keepalive);
   s->keepalive.data = s;
-  uv_timer_start(&s->keepalive, keepalive_tick, KEEPALIVE_TICK_MS, KEEPALIVE_TICK_MS);
   return s;
+}
+
+int ws_server_listen(ws_server *s, char *err, size_t errlen) {
+  char why[128];
+  if (listen_check(s->host, s->port, why, sizeof why) != 0) {
+    snprintf(err, errlen, "cannot listen on %s:%d: %s", s->host, s->port, why);
+    return -1;
+  }
+  void *loops[1] = {s->loop};
+  struct lws_context_creation_info info;
+  server_info(s, &info, loops);
+  if (!lws_create_vhost(s->ctx, &info)) {
+    /* Taken since listen_check, or refused for a reason lws has just logged. */
+    snprintf(err, errlen, "cannot listen on %s:%d (in use?)", s->host, s->port);
+    return -1;
+  }
+  uv_timer_start(&s->keepalive, keepalive_tick, KEEPALIVE_TICK_MS, KEEPALIVE_TICK_MS);
+  return 0;
 }
 
 void ws_server_destroy(ws_server *s) {

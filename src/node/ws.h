@@ -62,11 +62,15 @@ typedef struct ws_handlers {
   void (*on_http)(void *ud, const ws_http_req *req, ws_http_res *res);
 } ws_handlers;
 
-/* Listens on host:port. ping_after_ms: the keep-alive's silence before a ping (0: 30 s; the
- * hang-up keeps its ratio). NULL with a reason in err when the port cannot be bound. */
+/* A server for host:port, not yet listening. ping_after_ms: the keep-alive's silence before
+ * a ping (0: 30 s; the hang-up keeps its ratio). NULL with a reason in err. */
 ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, int ping_after_ms,
                             const char *tag, const ws_handlers *h, void *ud, char *err,
                             size_t errlen);
+/* Binds host:port and listens: 0, or -1 with one line naming the address in err (the port
+ * is taken, the address is not this machine's). After a failure the server is only
+ * destroyed and freed, like any other (ws_server_destroy). */
+int ws_server_listen(ws_server *s, char *err, size_t errlen);
 /* Closes every connection (without callbacks to the node) and the listener. lws finishes
  * closing its handles on the loop, so the loop must run on until it has no more handles;
  * only then ws_server_free(). NULL does nothing. */

@@ -9,11 +9,14 @@
 
 struct ws_server {
   struct lws_context *ctx;
+  uv_loop_t *loop;
   uv_timer_t keepalive;
   ws_conn *conns; /* every open WebSocket, for the keep-alive sweep */
   ws_handlers h;
   void *ud;
   char tag[64];
+  char host[256]; /* the address to listen on, as configured ("0.0.0.0": every address) */
+  int port;
   bool destroying;
   uint64_t connections;
   uint64_t frames_out;
