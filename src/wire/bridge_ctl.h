@@ -1,0 +1,89 @@
+/* Bridge control on bridge.<id>.rpc (request/reply) and the bridge's events on
+ * bridge.<id>.ev (docs/PROTOCOL.md, "Bridge control").
+ *
+ * Requests name the conference by its room ("tenant/room", room_name.h's text form) and an
+ * endpoint ("<client id>.p" publishing, "<client id>.s" receiving):
+ *   publish  {op, room, endpoint, owner, sdp (the client's offer)}
+ *            -> {ok, sdp (answer), audio, video (what is published now)}
+ *   offer    {op, room, endpoint, owner (whose own streams to leave out)}
+ *            -> {ok, sdp (offer), version, active (sendonly m-lines)}
+ *            or {ok, unchanged:true, version, active} when nothing changed since the last one
+ *   answer   {op, room, endpoint, sdp, version}  -> {ok}
+ *   release  {op, room, endpoint}                -> {ok} (may be sent without a reply subject)
+ * Failures: reply.h's {"ok":false,"code","error"}; codes bad_request, not_found, stale,
+ * unavailable.
+ * Event: {"op":"unpublished","room","owner","endpoint"} when a publishing endpoint expired
+ * by itself (no consent for 30 s).
+ *
+ * No state; any thread. */
+#ifndef AMPHI_WIRE_BRIDGE_CTL_H
+#define AMPHI_WIRE_BRIDGE_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/reply.h"
+#include "wire/room_name.h"
+#include "wire/wire.h"
+
+typedef enum {
+  WIRE_BR_PUBLISH = 0,
+  WIRE_BR_OFFER,
+  WIRE_BR_ANSWER,
+  WIRE_BR_RELEASE,
+  WIRE_BR__COUNT
+} wire_br_op;
+
+/* "publish", "offer", "answer", "release"; "unknown" outside the enum. */
+const char *wire_br_op_name(wire_br_op op);
+
+typedef struct wire_br_req {
+  wire_br_op op;
+  char room[WIRE_ROOM_TEXT_MAX]; /* canonical text (decoding lower-cases, as parse does) */
+  const char *endpoint;          /* 1..WIRE_ENDPOINT_MAX bytes, no control characters */
+  const char *owner;             /* publish, offer: 0..WIRE_ENDPOINT_MAX bytes; else "" */
+  const char *sdp;               /* publish, answer: 1..WIRE_SDP_MAX bytes; else NULL */
+  int64_t version;               /* answer: >= 0, or -1 when absent */
+  json_t *root;                  /* owned after wire_br_req_decode */
+} wire_br_req;
+
+/* New reference, or NULL (invalid fields, out of memory). Only the op's fields are written. */
+json_t *wire_br_req_json(const wire_br_req *r);
+/* 0 and out; WIRE_ETYPE for an op nobody knows; WIRE_EJSON, WIRE_EFIELD. */
+int wire_br_req_decode(const uint8_t *data, size_t len, wire_br_req *out, wire_err *err);
+void wire_br_req_free(wire_br_req *r);
+
+/* The reply to a request of op. */
+typedef struct wire_br_reply {
+  wire_reply status; /* !status.ok: only code and error are set */
+  const char *sdp;   /* publish: the answer; offer: the offer, NULL when unchanged */
+  bool audio, video; /* publish: what the endpoint publishes now */
+  bool unchanged;    /* offer */
+  int64_t version;   /* offer: the offer's version (>= 0); -1 for the other ops */
+  int64_t active;    /* offer: sendonly m-lines (>= 0) */
+  json_t *root;      /* owned after wire_br_reply_decode */
+} wire_br_reply;
+
+/* New reference, or NULL. An error reply when !status.ok; answer and release: {"ok":true}. */
+json_t *wire_br_reply_json(wire_br_op op, const wire_br_reply *r);
+int wire_br_reply_decode(wire_br_op op, const uint8_t *data, size_t len, wire_br_reply *out,
+                         wire_err *err);
+void wire_br_reply_free(wire_br_reply *r);
+
+typedef enum { WIRE_BR_EV_UNPUBLISHED = 0 } wire_br_event_op;
+
+typedef struct wire_br_event {
+  wire_br_event_op op;
+  char room[WIRE_ROOM_TEXT_MAX];
+  const char *owner;    /* the publishing participant */
+  const char *endpoint; /* its endpoint */
+  json_t *root;         /* owned after wire_br_event_decode */
+} wire_br_event;
+
+json_t *wire_br_event_json(const wire_br_event *e);
+int wire_br_event_decode(const uint8_t *data, size_t len, wire_br_event *out, wire_err *err);
+void wire_br_event_free(wire_br_event *e);
+
+#endif
