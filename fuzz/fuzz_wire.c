@@ -160,7 +160,7 @@ static void fuzz_heartbeat(const uint8_t *d, size_t n) {
   size_t len;
   char *t = must_dump(wire_hb_json(&a), &len);
   CHECK(wire_hb_decode((const uint8_t *)t, len, &b, NULL) == 0);
-  CHECK(strcmp(a.id, b.id) == 0 && a.role == b.role && strcmp(a.url, b.url) == 0);
+  CHECK(strcmp(a.id, b.id) == 0 && strcmp(a.role, b.role) == 0 && strcmp(a.url, b.url) == 0);
   CHECK(a.load == b.load && a.capacity == b.capacity && a.interval_ms == b.interval_ms);
   wire_hb_free(&b);
   free(t);

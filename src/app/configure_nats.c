@@ -1,50 +1,38 @@
 /* amphi configure: nats-server.conf, one NATS user per node whose permissions are the
  * cluster's allow-list (configure.h).
  *
- * Each role's allow-list is one small function, its subjects written out literally for now:
- * they are the subjects its role's code publishes and subscribes to (docs/ARCHITECTURE.md,
- * "Roles and processes") and nothing more, and they are meant to come from the wire
- * layer's table of subjects once there is one. */
+ * Each role's allow-list comes from the wire layer's table of subjects (wire/subjects.h):
+ * the subjects its role's code publishes and subscribes to and nothing more. A visitor node
+ * may send upward (.up) but never room events (.ev), so a compromised visitor node cannot
+ * forge what every audience member sees; each node's command subject and reply inbox are
+ * its own. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "app/configure.h"
+#include "wire/subjects.h"
 
-/* A visitor node may send upward (.up) but never room events (.ev), so a compromised visitor
- * node cannot forge what every audience member sees; each node's command subject and reply
- * inbox are its own. */
-static void allow_main(FILE *f, const char *id) {
-  fprintf(f,
-          "        publish: { allow: [\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", "
-          "\"bridge.*.rpc\"] }\n"
-          "        subscribe: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.ev\", "
-          "\"_INBOX.%s.>\"] }\n",
-          id);
-}
-
-static void allow_visitor(FILE *f, const char *id) {
-  fprintf(f,
-          "        publish: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.rpc\"] }\n"
-          "        subscribe: { allow: [\"room.*.*.ev\", \"node.%s.cmd\", \"_INBOX.%s.>\"] }\n",
-          id, id);
-}
-
-static void allow_bridge(FILE *f, const char *id) {
-  fprintf(f,
-          "        publish: { allow: [\"node.hb\", \"bridge.%s.ev\"] }\n"
-          "        subscribe: { allow: [\"bridge.%s.rpc\", \"_INBOX.%s.>\"] }\n",
-          id, id, id);
+/* One list of patterns as nats-server.conf writes it: ["a", "b"]. */
+static void allow_list(FILE *f, const char *what, char list[][BUS_SUBJECT_MAX], size_t n) {
+  fprintf(f, "        %s: { allow: [", what);
+  for (size_t i = 0; i < n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", list[i]);
+  fprintf(f, "] }\n");
 }
 
 /* allow_responses lets a node answer requests it received (main answers visitors' sync and
  * chat requests, bridges answer main's RPCs) without the right to publish on arbitrary
- * _INBOX subjects. */
-static void nats_user(FILE *f, const plan_node *n, const char *password) {
-  static void (*const allow[])(FILE *, const char *) = {
-      [PLAN_MAIN] = allow_main, [PLAN_VISITOR] = allow_visitor, [PLAN_BRIDGE] = allow_bridge};
+ * _INBOX subjects. 0, or -1 when the node's id or role has no allow-list. */
+static int nats_user(FILE *f, const plan_node *n, const char *password) {
+  wire_role role;
+  wire_allow a;
+  if (wire_role_parse(plan_role_name(n->role), &role) != 0 || wire_allow_list(role, n->id, &a) != 0)
+    return -1;
   fprintf(f, "    {\n      user: \"%s\"\n      password: \"%s\"\n      permissions: {\n", n->id,
           password);
-  allow[n->role](f, n->id);
+  allow_list(f, "publish", a.publish, a.n_publish);
+  allow_list(f, "subscribe", a.subscribe, a.n_subscribe);
   fprintf(f, "        allow_responses: true\n      }\n    }\n");
+  return 0;
 }
 
 char *cf_nats_conf(const cf_setup *s) {
@@ -60,7 +48,14 @@ char *cf_nats_conf(const cf_setup *s) {
               "keep it mode 0600, readable by the user running nats-server only.",
               CF_INSTALL_DIR, s->nats_url);
   fprintf(t.f, "\nlisten: \"%s\"\n\nauthorization {\n  users = [\n", listen);
-  for (int k = 0; k < s->plan->count; k++) nats_user(t.f, &s->plan->nodes[k], s->passwords[k].hex);
+  int bad = 0;
+  for (int k = 0; k < s->plan->count && !bad; k++)
+    bad = nats_user(t.f, &s->plan->nodes[k], s->passwords[k].hex);
   fprintf(t.f, "  ]\n}\n");
-  return cf_text_end(&t);
+  char *text = cf_text_end(&t);
+  if (bad) {
+    free(text);
+    return NULL;
+  }
+  return text;
 }

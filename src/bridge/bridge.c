@@ -1,7 +1,7 @@
 /* The bridge: its life cycle, its control by request/reply on `bridge.<id>.rpc`, its timer
  * and its counters.
  *
- * Control requests are JSON objects with "op" (docs/PROTOCOL.md, "Bridge control"):
+ * Control requests and replies are wire/bridge_ctl.h's (docs/PROTOCOL.md, "Bridge control"):
  *   publish  {room, endpoint, owner, sdp}      -> {ok, sdp (answer), audio, video}
  *   offer    {room, endpoint, owner}           -> {ok, sdp (offer), version, active}
  *                                                 or {ok, unchanged, version, active}
@@ -13,16 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "bridge/bridge_internal.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "wire/bridge_ctl.h"
+#include "wire/reply.h"
+#include "wire/subjects.h"
 
 #define TICK_MS 50
 
 static void reply_error(bridge_t *b, const char *reply, const char *code, const char *msg) {
-  bus_publish_json(b->bus, reply, json_pack("{s:b,s:s,s:s}", "ok", 0, "code", code, "error", msg));
+  wire_publish(b->bus, reply, wire_reply_error(code, "%s", msg));
 }
 
 static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *epid,
@@ -31,7 +32,7 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
   bool created = false;
   if (!ep) {
     if (!(ep = br_ep_create(b, c, epid, owner, true))) {
-      reply_error(b, reply, "unavailable", "out of memory");
+      reply_error(b, reply, E_UNAVAILABLE, "out of memory");
       return;
     }
     created = true;
@@ -40,56 +41,53 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
   bool audio, video;
   if (br_publish(b, c, ep, sdp, b->sdp_text, SDP_TEXT_MAX, &audio, &video, err, sizeof err) != 0) {
     if (created) br_ep_destroy(ep, false);
-    reply_error(b, reply, "bad_request", err);
+    reply_error(b, reply, E_BAD_REQUEST, err);
     return;
   }
-  bus_publish_json(
-      b->bus, reply,
-      json_pack("{s:b,s:s,s:b,s:b}", "ok", 1, "sdp", b->sdp_text, "audio", audio, "video", video));
+  wire_br_reply r = {.status = {.ok = true}, .sdp = b->sdp_text, .audio = audio, .video = video};
+  wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_PUBLISH, &r));
 }
 
 static void op_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
                      const char *owner) {
   br_endpoint *ep = br_ep_find(c, epid);
   if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
-    reply_error(b, reply, "unavailable", "out of memory");
+    reply_error(b, reply, E_UNAVAILABLE, "out of memory");
     return;
   }
   if (ep->publisher) {
-    reply_error(b, reply, "bad_request", "that endpoint publishes");
+    reply_error(b, reply, E_BAD_REQUEST, "that endpoint publishes");
     return;
   }
   int active = 0;
   bool unchanged = false;
   if (br_make_offer(b, c, ep, b->sdp_text, SDP_TEXT_MAX, &active, &unchanged) != 0) {
-    reply_error(b, reply, "unavailable", "the offer does not fit");
+    reply_error(b, reply, E_UNAVAILABLE, "the offer does not fit");
     return;
   }
-  if (unchanged)
-    bus_publish_json(b->bus, reply,
-                     json_pack("{s:b,s:b,s:I,s:i}", "ok", 1, "unchanged", 1, "version",
-                               (json_int_t)ep->version, "active", active));
-  else
-    bus_publish_json(b->bus, reply,
-                     json_pack("{s:b,s:s,s:I,s:i}", "ok", 1, "sdp", b->sdp_text, "version",
-                               (json_int_t)ep->version, "active", active));
+  wire_br_reply r = {.status = {.ok = true},
+                     .sdp = unchanged ? NULL : b->sdp_text,
+                     .unchanged = unchanged,
+                     .version = ep->version,
+                     .active = active};
+  wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_OFFER, &r));
 }
 
 static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
-                      json_int_t version) {
+                      int64_t version) {
   br_endpoint *ep = br_ep_find(c, epid);
   if (!ep || ep->publisher) {
-    reply_error(b, reply, "not_found", "no such receiving endpoint (it may have expired)");
+    reply_error(b, reply, E_NOT_FOUND, "no such receiving endpoint (it may have expired)");
     return;
   }
   char err[200];
   int r = br_take_answer(b, ep, sdp, version, err, sizeof err);
   if (r == -2)
-    reply_error(b, reply, "stale", err);
+    reply_error(b, reply, E_STALE, err);
   else if (r != 0)
-    reply_error(b, reply, "bad_request", err);
+    reply_error(b, reply, E_BAD_REQUEST, err);
   else
-    bus_publish_json(b->bus, reply, json_pack("{s:b}", "ok", 1));
+    wire_publish(b->bus, reply, wire_reply_ok());
 }
 
 static void on_rpc(void *ud, const char *subject, const char *reply, const uint8_t *data,
@@ -99,47 +97,44 @@ static void on_rpc(void *ud, const char *subject, const char *reply, const uint8
 }
 
 void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len) {
-  json_error_t jerr;
-  json_t *req = json_loadb((const char *)data, len, 0, &jerr);
-  const char *op = NULL, *room = NULL, *epid = NULL, *owner = "", *sdp = NULL;
-  json_int_t version = -1;
-  if (!req ||
-      json_unpack(req, "{s:s,s:s,s:s,s?s,s?s,s?I}", "op", &op, "room", &room, "endpoint", &epid,
-                  "owner", &owner, "sdp", &sdp, "version", &version) != 0 ||
-      strlen(room) >= BR_ROOM_MAX || strlen(epid) >= BR_ID_MAX || strlen(owner) >= BR_ID_MAX) {
-    reply_error(b, reply, "bad_request", "a control request needs op, room and endpoint");
-    json_decref(req);
+  wire_br_req req;
+  wire_err why;
+  if (wire_br_req_decode(data, len, &req, &why) != 0) {
+    reply_error(b, reply, E_BAD_REQUEST, why.text);
     return;
   }
-  bool creates = !strcmp(op, "publish") || !strcmp(op, "offer");
-  br_conf *c = br_conf_get(b, room, creates);
+  bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER;
+  br_conf *c = br_conf_get(b, req.room, creates);
   if (!c) {
     if (creates)
-      reply_error(b, reply, "unavailable", "out of memory");
+      reply_error(b, reply, E_UNAVAILABLE, "out of memory");
+    else if (req.op == WIRE_BR_RELEASE)
+      wire_publish(b->bus, reply, wire_reply_ok());
     else
-      bus_publish_json(b->bus, reply,
-                       !strcmp(op, "release") ? json_pack("{s:b}", "ok", 1)
-                                              : json_pack("{s:b,s:s,s:s}", "ok", 0, "code",
-                                                          "not_found", "error", "no such room"));
-    json_decref(req);
+      reply_error(b, reply, E_NOT_FOUND, "no such room");
+    wire_br_req_free(&req);
     return;
   }
-  if (!strcmp(op, "publish") && sdp) {
-    op_publish(b, reply, c, epid, owner, sdp);
-  } else if (!strcmp(op, "offer")) {
-    op_offer(b, reply, c, epid, owner);
-  } else if (!strcmp(op, "answer") && sdp) {
-    op_answer(b, reply, c, epid, sdp, version);
-  } else if (!strcmp(op, "release")) {
-    br_endpoint *ep = br_ep_find(c, epid);
-    if (ep) br_ep_destroy(ep, false);
-    bus_publish_json(b->bus, reply, json_pack("{s:b}", "ok", 1));
-  } else {
-    reply_error(b, reply, "bad_request", "unknown op or missing sdp");
+  switch (req.op) {
+    case WIRE_BR_PUBLISH:
+      op_publish(b, reply, c, req.endpoint, req.owner, req.sdp);
+      break;
+    case WIRE_BR_OFFER:
+      op_offer(b, reply, c, req.endpoint, req.owner);
+      break;
+    case WIRE_BR_ANSWER:
+      op_answer(b, reply, c, req.endpoint, req.sdp, req.version);
+      break;
+    default: {
+      br_endpoint *ep = br_ep_find(c, req.endpoint);
+      if (ep) br_ep_destroy(ep, false);
+      wire_publish(b->bus, reply, wire_reply_ok());
+      break;
+    }
   }
   br_tx_flush(b); /* close_notify of a released endpoint, keyframe requests */
   /* A conference made by an offer nobody follows up is freed with its endpoints' expiry. */
-  json_decref(req);
+  wire_br_req_free(&req);
 }
 
 static void free_bridge(bridge_t *b) {
@@ -171,7 +166,6 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   b->tag = b->id;
   str_copy(b->media_ip, p->media_ip, sizeof b->media_ip);
   b->media_port = p->media_port;
-  snprintf(b->ev_subject, sizeof b->ev_subject, "bridge.%s.ev", b->id);
   b->rx = malloc(sizeof *b->rx);
   b->tx = calloc(1, sizeof *b->tx);
   b->scratch = malloc(sizeof *b->scratch);
@@ -195,7 +189,11 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   }
   if (!(b->ident = dtls_identity_create(err, errlen))) goto fail;
   char subject[BUS_SUBJECT_MAX];
-  snprintf(subject, sizeof subject, "bridge.%s.rpc", b->id);
+  if (wire_subject_node(WIRE_SUBJ_BRIDGE_EV, b->id, b->ev_subject, sizeof b->ev_subject) != 0 ||
+      wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, b->id, subject, sizeof subject) != 0) {
+    snprintf(err, errlen, "id: '%s' is not a node id ([A-Za-z0-9_-]{1,64})", b->id);
+    goto fail;
+  }
   if (!(b->rpc_sub = bus_subscribe(bus, subject, on_rpc, b))) {
     snprintf(err, errlen, "cannot subscribe to %s", subject);
     goto fail;

@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "bridge/bridge_internal.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/stun.h"
+#include "wire/bridge_ctl.h"
 
 /* --- hashing ------------------------------------------------------------------------------ */
 
@@ -184,9 +183,9 @@ static void ep_reset_transport(br_endpoint *ep) {
 }
 
 static void notify_unpublished(br_endpoint *ep) {
-  bus_publish_json(ep->b->bus, ep->b->ev_subject,
-                   json_pack("{s:s,s:s,s:s,s:s}", "op", "unpublished", "room", ep->conf->name,
-                             "owner", ep->owner, "endpoint", ep->id));
+  wire_br_event ev = {.op = WIRE_BR_EV_UNPUBLISHED, .owner = ep->owner, .endpoint = ep->id};
+  str_copy(ev.room, ep->conf->name, sizeof ev.room);
+  wire_publish(ep->b->bus, ep->b->ev_subject, wire_br_event_json(&ev));
 }
 
 void br_ep_destroy(br_endpoint *ep, bool notify) {

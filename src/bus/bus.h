@@ -7,12 +7,8 @@
  * The messages are the same bytes in both, so tests of one exercise the other.
  *
  * Subjects are NATS subjects: tokens separated by '.', '*' matches one token and '>' the
- * rest (in subscriptions only). Subjects used by amphi:
- *   room.<tenant>.<room>.ev   main -> visitor nodes: room events, each with its seq
- *   room.<tenant>.<room>.up   visitor nodes -> main: chat, votes, hands, counts, sync requests
- *   node.hb                   every node: heartbeat {id, role, url, load, capacity}
- *   node.<id>.cmd             commands addressed to one node
- *   bridge.<id>.rpc           allocate / relay / release (request-reply)
+ * rest (in subscriptions only). This layer knows no subject and no message: which subjects
+ * amphi uses, and what travels on them, is src/wire/'s (wire/subjects.h).
  *
  * Threads: every function here must be called on the owner loop's thread, and every
  * callback runs on that thread. Delivery from other threads (other role instances, libnats'
@@ -103,14 +99,6 @@ void bus_unsubscribe(bus_sub_t *sub);
  * ignored so the two behave alike). */
 int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
                 bus_reply_cb cb, void *ud);
-
-/* JSON conveniences (src/bus/bus_json.c): every message amphi sends is a JSON object. j is
- * stolen (also on error). bus_publish_json with subject NULL drops j and returns BUS_OK, so a
- * reply to a sender that wants none needs no check. */
-struct json_t;
-int bus_publish_json(bus_t *bus, const char *subject, struct json_t *j);
-int bus_request_json(bus_t *bus, const char *subject, struct json_t *j, int timeout_ms,
-                     bus_reply_cb cb, void *ud);
 
 /* 1 when subject (no wildcards) matches pattern (may hold '*' and '>'), else 0. */
 int bus_subject_match(const char *pattern, const char *subject);

@@ -11,6 +11,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "node/static_files.h"
+#include "wire/heartbeat.h"
+#include "wire/subjects.h"
 
 /* --- the server's handlers: the role's WebSockets, the shell's HTTP ---------------------- */
 
@@ -87,10 +89,15 @@ static void on_http(void *ud, const ws_http_req *req, ws_http_res *res) {
 
 static void heartbeat(uv_timer_t *t) {
   node_t *n = t->data;
-  json_t *hb = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", n->tag, "role", n->role->name, "url",
-                         n->cfg.public_url, "load", (json_int_t)n->role->load(n), "capacity",
-                         (json_int_t)n->cfg.capacity, "interval", (json_int_t)n->cfg.heartbeat_ms);
-  bus_publish_json(n->bus, "node.hb", hb);
+  wire_hb hb = {.id = n->tag,
+                .role = n->role->name,
+                .url = n->cfg.public_url,
+                .load = n->role->load(n),
+                .capacity = n->cfg.capacity,
+                .interval_ms = n->cfg.heartbeat_ms};
+  json_t *j = wire_hb_json(&hb);
+  if (!j) log_debug(n->tag, "no heartbeat: its fields do not fit (node id, public_url)");
+  wire_publish(n->bus, wire_subject_any(WIRE_SUBJ_NODE_HB), j);
 }
 
 static void finish_stop(uv_timer_t *t) {

@@ -78,10 +78,6 @@ void member_remove(client_t **head, client_t *c) {
   c->prev = c->next = NULL;
 }
 
-void subject_of(char *out, size_t outlen, const room_name *rn, const char *kind) {
-  snprintf(out, outlen, "room.%s.%s.%s", rn->tenant, rn->room, kind);
-}
-
 void *signal_node_start(node_t *n, size_t size, const signal_ops *ops, uv_timer_cb tick, char *err,
                         size_t errlen) {
   signal_node *s = calloc(1, size);

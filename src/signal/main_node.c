@@ -107,9 +107,10 @@ static void destroy(node_t *n) {
 static int start(node_t *n, char *err, size_t errlen) {
   main_node *mn = signal_node_start(n, sizeof *mn, &ops, tick, err, errlen);
   if (!mn) return -1;
-  mn->up_sub = bus_subscribe(n->bus, "room.*.*.up", main_on_up, n);
-  mn->hb_sub = bus_subscribe(n->bus, "node.hb", main_on_hb, n);
-  mn->bridge_sub = bus_subscribe(n->bus, "bridge.*.ev", main_on_bridge_ev, n);
+  mn->up_sub = bus_subscribe(n->bus, wire_subject_any(WIRE_SUBJ_ROOM_UP), main_on_up, n);
+  mn->hb_sub = bus_subscribe(n->bus, wire_subject_any(WIRE_SUBJ_NODE_HB), main_on_hb, n);
+  mn->bridge_sub =
+      bus_subscribe(n->bus, wire_subject_any(WIRE_SUBJ_BRIDGE_EV), main_on_bridge_ev, n);
   if (!mn->up_sub || !mn->hb_sub || !mn->bridge_sub) {
     snprintf(err, errlen, "cannot subscribe on the bus");
     destroy(n);

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "wire/bridge_ctl.h"
 
 void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len) {
   (void)subject;
@@ -38,13 +39,14 @@ void main_on_bridge_ev(void *ud, const char *subject, const char *reply, const u
   (void)subject;
   (void)reply;
   node_t *n = ud;
-  json_error_t jerr;
-  json_t *j = json_loadb((const char *)data, len, 0, &jerr);
-  const char *op = json_string_value(json_object_get(j, "op"));
-  const char *room = json_string_value(json_object_get(j, "room"));
-  const char *owner = json_string_value(json_object_get(j, "owner"));
-  if (op && room && owner && !strcmp(op, "unpublished"))
-    for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next))
-      if (!strcmp(m->base.r->display, room)) main_set_tracks(n, m, owner, 0);
-  json_decref(j);
+  wire_br_event ev;
+  wire_err why;
+  if (wire_br_event_decode(data, len, &ev, &why) != 0) {
+    log_debug(n->tag, "bridge event refused: %s", why.text);
+    return;
+  }
+  room_name rn;
+  mroom *m = room_name_parse(ev.room, &rn) == 0 ? main_room_find(n, &rn) : NULL;
+  if (m) main_set_tracks(n, m, ev.owner, 0);
+  wire_br_event_free(&ev);
 }

@@ -10,19 +10,18 @@ typedef struct publish_ctx {
   char id[PROTO_ID_MAX + 1];
 } publish_ctx;
 
-static void on_publish_reply(node_t *n, client_t *c, json_t *reply, void *ud) {
+static void on_publish_reply(node_t *n, client_t *c, const wire_br_reply *reply, void *ud) {
   publish_ctx *x = ud;
   if (c->conn && c->state == CLIENT_JOINED) {
     mroom *m = (mroom *)c->room;
-    const char *sdp = json_string_value(json_object_get(reply, "sdp"));
-    if (!json_is_true(json_object_get(reply, "ok")) || !sdp) {
+    if (!reply || !reply->status.ok) {
       media_send_rpc_error(c, x->id, reply, "publish");
     } else {
-      json_t *a = json_pack("{s:s,s:s}", "type", "publish_answer", "sdp", sdp);
-      if (x->id[0]) json_object_set_new(a, "id", json_string(x->id));
+      json_t *a = json_pack("{s:s,s:s}", "type", "publish_answer", "sdp", reply->sdp);
+      if (a && x->id[0]) json_object_set_new(a, "id", json_string(x->id));
       client_send_json(c, a);
-      uint8_t tracks = (json_is_true(json_object_get(reply, "audio")) ? ROOM_TRACK_AUDIO : 0) |
-                       (json_is_true(json_object_get(reply, "video")) ? ROOM_TRACK_VIDEO : 0);
+      uint8_t tracks =
+          (reply->audio ? ROOM_TRACK_AUDIO : 0) | (reply->video ? ROOM_TRACK_VIDEO : 0);
       main_set_tracks(n, m, c->id, tracks);
     }
   }
@@ -51,9 +50,9 @@ void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m) {
   str_copy(x->id, msg->id, sizeof x->id);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.p", c->id);
-  json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "publish", "room", m->base.r->display,
-                          "endpoint", ep, "owner", c->id, "sdp", msg->u.sdp.sdp);
-  if (media_rpc(n, m->base.r->bridge, req, c, on_publish_reply, x) != 0) {
+  wire_br_req req = {.op = WIRE_BR_PUBLISH, .endpoint = ep, .owner = c->id, .sdp = msg->u.sdp.sdp};
+  str_copy(req.room, m->base.r->display, sizeof req.room);
+  if (media_rpc(n, m->base.r->bridge, &req, c, on_publish_reply, x) != 0) {
     free(x);
     client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
   }

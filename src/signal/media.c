@@ -1,6 +1,6 @@
 /* The signaling side of media, shared by the main node and visitor nodes: asking the room's
  * bridge for a client's subscribe offer, passing the client's answer back, and releasing
- * its endpoints when it goes. Publishing (main node only) is in node_main.c and uses
+ * its endpoints when it goes. Publishing (main node only) is in main_publish.c and uses
  * media_rpc from here.
  *
  * A client has one receiving endpoint on the bridge, "<client id>.s". Its offer is
@@ -22,33 +22,38 @@
 typedef struct rpc_ctx {
   node_t *n;
   client_t *c;
+  wire_br_op op;
   media_reply_fn fn;
   void *ud;
 } rpc_ctx;
 
 static void on_rpc_reply(void *ud, int status, const uint8_t *data, size_t len) {
   rpc_ctx *x = ud;
-  json_error_t jerr;
-  json_t *j = status == BUS_OK ? json_loadb((const char *)data, len, 0, &jerr) : NULL;
+  wire_br_reply r;
+  wire_err why;
+  int rc = status == BUS_OK ? wire_br_reply_decode(x->op, data, len, &r, &why) : -1;
+  if (status == BUS_OK && rc != 0)
+    log_warn(x->n->tag, "a bridge's %s reply refused: %s", wire_br_op_name(x->op), why.text);
   /* BUS_ECLOSED: the node is stopping; nothing may be sent on the bus any more. */
-  if (status != BUS_ECLOSED) x->fn(x->n, x->c, j, x->ud);
-  json_decref(j);
+  if (status != BUS_ECLOSED) x->fn(x->n, x->c, rc == 0 ? &r : NULL, x->ud);
+  if (rc == 0) wire_br_reply_free(&r);
   client_unref(x->c);
   free(x);
 }
 
-int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_reply_fn fn,
+int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c, media_reply_fn fn,
               void *ud) {
   char subject[BUS_SUBJECT_MAX];
-  snprintf(subject, sizeof subject, "bridge.%s.rpc", bridge);
-  rpc_ctx *x = malloc(sizeof *x);
-  if (!x) {
-    json_decref(req);
+  json_t *j = wire_br_req_json(req);
+  rpc_ctx *x = j ? malloc(sizeof *x) : NULL;
+  if (!x || wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, bridge, subject, sizeof subject) != 0) {
+    json_decref(j);
+    free(x);
     return -1;
   }
-  *x = (rpc_ctx){n, c, fn, ud};
+  *x = (rpc_ctx){n, c, req->op, fn, ud};
   client_ref(c);
-  if (bus_request_json(n->bus, subject, req, RPC_TIMEOUT_MS, on_rpc_reply, x) != BUS_OK) {
+  if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_rpc_reply, x) != BUS_OK) {
     client_unref(c);
     free(x);
     return -1;
@@ -56,14 +61,16 @@ int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_rep
   return 0;
 }
 
-void media_send_rpc_error(client_t *c, const char *id, json_t *reply, const char *what) {
-  const char *code = json_string_value(json_object_get(reply, "code"));
-  const char *err = json_string_value(json_object_get(reply, "error"));
+void media_send_rpc_error(client_t *c, const char *id, const wire_br_reply *reply,
+                          const char *what) {
   if (!reply)
     client_send_error(c, id, E_UNAVAILABLE, "the media bridge did not answer");
   else
-    client_send_error(c, id, code && !strcmp(code, "bad_request") ? E_BAD_REQUEST : E_UNAVAILABLE,
-                      "%s: %s", what, err ? err : "refused");
+    client_send_error(c, id,
+                      reply->status.code && !strcmp(reply->status.code, E_BAD_REQUEST)
+                          ? E_BAD_REQUEST
+                          : E_UNAVAILABLE,
+                      "%s: %s", what, reply->status.error ? reply->status.error : "refused");
 }
 
 /* Is anything published in r that c should receive? */
@@ -75,24 +82,21 @@ static bool has_streams_for(const room_t *r, const client_t *c) {
 
 static void offer_again_if_asked(node_t *n, client_t *c);
 
-static void on_offer(node_t *n, client_t *c, json_t *reply, void *ud) {
+static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, void *ud) {
   (void)ud;
   c->offer_busy = false;
   if (!c->conn || c->state != CLIENT_JOINED) return;
-  const char *sdp = json_string_value(json_object_get(reply, "sdp"));
-  json_t *version = json_object_get(reply, "version");
-  if (json_is_true(json_object_get(reply, "unchanged"))) {
+  if (reply && reply->status.ok && reply->unchanged) {
     /* the offer the client has still holds */
-  } else if (json_is_true(json_object_get(reply, "ok")) && sdp && json_is_integer(version)) {
-    long active = (long)json_integer_value(json_object_get(reply, "active"));
-    if (active > 0 || c->offered) {
-      client_send_json(
-          c, json_pack("{s:s,s:s,s:O}", "type", "subscribe_offer", "sdp", sdp, "version", version));
+  } else if (reply && reply->status.ok) {
+    if (reply->active > 0 || c->offered) {
+      client_send_json(c, json_pack("{s:s,s:s,s:I}", "type", "subscribe_offer", "sdp", reply->sdp,
+                                    "version", (json_int_t)reply->version));
       c->offered = true;
     }
   } else {
     log_warn(n->tag, "no subscribe offer for %s from bridge %s: %s", c->id, c->bridge,
-             reply ? json_string_value(json_object_get(reply, "error")) : "no answer");
+             reply ? reply->status.error : "no answer");
   }
   offer_again_if_asked(n, c);
 }
@@ -108,10 +112,10 @@ void media_offer(node_t *n, client_t *c, const room_t *r) {
   str_copy(c->bridge, r->bridge, sizeof c->bridge);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);
-  json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "op", "offer", "room", r->display, "endpoint", ep,
-                          "owner", c->id);
+  wire_br_req req = {.op = WIRE_BR_OFFER, .endpoint = ep, .owner = c->id};
+  str_copy(req.room, r->display, sizeof req.room);
   c->offer_busy = true;
-  if (media_rpc(n, r->bridge, req, c, on_offer, NULL) != 0) c->offer_busy = false;
+  if (media_rpc(n, r->bridge, &req, c, on_offer, NULL) != 0) c->offer_busy = false;
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c) {
@@ -129,13 +133,12 @@ typedef struct answer_ctx {
   char id[PROTO_ID_MAX + 1];
 } answer_ctx;
 
-static void on_answer(node_t *n, client_t *c, json_t *reply, void *ud) {
+static void on_answer(node_t *n, client_t *c, const wire_br_reply *reply, void *ud) {
   (void)n;
   answer_ctx *x = ud;
-  const char *code = json_string_value(json_object_get(reply, "code"));
-  if (json_is_true(json_object_get(reply, "ok")))
+  if (reply && reply->status.ok)
     client_send_ok(c, x->id);
-  else if (code && !strcmp(code, "stale"))
+  else if (reply && !strcmp(reply->status.code, E_STALE))
     ; /* a newer offer is on its way: this answer no longer matters (interfaces.md) */
   else
     media_send_rpc_error(c, x->id, reply, "subscribe_answer");
@@ -155,9 +158,10 @@ void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const clien
   str_copy(x->id, m->id, sizeof x->id);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);
-  json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:I}", "op", "answer", "room", r->display, "endpoint",
-                          ep, "sdp", m->u.sdp.sdp, "version", (json_int_t)m->u.sdp.version);
-  if (media_rpc(n, c->bridge, req, c, on_answer, x) != 0) {
+  wire_br_req req = {
+      .op = WIRE_BR_ANSWER, .endpoint = ep, .sdp = m->u.sdp.sdp, .version = m->u.sdp.version};
+  str_copy(req.room, r->display, sizeof req.room);
+  if (media_rpc(n, c->bridge, &req, c, on_answer, x) != 0) {
     free(x);
     client_send_error(c, m->id, E_UNAVAILABLE, "the bus is down");
   }
@@ -166,9 +170,10 @@ void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const clien
 /* Fire and forget: an endpoint the bridge does not hear from expires anyway. */
 static void release_endpoint(node_t *n, const char *bridge, const char *room, const char *ep) {
   char subject[BUS_SUBJECT_MAX];
-  snprintf(subject, sizeof subject, "bridge.%s.rpc", bridge);
-  bus_publish_json(n->bus, subject,
-                   json_pack("{s:s,s:s,s:s}", "op", "release", "room", room, "endpoint", ep));
+  wire_br_req req = {.op = WIRE_BR_RELEASE, .endpoint = ep};
+  str_copy(req.room, room, sizeof req.room);
+  if (wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, bridge, subject, sizeof subject) == 0)
+    wire_publish(n->bus, subject, wire_br_req_json(&req));
 }
 
 void media_release(node_t *n, client_t *c, bool publisher) {

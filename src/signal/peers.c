@@ -1,10 +1,10 @@
 #include "signal/peers.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/util.h"
+#include "wire/heartbeat.h"
 
 peer *peers_find(peers *p, const char *id) {
   for (size_t i = 0; i < p->n; i++)
@@ -13,27 +13,16 @@ peer *peers_find(peers *p, const char *id) {
 }
 
 int peers_heartbeat(peers *p, const char *data, size_t len, uint64_t now) {
-  json_error_t jerr;
-  json_t *hb = json_loadb(data, len, 0, &jerr);
-  const char *id = json_string_value(json_object_get(hb, "id"));
-  const char *role = json_string_value(json_object_get(hb, "role"));
-  const char *url = json_string_value(json_object_get(hb, "url"));
-  json_t *load = json_object_get(hb, "load"), *cap = json_object_get(hb, "capacity");
-  json_t *interval = json_object_get(hb, "interval");
-  if (!id || !role || !url || !json_is_integer(load) || !json_is_integer(cap) ||
-      strlen(id) >= sizeof p->v[0].id || strlen(role) >= sizeof p->v[0].role ||
-      strlen(url) >= sizeof p->v[0].url) {
-    json_decref(hb);
-    return -1;
-  }
+  wire_hb hb;
+  if (wire_hb_decode((const uint8_t *)data, len, &hb, NULL) != 0) return -1;
   int fresh = 0;
-  peer *e = peers_find(p, id);
+  peer *e = peers_find(p, hb.id);
   if (!e) {
     if (p->n == p->cap) {
       size_t ncap = p->cap ? p->cap * 2 : 8;
       peer *nv = realloc(p->v, ncap * sizeof *nv);
       if (!nv) {
-        json_decref(hb);
+        wire_hb_free(&hb);
         return -1;
       }
       p->v = nv;
@@ -41,19 +30,17 @@ int peers_heartbeat(peers *p, const char *data, size_t len, uint64_t now) {
     }
     e = &p->v[p->n++];
     memset(e, 0, sizeof *e);
-    str_copy(e->id, id, sizeof e->id);
+    str_copy(e->id, hb.id, sizeof e->id);
     fresh = 1;
   }
-  str_copy(e->role, role, sizeof e->role);
-  str_copy(e->url, url, sizeof e->url);
-  e->load = (long)json_integer_value(load);
-  e->capacity = (long)json_integer_value(cap);
+  str_copy(e->role, hb.role, sizeof e->role);
+  str_copy(e->url, hb.url, sizeof e->url);
+  e->load = (long)hb.load;
+  e->capacity = (long)hb.capacity;
   e->pending = 0;
   e->last_ms = now;
-  e->interval_ms = json_is_integer(interval) && json_integer_value(interval) > 0
-                       ? (uint64_t)json_integer_value(interval)
-                       : 1000;
-  json_decref(hb);
+  e->interval_ms = (uint64_t)hb.interval_ms;
+  wire_hb_free(&hb);
   return fresh;
 }
 

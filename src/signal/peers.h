@@ -26,8 +26,8 @@ typedef struct peers {
   size_t n, cap;
 } peers;
 
-/* A heartbeat arrived (JSON text). 1 if it is a node not known before, 0 if known, -1 if
- * malformed. */
+/* A heartbeat arrived (its bytes: wire/heartbeat.h). 1 if it is a node not known before, 0 if
+ * known, -1 if malformed. */
 int peers_heartbeat(peers *p, const char *data, size_t len, uint64_t now);
 /* Drops nodes silent for 3 intervals; calls gone(ud, id) for each before it is dropped. */
 void peers_expire(peers *p, uint64_t now, void (*gone)(void *ud, const char *id), void *ud);

@@ -430,58 +430,6 @@ void client_msg_free(client_msg *m) {
   memset(m, 0, sizeof *m);
 }
 
-/* ---- room names ----------------------------------------------------------------------- */
-
-/* Copies one part, lower-cased, stopping at end or '/'. Returns the length, or -1. */
-static int room_part(const char *s, size_t n, char out[PROTO_PART_MAX + 1]) {
-  if (n < 1 || n > PROTO_PART_MAX) return -1;
-  for (size_t i = 0; i < n; i++) {
-    char ch = s[i];
-    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
-    /* Bytes >= 0x80 fall through to -1: names go into URLs, subjects and file names. */
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-      return -1;
-    out[i] = ch;
-  }
-  out[n] = '\0';
-  return (int)n;
-}
-
-int room_name_parse(const char *s, room_name *out) {
-  room_name n;
-  const char *slash;
-  size_t len;
-  if (!s || !out) return -1;
-  /* Bounded scan: the longest valid name is two parts and a slash. */
-  len = strnlen(s, PROTO_ROOM_TEXT_MAX);
-  if (len >= PROTO_ROOM_TEXT_MAX) return -1;
-  slash = memchr(s, '/', len);
-  if (!slash) {
-    if (room_part(s, len, n.room) < 0) return -1;
-    memcpy(n.tenant, "default", sizeof "default");
-  } else {
-    size_t tl = (size_t)(slash - s);
-    /* A second slash lands in the room part and is refused there as a bad character. */
-    if (room_part(s, tl, n.tenant) < 0 || room_part(slash + 1, len - tl - 1, n.room) < 0)
-      return -1;
-  }
-  *out = n;
-  return 0;
-}
-
-void room_name_format(const room_name *n, char *out, size_t outlen) {
-  if (!out || outlen == 0) return;
-  if (!n) {
-    out[0] = '\0';
-    return;
-  }
-  /* %.*s: a room_name filled by hand might lack its NUL; never read past the arrays. */
-  if (strncmp(n->tenant, "default", sizeof n->tenant) == 0)
-    snprintf(out, outlen, "%.*s", PROTO_PART_MAX, n->room);
-  else
-    snprintf(out, outlen, "%.*s/%.*s", PROTO_PART_MAX, n->tenant, PROTO_PART_MAX, n->room);
-}
-
 /* ---- replies -------------------------------------------------------------------------- */
 
 /* Adds key: string unless s is NULL or empty. 0, or -1 when out of memory or s is not

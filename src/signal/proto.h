@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/codes.h"
+#include "wire/room_name.h"
+
 #define PROTO_FRAME_MAX (64 * 1024) /* larger frames: close 1009 */
 #define PROTO_ID_MAX 64             /* "id" of a request, bytes */
 #define PROTO_NAME_MAX 64           /* display name, characters */
@@ -21,7 +24,7 @@
 #define PROTO_OPTIONS_MIN 2
 #define PROTO_OPTIONS_MAX 10
 #define PROTO_SDP_MAX (48 * 1024)   /* bytes */
-#define PROTO_PART_MAX 64           /* tenant or room part, characters */
+#define PROTO_PART_MAX WIRE_PART_MAX                 /* tenant or room part, characters */
 #define PROTO_ROOM_TEXT_MAX (2 * PROTO_PART_MAX + 2) /* room_name_format buffer, NUL included */
 #define PROTO_TOKEN_MAX 8192        /* join "token", bytes: TOKEN_MAX of token.h */
 #define PROTO_TICKET_MAX 1024       /* join "ticket", bytes: TICKET_MAX of ticket.h */
@@ -46,23 +49,11 @@ typedef enum {
   MSG__COUNT
 } msg_type;
 
-/* Error codes of the spec, as they go on the wire. */
-#define E_BAD_JSON "bad_json"
-#define E_UNKNOWN_TYPE "unknown_type"
-#define E_BAD_REQUEST "bad_request"
-#define E_FORBIDDEN "forbidden"
-#define E_UNAUTHORIZED "unauthorized"
-#define E_NOT_FOUND "not_found"
-#define E_RATE_LIMITED "rate_limited"
-#define E_TICKET_INVALID "ticket_invalid"
-#define E_ROOM_CLOSED "room_closed"
-#define E_UNAVAILABLE "unavailable"
+/* Error codes of the spec, as they go on the wire: wire/codes.h (E_*). */
 
-/* A room name, split and lower-cased. The default tenant is named "default". */
-typedef struct room_name {
-  char tenant[PROTO_PART_MAX + 1];
-  char room[PROTO_PART_MAX + 1];
-} room_name;
+/* A room name, split and lower-cased (wire/room_name.h). The default tenant is named
+ * "default". */
+typedef wire_room_name room_name;
 
 /* A validated client message. String pointers borrow from `root`, which the message owns:
  * they live until client_msg_free(). */
@@ -140,10 +131,14 @@ void client_msg_free(client_msg *m);
 
 /* "acme/townhall" or "townhall": each part [a-z0-9_-]{1,64} after lower-casing ASCII.
  * 0 and fills out, or -1 and leaves out untouched. "default/x" is the same room as "x". */
-int room_name_parse(const char *s, room_name *out);
+static inline int room_name_parse(const char *s, room_name *out) {
+  return wire_room_name_parse(s, out);
+}
 /* "tenant/room", or just "room" for the default tenant: what clients see as "name".
  * Truncates to fit outlen; PROTO_ROOM_TEXT_MAX always suffices. */
-void room_name_format(const room_name *n, char *out, size_t outlen);
+static inline void room_name_format(const room_name *n, char *out, size_t outlen) {
+  wire_room_name_format(n, out, outlen);
+}
 
 /* Number of Unicode code points in valid UTF-8 text (jansson has already validated it).
  * NULL counts 0. */

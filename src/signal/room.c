@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "wire/event.h"
 
 room_t *room_create(const room_name *name, int max_participants) {
   room_t *r = calloc(1, sizeof *r);
@@ -173,26 +174,21 @@ const char *room_emit(room_t *r, json_t *ev, size_t *len) {
     json_decref(ev);
     return NULL;
   }
-  char *text = json_dumps(ev, JSON_COMPACT);
+  /* Serialized once: these bytes go to the participants, onto the bus and into the history. */
+  size_t tl;
+  wire_event w = {.seq = r->seq, .body = ev};
+  char *text = wire_event_encode(&w, &tl);
   json_decref(ev);
   if (!text) return NULL;
-  remember(r, r->seq, text, strlen(text));
+  remember(r, r->seq, text, tl);
   return last_text(r, len);
 }
 
 room_apply_result room_apply_raw(room_t *r, const char *data, size_t len) {
-  json_error_t jerr;
-  json_t *ev = json_loadb(data, len, 0, &jerr);
-  if (!json_is_object(ev)) {
-    json_decref(ev);
-    return ROOM_MALFORMED;
-  }
-  json_t *s = json_object_get(ev, "seq");
-  if (!json_is_integer(s)) {
-    json_decref(ev);
-    return ROOM_MALFORMED;
-  }
-  int64_t seq = json_integer_value(s);
+  wire_event w;
+  if (wire_event_decode((const uint8_t *)data, len, &w, NULL) != 0) return ROOM_MALFORMED;
+  json_t *ev = w.body;
+  int64_t seq = w.seq;
   room_apply_result rc;
   if (seq <= r->seq)
     rc = ROOM_OLD;

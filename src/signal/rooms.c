@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "signal/signal_internal.h"
+#include "wire/subjects.h"
 
 #define FIRST_BUCKETS 64
 
@@ -54,7 +55,11 @@ int rooms_add(room_registry *reg, sroom *s, const room_name *rn, int max_partici
   if (reg->count >= reg->n_buckets && grow(reg) != 0 && !reg->n_buckets) return -1;
   s->r = room_create(rn, max_participants);
   if (!s->r) return -1;
-  subject_of(s->ev_subject, sizeof s->ev_subject, rn, "ev");
+  if (wire_subject_room(WIRE_SUBJ_ROOM_EV, rn, s->ev_subject, sizeof s->ev_subject) != 0) {
+    room_destroy(s->r);
+    s->r = NULL;
+    return -1;
+  }
   size_t h = hash_of(rn, reg->n_buckets);
   s->hnext = reg->buckets[h];
   reg->buckets[h] = s;

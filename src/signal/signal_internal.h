@@ -16,6 +16,9 @@
 #include "signal/proto.h"
 #include "signal/ratelimit.h"
 #include "signal/rooms.h"
+#include "wire/bridge_ctl.h"
+#include "wire/subjects.h"
+#include "wire/wire.h"
 
 typedef enum { CLIENT_NEW = 0, CLIENT_JOINING, CLIENT_JOINED, CLIENT_LEFT } client_state;
 
@@ -124,13 +127,16 @@ msgbuf *msgbuf_from_json(json_t *json);
 void member_add(client_t **head, client_t *c);
 void member_remove(client_t **head, client_t *c);
 
-/* Media (node_media.c). reply is the bridge's JSON reply, or NULL when it did not answer. */
-typedef void (*media_reply_fn)(node_t *n, client_t *c, json_t *reply, void *ud);
-/* A control request to bridge.<bridge>.rpc on behalf of c (held until the reply). req is
- * stolen. 0, or -1 (fn will not run). */
-int media_rpc(node_t *n, const char *bridge, json_t *req, client_t *c, media_reply_fn fn, void *ud);
+/* Media (media.c). reply is the bridge's reply (wire/bridge_ctl.h), or NULL when it did not
+ * answer or its reply was malformed. */
+typedef void (*media_reply_fn)(node_t *n, client_t *c, const wire_br_reply *reply, void *ud);
+/* A control request to bridge.<bridge>.rpc on behalf of c (held until the reply). 0, or -1
+ * (fn will not run). */
+int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c, media_reply_fn fn,
+              void *ud);
 /* Sends c an error made from a bridge's failure reply. */
-void media_send_rpc_error(client_t *c, const char *id, json_t *reply, const char *what);
+void media_send_rpc_error(client_t *c, const char *id, const wire_br_reply *reply,
+                          const char *what);
 /* Asks the room's bridge for c's subscribe offer and sends it, when there is anything to
  * receive (or c had an offer before). */
 void media_offer(node_t *n, client_t *c, const struct room *r);
@@ -139,8 +145,5 @@ void media_subscribe_answer(node_t *n, client_t *c, const struct room *r, const 
 /* Releases c's endpoints on the bridge (and its publishing one when publisher); call while
  * c is still in its room. */
 void media_release(node_t *n, client_t *c, bool publisher);
-
-/* Bus subjects of a room. */
-void subject_of(char *out, size_t outlen, const room_name *rn, const char *kind);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct visitor_node {
   /* Fault injection for tests (test_drop_events = k): every k-th room event from the bus is
    * dropped on arrival, so the tests can show the gap is found and filled. */
   unsigned drop_every, ev_seen;
+  uint64_t up_seq; /* requests sent up so far: each one's rid is "<node>.<n>" */
 } visitor_node;
 
 static inline visitor_node *V(node_t *n) { return n->impl; }

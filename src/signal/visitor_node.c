@@ -11,6 +11,9 @@
 #include "core/util.h"
 #include "signal/ticket.h"
 #include "signal/visitor_internal.h"
+#include "wire/count.h"
+#include "wire/reply.h"
+#include "wire/uplink.h"
 
 #define COUNT_MIN_GAP_MS 100  /* counts go up at most this often per room */
 #define COUNT_REFRESH_MS 5000 /* and again now and then, for a main node that restarted */
@@ -27,10 +30,10 @@ static mirror *mirror_get(node_t *n, const room_name *rn) {
   if (!created) return m;
   m->n = n;
   m->reported = -1;
-  subject_of(m->up_subject, sizeof m->up_subject, rn, "up");
   /* Subscribe before asking for the state, so that nothing falls between the two: events
    * that arrive meanwhile are held and applied after the snapshot (older ones skipped). */
-  m->ev_sub = bus_subscribe(n->bus, m->base.ev_subject, visitor_on_ev, m);
+  if (wire_subject_room(WIRE_SUBJ_ROOM_UP, rn, m->up_subject, sizeof m->up_subject) == 0)
+    m->ev_sub = bus_subscribe(n->bus, m->base.ev_subject, visitor_on_ev, m);
   if (!m->ev_sub) {
     rooms_remove(&V(n)->base.rooms, &m->base);
     free(m);
@@ -49,10 +52,8 @@ static void mirror_free(node_t *n, mirror *m) {
 }
 
 static void report_count(node_t *n, mirror *m, uint64_t now) {
-  char msg[160];
-  int len = snprintf(msg, sizeof msg, "{\"type\":\"count\",\"node\":\"%s\",\"count\":%ld}", n->tag,
-                     m->base.n_members);
-  bus_publish(n->bus, m->up_subject, NULL, msg, (size_t)len);
+  wire_count count = {.node = n->tag, .count = m->base.n_members};
+  wire_publish(n->bus, m->up_subject, wire_count_json(&count));
   m->reported = m->base.n_members;
   m->last_report_ms = now;
 }
@@ -108,19 +109,14 @@ static void on_chat_reply(void *ud, int status, const uint8_t *data, size_t len)
   chat_ctx *x = ud;
   client_t *c = x->c;
   if (c->conn && status != BUS_ECLOSED) {
-    json_error_t jerr;
-    json_t *j = status == BUS_OK ? json_loadb((const char *)data, len, 0, &jerr) : NULL;
-    const char *code = json_string_value(json_object_get(j, "error"));
-    if (json_is_true(json_object_get(j, "ok")))
-      client_send_ok(c, x->id);
-    else if (code)
-      client_send_error(c, x->id, code, "%s",
-                        json_string_value(json_object_get(j, "message"))
-                            ? json_string_value(json_object_get(j, "message"))
-                            : "refused");
-    else
+    wire_reply r;
+    if (status != BUS_OK || wire_reply_decode(data, len, &r, NULL) != 0)
       client_send_error(c, x->id, E_UNAVAILABLE, "the main node did not answer");
-    json_decref(j);
+    else if (r.ok)
+      client_send_ok(c, x->id);
+    else
+      client_send_error(c, x->id, r.code, "%s", r.error);
+    wire_reply_free(&r);
   }
   client_unref(c);
   free(x);
@@ -129,26 +125,26 @@ static void on_chat_reply(void *ud, int status, const uint8_t *data, size_t len)
 static void visitor_chat(node_t *n, client_t *c, const client_msg *msg) {
   mirror *m = MIRROR(c->room);
   chat_ctx *x = malloc(sizeof *x);
-  json_t *up = json_pack("{s:s,s:{s:s,s:s},s:s}", "type", "chat", "from", "id", c->id, "name",
-                         c->name, "text", msg->u.chat.text);
-  char *text = up ? json_dumps(up, JSON_COMPACT) : NULL;
-  json_decref(up);
-  if (!x || !text) {
+  /* The request id names this request for good: a retry would carry the same one. */
+  char rid[WIRE_RID_MAX + 1];
+  snprintf(rid, sizeof rid, "%s.%llu", n->tag, (unsigned long long)++V(n)->up_seq);
+  wire_chat_up up = {.from = {.rid = rid, .node = n->tag, .id = c->id, .name = c->name},
+                     .text = msg->u.chat.text};
+  json_t *j = wire_chat_up_json(&up);
+  if (!x || !j) {
     free(x);
-    free(text);
-    client_send_error(c, msg->id, E_UNAVAILABLE, "out of memory");
+    json_decref(j);
+    client_send_error(c, msg->id, E_UNAVAILABLE, x ? "this chat cannot go up" : "out of memory");
     return;
   }
   x->c = c;
   str_copy(x->id, msg->id, sizeof x->id);
   client_ref(c);
-  if (bus_request(n->bus, m->up_subject, text, strlen(text), UP_TIMEOUT_MS, on_chat_reply, x) !=
-      BUS_OK) {
+  if (wire_request(n->bus, m->up_subject, j, UP_TIMEOUT_MS, on_chat_reply, x) != BUS_OK) {
     client_unref(c);
     free(x);
     client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
   }
-  free(text);
 }
 
 static void visitor_leaves(node_t *n, client_t *c) {

@@ -2,12 +2,14 @@
  * seq order and written to every visitor, a gap (or a new mirror) answered by a resync
  * (exactly the missing events, or a snapshot), events arriving meanwhile held and applied
  * after it, visitors who joined meanwhile let in once it is done. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/visitor_internal.h"
+#include "wire/sync.h"
 
 #define SYNC_TRIES 3
 
@@ -136,20 +138,22 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
   free(x);
   if (!m) return;
   m->syncing = false;
-  json_error_t jerr;
-  json_t *j = status == BUS_OK ? json_loadb((const char *)data, len, 0, &jerr) : NULL;
-  json_t *events = json_object_get(j, "events"), *snap = json_object_get(j, "snapshot");
-  const char *code = json_string_value(json_object_get(j, "error"));
-  if (code && !strcmp(code, E_ROOM_CLOSED)) {
-    json_decref(j);
+  wire_sync_reply r;
+  memset(&r, 0, sizeof r);
+  wire_err why = {"no answer"};
+  int rc = status == BUS_OK ? wire_sync_reply_decode(data, len, &r, &why) : WIRE_EFIELD;
+  if (rc == 0 && !r.status.ok && !strcmp(r.status.code, E_ROOM_CLOSED)) {
+    wire_sync_reply_free(&r);
     visitor_drop_held(m);
     m->base.r->ended = true;
     disband(m);
     return;
   }
-  if ((!json_is_array(events) && !json_is_object(snap)) ||
-      (snap && room_load_snapshot(m->base.r, snap) != 0)) {
-    json_decref(j);
+  json_t *events = rc == 0 ? r.events : NULL, *snap = rc == 0 ? r.snapshot : NULL;
+  if ((!events && !snap) || (snap && room_load_snapshot(m->base.r, snap) != 0)) {
+    if (rc == 0 && !r.status.ok) snprintf(why.text, sizeof why.text, "%s", r.status.error);
+    log_debug(n->tag, "room %s: resync refused: %s", m->base.r->display, why.text);
+    wire_sync_reply_free(&r);
     if (++m->sync_failures < SYNC_TRIES) {
       visitor_start_sync(n, m);
     } else {
@@ -175,7 +179,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
       free(text);
     }
   }
-  json_decref(j);
+  wire_sync_reply_free(&r);
   m->synced = true;
   check_media(n, m); /* for those joined before; the waiting get theirs as they join */
   while (m->waiting) {
@@ -195,12 +199,10 @@ void visitor_start_sync(node_t *n, mirror *m) {
   if (!x) return;
   x->n = n;
   x->rn = m->base.r->name;
-  char req[64];
-  int len = snprintf(req, sizeof req, "{\"type\":\"sync\",\"since\":%lld}",
-                     m->synced ? (long long)m->base.r->seq : -1LL);
+  wire_sync_req req = {.since = m->synced ? m->base.r->seq : -1};
   m->syncing = true;
-  if (bus_request(n->bus, m->up_subject, req, (size_t)len, UP_TIMEOUT_MS, on_sync_reply, x) !=
-      BUS_OK) {
+  if (wire_request(n->bus, m->up_subject, wire_sync_req_json(&req), UP_TIMEOUT_MS, on_sync_reply,
+                   x) != BUS_OK) {
     m->syncing = false;
     free(x);
   }

@@ -5,19 +5,19 @@
 #include "wire/wire_internal.h"
 
 static int check(json_t *j, wire_hb *out, wire_err *err) {
-  const char *role;
   int rc;
   if ((rc = wi_str(j, "id", WI_REQUIRED | WI_NODE, 1, WIRE_NODE_MAX, &out->id, "heartbeat", err)) ||
-      (rc = wi_str(j, "role", WI_REQUIRED, 1, WIRE_TYPE_MAX, &role, "heartbeat", err)) ||
+      (rc = wi_str(j, "role", WI_REQUIRED | WI_TOKEN, 1, WIRE_ROLE_MAX, &out->role, "heartbeat",
+                   err)) ||
       (rc = wi_str(j, "url", WI_REQUIRED | WI_NO_CTRL, 0, WIRE_URL_MAX, &out->url, "heartbeat",
                    err)) ||
       (rc = wi_int(j, "load", true, 0, INT64_MAX, 0, &out->load, "heartbeat", err)) ||
-      (rc = wi_int(j, "capacity", true, 0, INT64_MAX, 0, &out->capacity, "heartbeat", err)) ||
-      (rc = wi_int(j, "interval", false, 1, INT64_MAX, WIRE_HB_INTERVAL_DEFAULT, &out->interval_ms,
-                   "heartbeat", err)))
+      (rc = wi_int(j, "capacity", true, 0, INT64_MAX, 0, &out->capacity, "heartbeat", err)))
     return rc;
-  if (wire_role_parse(role, &out->role) != 0)
-    return wi_fail(err, WIRE_EFIELD, "heartbeat: \"role\" is not main, visitor or bridge");
+  /* A useless interval does not make the node unheard: it is timed with the default. */
+  if (wi_int(j, "interval", false, 1, INT64_MAX, WIRE_HB_INTERVAL_DEFAULT, &out->interval_ms,
+             "heartbeat", NULL) != 0)
+    out->interval_ms = WIRE_HB_INTERVAL_DEFAULT;
   return 0;
 }
 
@@ -42,10 +42,10 @@ void wire_hb_free(wire_hb *h) {
 }
 
 json_t *wire_hb_json(const wire_hb *h) {
-  if (!h || !h->id || !h->url || (unsigned)h->role >= WIRE_ROLE__COUNT) return NULL;
-  json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", h->id, "role", wire_role_name(h->role),
-                        "url", h->url, "load", (json_int_t)h->load, "capacity",
-                        (json_int_t)h->capacity, "interval", (json_int_t)h->interval_ms);
+  if (!h || !h->id || !h->role || !h->url) return NULL;
+  json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", h->id, "role", h->role, "url", h->url,
+                        "load", (json_int_t)h->load, "capacity", (json_int_t)h->capacity,
+                        "interval", (json_int_t)h->interval_ms);
   wire_hb chk;
   if (j && check(j, &chk, NULL) != 0) {
     json_decref(j);

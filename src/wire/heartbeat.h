@@ -18,14 +18,17 @@
 #include "wire/wire.h"
 
 #define WIRE_HB_INTERVAL_DEFAULT 1000 /* ms, when a heartbeat does not say */
+#define WIRE_ROLE_MAX 15              /* a role name, bytes */
 
 typedef struct wire_hb {
-  const char *id; /* a node id */
-  wire_role role;
+  const char *id;      /* a node id */
+  const char *role;    /* [a-z0-9_]{1,15}: "main", "visitor", "bridge" (wire_role_parse), or
+                          a role of a later version, which the main node does not pick */
   const char *url;     /* its public WebSocket URL, 0..WIRE_URL_MAX bytes ("" for bridges) */
   int64_t load;        /* >= 0: visitors, participants or endpoints it holds */
   int64_t capacity;    /* >= 0 */
-  int64_t interval_ms; /* >= 1; WIRE_HB_INTERVAL_DEFAULT when absent */
+  int64_t interval_ms; /* >= 1; WIRE_HB_INTERVAL_DEFAULT when absent or useless (not an
+                          integer >= 1): the node is still heard */
   json_t *root;        /* owned after wire_hb_decode */
 } wire_hb;
 

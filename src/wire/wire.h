@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "wire/codes.h"
 
 /* Bounds, bytes unless said otherwise. They match what the client protocol accepts
  * (signal/proto.h), so anything a client may send fits on the bus. */
@@ -55,22 +56,6 @@ enum {
 typedef struct wire_err {
   char text[160];
 } wire_err;
-
-/* Error codes, as they go on the wire in replies to nodes and (the same words) in errors to
- * clients (interfaces.md §3). The same spelling as signal/proto.h, which may include this
- * file instead of defining its own. E_STALE is the bridge's: an answer to an offer that a
- * newer one replaced. */
-#define E_BAD_JSON "bad_json"
-#define E_UNKNOWN_TYPE "unknown_type"
-#define E_BAD_REQUEST "bad_request"
-#define E_FORBIDDEN "forbidden"
-#define E_UNAUTHORIZED "unauthorized"
-#define E_NOT_FOUND "not_found"
-#define E_RATE_LIMITED "rate_limited"
-#define E_TICKET_INVALID "ticket_invalid"
-#define E_ROOM_CLOSED "room_closed"
-#define E_UNAVAILABLE "unavailable"
-#define E_STALE "stale"
 
 /* The error code that suits a decoder's refusal: E_BAD_JSON, E_UNKNOWN_TYPE or
  * E_BAD_REQUEST. */

@@ -540,7 +540,7 @@ static void test_chat_up(void **state) {
 static void test_heartbeat(void **state) {
   (void)state;
   wire_hb h = {.id = "visitor-1",
-               .role = WIRE_ROLE_VISITOR,
+               .role = "visitor",
                .url = "ws://{host}:8081/ws",
                .load = 12,
                .capacity = 20000,
@@ -553,7 +553,7 @@ static void test_heartbeat(void **state) {
   wire_err err;
   assert_int_equal(wire_hb_decode(U8(t), strlen(t), &got, &err), 0);
   assert_string_equal(got.id, "visitor-1");
-  assert_int_equal(got.role, WIRE_ROLE_VISITOR);
+  assert_string_equal(got.role, "visitor");
   assert_string_equal(got.url, "ws://{host}:8081/ws");
   assert_int_equal(got.load, 12);
   assert_int_equal(got.capacity, 20000);
@@ -565,15 +565,25 @@ static void test_heartbeat(void **state) {
   assert_int_equal(wire_hb_decode(U8(old), strlen(old), &got, &err), 0);
   assert_int_equal(got.interval_ms, WIRE_HB_INTERVAL_DEFAULT);
   wire_hb_free(&got);
+  /* a useless interval: still heard, at the default */
+  const char *odd[] = {
+      "{\"id\":\"b\",\"role\":\"bridge\",\"url\":\"\",\"load\":0,\"capacity\":1,\"interval\":0}",
+      "{\"id\":\"b\",\"role\":\"bridge\",\"url\":\"\",\"load\":0,\"capacity\":1,\"interval\":"
+      "\"x\"}"};
+  for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+    assert_int_equal(wire_hb_decode(U8(odd[i]), strlen(odd[i]), &got, &err), 0);
+    assert_int_equal(got.interval_ms, WIRE_HB_INTERVAL_DEFAULT);
+    wire_hb_free(&got);
+  }
   const char *bad[] = {
       "{\"role\":\"main\",\"url\":\"u\",\"load\":0,\"capacity\":1}",
       "{\"id\":\"m\",\"url\":\"u\",\"load\":0,\"capacity\":1}",
-      "{\"id\":\"m\",\"role\":\"boss\",\"url\":\"u\",\"load\":0,\"capacity\":1}",
+      "{\"id\":\"m\",\"role\":\"Boss\",\"url\":\"u\",\"load\":0,\"capacity\":1}",
+      "{\"id\":\"m\",\"role\":\"rrrrrrrrrrrrrrrr\",\"url\":\"u\",\"load\":0,\"capacity\":1}",
       "{\"id\":\"m\",\"role\":\"main\",\"load\":0,\"capacity\":1}",
       "{\"id\":\"m\",\"role\":\"main\",\"url\":\"u\",\"capacity\":1}",
       "{\"id\":\"m\",\"role\":\"main\",\"url\":\"u\",\"load\":0}",
       "{\"id\":\"m\",\"role\":\"main\",\"url\":\"u\",\"load\":-1,\"capacity\":1}",
-      "{\"id\":\"m\",\"role\":\"main\",\"url\":\"u\",\"load\":0,\"capacity\":1,\"interval\":0}",
       "{\"id\":\"m.x\",\"role\":\"main\",\"url\":\"u\",\"load\":0,\"capacity\":1}",
       "{\"id\":\"m\",\"role\":\"main\",\"url\":\"u\\n\",\"load\":0,\"capacity\":1}",
       "{\"id\":\"m\",\"role\":\"main\",\"url\":\"u\",\"load\":\"0\",\"capacity\":1}",
