@@ -42,11 +42,14 @@ static int http_dispatch(ws_server *s, struct lws *wsi, pss *p) {
     p->res.status = 404;
     p->res.content_type = "application/json";
     p->res.body = strdup("{\"error\":\"not_found\"}");
-    p->res.file[0] = '\0';
+    free(p->res.file);
+    p->res.file = NULL;
   }
   if (p->res.body) p->res.body_len = strlen(p->res.body);
-  if (p->res.file[0]) {
+  if (p->res.file) {
     int n = lws_serve_http_file(wsi, p->res.file, p->res.content_type, NULL, 0);
+    free(p->res.file); /* lws opened it and keeps no pointer to the path */
+    p->res.file = NULL;
     if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
     return 0;
   }
@@ -125,6 +128,8 @@ int ws__http_callback(ws_server *s, struct lws *wsi, enum lws_callback_reasons r
         p->body = NULL;
         free(p->res.body);
         p->res.body = NULL;
+        free(p->res.file);
+        p->res.file = NULL;
       }
       return 0;
 

@@ -1,6 +1,7 @@
 #include "node/static_files.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -34,17 +35,15 @@ static int safe_name(const char *path) {
 
 int static_file(const char *root, const char *path, ws_http_res *res) {
   if (!safe_name(path)) return 0;
-  /* The path goes into the response itself: lws copies it before the callback returns, and
-   * each node thread has its own responses. */
-  if (snprintf(res->file, sizeof res->file, "%s%s", root, path) >= (int)sizeof res->file) {
-    res->file[0] = '\0';
-    return 0;
-  }
+  char *file = NULL;
+  if (asprintf(&file, "%s%s", root, path) < 0) return 0;
   struct stat st;
-  if (stat(res->file, &st) != 0 || !S_ISREG(st.st_mode)) {
-    res->file[0] = '\0';
+  if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+    free(file);
     return 0;
   }
+  free(res->file);
+  res->file = file;
   res->status = 200;
   res->content_type = static_content_type(res->file);
   return 1;

@@ -45,9 +45,10 @@ typedef struct ws_http_res {
   const char *content_type;
   char *body; /* malloc'd; the server frees it */
   size_t body_len;
-  /* Instead of body: the path of a file to serve ("" for none). Inside the response, so
-   * that node threads serving files at once never share a buffer. */
-  char file[512];
+  /* Instead of body: the path of a file to serve, malloc'd; the server frees it. Each
+   * response has its own, so node threads serving files at once never share a buffer, and
+   * a WebSocket's per-connection data does not carry a path buffer. */
+  char *file;
 } ws_http_res;
 
 typedef struct ws_handlers {
