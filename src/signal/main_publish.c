@@ -6,26 +6,20 @@
 #include "core/util.h"
 #include "signal/main_internal.h"
 
-typedef struct publish_ctx {
-  char id[PROTO_ID_MAX + 1];
-} publish_ctx;
-
-static void on_publish_reply(node_t *n, client_t *c, const wire_br_reply *reply, void *ud) {
-  publish_ctx *x = ud;
+static void on_publish_reply(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {
   if (c->conn && c->state == CLIENT_JOINED) {
     mroom *m = (mroom *)c->room;
     if (!reply || !reply->status.ok) {
-      media_send_rpc_error(c, x->id, reply, "publish");
+      media_send_rpc_error(c, id, reply, "publish");
     } else {
       json_t *a = json_pack("{s:s,s:s}", "type", "publish_answer", "sdp", reply->sdp);
-      if (a && x->id[0]) json_object_set_new(a, "id", json_string(x->id));
+      if (a && id[0]) json_object_set_new(a, "id", json_string(id));
       client_send_json(c, a);
       uint8_t tracks =
           (reply->audio ? ROOM_TRACK_AUDIO : 0) | (reply->video ? ROOM_TRACK_VIDEO : 0);
       main_set_tracks(n, m, c->id, tracks);
     }
   }
-  free(x);
 }
 
 /* The room's media lives on one bridge, chosen at its first publish (or when its bridge is
@@ -42,18 +36,9 @@ void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m) {
     main_emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", p->id),
               NULL);
   }
-  publish_ctx *x = malloc(sizeof *x);
-  if (!x) {
-    client_send_error(c, msg->id, E_UNAVAILABLE, "out of memory");
-    return;
-  }
-  str_copy(x->id, msg->id, sizeof x->id);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.p", c->id);
   wire_br_req req = {.op = WIRE_BR_PUBLISH, .endpoint = ep, .owner = c->id, .sdp = msg->u.sdp.sdp};
   str_copy(req.room, m->base.r->display, sizeof req.room);
-  if (media_rpc(n, m->base.r->bridge, &req, c, on_publish_reply, x) != 0) {
-    free(x);
-    client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
-  }
+  media_rpc(n, m->base.r->bridge, &req, c, msg->id, on_publish_reply);
 }

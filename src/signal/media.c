@@ -24,7 +24,7 @@ typedef struct rpc_ctx {
   client_t *c;
   wire_br_op op;
   media_reply_fn fn;
-  void *ud;
+  char id[PROTO_ID_MAX + 1];
 } rpc_ctx;
 
 static void on_rpc_reply(void *ud, int status, const uint8_t *data, size_t len) {
@@ -35,30 +35,31 @@ static void on_rpc_reply(void *ud, int status, const uint8_t *data, size_t len) 
   if (status == BUS_OK && rc != 0)
     log_warn(x->n->tag, "a bridge's %s reply refused: %s", wire_br_op_name(x->op), why.text);
   /* BUS_ECLOSED: the node is stopping; nothing may be sent on the bus any more. */
-  if (status != BUS_ECLOSED) x->fn(x->n, x->c, rc == 0 ? &r : NULL, x->ud);
+  if (status != BUS_ECLOSED) x->fn(x->n, x->c, rc == 0 ? &r : NULL, x->id);
   if (rc == 0) wire_br_reply_free(&r);
   client_unref(x->c);
   free(x);
 }
 
-int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c, media_reply_fn fn,
-              void *ud) {
+int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c, const char *id,
+              media_reply_fn fn) {
   char subject[BUS_SUBJECT_MAX];
   json_t *j = wire_br_req_json(req);
   rpc_ctx *x = j ? malloc(sizeof *x) : NULL;
-  if (!x || wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, bridge, subject, sizeof subject) != 0) {
-    json_decref(j);
-    free(x);
-    return -1;
-  }
-  *x = (rpc_ctx){n, c, req->op, fn, ud};
-  client_ref(c);
-  if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_rpc_reply, x) != BUS_OK) {
+  if (x && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, bridge, subject, sizeof subject) == 0) {
+    *x = (rpc_ctx){n, c, req->op, fn, ""};
+    if (id) str_copy(x->id, id, sizeof x->id);
+    client_ref(c);
+    if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_rpc_reply, x) == BUS_OK) return 0;
     client_unref(c);
-    free(x);
-    return -1;
+    j = NULL; /* wire_request took it */
   }
-  return 0;
+  json_decref(j);
+  free(x);
+  if (id)
+    client_send_error(c, id, E_UNAVAILABLE, "%s: the media bridge cannot be reached",
+                      wire_br_op_name(req->op));
+  return -1;
 }
 
 void media_send_rpc_error(client_t *c, const char *id, const wire_br_reply *reply,
@@ -82,8 +83,8 @@ static bool has_streams_for(const room_t *r, const client_t *c) {
 
 static void offer_again_if_asked(node_t *n, client_t *c);
 
-static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, void *ud) {
-  (void)ud;
+static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {
+  (void)id;
   c->offer_busy = false;
   if (!c->conn || c->state != CLIENT_JOINED) return;
   if (reply && reply->status.ok && reply->unchanged) {
@@ -115,7 +116,7 @@ void media_offer(node_t *n, client_t *c, const room_t *r) {
   wire_br_req req = {.op = WIRE_BR_OFFER, .endpoint = ep, .owner = c->id};
   str_copy(req.room, r->display, sizeof req.room);
   c->offer_busy = true;
-  if (media_rpc(n, r->bridge, &req, c, on_offer, NULL) != 0) c->offer_busy = false;
+  if (media_rpc(n, r->bridge, &req, c, NULL, on_offer) != 0) c->offer_busy = false;
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c) {
@@ -129,20 +130,14 @@ void media_offer_all(node_t *n, client_t *members, const room_t *r) {
   for (client_t *c = members; c; c = c->next) media_offer(n, c, r);
 }
 
-typedef struct answer_ctx {
-  char id[PROTO_ID_MAX + 1];
-} answer_ctx;
-
-static void on_answer(node_t *n, client_t *c, const wire_br_reply *reply, void *ud) {
+static void on_answer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {
   (void)n;
-  answer_ctx *x = ud;
   if (reply && reply->status.ok)
-    client_send_ok(c, x->id);
+    client_send_ok(c, id);
   else if (reply && !strcmp(reply->status.code, E_STALE))
     ; /* a newer offer is on its way: this answer no longer matters (interfaces.md) */
   else
-    media_send_rpc_error(c, x->id, reply, "subscribe_answer");
-  free(x);
+    media_send_rpc_error(c, id, reply, "subscribe_answer");
 }
 
 void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const client_msg *m) {
@@ -150,21 +145,12 @@ void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const clien
     client_send_error(c, m->id, E_BAD_REQUEST, "no subscribe_offer was sent to you");
     return;
   }
-  answer_ctx *x = malloc(sizeof *x);
-  if (!x) {
-    client_send_error(c, m->id, E_UNAVAILABLE, "out of memory");
-    return;
-  }
-  str_copy(x->id, m->id, sizeof x->id);
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);
   wire_br_req req = {
       .op = WIRE_BR_ANSWER, .endpoint = ep, .sdp = m->u.sdp.sdp, .version = m->u.sdp.version};
   str_copy(req.room, r->display, sizeof req.room);
-  if (media_rpc(n, c->bridge, &req, c, on_answer, x) != 0) {
-    free(x);
-    client_send_error(c, m->id, E_UNAVAILABLE, "the bus is down");
-  }
+  media_rpc(n, c->bridge, &req, c, m->id, on_answer);
 }
 
 /* Fire and forget: an endpoint the bridge does not hear from expires anyway. */

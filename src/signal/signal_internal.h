@@ -128,12 +128,13 @@ void member_add(client_t **head, client_t *c);
 void member_remove(client_t **head, client_t *c);
 
 /* Media (media.c). reply is the bridge's reply (wire/bridge_ctl.h), or NULL when it did not
- * answer or its reply was malformed. */
-typedef void (*media_reply_fn)(node_t *n, client_t *c, const wire_br_reply *reply, void *ud);
-/* A control request to bridge.<bridge>.rpc on behalf of c (held until the reply). 0, or -1
- * (fn will not run). */
-int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c, media_reply_fn fn,
-              void *ud);
+ * answer or its reply was malformed; id is the client's request it answers ("" for none). */
+typedef void (*media_reply_fn)(node_t *n, client_t *c, const wire_br_reply *reply, const char *id);
+/* A control request to bridge.<bridge>.rpc on behalf of c (held until the reply), answering
+ * c's request id (NULL when c asked for nothing). 0, or -1: fn will not run, and c was told
+ * `unavailable` when it had asked. */
+int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c, const char *id,
+              media_reply_fn fn);
 /* Sends c an error made from a bridge's failure reply. */
 void media_send_rpc_error(client_t *c, const char *id, const wire_br_reply *reply,
                           const char *what);

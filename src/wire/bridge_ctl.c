@@ -53,25 +53,7 @@ static int req_check(json_t *j, wire_br_req *out, wire_err *err) {
   return 0;
 }
 
-int wire_br_req_decode(const uint8_t *data, size_t len, wire_br_req *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "bridge request", err);
-  if (!j) return WIRE_EJSON;
-  int rc = req_check(j, out, err);
-  if (rc) {
-    json_decref(j);
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
-  out->root = j;
-  return 0;
-}
-
-void wire_br_req_free(wire_br_req *r) {
-  if (!r) return;
-  json_decref(r->root);
-  memset(r, 0, sizeof *r);
-}
+WI_DECODER(wire_br_req, wire_br_req, "bridge request", req_check)
 
 json_t *wire_br_req_json(const wire_br_req *r) {
   if (!r || (unsigned)r->op >= WIRE_BR__COUNT || !r->endpoint) return NULL;
@@ -144,11 +126,7 @@ int wire_br_reply_decode(wire_br_op op, const uint8_t *data, size_t len, wire_br
   return 0;
 }
 
-void wire_br_reply_free(wire_br_reply *r) {
-  if (!r) return;
-  json_decref(r->root);
-  memset(r, 0, sizeof *r);
-}
+WI_FREE(wire_br_reply, wire_br_reply)
 
 json_t *wire_br_reply_json(wire_br_op op, const wire_br_reply *r) {
   if (!r || (unsigned)op >= WIRE_BR__COUNT) return NULL;
@@ -199,25 +177,7 @@ static int event_check(json_t *j, wire_br_event *out, wire_err *err) {
   return 0;
 }
 
-int wire_br_event_decode(const uint8_t *data, size_t len, wire_br_event *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "bridge event", err);
-  if (!j) return WIRE_EJSON;
-  int rc = event_check(j, out, err);
-  if (rc) {
-    json_decref(j);
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
-  out->root = j;
-  return 0;
-}
-
-void wire_br_event_free(wire_br_event *e) {
-  if (!e) return;
-  json_decref(e->root);
-  memset(e, 0, sizeof *e);
-}
+WI_DECODER(wire_br_event, wire_br_event, "bridge event", event_check)
 
 json_t *wire_br_event_json(const wire_br_event *e) {
   if (!e || e->op != WIRE_BR_EV_UNPUBLISHED || !e->owner || !e->endpoint) return NULL;

@@ -21,25 +21,7 @@ static int check(json_t *j, wire_hb *out, wire_err *err) {
   return 0;
 }
 
-int wire_hb_decode(const uint8_t *data, size_t len, wire_hb *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "heartbeat", err);
-  if (!j) return WIRE_EJSON;
-  int rc = check(j, out, err);
-  if (rc) {
-    json_decref(j);
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
-  out->root = j;
-  return 0;
-}
-
-void wire_hb_free(wire_hb *h) {
-  if (!h) return;
-  json_decref(h->root);
-  memset(h, 0, sizeof *h);
-}
+WI_DECODER(wire_hb, wire_hb, "heartbeat", check)
 
 json_t *wire_hb_json(const wire_hb *h) {
   if (!h || !h->id || !h->role || !h->url) return NULL;

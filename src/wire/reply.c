@@ -58,22 +58,4 @@ int wire_reply_check(json_t *root, wire_reply *out, wire_err *err) {
   return 0;
 }
 
-int wire_reply_decode(const uint8_t *data, size_t len, wire_reply *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "reply", err);
-  if (!j) return WIRE_EJSON;
-  int rc = wire_reply_check(j, out, err);
-  if (rc) {
-    json_decref(j);
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
-  out->root = j;
-  return 0;
-}
-
-void wire_reply_free(wire_reply *r) {
-  if (!r) return;
-  json_decref(r->root);
-  memset(r, 0, sizeof *r);
-}
+WI_DECODER(wire_reply, wire_reply, "reply", wire_reply_check)

@@ -11,31 +11,12 @@
 
 int wire_sync_req_check(json_t *root, wire_sync_req *out, wire_err *err) {
   memset(out, 0, sizeof *out);
-  const char *type;
-  int rc;
-  if ((rc = wi_str(root, "type", WI_REQUIRED, 1, WIRE_TYPE_MAX, &type, "sync", err))) return rc;
-  if (strcmp(type, "sync") != 0) return wi_fail(err, WIRE_ETYPE, "sync: type is not \"sync\"");
+  int rc = wi_type(root, "sync", err);
+  if (rc) return rc;
   return wi_int(root, "since", false, -1, INT64_MAX, -1, &out->since, "sync", err);
 }
 
-int wire_sync_req_decode(const uint8_t *data, size_t len, wire_sync_req *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "sync", err);
-  if (!j) return WIRE_EJSON;
-  int rc = wire_sync_req_check(j, out, err);
-  if (rc) {
-    json_decref(j);
-    return rc;
-  }
-  out->root = j;
-  return 0;
-}
-
-void wire_sync_req_free(wire_sync_req *r) {
-  if (!r) return;
-  json_decref(r->root);
-  memset(r, 0, sizeof *r);
-}
+WI_DECODER(wire_sync_req, wire_sync_req, "sync", wire_sync_req_check)
 
 json_t *wire_sync_req_json(const wire_sync_req *r) {
   if (!r || r->since < -1) return NULL;
@@ -88,25 +69,7 @@ static int reply_check(json_t *root, wire_sync_reply *out, wire_err *err) {
   return 0;
 }
 
-int wire_sync_reply_decode(const uint8_t *data, size_t len, wire_sync_reply *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "sync reply", err);
-  if (!j) return WIRE_EJSON;
-  int rc = reply_check(j, out, err);
-  if (rc) {
-    json_decref(j);
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
-  out->root = j;
-  return 0;
-}
-
-void wire_sync_reply_free(wire_sync_reply *r) {
-  if (!r) return;
-  json_decref(r->root);
-  memset(r, 0, sizeof *r);
-}
+WI_DECODER(wire_sync_reply, wire_sync_reply, "sync reply", reply_check)
 
 /* {"ok":true,"seq":S,"events":<text>}: the events' bytes copied once, not re-encoded. */
 static char *splice_events(int64_t seq, const char *events, size_t elen, size_t *len) {

@@ -38,10 +38,8 @@ static json_t *from_json(const char *type, const wire_up_from *f) {
 
 int wire_chat_up_check(json_t *root, wire_chat_up *out, wire_err *err) {
   memset(out, 0, sizeof *out);
-  const char *type;
-  int rc;
-  if ((rc = wi_str(root, "type", WI_REQUIRED, 1, WIRE_TYPE_MAX, &type, "chat", err))) return rc;
-  if (strcmp(type, "chat") != 0) return wi_fail(err, WIRE_ETYPE, "chat: type is not \"chat\"");
+  int rc = wi_type(root, "chat", err);
+  if (rc) return rc;
   if ((rc = from_check(root, "chat", &out->from, err)) ||
       (rc = wi_str(root, "text", WI_REQUIRED | WI_CHARS, 1, WIRE_CHAT_MAX, &out->text, "chat",
                    err))) {
@@ -67,37 +65,22 @@ json_t *wire_chat_up_json(const wire_chat_up *c) {
   return j;
 }
 
-int wire_up_decode(const uint8_t *data, size_t len, wire_up *out, wire_err *err) {
-  memset(out, 0, sizeof *out);
-  json_t *j = wi_load(data, len, "up-link message", err);
-  if (!j) return WIRE_EJSON;
+static int up_check(json_t *j, wire_up *out, wire_err *err) {
   const char *type = json_string_value(json_object_get(j, "type"));
-  int rc;
-  if (!type) {
-    rc = wi_fail(err, WIRE_EJSON, "up-link message: no \"type\": not a bus message");
-  } else if (!strcmp(type, "sync")) {
+  if (!type) return wi_fail(err, WIRE_EJSON, "up-link message: no \"type\": not a bus message");
+  if (!strcmp(type, "sync")) {
     out->type = WIRE_UP_SYNC;
-    rc = wire_sync_req_check(j, &out->u.sync, err);
-  } else if (!strcmp(type, "count")) {
+    return wire_sync_req_check(j, &out->u.sync, err);
+  }
+  if (!strcmp(type, "count")) {
     out->type = WIRE_UP_COUNT;
-    rc = wire_count_check(j, &out->u.count, err);
-  } else if (!strcmp(type, "chat")) {
+    return wire_count_check(j, &out->u.count, err);
+  }
+  if (!strcmp(type, "chat")) {
     out->type = WIRE_UP_CHAT;
-    rc = wire_chat_up_check(j, &out->u.chat, err);
-  } else {
-    rc = wi_fail(err, WIRE_ETYPE, "up-link message: unknown type");
+    return wire_chat_up_check(j, &out->u.chat, err);
   }
-  if (rc) {
-    json_decref(j);
-    memset(out, 0, sizeof *out);
-    return rc;
-  }
-  out->root = j;
-  return 0;
+  return wi_fail(err, WIRE_ETYPE, "up-link message: unknown type");
 }
 
-void wire_up_free(wire_up *u) {
-  if (!u) return;
-  json_decref(u->root);
-  memset(u, 0, sizeof *u);
-}
+WI_DECODER(wire_up, wire_up, "up-link message", up_check)

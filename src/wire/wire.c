@@ -169,3 +169,12 @@ int wire_request(bus_t *bus, const char *subject, json_t *j, int timeout_ms, bus
   free(text);
   return rc;
 }
+
+int wi_type(json_t *o, const char *want, wire_err *err) {
+  const char *type;
+  int rc = wi_str(o, "type", WI_REQUIRED, 1, WIRE_TYPE_MAX, &type, want, err);
+  if (rc) return rc;
+  if (strcmp(type, want) != 0)
+    return wi_fail(err, WIRE_ETYPE, "%s: type is not \"%s\"", want, want);
+  return 0;
+}

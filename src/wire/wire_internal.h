@@ -31,6 +31,9 @@ enum {
  * Otherwise 0 when it is a string within the rules, else WIRE_EFIELD with the reason. */
 int wi_str(json_t *o, const char *key, int flags, size_t min, size_t max, const char **out,
            const char *what, wire_err *err);
+/* 0 when o["type"] is the string want, else WIRE_EFIELD (absent, not a string) or
+ * WIRE_ETYPE (another type) with the reason. */
+int wi_type(json_t *o, const char *want, wire_err *err);
 /* Reads an integer in [min, max]. Absent and not required: *out = dflt, 0. */
 int wi_int(json_t *o, const char *key, bool required, int64_t min, int64_t max, int64_t dflt,
            int64_t *out, const char *what, wire_err *err);
@@ -45,5 +48,32 @@ int wi_token_ok(const char *s, size_t max);
 
 /* Sets key to a new string; 0 or -1. s NULL: nothing is set, 0. */
 int wi_set_str(json_t *o, const char *key, const char *s);
+
+/* A message's decoder and free, the same for every family whose struct owns its parsed JSON
+ * as `root`: out zeroed, data loaded (wi_load), check(json, out, err) run; on a refusal
+ * nothing is kept and out is zeroed again. prefix##_decode and prefix##_free are what the
+ * family's header declares. */
+#define WI_DECODER(prefix, type, what, check)                                      \
+  int prefix##_decode(const uint8_t *data, size_t len, type *out, wire_err *err) { \
+    memset(out, 0, sizeof *out);                                                   \
+    json_t *j = wi_load(data, len, what, err);                                     \
+    if (!j) return WIRE_EJSON;                                                     \
+    int rc = check(j, out, err);                                                   \
+    if (rc) {                                                                      \
+      json_decref(j);                                                              \
+      memset(out, 0, sizeof *out);                                                 \
+      return rc;                                                                   \
+    }                                                                              \
+    out->root = j;                                                                 \
+    return 0;                                                                      \
+  }                                                                                \
+  WI_FREE(prefix, type)
+
+#define WI_FREE(prefix, type)   \
+  void prefix##_free(type *x) { \
+    if (!x) return;             \
+    json_decref(x->root);       \
+    memset(x, 0, sizeof *x);    \
+  }
 
 #endif
