@@ -150,12 +150,19 @@ int msrtp_protect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
   return run(srtp_protect, s->tx, pkt, len);
 }
 
-int msrtp_unprotect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
-  if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_len(pkt, *len)) return -1;
-  uint32_t ssrc = rd32(pkt + 8);
-  if (run(srtp_unprotect, s->rx, pkt, len) != 0) return -1;
+/* What arrives: the sender's SSRC (at ssrc_at, before the transform) is remembered once it
+ * authenticated. */
+static int unprotect(msrtp *s, srtp_err_status_t (*fn)(srtp_t, void *, int *), uint8_t *pkt,
+                     size_t *len, size_t ssrc_at) {
+  uint32_t ssrc = rd32(pkt + ssrc_at);
+  if (run(fn, s->rx, pkt, len) != 0) return -1;
   note_inbound(s, ssrc);
   return 0;
+}
+
+int msrtp_unprotect_rtp(msrtp *s, uint8_t *pkt, size_t *len) {
+  if (!s || !pkt || !len || !fits_int(*len) || !rtp_header_len(pkt, *len)) return -1;
+  return unprotect(s, srtp_unprotect, pkt, len, 8);
 }
 
 int msrtp_protect_rtcp(msrtp *s, uint8_t *pkt, size_t *len) {
@@ -165,8 +172,5 @@ int msrtp_protect_rtcp(msrtp *s, uint8_t *pkt, size_t *len) {
 
 int msrtp_unprotect_rtcp(msrtp *s, uint8_t *pkt, size_t *len) {
   if (!s || !pkt || !len || !fits_int(*len) || !rtcp_header_fits(pkt, *len)) return -1;
-  uint32_t ssrc = rd32(pkt + 4);
-  if (run(srtp_unprotect_rtcp, s->rx, pkt, len) != 0) return -1;
-  note_inbound(s, ssrc);
-  return 0;
+  return unprotect(s, srtp_unprotect_rtcp, pkt, len, 4);
 }

@@ -10,7 +10,6 @@
 #include <openssl/params.h>
 #include <string.h>
 
-
 int stun_is_stun(const uint8_t *buf, size_t len) {
   return buf && len >= STUN_HEADER_LEN && buf[0] <= 3 && rd32(buf + 4) == STUN_MAGIC_COOKIE;
 }
@@ -51,56 +50,56 @@ int stun_parse(const uint8_t *buf, size_t len, stun_msg *out) {
       /* §14.5: everything else after MESSAGE-INTEGRITY is ignored. */
     } else {
       switch (at) {
-      case STUN_ATTR_MESSAGE_INTEGRITY:
-        if (al != STUN_HMAC_LEN) return -EINVAL;
-        out->integrity = v;
-        out->integrity_off = off;
-        break;
-      case STUN_ATTR_USERNAME:
-        if (al >= STUN_USERNAME_MAX) return -EINVAL;
-        if (!seen_user) {
-          seen_user = true;
-          out->username = v;
-          out->username_len = al;
-        }
-        break;
-      case STUN_ATTR_PRIORITY:
-        if (al != 4) return -EINVAL;
-        if (!seen_prio) {
-          seen_prio = true;
-          out->has_priority = true;
-          out->priority = rd32(v);
-        }
-        break;
-      case STUN_ATTR_USE_CANDIDATE:
-        if (al != 0) return -EINVAL;
-        out->use_candidate = true;
-        break;
-      case STUN_ATTR_ICE_CONTROLLED:
-      case STUN_ATTR_ICE_CONTROLLING:
-        if (al != 8) return -EINVAL;
-        if (!seen_ice) {
-          seen_ice = true;
-          out->ice_controlling = at == STUN_ATTR_ICE_CONTROLLING;
-          out->ice_controlled = at == STUN_ATTR_ICE_CONTROLLED;
-          out->tie_breaker = (uint64_t)rd32(v) << 32 | rd32(v + 4);
-        }
-        break;
-      case STUN_ATTR_XOR_MAPPED_ADDRESS:
-        if (al < 4) return -EINVAL;
-        if (!((v[1] == 0x01 && al == 8) || (v[1] == 0x02 && al == 20))) return -EINVAL;
-        if (!seen_xor) {
-          seen_xor = true;
-          out->xor_mapped = v;
-          out->xor_mapped_len = al;
-        }
-        break;
-      default:
-        if (at < 0x8000) {
-          if (out->n_unknown < STUN_UNKNOWN_MAX) out->unknown[out->n_unknown] = at;
-          out->n_unknown++;
-        }
-        break; /* comprehension-optional: skipped */
+        case STUN_ATTR_MESSAGE_INTEGRITY:
+          if (al != STUN_HMAC_LEN) return -EINVAL;
+          out->integrity = v;
+          out->integrity_off = off;
+          break;
+        case STUN_ATTR_USERNAME:
+          if (al >= STUN_USERNAME_MAX) return -EINVAL;
+          if (!seen_user) {
+            seen_user = true;
+            out->username = v;
+            out->username_len = al;
+          }
+          break;
+        case STUN_ATTR_PRIORITY:
+          if (al != 4) return -EINVAL;
+          if (!seen_prio) {
+            seen_prio = true;
+            out->has_priority = true;
+            out->priority = rd32(v);
+          }
+          break;
+        case STUN_ATTR_USE_CANDIDATE:
+          if (al != 0) return -EINVAL;
+          out->use_candidate = true;
+          break;
+        case STUN_ATTR_ICE_CONTROLLED:
+        case STUN_ATTR_ICE_CONTROLLING:
+          if (al != 8) return -EINVAL;
+          if (!seen_ice) {
+            seen_ice = true;
+            out->ice_controlling = at == STUN_ATTR_ICE_CONTROLLING;
+            out->ice_controlled = at == STUN_ATTR_ICE_CONTROLLED;
+            out->tie_breaker = (uint64_t)rd32(v) << 32 | rd32(v + 4);
+          }
+          break;
+        case STUN_ATTR_XOR_MAPPED_ADDRESS:
+          if (al < 4) return -EINVAL;
+          if (!((v[1] == 0x01 && al == 8) || (v[1] == 0x02 && al == 20))) return -EINVAL;
+          if (!seen_xor) {
+            seen_xor = true;
+            out->xor_mapped = v;
+            out->xor_mapped_len = al;
+          }
+          break;
+        default:
+          if (at < 0x8000) {
+            if (out->n_unknown < STUN_UNKNOWN_MAX) out->unknown[out->n_unknown] = at;
+            out->n_unknown++;
+          }
+          break; /* comprehension-optional: skipped */
       }
     }
     off += 4 + padded;
@@ -152,7 +151,7 @@ int stun_check_integrity(const uint8_t *buf, size_t len, const stun_msg *m, cons
 }
 
 /* Reflected CRC-32, polynomial 0xEDB88320; the table is a compile-time constant. */
-#define C1(c) (((c) & 1) ? 0xEDB88320u ^ ((c) >> 1) : ((c) >> 1))
+#define C1(c) (((c)&1) ? 0xEDB88320u ^ ((c) >> 1) : ((c) >> 1))
 #define C8(c) C1(C1(C1(C1(C1(C1(C1(C1((uint32_t)(c)))))))))
 #define R4(n) C8(n), C8(n + 1), C8(n + 2), C8(n + 3)
 #define R16(n) R4(n), R4(n + 4), R4(n + 8), R4(n + 12)
@@ -241,6 +240,20 @@ static void header(uint8_t *out, uint16_t type, const uint8_t txid[12]) {
   memcpy(out + 8, txid, STUN_TXID_LEN);
 }
 
+/* A response with one attribute first (RFC 8489 §14: type, length, value padded to 4),
+ * with room after it for MESSAGE-INTEGRITY (when keyed) and FINGERPRINT: the header and the
+ * attribute's type and length written, the attribute returned; NULL when out is too small. */
+static uint8_t *begin_response(uint8_t *out, size_t outlen, uint16_t type, const uint8_t *txid,
+                               uint16_t attr, size_t alen, bool keyed) {
+  size_t padded = (alen + 3) & ~(size_t)3;
+  if (outlen < STUN_HEADER_LEN + 4 + padded + (keyed ? 4 + STUN_HMAC_LEN : 0) + 8) return NULL;
+  header(out, type, txid);
+  uint8_t *a = out + STUN_HEADER_LEN;
+  wr16(a, attr);
+  wr16(a + 2, (uint16_t)alen);
+  return a;
+}
+
 long stun_build_binding_success(uint8_t *out, size_t outlen, const uint8_t txid[12],
                                 const struct sockaddr *mapped, const uint8_t *key, size_t keylen) {
   if (!out || !txid || !mapped || (!key && keylen)) return -EINVAL;
@@ -251,13 +264,9 @@ long stun_build_binding_success(uint8_t *out, size_t outlen, const uint8_t txid[
     alen = 20;
   else
     return -EINVAL;
-  size_t need = STUN_HEADER_LEN + 4 + alen + (key ? 4 + STUN_HMAC_LEN : 0) + 8;
-  if (outlen < need) return -ENOSPC;
-
-  header(out, 0x0101, txid); /* Binding success response */
-  uint8_t *a = out + STUN_HEADER_LEN;
-  wr16(a, STUN_ATTR_XOR_MAPPED_ADDRESS);
-  wr16(a + 2, (uint16_t)alen);
+  uint8_t *a = begin_response(out, outlen, 0x0101, txid, STUN_ATTR_XOR_MAPPED_ADDRESS, alen,
+                              key != NULL); /* Binding success response */
+  if (!a) return -ENOSPC;
   a[4] = 0;
   if (mapped->sa_family == AF_INET) {
     const struct sockaddr_in *s = (const struct sockaddr_in *)mapped;
@@ -278,12 +287,18 @@ long stun_build_binding_success(uint8_t *out, size_t outlen, const uint8_t txid[
 
 static const char *stock_reason(int code) {
   switch (code) {
-  case 400: return "Bad Request";
-  case 401: return "Unauthenticated";
-  case 420: return "Unknown Attribute";
-  case 487: return "Role Conflict";
-  case 500: return "Server Error";
-  default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthenticated";
+    case 420:
+      return "Unknown Attribute";
+    case 487:
+      return "Role Conflict";
+    case 500:
+      return "Server Error";
+    default:
+      return "";
   }
 }
 
@@ -294,13 +309,9 @@ long stun_build_binding_error(uint8_t *out, size_t outlen, const uint8_t txid[12
   size_t rlen = strnlen(reason, 128);
   if (rlen > 127) rlen = 127;
   size_t alen = 4 + rlen, padded = (alen + 3) & ~(size_t)3;
-  size_t need = STUN_HEADER_LEN + 4 + padded + (key ? 4 + STUN_HMAC_LEN : 0) + 8;
-  if (outlen < need) return -ENOSPC;
-
-  header(out, 0x0111, txid); /* Binding error response */
-  uint8_t *a = out + STUN_HEADER_LEN;
-  wr16(a, STUN_ATTR_ERROR_CODE);
-  wr16(a + 2, (uint16_t)alen);
+  uint8_t *a = begin_response(out, outlen, 0x0111, txid, STUN_ATTR_ERROR_CODE, alen,
+                              key != NULL); /* Binding error response */
+  if (!a) return -ENOSPC;
   a[4] = 0;
   a[5] = 0;
   a[6] = (uint8_t)(code / 100);

@@ -157,6 +157,9 @@ void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t le
   } else if (c->state != CLIENT_JOINED) {
     client_send_error(c, m.id, E_BAD_REQUEST,
                       c->state == CLIENT_JOINING ? "still joining" : "join a room first");
+  } else if (m.type == MSG_LEAVE) {
+    SN(n)->ops->leave(n, c);
+    client_send_ok(c, m.id);
   } else {
     SN(n)->ops->on_message(n, c, &m);
   }
@@ -166,7 +169,8 @@ void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t le
 void signal_client_close(node_t *n, ws_conn *conn) {
   client_t *c = ws_conn_data(conn);
   c->conn = NULL;
-  if (n->impl) SN(n)->ops->on_close(n, c); /* not once the role is torn down */
+  /* Not once the role is torn down: its rooms are gone then. */
+  if (n->impl && (c->state == CLIENT_JOINED || c->state == CLIENT_JOINING)) SN(n)->ops->leave(n, c);
   client_unref(c);
 }
 

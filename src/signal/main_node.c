@@ -39,10 +39,6 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
       }
       client_send_ok(c, msg->id);
       break;
-    case MSG_LEAVE:
-      main_participant_leaves(n, c);
-      client_send_ok(c, msg->id);
-      break;
     case MSG_PUBLISH:
       main_publish(n, c, msg, m);
       break;
@@ -63,10 +59,6 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
       client_send_not_yet(c, msg);
       break;
   }
-}
-
-static void on_close(node_t *n, client_t *c) {
-  if (c->state == CLIENT_JOINED) main_participant_leaves(n, c);
 }
 
 static void tick(uv_timer_t *t) {
@@ -134,4 +126,4 @@ static long load(node_t *n) {
   return k;
 }
 
-SIGNAL_ROLE(signal_role_main, "main", main_join, main_admin_http);
+SIGNAL_ROLE(signal_role_main, "main", main_join, main_participant_leaves, main_admin_http);

@@ -51,7 +51,8 @@ typedef struct signal_ops {
   void (*join)(node_t *n, client_t *c, const client_msg *m);
   /* Any other request, of a joined client (the front door answers the others). */
   void (*on_message)(node_t *n, client_t *c, client_msg *m);
-  void (*on_close)(node_t *n, client_t *c);
+  /* c leaves its room: its `leave`, or its socket closed while joined or joining. */
+  void (*leave)(node_t *n, client_t *c);
   void (*metrics)(node_t *n, node_metrics *m);
 } signal_ops;
 
@@ -87,21 +88,21 @@ void signal_clients_goodbye(node_t *n);
 void signal_metrics(node_t *n, metrics_out *out);
 const char *signal_room_page(node_t *n, const char *path);
 /* How a signaling role declares itself, at the end of its file: its signal_ops (`ops`,
- * declared before its start) from join_ and its on_message, on_close and metrics, and its node_role
+ * declared before its start) from join_, leave_ and its on_message and metrics, and its node_role
  * from its start, destroy, load, and the hooks both roles share. */
-#define SIGNAL_ROLE(var, name_, join_, on_http_)                                          \
-  static const signal_ops ops = {                                                         \
-      .join = join_, .on_message = on_message, .on_close = on_close, .metrics = metrics}; \
-  const node_role var = {.name = name_,                                                   \
-                         .start = start,                                                  \
-                         .destroy = destroy,                                              \
-                         .on_open = signal_client_open,                                   \
-                         .on_message = signal_client_message,                             \
-                         .on_close = signal_client_close,                                 \
-                         .on_stop = signal_clients_goodbye,                               \
-                         .on_http = on_http_,                                             \
-                         .fallback_page = signal_room_page,                               \
-                         .metrics = signal_metrics,                                       \
+#define SIGNAL_ROLE(var, name_, join_, leave_, on_http_)                             \
+  static const signal_ops ops = {                                                    \
+      .join = join_, .on_message = on_message, .leave = leave_, .metrics = metrics}; \
+  const node_role var = {.name = name_,                                              \
+                         .start = start,                                             \
+                         .destroy = destroy,                                         \
+                         .on_open = signal_client_open,                              \
+                         .on_message = signal_client_message,                        \
+                         .on_close = signal_client_close,                            \
+                         .on_stop = signal_clients_goodbye,                          \
+                         .on_http = on_http_,                                        \
+                         .fallback_page = signal_room_page,                          \
+                         .metrics = signal_metrics,                                  \
                          .load = load}
 
 struct ticket;

@@ -147,7 +147,7 @@ static void visitor_chat(node_t *n, client_t *c, const client_msg *msg) {
   }
 }
 
-static void visitor_leaves(node_t *n, client_t *c) {
+static void leave(node_t *n, client_t *c) {
   mirror *m = MIRROR(c->room);
   if (!m) return;
   media_release(n, c, false);
@@ -167,10 +167,6 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
     case MSG_CHAT:
       visitor_chat(n, c, msg);
       break;
-    case MSG_LEAVE:
-      visitor_leaves(n, c);
-      client_send_ok(c, msg->id);
-      break;
     case MSG_SUBSCRIBE_ANSWER:
       media_subscribe_answer(n, c, c->room->r, msg);
       break;
@@ -187,10 +183,6 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
       client_send_not_yet(c, msg);
       break;
   }
-}
-
-static void on_close(node_t *n, client_t *c) {
-  if (c->state == CLIENT_JOINED || c->state == CLIENT_JOINING) visitor_leaves(n, c);
 }
 
 static void tick(uv_timer_t *t) {
@@ -238,4 +230,4 @@ static void metrics(node_t *n, node_metrics *out) {
 
 static long load(node_t *n) { return V(n)->visitors; }
 
-SIGNAL_ROLE(signal_role_visitor, "visitor", handle_join, NULL);
+SIGNAL_ROLE(signal_role_visitor, "visitor", handle_join, leave, NULL);
