@@ -78,8 +78,13 @@ void member_remove(client_t **head, client_t *c) {
   c->prev = c->next = NULL;
 }
 
-void *signal_node_start(node_t *n, size_t size, const signal_ops *ops, uv_timer_cb tick, char *err,
-                        size_t errlen) {
+static void on_tick(uv_timer_t *t) {
+  node_t *n = t->data;
+  SN(n)->on_tick(n, now_ms());
+}
+
+void *signal_node_start(node_t *n, size_t size, const signal_ops *ops,
+                        void (*tick)(node_t *n, uint64_t now_ms), char *err, size_t errlen) {
   signal_node *s = calloc(1, size);
   if (!s) {
     snprintf(err, errlen, "out of memory");
@@ -88,9 +93,10 @@ void *signal_node_start(node_t *n, size_t size, const signal_ops *ops, uv_timer_
   s->ops = ops;
   s->keylen = str_copy((char *)s->key, n->cfg.cluster_secret, sizeof s->key);
   rooms_init(&s->rooms);
+  s->on_tick = tick;
   uv_timer_init(&n->loop, &s->tick);
   s->tick.data = n;
-  uv_timer_start(&s->tick, tick, SIGNAL_TICK_MS, SIGNAL_TICK_MS);
+  uv_timer_start(&s->tick, on_tick, SIGNAL_TICK_MS, SIGNAL_TICK_MS);
   n->impl = s;
   return s;
 }

@@ -61,9 +61,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   }
 }
 
-static void tick(uv_timer_t *t) {
-  node_t *n = t->data;
-  uint64_t now = now_ms();
+static void tick(node_t *n, uint64_t now) {
   peers_expire(&M(n)->peers, now, main_node_gone, n);
   for (mroom *m = MROOM(M(n)->base.rooms.all), *next; m; m = next) {
     next = MROOM(m->base.next);

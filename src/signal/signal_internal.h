@@ -64,15 +64,17 @@ typedef struct signal_node {
   size_t keylen;
   room_registry rooms; /* the main node's rooms, or a visitor node's mirrors */
   uv_timer_t tick;     /* every SIGNAL_TICK_MS: counts, idle rooms, dead nodes */
+  void (*on_tick)(node_t *n, uint64_t now_ms);
 } signal_node;
 
 #define SIGNAL_TICK_MS 100
 
 static inline signal_node *SN(node_t *n) { return n->impl; }
 /* Makes n->impl: size bytes (the role's struct, a signal_node first) zeroed, the shared part
- * filled, tick running. The role's start calls it first. NULL with the reason in err. */
-void *signal_node_start(node_t *n, size_t size, const signal_ops *ops, uv_timer_cb tick, char *err,
-                        size_t errlen);
+ * filled, on_tick called every SIGNAL_TICK_MS. The role's start calls it first. NULL with the
+ * reason in err. */
+void *signal_node_start(node_t *n, size_t size, const signal_ops *ops,
+                        void (*on_tick)(node_t *n, uint64_t now_ms), char *err, size_t errlen);
 /* The role's destroy calls it last: every room goes (its clients told nothing, they are
  * closing), through free_room, which must rooms_remove it; then n->impl is freed once the
  * timer has closed. Also after a failed start. */

@@ -185,9 +185,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   }
 }
 
-static void tick(uv_timer_t *t) {
-  node_t *n = t->data;
-  uint64_t now = now_ms();
+static void tick(node_t *n, uint64_t now) {
   for (mirror *m = MIRROR(V(n)->base.rooms.all), *next; m; m = next) {
     next = MIRROR(m->base.next);
     if ((m->base.n_members != m->reported && now - m->last_report_ms >= COUNT_MIN_GAP_MS) ||
