@@ -38,6 +38,13 @@ static void assert_err_starts(const char *err, const char *prefix) {
   assert_one_line(err);
 }
 
+/* config_load_string of text, after defaults */
+static int load(amphi_config *c, const char *text, char *err, size_t errlen) {
+  config_defaults(c);
+  err[0] = '\0';
+  return config_load_string(c, text, err, errlen);
+}
+
 /* ---- defaults --------------------------------------------------------------------- */
 
 static void test_defaults(void **state) {
@@ -232,6 +239,49 @@ static void test_bool_flags(void **state) {
   assert_one_line(err);
 }
 
+/* One input that must be refused: a config file's text (FILE_TEXT) or a command line
+ * (FLAGS: CFG_RUN or CFG_SERVE, then its words). Its error is err exactly or, with prefix, a
+ * one-line error that starts with err. */
+typedef struct refusal {
+  const char *text; /* NULL: the command line */
+  int where;
+  const char *argv[5]; /* NULL-terminated */
+  const char *err;
+  bool prefix;
+} refusal;
+#define FILE_TEXT(text) (text), 0, {NULL}
+#define FLAGS(where, ...) NULL, (where), {__VA_ARGS__}
+
+static void assert_refused(const refusal *cases, size_t n) {
+  amphi_config c;
+  char err[256];
+  for (size_t i = 0; i < n; i++) {
+    const refusal *r = &cases[i];
+    int rc;
+    if (r->text) {
+      rc = load(&c, r->text, err, sizeof err);
+    } else {
+      char *argv[5];
+      int argc = 0;
+      for (; r->argv[argc]; argc++) argv[argc] = (char *)r->argv[argc];
+      config_defaults(&c);
+      rc = config_parse_args(&c, argc, argv, r->where, err, sizeof err);
+    }
+    if (rc != -1) fprintf(stderr, "accepted: '%s'\n", r->text ? r->text : r->argv[0]);
+    assert_int_equal(rc, -1);
+    if (r->prefix)
+      assert_err_starts(err, r->err);
+    else
+      assert_string_equal(err, r->err);
+  }
+}
+
+/* One config file refused with exactly the error want. */
+static void assert_file_refused(const char *text, const char *want) {
+  const refusal r = {FILE_TEXT(text), want, false};
+  assert_refused(&r, 1);
+}
+
 static void test_flag_errors(void **state) {
   (void)state;
   amphi_config c;
@@ -243,47 +293,41 @@ static void test_flag_errors(void **state) {
   assert_non_null(strstr(err, "x"));
   assert_null(strstr(err, "max_participants")); /* the flag as typed, not the key */
 
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--max-participants=12abc"), -1);
-  assert_err_starts(err, "--max-participants");
-
   assert_int_equal(PARSE(&c, CFG_RUN, err, "--port", "70000"), -1);
   assert_err_starts(err, "--port");
   assert_non_null(strstr(err, "range"));
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--port=0"), -1);
-  assert_err_starts(err, "--port");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--max-participants", "-1"), -1);
-  assert_err_starts(err, "--max-participants");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--visitor-nodes", "100000"), -1);
-  assert_err_starts(err, "--visitor-nodes");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--port", "99999999999999999999999"), -1);
-  assert_err_starts(err, "--port");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--port="), -1);
-  assert_err_starts(err, "--port");
-
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--log-level", "loud"), -1);
-  assert_err_starts(err, "--log-level");
 
   /* missing value */
   assert_int_equal(PARSE(&c, CFG_RUN, err, "--port"), -1);
   assert_err_starts(err, "--port");
   assert_non_null(strstr(err, "value"));
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--bridges", "2", "--media-ip"), -1);
-  assert_err_starts(err, "--media-ip");
 
-  /* unknown */
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--bogus", "1"), -1);
-  assert_string_equal(err, "unknown flag --bogus");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--bogus=1"), -1);
-  assert_string_equal(err, "unknown flag --bogus");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--port", "9000", "--Port", "1"), -1);
-  assert_string_equal(err, "unknown flag --Port");
-  /* serve-only keys are not flags of run, run-only ones not of serve */
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--nats-url", "nats://127.0.0.1:4222"), -1);
-  assert_string_equal(err, "unknown flag --nats-url");
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--role=visitor"), -1);
-  assert_string_equal(err, "unknown flag --role");
-  assert_int_equal(PARSE(&c, CFG_SERVE, err, "--visitor-nodes", "2"), -1);
-  assert_string_equal(err, "unknown flag --visitor-nodes");
+  static const refusal cases[] = {
+      /* bad values */
+      {FLAGS(CFG_RUN, "--max-participants=12abc"), "--max-participants", true},
+      {FLAGS(CFG_RUN, "--port=0"), "--port", true},
+      {FLAGS(CFG_RUN, "--max-participants", "-1"), "--max-participants", true},
+      {FLAGS(CFG_RUN, "--visitor-nodes", "100000"), "--visitor-nodes", true},
+      {FLAGS(CFG_RUN, "--port", "99999999999999999999999"), "--port", true},
+      {FLAGS(CFG_RUN, "--port="), "--port", true},
+      {FLAGS(CFG_RUN, "--log-level", "loud"), "--log-level", true},
+      /* missing value */
+      {FLAGS(CFG_RUN, "--bridges", "2", "--media-ip"), "--media-ip", true},
+      /* unknown */
+      {FLAGS(CFG_RUN, "--bogus", "1"), "unknown flag --bogus", false},
+      {FLAGS(CFG_RUN, "--bogus=1"), "unknown flag --bogus", false},
+      {FLAGS(CFG_RUN, "--port", "9000", "--Port", "1"), "unknown flag --Port", false},
+      /* serve-only keys are not flags of run, run-only ones not of serve */
+      {FLAGS(CFG_RUN, "--nats-url", "nats://127.0.0.1:4222"), "unknown flag --nats-url", false},
+      {FLAGS(CFG_RUN, "--role=visitor"), "unknown flag --role", false},
+      {FLAGS(CFG_SERVE, "--visitor-nodes", "2"), "unknown flag --visitor-nodes", false},
+      /* not a flag at all: some one-line error */
+      {FLAGS(CFG_RUN, "9000"), "", true},
+      {FLAGS(CFG_RUN, "--"), "", true},
+      {FLAGS(CFG_RUN, "-p", "9000"), "", true},
+  };
+  assert_refused(cases, sizeof cases / sizeof cases[0]);
+
   /* a very long unknown flag still gives a bounded one-line error */
   char longflag[300];
   memset(longflag, 'z', sizeof longflag - 1);
@@ -291,14 +335,6 @@ static void test_flag_errors(void **state) {
   longflag[sizeof longflag - 1] = '\0';
   assert_int_equal(PARSE(&c, CFG_RUN, err, longflag), -1);
   assert_err_starts(err, "unknown flag --zzz");
-
-  /* not a flag at all */
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "9000"), -1);
-  assert_one_line(err);
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "--"), -1);
-  assert_one_line(err);
-  assert_int_equal(PARSE(&c, CFG_RUN, err, "-p", "9000"), -1);
-  assert_one_line(err);
 
   /* a string longer than its field */
   char big[400];
@@ -315,12 +351,6 @@ static void test_flag_errors(void **state) {
 }
 
 /* ---- files ------------------------------------------------------------------------ */
-
-static int load(amphi_config *c, const char *text, char *err, size_t errlen) {
-  config_defaults(c);
-  err[0] = '\0';
-  return config_load_string(c, text, err, errlen);
-}
 
 static void test_file(void **state) {
   (void)state;
@@ -358,8 +388,8 @@ static void test_file(void **state) {
   assert_int_equal(load(&c, "port = 7000", err, sizeof err), 0);
   assert_int_equal(c.port, 7000);
   /* Windows line ends */
-  assert_int_equal(load(&c, "port = 7001\r\nbridges_x_nope = 1\r\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:2: bridges_x_nope: unknown key");
+  assert_file_refused("port = 7001\r\nbridges_x_nope = 1\r\n",
+                      "<config>:2: bridges_x_nope: unknown key");
 }
 
 static void test_file_errors(void **state) {
@@ -367,55 +397,43 @@ static void test_file_errors(void **state) {
   amphi_config c;
   char err[256];
 
-  assert_int_equal(load(&c, "port = 9000\n\n; comment\nbogus = 1\nport = 9001\n", err, sizeof err),
-                   -1);
-  assert_string_equal(err, "<config>:4: bogus: unknown key");
-  assert_int_equal(load(&c, "bogus = 1\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:1: bogus: unknown key");
-  /* the first bad line is the one reported */
-  assert_int_equal(load(&c, "port = 1\nfirst = 1\nsecond = 2\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:2: first: unknown key");
+  static const refusal unknown[] = {
+      {FILE_TEXT("port = 9000\n\n; comment\nbogus = 1\nport = 9001\n"),
+       "<config>:4: bogus: unknown key", false},
+      {FILE_TEXT("bogus = 1\n"), "<config>:1: bogus: unknown key", false},
+      /* the first bad line is the one reported */
+      {FILE_TEXT("port = 1\nfirst = 1\nsecond = 2\n"), "<config>:2: first: unknown key", false},
+  };
+  assert_refused(unknown, sizeof unknown / sizeof unknown[0]);
 
   /* sections other than [amphi] */
   assert_int_equal(load(&c, "port = 9000\n[other]\nport = 9001\n", err, sizeof err), -1);
   assert_err_starts(err, "<config>:3: ");
   assert_non_null(strstr(err, "other"));
 
-  /* bad values */
-  assert_int_equal(load(&c, "\nauto_promote = maybe\n", err, sizeof err), -1);
-  assert_err_starts(err, "<config>:2: auto_promote: ");
-  assert_int_equal(load(&c, "port = 99999\n", err, sizeof err), -1);
-  assert_err_starts(err, "<config>:1: port: ");
-  assert_int_equal(load(&c, "port = \n", err, sizeof err), -1);
-  assert_err_starts(err, "<config>:1: port: ");
-  assert_int_equal(load(&c, "role = leader\n", err, sizeof err), -1);
-  assert_err_starts(err, "<config>:1: role: ");
-  assert_int_equal(load(&c, "log_level = verbose\n", err, sizeof err), -1);
-  assert_err_starts(err, "<config>:1: log_level: ");
-
-  /* keys of `run` only are refused in a file */
-  assert_int_equal(load(&c, "port = 1\nvisitor_nodes = 4\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:2: visitor_nodes: unknown key");
-  assert_int_equal(load(&c, "bridges = 2\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:1: bridges: unknown key");
-  /* flag spelling is not a key */
-  assert_int_equal(load(&c, "max-participants = 4\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:1: max-participants: unknown key");
-
-  /* lines that are not key = value */
-  assert_int_equal(load(&c, "port = 1\njust words\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:2: not a 'key = value' line");
-  assert_int_equal(load(&c, "[amphi\nport = 1\n", err, sizeof err), -1);
-  assert_err_starts(err, "<config>:1: ");
+  static const refusal rest[] = {
+      /* bad values */
+      {FILE_TEXT("\nauto_promote = maybe\n"), "<config>:2: auto_promote: ", true},
+      {FILE_TEXT("port = 99999\n"), "<config>:1: port: ", true},
+      {FILE_TEXT("port = \n"), "<config>:1: port: ", true},
+      {FILE_TEXT("role = leader\n"), "<config>:1: role: ", true},
+      {FILE_TEXT("log_level = verbose\n"), "<config>:1: log_level: ", true},
+      /* keys of `run` only are refused in a file */
+      {FILE_TEXT("port = 1\nvisitor_nodes = 4\n"), "<config>:2: visitor_nodes: unknown key", false},
+      {FILE_TEXT("bridges = 2\n"), "<config>:1: bridges: unknown key", false},
+      /* flag spelling is not a key */
+      {FILE_TEXT("max-participants = 4\n"), "<config>:1: max-participants: unknown key", false},
+      /* lines that are not key = value */
+      {FILE_TEXT("port = 1\njust words\n"), "<config>:2: not a 'key = value' line", false},
+      {FILE_TEXT("[amphi\nport = 1\n"), "<config>:1: ", true},
+  };
+  assert_refused(rest, sizeof rest / sizeof rest[0]);
 }
 
 /* A syntax error followed by a bad key: the message must describe the line it names. */
 static void test_file_error_line_matches_reason(void **state) {
   (void)state;
-  amphi_config c;
-  char err[256];
-  assert_int_equal(load(&c, "just words\nbogus = 1\n", err, sizeof err), -1);
-  assert_string_equal(err, "<config>:1: not a 'key = value' line");
+  assert_file_refused("just words\nbogus = 1\n", "<config>:1: not a 'key = value' line");
 }
 
 /* Values up to the field size (CFG_STR_MAX - 1 characters) can be set from the command line;
@@ -457,8 +475,10 @@ static void test_file_long_value_not_cut_silently(void **state) {
   char text[300];
   snprintf(text, sizeof text, "jwt_secret = %s\n", secret);
   int rc = load(&c, text, err, sizeof err);
-  if (rc == 0) assert_string_equal(c.jwt_secret, secret);
-  else assert_err_starts(err, "<config>:1: jwt_secret");
+  if (rc == 0)
+    assert_string_equal(c.jwt_secret, secret);
+  else
+    assert_err_starts(err, "<config>:1: jwt_secret");
 }
 
 static void test_load_file(void **state) {
@@ -544,8 +564,9 @@ static void test_validate(void **state) {
   assert_int_equal(config_validate(&c, CFG_SERVE, err, sizeof err), 0);
 
   /* node ids */
-  static const char *good[] = {"v1", "main", "visitor-12", "bridge_3", "0",
-                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+  static const char *good[] = {
+      "v1",       "main", "visitor-12",
+      "bridge_3", "0",    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
   static const char *bad[] = {"V1", "v 1", "v/1", "v.1", "ü", "v1\t", "node:1", "a\"b"};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     serve_base(&c, "main");
