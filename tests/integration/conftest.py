@@ -630,3 +630,37 @@ async def close_all(*clients):
 def run(coro, timeout=60):
     """Runs a test coroutine with an overall bound."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Clients(list):
+    """The clients a test has open, in the order it opened them; run_with_clients closes
+    them all when the test ends, passed or failed. Each is kept as soon as it is open, so
+    that a failure halfway through a series of joins leaves none behind."""
+
+    async def connect(self, url, label=None):
+        c = await Client.connect(url, label)
+        self.append(c)
+        return c
+
+    async def join(self, server, room, name, **kw):
+        """join(server, room, name, ...), the client kept."""
+        c = await join(server, room, name, **kw)
+        self.append(c)
+        return c
+
+    async def join_each(self, server, room, names, **kw):
+        """One join per name, one after the other (admission depends on the order)."""
+        return [await self.join(server, room, n, **kw) for n in names]
+
+
+def run_with_clients(body, timeout=60):
+    """run() of body(clients), a coroutine function given a fresh Clients list; every
+    client in it is closed at the end."""
+    async def wrapped():
+        clients = Clients()
+        try:
+            await body(clients)
+        finally:
+            await close_all(*clients)
+
+    return run(wrapped(), timeout)

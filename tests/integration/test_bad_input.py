@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import (Client, RawWS, amphi_token, close_all, join, make_jwt, run)
+from conftest import (Client, RawWS, amphi_token, join, make_jwt, run,
+                      run_with_clients)
 
 ROOM = "acme/townhall"
 
@@ -54,36 +55,28 @@ def case_server(amphi, *flags, visitor_nodes=1):
 def test_bad_json(amphi, raw):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        bad = await join(srv, ROOM, "Bad")
-        try:
-            await expect_error(bad, raw, "bad_json")
-            await observer_unharmed(obs, bad)
-        finally:
-            await close_all(obs, bad)
+    async def body(clients):
+        obs, bad = await clients.join_each(srv, ROOM, ["Obs", "Bad"])
+        await expect_error(bad, raw, "bad_json")
+        await observer_unharmed(obs, bad)
 
-    run(body())
+    run_with_clients(body)
 
 
 def test_unknown_type(amphi):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        bad = await join(srv, ROOM, "Bad")
-        vis = await join(srv, ROOM, "Vis", visitor=True)
-        fresh = await Client.connect(srv.ws_url())
-        try:
-            await expect_error(bad, {"type": "nope", "id": "u1"}, "unknown_type", "u1")
-            await expect_error(vis, {"type": "nope", "id": "u2"}, "unknown_type", "u2")
-            await expect_error(fresh, {"type": "x" * 1000, "id": "u3"}, "unknown_type", "u3")
-            await expect_error(bad, {"type": "Chat", "text": "hi"}, "unknown_type")
-            await observer_unharmed(obs, bad, vis)
-        finally:
-            await close_all(obs, bad, vis, fresh)
+    async def body(clients):
+        obs, bad = await clients.join_each(srv, ROOM, ["Obs", "Bad"])
+        vis = await clients.join(srv, ROOM, "Vis", visitor=True)
+        fresh = await clients.connect(srv.ws_url())
+        await expect_error(bad, {"type": "nope", "id": "u1"}, "unknown_type", "u1")
+        await expect_error(vis, {"type": "nope", "id": "u2"}, "unknown_type", "u2")
+        await expect_error(fresh, {"type": "x" * 1000, "id": "u3"}, "unknown_type", "u3")
+        await expect_error(bad, {"type": "Chat", "text": "hi"}, "unknown_type")
+        await observer_unharmed(obs, bad, vis)
 
-    run(body())
+    run_with_clients(body)
 
 
 # --- bad_request -----------------------------------------------------------------------
@@ -109,34 +102,27 @@ def test_unknown_type(amphi):
 def test_bad_request_fields(amphi, msg, echo):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        bad = await join(srv, ROOM, "Bad")
-        try:
-            await expect_error(bad, msg, "bad_request", echo)
-            await observer_unharmed(obs, bad)
-        finally:
-            await close_all(obs, bad)
+    async def body(clients):
+        obs, bad = await clients.join_each(srv, ROOM, ["Obs", "Bad"])
+        await expect_error(bad, msg, "bad_request", echo)
+        await observer_unharmed(obs, bad)
 
-    run(body())
+    run_with_clients(body)
 
 
 def test_bad_request_from_a_visitor(amphi):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        vis = await join(srv, ROOM, "Vis", visitor=True)
-        try:
-            await expect_error(vis, {"type": "chat", "id": "v1"}, "bad_request", "v1")
-            await expect_error(vis, {"type": "chat", "text": "x" * 2001, "id": "v2"},
-                               "bad_request", "v2")
-            await expect_error(vis, "[]", "bad_json")
-            await observer_unharmed(obs, vis)
-        finally:
-            await close_all(obs, vis)
+    async def body(clients):
+        obs = await clients.join(srv, ROOM, "Obs")
+        vis = await clients.join(srv, ROOM, "Vis", visitor=True)
+        await expect_error(vis, {"type": "chat", "id": "v1"}, "bad_request", "v1")
+        await expect_error(vis, {"type": "chat", "text": "x" * 2001, "id": "v2"},
+                           "bad_request", "v2")
+        await expect_error(vis, "[]", "bad_json")
+        await observer_unharmed(obs, vis)
 
-    run(body())
+    run_with_clients(body)
 
 
 @pytest.mark.parametrize("room", ["a/b/c", "sp ace", "a" * 65, "a" * 65 + "/x",
@@ -145,20 +131,17 @@ def test_bad_request_from_a_visitor(amphi):
 def test_bad_room_names(amphi, room):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        bad = await Client.connect(srv.ws_url())
-        try:
-            await expect_error(bad, {"type": "join", "room": room, "name": "B", "id": "j"},
-                               "bad_request", "j")
-            # Still not joined, still usable: a good join works on the same connection.
-            ans = await bad.join({"room": ROOM, "name": "B"})
-            assert ans["type"] == "joined", ans
-            await observer_unharmed(obs, bad)
-        finally:
-            await close_all(obs, bad)
+    async def body(clients):
+        obs = await clients.join(srv, ROOM, "Obs")
+        bad = await clients.connect(srv.ws_url())
+        await expect_error(bad, {"type": "join", "room": room, "name": "B", "id": "j"},
+                           "bad_request", "j")
+        # Still not joined, still usable: a good join works on the same connection.
+        ans = await bad.join({"room": ROOM, "name": "B"})
+        assert ans["type"] == "joined", ans
+        await observer_unharmed(obs, bad)
 
-    run(body())
+    run_with_clients(body)
 
 
 @pytest.mark.parametrize("room,name", [("UPPER/ok", "upper/ok"), ("Acme/TownHall", ROOM),
@@ -167,34 +150,28 @@ def test_bad_room_names(amphi, room):
 def test_room_names_accepted(amphi, room, name):
     srv = case_server(amphi)
 
-    async def body():
-        a = await join(srv, room, "A")
-        try:
-            assert a.joined["room"]["name"] == name
-            # The lower-cased name is the same room.
-            b = await join(srv, name, "B")
-            assert b.joined["room"]["name"] == name
-            assert len(b.joined["room"]["participants"]) == 2
-            await b.close()
-        finally:
-            await a.close()
+    async def body(clients):
+        a = await clients.join(srv, room, "A")
+        assert a.joined["room"]["name"] == name
+        # The lower-cased name is the same room.
+        b = await clients.join(srv, name, "B")
+        assert b.joined["room"]["name"] == name
+        assert len(b.joined["room"]["participants"]) == 2
+        await b.close()
 
-    run(body())
+    run_with_clients(body)
 
 
 @pytest.mark.parametrize("name", ["", "   ", "n" * 65, "a\nb", 5])
 def test_bad_names(amphi, name):
     srv = case_server(amphi)
 
-    async def body():
-        bad = await Client.connect(srv.ws_url())
-        try:
-            await expect_error(bad, {"type": "join", "room": ROOM, "name": name, "id": "j"},
-                               "bad_request", "j")
-        finally:
-            await bad.close()
+    async def body(clients):
+        bad = await clients.connect(srv.ws_url())
+        await expect_error(bad, {"type": "join", "room": ROOM, "name": name, "id": "j"},
+                           "bad_request", "j")
 
-    run(body())
+    run_with_clients(body)
 
 
 # --- forbidden -------------------------------------------------------------------------
@@ -208,18 +185,15 @@ def test_bad_names(amphi, name):
 def test_forbidden_to_visitors(amphi, msg):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        vis = await join(srv, ROOM, "Vis", visitor=True)
-        try:
-            assert vis.joined["role"] == "visitor"
-            await expect_error(vis, dict(msg, id="f1"), "forbidden", "f1")
-            await observer_unharmed(obs, vis)
-            assert not obs.of_type("room_updated") and not vis.of_type("room_updated")
-        finally:
-            await close_all(obs, vis)
+    async def body(clients):
+        obs = await clients.join(srv, ROOM, "Obs")
+        vis = await clients.join(srv, ROOM, "Vis", visitor=True)
+        assert vis.joined["role"] == "visitor"
+        await expect_error(vis, dict(msg, id="f1"), "forbidden", "f1")
+        await observer_unharmed(obs, vis)
+        assert not obs.of_type("room_updated") and not vis.of_type("room_updated")
 
-    run(body())
+    run_with_clients(body)
 
 
 # --- unauthorized ----------------------------------------------------------------------
@@ -254,46 +228,38 @@ def test_unauthorized(amphi):
         "tampered": good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
     }
 
-    async def body():
-        clients = []
-        try:
-            mod = await Client.connect(srv.ws_url())
-            clients.append(mod)
-            ans = await mod.join({"room": ROOM, "name": "Someone", "token": good})
-            assert ans["type"] == "joined", ans
-            assert ans["role"] == "participant" and ans["moderator"] is True
-            assert ans["room"]["participants"][0]["name"] == "Ada"  # from the token
-            for why, tok in bad_tokens.items():
-                c = await Client.connect(srv.ws_url(), label=why.replace(" ", "-"))
-                clients.append(c)
-                msg = {"type": "join", "room": ROOM, "name": "Eve", "id": "j"}
-                if tok is not None:
-                    msg["token"] = tok
-                await expect_error(c, msg, "unauthorized", "j")
-            # A token without the moderator claim joins, not as moderator; a visitor
-            # token is redirected.
-            plain = amphi_token("--secret", SECRET, "--room", "townhall", "--tenant", "acme",
-                                "--name", "Bob")
-            b = await Client.connect(srv.ws_url())
-            clients.append(b)
-            ans = await b.join({"room": ROOM, "token": plain})
-            assert ans["type"] == "joined" and ans["moderator"] is False, ans
-            wild = make_jwt(SECRET, claims(room="*", sub="*",
-                                           context={"user": {"name": "W",
-                                                             "role": "visitor"}}))
-            w = await Client.connect(srv.ws_url())
-            clients.append(w)
-            ans = await w.join({"room": ROOM, "token": wild})
-            assert ans["type"] == "redirect" and ans["role"] == "visitor", ans
-            # Nobody in the room heard of any of it.
-            await observer_unharmed(mod)
-            assert [m["type"] for m in mod.msgs
-                    if "seq" in m and m["type"] != "visitor_count"] == \
-                ["participant_joined", "chat"], mod.msgs
-        finally:
-            await close_all(*clients)
+    async def body(clients):
+        mod = await clients.connect(srv.ws_url())
+        ans = await mod.join({"room": ROOM, "name": "Someone", "token": good})
+        assert ans["type"] == "joined", ans
+        assert ans["role"] == "participant" and ans["moderator"] is True
+        assert ans["room"]["participants"][0]["name"] == "Ada"  # from the token
+        for why, tok in bad_tokens.items():
+            c = await clients.connect(srv.ws_url(), label=why.replace(" ", "-"))
+            msg = {"type": "join", "room": ROOM, "name": "Eve", "id": "j"}
+            if tok is not None:
+                msg["token"] = tok
+            await expect_error(c, msg, "unauthorized", "j")
+        # A token without the moderator claim joins, not as moderator; a visitor
+        # token is redirected.
+        plain = amphi_token("--secret", SECRET, "--room", "townhall", "--tenant", "acme",
+                            "--name", "Bob")
+        b = await clients.connect(srv.ws_url())
+        ans = await b.join({"room": ROOM, "token": plain})
+        assert ans["type"] == "joined" and ans["moderator"] is False, ans
+        wild = make_jwt(SECRET, claims(room="*", sub="*",
+                                       context={"user": {"name": "W",
+                                                         "role": "visitor"}}))
+        w = await clients.connect(srv.ws_url())
+        ans = await w.join({"room": ROOM, "token": wild})
+        assert ans["type"] == "redirect" and ans["role"] == "visitor", ans
+        # Nobody in the room heard of any of it.
+        await observer_unharmed(mod)
+        assert [m["type"] for m in mod.msgs
+                if "seq" in m and m["type"] != "visitor_count"] == \
+            ["participant_joined", "chat"], mod.msgs
 
-    run(body())
+    run_with_clients(body)
 
 
 def test_token_tool_makes_a_moderator_token(amphi):
@@ -301,16 +267,13 @@ def test_token_tool_makes_a_moderator_token(amphi):
     tok = amphi_token("--secret", "S", "--room", "townhall", "--tenant", "acme",
                       "--name", "Ada", "--moderator")
 
-    async def body():
-        a = await join(srv, ROOM, "ignored", token=tok)
-        try:
-            assert a.joined["role"] == "participant" and a.joined["moderator"] is True
-            ok = await a.request({"type": "set_room", "max_participants": 3})
-            assert ok["type"] == "ok", ok
-        finally:
-            await a.close()
+    async def body(clients):
+        a = await clients.join(srv, ROOM, "ignored", token=tok)
+        assert a.joined["role"] == "participant" and a.joined["moderator"] is True
+        ok = await a.request({"type": "set_room", "max_participants": 3})
+        assert ok["type"] == "ok", ok
 
-    run(body())
+    run_with_clients(body)
 
 
 # --- ticket_invalid --------------------------------------------------------------------
@@ -337,53 +300,46 @@ def test_ticket_invalid(amphi):
                 return r, port - srv.port
         raise AssertionError("no redirect to node %s" % want_node)
 
-    async def body():
-        clients = []
-        try:
-            obs = await join(srv, ROOM, "Obs")
-            clients.append(obs)
-            r1, n1 = await redirect_for(ROOM)
-            other = 2 if n1 == 1 else 1
-            r_other_room, _ = await redirect_for("acme/boardroom", n1)
-            on_n1 = await Client.connect(srv.ws_url(n1), "v-n1")
-            on_other = await Client.connect(srv.ws_url(other), "v-other")
-            clients += [on_n1, on_other]
-            cases = [
-                (on_n1, None),                          # no ticket
-                (on_n1, ""),                            # empty ticket
-                (on_n1, flip_signature(r1["ticket"])),  # forged
-                (on_n1, r1["ticket"][:-10]),            # cut short
-                (on_n1, "x" * 100),                     # garbage
-                (on_n1, r_other_room["ticket"]),        # another room's
-                (on_other, r1["ticket"]),               # another node's
-            ]
-            for c, ticket in cases:
-                msg = {"type": "join", "room": ROOM, "name": "T", "id": "t"}
-                if ticket is not None:
-                    msg["ticket"] = ticket
-                await expect_error(c, msg, "ticket_invalid", "t")
-            # A forged claim part (with the real signature).
-            claims_b64, sig = r1["ticket"].rsplit(".", 1)
-            raw = json.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
-            raw["node"] = "visitor-%d" % other if raw.get("node") else raw.get("node")
-            raw["name"] = "Mallory"
-            forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).rstrip(b"=").decode()
-            await expect_error(on_other, {"type": "join", "room": ROOM, "name": "T",
-                                          "ticket": forged + "." + sig, "id": "t"},
-                               "ticket_invalid", "t")
-            # A visitor ticket is no way onto the main node.
-            m = await Client.connect(srv.ws_url(0))
-            clients.append(m)
-            await expect_error(m, {"type": "join", "room": ROOM, "name": "T",
-                                   "ticket": r1["ticket"], "id": "t"}, "ticket_invalid", "t")
-            # The refused connection still joins with the right ticket.
-            ans = await on_n1.join({"room": ROOM, "name": "T", "ticket": r1["ticket"]})
-            assert ans["type"] == "joined" and ans["role"] == "visitor", ans
-            await observer_unharmed(obs, on_n1)
-        finally:
-            await close_all(*clients)
+    async def body(clients):
+        obs = await clients.join(srv, ROOM, "Obs")
+        r1, n1 = await redirect_for(ROOM)
+        other = 2 if n1 == 1 else 1
+        r_other_room, _ = await redirect_for("acme/boardroom", n1)
+        on_n1 = await clients.connect(srv.ws_url(n1), "v-n1")
+        on_other = await clients.connect(srv.ws_url(other), "v-other")
+        cases = [
+            (on_n1, None),                          # no ticket
+            (on_n1, ""),                            # empty ticket
+            (on_n1, flip_signature(r1["ticket"])),  # forged
+            (on_n1, r1["ticket"][:-10]),            # cut short
+            (on_n1, "x" * 100),                     # garbage
+            (on_n1, r_other_room["ticket"]),        # another room's
+            (on_other, r1["ticket"]),               # another node's
+        ]
+        for c, ticket in cases:
+            msg = {"type": "join", "room": ROOM, "name": "T", "id": "t"}
+            if ticket is not None:
+                msg["ticket"] = ticket
+            await expect_error(c, msg, "ticket_invalid", "t")
+        # A forged claim part (with the real signature).
+        claims_b64, sig = r1["ticket"].rsplit(".", 1)
+        raw = json.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
+        raw["node"] = "visitor-%d" % other if raw.get("node") else raw.get("node")
+        raw["name"] = "Mallory"
+        forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).rstrip(b"=").decode()
+        await expect_error(on_other, {"type": "join", "room": ROOM, "name": "T",
+                                      "ticket": forged + "." + sig, "id": "t"},
+                           "ticket_invalid", "t")
+        # A visitor ticket is no way onto the main node.
+        m = await clients.connect(srv.ws_url(0))
+        await expect_error(m, {"type": "join", "room": ROOM, "name": "T",
+                               "ticket": r1["ticket"], "id": "t"}, "ticket_invalid", "t")
+        # The refused connection still joins with the right ticket.
+        ans = await on_n1.join({"room": ROOM, "name": "T", "ticket": r1["ticket"]})
+        assert ans["type"] == "joined" and ans["role"] == "visitor", ans
+        await observer_unharmed(obs, on_n1)
 
-    run(body())
+    run_with_clients(body)
 
 
 # Expired tickets: a ticket is signed with the cluster secret, which `amphi run` makes at
@@ -397,33 +353,29 @@ def test_ticket_invalid(amphi):
 def test_frame_over_64k_closes_1009(amphi):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        big = await join(srv, ROOM, "Big")
-        edge = await join(srv, ROOM, "Edge", visitor=True)
-        try:
-            # Exactly 64 KiB is allowed.
-            head = '{"type":"ping","id":"edge","pad":"'
-            frame = head + "p" * (65536 - len(head) - 2) + '"}'
-            assert len(frame.encode()) == 65536
-            start = len(edge.msgs)
-            await edge.send_raw(frame)
-            pong = await edge.wait_for(lambda m: m.get("id") == "edge", start=start)
-            assert pong == {"type": "pong", "id": "edge"}
-            # One byte more closes the connection with 1009.
-            frame = head + "p" * (65537 - len(head) - 2) + '"}'
-            await big.send_raw(frame)
-            code = await big.wait_closed()
-            assert code == 1009, code
-            await observer_unharmed(obs, edge)
-            # Also on a visitor node, and with a frame far over the limit.
-            await edge.send_raw("x" * 300000)
-            assert await edge.wait_closed() == 1009
-            await observer_unharmed(obs)
-        finally:
-            await close_all(obs, big, edge)
+    async def body(clients):
+        obs, big = await clients.join_each(srv, ROOM, ["Obs", "Big"])
+        edge = await clients.join(srv, ROOM, "Edge", visitor=True)
+        # Exactly 64 KiB is allowed.
+        head = '{"type":"ping","id":"edge","pad":"'
+        frame = head + "p" * (65536 - len(head) - 2) + '"}'
+        assert len(frame.encode()) == 65536
+        start = len(edge.msgs)
+        await edge.send_raw(frame)
+        pong = await edge.wait_for(lambda m: m.get("id") == "edge", start=start)
+        assert pong == {"type": "pong", "id": "edge"}
+        # One byte more closes the connection with 1009.
+        frame = head + "p" * (65537 - len(head) - 2) + '"}'
+        await big.send_raw(frame)
+        code = await big.wait_closed()
+        assert code == 1009, code
+        await observer_unharmed(obs, edge)
+        # Also on a visitor node, and with a frame far over the limit.
+        await edge.send_raw("x" * 300000)
+        assert await edge.wait_closed() == 1009
+        await observer_unharmed(obs)
 
-    run(body())
+    run_with_clients(body)
 
 
 def flood(srv, node, room, ticket=None):
@@ -510,34 +462,30 @@ def test_flood_close_code_is_1008(amphi):
 def test_burst_is_rate_limited_but_stays_open(amphi):
     srv = case_server(amphi)
 
-    async def body():
-        obs = await join(srv, ROOM, "Obs")
-        fast = await join(srv, ROOM, "Fast")
-        try:
-            for i in range(60):
-                await fast.send_raw(json.dumps({"type": "ping", "id": "b%d" % i}))
-            err = await fast.wait_for("error")
-            assert err["code"] == "rate_limited", err
-            pongs = fast.of_type("pong")
-            assert 30 <= len(pongs) < 60, len(pongs)
-            # Bounded wait for the bucket to refill: a ping gets through again.
-            deadline = time.monotonic() + 3
-            while True:
-                start = len(fast.msgs)
-                rid = fast.new_id()
-                await fast.send_raw(json.dumps({"type": "ping", "id": rid}))
-                try:
-                    await fast.wait_for(lambda m: m.get("id") == rid, timeout=0.2,
-                                        start=start)
-                    break
-                except AssertionError:
-                    assert time.monotonic() < deadline, "never answered again"
-            assert not fast.closed
-            await observer_unharmed(obs, fast)
-        finally:
-            await close_all(obs, fast)
+    async def body(clients):
+        obs, fast = await clients.join_each(srv, ROOM, ["Obs", "Fast"])
+        for i in range(60):
+            await fast.send_raw(json.dumps({"type": "ping", "id": "b%d" % i}))
+        err = await fast.wait_for("error")
+        assert err["code"] == "rate_limited", err
+        pongs = fast.of_type("pong")
+        assert 30 <= len(pongs) < 60, len(pongs)
+        # Bounded wait for the bucket to refill: a ping gets through again.
+        deadline = time.monotonic() + 3
+        while True:
+            start = len(fast.msgs)
+            rid = fast.new_id()
+            await fast.send_raw(json.dumps({"type": "ping", "id": rid}))
+            try:
+                await fast.wait_for(lambda m: m.get("id") == rid, timeout=0.2,
+                                    start=start)
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, "never answered again"
+        assert not fast.closed
+        await observer_unharmed(obs, fast)
 
-    run(body())
+    run_with_clients(body)
 
 
 # --- unavailable -----------------------------------------------------------------------
@@ -546,21 +494,18 @@ def test_burst_is_rate_limited_but_stays_open(amphi):
 def test_unavailable_without_visitor_nodes(amphi):
     srv = amphi("--max-participants", 1, visitor_nodes=0)
 
-    async def body():
-        a = await join(srv, ROOM, "Ada")
-        b = await Client.connect(srv.ws_url())
-        c = await Client.connect(srv.ws_url())
-        try:
-            await expect_error(b, {"type": "join", "room": ROOM, "name": "B", "id": "u"},
-                               "unavailable", "u")
-            # Asking to be a visitor, in a room with space, is no better.
-            await expect_error(c, {"type": "join", "room": "acme/other", "name": "C",
-                                   "visitor": True, "id": "w"}, "unavailable", "w")
-            # A seat frees: the same connection gets it.
-            ans = await c.join({"room": "acme/other", "name": "C"})
-            assert ans["type"] == "joined", ans
-            await observer_unharmed(a)
-        finally:
-            await close_all(a, b, c)
+    async def body(clients):
+        a = await clients.join(srv, ROOM, "Ada")
+        b = await clients.connect(srv.ws_url())
+        c = await clients.connect(srv.ws_url())
+        await expect_error(b, {"type": "join", "room": ROOM, "name": "B", "id": "u"},
+                           "unavailable", "u")
+        # Asking to be a visitor, in a room with space, is no better.
+        await expect_error(c, {"type": "join", "room": "acme/other", "name": "C",
+                               "visitor": True, "id": "w"}, "unavailable", "w")
+        # A seat frees: the same connection gets it.
+        ans = await c.join({"room": "acme/other", "name": "C"})
+        assert ans["type"] == "joined", ans
+        await observer_unharmed(a)
 
-    run(body())
+    run_with_clients(body)

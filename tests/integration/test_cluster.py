@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import (AMPHI_BIN, TIMEOUT, Client, check_sanitizers, close_all, free_port_range,
-                      free_udp_range, http, http_json, join, run, sanitizer_env)
+from conftest import (AMPHI_BIN, TIMEOUT, Client, check_sanitizers, free_port_range,
+                      free_udp_range, http, http_json, run_with_clients, sanitizer_env)
 
 ROOM = "acme/townhall"
 NATS = next((p for p in ("/usr/sbin/nats-server", "/usr/bin/nats-server")
@@ -180,70 +180,60 @@ def cluster(tmp_path):
 
 
 def test_cluster_admission_chat_counts_threshold(cluster):
-    async def body():
-        clients = []
-        try:
-            a = await join(cluster, ROOM, "Ada")
-            b = await join(cluster, ROOM, "Bob")
-            clients += [a, b]
-            assert (a.joined["role"], a.joined["moderator"]) == ("participant", True)
-            assert (b.joined["role"], b.joined["moderator"]) == ("participant", False)
-            vs = []
-            for i in range(6):
-                vs.append(await join(cluster, ROOM, "V%d" % i))
-            clients += vs
-            assert {v.joined["role"] for v in vs} == {"visitor"}
-            assert {v.node for v in vs} == {1, 2}, [v.node for v in vs]
-            for v in vs:
-                names = [p["name"] for p in v.joined["room"]["participants"]]
-                assert names == ["Ada", "Bob"], names
+    async def body(clients):
+        a, b = await clients.join_each(cluster, ROOM, ["Ada", "Bob"])
+        assert (a.joined["role"], a.joined["moderator"]) == ("participant", True)
+        assert (b.joined["role"], b.joined["moderator"]) == ("participant", False)
+        vs = await clients.join_each(cluster, ROOM, ["V%d" % i for i in range(6)])
+        assert {v.joined["role"] for v in vs} == {"visitor"}
+        assert {v.node for v in vs} == {1, 2}, [v.node for v in vs]
+        for v in vs:
+            names = [p["name"] for p in v.joined["room"]["participants"]]
+            assert names == ["Ada", "Bob"], names
 
-            # merged chat: from a participant and from visitors on both nodes
-            senders = [a, next(v for v in vs if v.node == 1),
-                       next(v for v in vs if v.node == 2), b]
-            for i, s in enumerate(senders):
-                ans = await s.request({"type": "chat", "text": "m%d" % i})
-                assert ans["type"] == "ok", ans
-            for c in clients:
-                await c.wait_for(lambda m: m.get("type") == "chat" and
-                                 m["message"]["text"] == "m3")
-            seqs = None
-            for c in clients:
-                chats = [(m["seq"], m["message"]["text"]) for m in c.of_type("chat")]
-                assert [t for _, t in chats] == ["m0", "m1", "m2", "m3"], (c.label, chats)
-                seqs = seqs or chats
-                assert chats == seqs, (c.label, chats, seqs)
-
-            # counts: 6 visitors, reported to everyone
-            for c in clients:
-                await c.wait_for(lambda m: m.get("type") == "visitor_count" and
-                                 m["count"] == 6, timeout=3)
-            # the threshold, live: a moderator raises it, the admin API lowers it
-            ans = await a.request({"type": "set_room", "max_participants": 3})
+        # merged chat: from a participant and from visitors on both nodes
+        senders = [a, next(v for v in vs if v.node == 1),
+                   next(v for v in vs if v.node == 2), b]
+        for i, s in enumerate(senders):
+            ans = await s.request({"type": "chat", "text": "m%d" % i})
             assert ans["type"] == "ok", ans
-            for c in clients:
-                await c.wait_for(lambda m: m.get("type") == "room_updated" and
-                                 m["room"]["max_participants"] == 3)
-            c3 = await join(cluster, ROOM, "Cy")
-            clients.append(c3)
-            assert c3.joined["role"] == "participant"
-            auth = {"Authorization": "Bearer " + cluster.admin_token}
-            status, doc = http_json("PATCH", cluster.http_url("/api/v1/rooms/" + ROOM),
-                                    {"max_participants": 1}, auth)
-            assert status == 200 and doc["max_participants"] == 1, (status, doc)
-            for c in clients:
-                await c.wait_for(lambda m: m.get("type") == "room_updated" and
-                                 m["room"]["max_participants"] == 1)
-            status, doc = http_json("GET", cluster.http_url("/api/v1/rooms/" + ROOM),
-                                    headers=auth)
-            assert status == 200 and doc["visitor_count"] == 6, doc
-            assert sorted(doc["visitor_nodes"].items()) == sorted(
-                {("visitor-%d" % n): sum(1 for v in vs if v.node == n)
-                 for n in (1, 2)}.items()), doc
-        finally:
-            await close_all(*clients)
+        for c in clients:
+            await c.wait_for(lambda m: m.get("type") == "chat" and
+                             m["message"]["text"] == "m3")
+        seqs = None
+        for c in clients:
+            chats = [(m["seq"], m["message"]["text"]) for m in c.of_type("chat")]
+            assert [t for _, t in chats] == ["m0", "m1", "m2", "m3"], (c.label, chats)
+            seqs = seqs or chats
+            assert chats == seqs, (c.label, chats, seqs)
 
-    run(body())
+        # counts: 6 visitors, reported to everyone
+        for c in clients:
+            await c.wait_for(lambda m: m.get("type") == "visitor_count" and
+                             m["count"] == 6, timeout=3)
+        # the threshold, live: a moderator raises it, the admin API lowers it
+        ans = await a.request({"type": "set_room", "max_participants": 3})
+        assert ans["type"] == "ok", ans
+        for c in clients:
+            await c.wait_for(lambda m: m.get("type") == "room_updated" and
+                             m["room"]["max_participants"] == 3)
+        c3 = await clients.join(cluster, ROOM, "Cy")
+        assert c3.joined["role"] == "participant"
+        auth = {"Authorization": "Bearer " + cluster.admin_token}
+        status, doc = http_json("PATCH", cluster.http_url("/api/v1/rooms/" + ROOM),
+                                {"max_participants": 1}, auth)
+        assert status == 200 and doc["max_participants"] == 1, (status, doc)
+        for c in clients:
+            await c.wait_for(lambda m: m.get("type") == "room_updated" and
+                             m["room"]["max_participants"] == 1)
+        status, doc = http_json("GET", cluster.http_url("/api/v1/rooms/" + ROOM),
+                                headers=auth)
+        assert status == 200 and doc["visitor_count"] == 6, doc
+        assert sorted(doc["visitor_nodes"].items()) == sorted(
+            {("visitor-%d" % n): sum(1 for v in vs if v.node == n)
+             for n in (1, 2)}.items()), doc
+
+    run_with_clients(body)
 
 
 def nats_session(port, user, password):
@@ -269,29 +259,26 @@ def test_visitor_credentials_cannot_forge_room_events(cluster):
     forged = b'{"type":"chat","message":{"from":{"id":"x","name":"Mallory","role":"participant"},' \
              b'"text":"forged","ts":1},"seq":999}'
 
-    async def body():
-        a = await join(cluster, ROOM, "Ada")
-        v = await join(cluster, ROOM, "Vic", visitor=True)
-        try:
-            sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
-            answer = nats_pub(sess, "room.acme.townhall.ev", forged)
-            assert answer.startswith("-ERR") and "Permissions Violation" in answer, answer
-            sess[0].close()
-            # the upward subject is allowed for a visitor node
-            sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
-            assert nats_pub(sess, "room.acme.townhall.up", b'{"type":"noop"}') == "+OK"
-            sess[0].close()
-            # the main node's credential may publish room events (the control case)
-            sess = nats_session(cluster.nats_port, main["nats_user"], main["nats_password"])
-            assert nats_pub(sess, "room.other.room.ev", b"{}") == "+OK"
-            sess[0].close()
-            # nobody in the room saw the forged event; the room still works
-            ans = await a.request({"type": "chat", "text": "real"})
-            assert ans["type"] == "ok"
-            for c in (a, v):
-                await c.wait_for(lambda m: m.get("type") == "chat")
-                assert [m["message"]["text"] for m in c.of_type("chat")] == ["real"]
-        finally:
-            await close_all(a, v)
+    async def body(clients):
+        a = await clients.join(cluster, ROOM, "Ada")
+        v = await clients.join(cluster, ROOM, "Vic", visitor=True)
+        sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
+        answer = nats_pub(sess, "room.acme.townhall.ev", forged)
+        assert answer.startswith("-ERR") and "Permissions Violation" in answer, answer
+        sess[0].close()
+        # the upward subject is allowed for a visitor node
+        sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
+        assert nats_pub(sess, "room.acme.townhall.up", b'{"type":"noop"}') == "+OK"
+        sess[0].close()
+        # the main node's credential may publish room events (the control case)
+        sess = nats_session(cluster.nats_port, main["nats_user"], main["nats_password"])
+        assert nats_pub(sess, "room.other.room.ev", b"{}") == "+OK"
+        sess[0].close()
+        # nobody in the room saw the forged event; the room still works
+        ans = await a.request({"type": "chat", "text": "real"})
+        assert ans["type"] == "ok"
+        for c in (a, v):
+            await c.wait_for(lambda m: m.get("type") == "chat")
+            assert [m["message"]["text"] for m in c.of_type("chat")] == ["real"]
 
-    run(body())
+    run_with_clients(body)
