@@ -34,12 +34,17 @@ static int drain(ratelimit *rl, uint64_t now, rl_verdict *stop) {
   return n;
 }
 
+/* *rl started at t, its whole burst taken at t. */
+static void init_spent(ratelimit *rl, uint64_t t) {
+  ratelimit_init(rl, t);
+  assert_int_equal(take_n(rl, RL_BURST, t, RL_PASS), RL_BURST);
+}
+
 static void test_burst_then_limited(void **state) {
   (void)state;
   ratelimit rl;
   rl_verdict v;
-  ratelimit_init(&rl, T0);
-  assert_int_equal(take_n(&rl, RL_BURST, T0, RL_PASS), RL_BURST);
+  init_spent(&rl, T0);
   /* the next one is answered once, then dropped silently for 250 ms */
   assert_int_equal(ratelimit_take(&rl, T0), RL_LIMITED);
   assert_int_equal(ratelimit_take(&rl, T0), RL_LIMITED_QUIET);
@@ -76,8 +81,7 @@ static void test_well_behaved_never_limited(void **state) {
 static void test_refill_rate(void **state) {
   (void)state;
   ratelimit rl;
-  ratelimit_init(&rl, T0);
-  assert_int_equal(take_n(&rl, RL_BURST, T0, RL_PASS), RL_BURST);
+  init_spent(&rl, T0);
   assert_int_equal(ratelimit_take(&rl, T0), RL_LIMITED);
   /* after a second, RL_RATE messages pass and the next does not */
   uint64_t t = T0 + 1000;
@@ -95,8 +99,7 @@ static void test_refill_rate(void **state) {
 static void test_close_after_strikes(void **state) {
   (void)state;
   ratelimit rl;
-  ratelimit_init(&rl, T0);
-  assert_int_equal(take_n(&rl, RL_BURST, T0, RL_PASS), RL_BURST);
+  init_spent(&rl, T0);
   int limited = 0;
   rl_verdict v = RL_PASS;
   /* keeps sending, all within the same millisecond: never refilled */
@@ -118,8 +121,7 @@ static void test_close_after_strikes(void **state) {
 static void test_strikes_reset_by_pass(void **state) {
   (void)state;
   ratelimit rl;
-  ratelimit_init(&rl, T0);
-  assert_int_equal(take_n(&rl, RL_BURST, T0, RL_PASS), RL_BURST);
+  init_spent(&rl, T0);
   uint64_t t = T0;
   /* limited strikes interleaved with passes never add up to a close */
   for (int round = 0; round < 10; round++) {
@@ -155,8 +157,7 @@ static void test_penalize(void **state) {
 
   /* and the debt is paid back at the normal rate: one penalized message costs
    * (1 + RL_ERROR_COST) / RL_RATE seconds */
-  ratelimit_init(&rl, T0);
-  assert_int_equal(take_n(&rl, RL_BURST, T0, RL_PASS), RL_BURST);
+  init_spent(&rl, T0);
   ratelimit_penalize(&rl); /* the last one was bad: 4 tokens in debt */
   uint64_t t = T0 + (uint64_t)(RL_ERROR_COST * 1000 / RL_RATE) + 10; /* debt + 0.2 */
   assert_int_not_equal(ratelimit_take(&rl, t), RL_PASS);
@@ -169,8 +170,7 @@ static void test_penalize(void **state) {
 static void test_first_limit_answered_at_any_clock(void **state) {
   (void)state;
   ratelimit rl;
-  ratelimit_init(&rl, 100);
-  assert_int_equal(take_n(&rl, RL_BURST, 100, RL_PASS), RL_BURST);
+  init_spent(&rl, 100);
   assert_int_equal(ratelimit_take(&rl, 100), RL_LIMITED);
 }
 

@@ -243,10 +243,19 @@ static void test_remb(void **state) {
   assert_int_equal(rtcp_parse_remb(&fb, &r), -EINVAL);
 }
 
+/* Starts *it on b[0..n) and reads its first packet: rtcp_iter_next's answer. */
+static int first_packet(rtcp_iter *it, rtcp_hdr *h, uint8_t *b, size_t n) {
+  rtcp_iter_init(it, b, n);
+  return rtcp_iter_next(it, h);
+}
+
 static void test_malformed(void **state) {
   (void)state;
   rtcp_iter it;
   rtcp_hdr h;
+  rtcp_report rep;
+  rtcp_fb fb;
+  rtcp_bye by;
   /* every truncation of the compound is walked without reading past it */
   for (size_t n = 0; n < sizeof compound; n++) {
     uint8_t *copy = test_malloc(n ? n : 1);
@@ -254,54 +263,40 @@ static void test_malformed(void **state) {
     rtcp_iter_init(&it, copy, n);
     int r;
     while ((r = rtcp_iter_next(&it, &h)) == 1) {
-      rtcp_report rep;
-      rtcp_bye bye;
-      rtcp_fb fb;
       (void)rtcp_parse_report(&h, &rep);
-      (void)rtcp_parse_bye(&h, &bye);
+      (void)rtcp_parse_bye(&h, &by);
       (void)rtcp_parse_fb(&h, &fb);
     }
     test_free(copy);
   }
   /* length running past the buffer */
   uint8_t over[] = {0x80, 201, 0x00, 0x02, 0, 0, 0, 1};
-  rtcp_iter_init(&it, over, sizeof over);
-  assert_int_equal(rtcp_iter_next(&it, &h), -EINVAL);
+  assert_int_equal(first_packet(&it, &h, over, sizeof over), -EINVAL);
   assert_int_equal(rtcp_iter_next(&it, &h), 0);
   /* short header, version 1 */
-  rtcp_iter_init(&it, over, 3);
-  assert_int_equal(rtcp_iter_next(&it, &h), -EINVAL);
+  assert_int_equal(first_packet(&it, &h, over, 3), -EINVAL);
   uint8_t v1[] = {0x40, 201, 0x00, 0x01, 0, 0, 0, 1};
-  rtcp_iter_init(&it, v1, sizeof v1);
-  assert_int_equal(rtcp_iter_next(&it, &h), -EINVAL);
+  assert_int_equal(first_packet(&it, &h, v1, sizeof v1), -EINVAL);
   /* RR claiming 2 blocks with room for none */
   uint8_t rr[] = {0x82, 201, 0x00, 0x01, 0, 0, 0, 1};
-  rtcp_iter_init(&it, rr, sizeof rr);
-  assert_int_equal(rtcp_iter_next(&it, &h), 1);
-  rtcp_report rep;
+  assert_int_equal(first_packet(&it, &h, rr, sizeof rr), 1);
   assert_int_equal(rtcp_parse_report(&h, &rep), -EINVAL);
   /* padding larger than the body */
   uint8_t pad[] = {0xa0, 201, 0x00, 0x01, 0, 0, 0, 9};
-  rtcp_iter_init(&it, pad, sizeof pad);
-  assert_int_equal(rtcp_iter_next(&it, &h), -EINVAL);
+  assert_int_equal(first_packet(&it, &h, pad, sizeof pad), -EINVAL);
   /* feedback too short for its two SSRCs; NACK FCI not whole */
   uint8_t fb_short[] = {0x81, 205, 0x00, 0x01, 0, 0, 0, 1};
-  rtcp_iter_init(&it, fb_short, sizeof fb_short);
-  assert_int_equal(rtcp_iter_next(&it, &h), 1);
-  rtcp_fb fb;
+  assert_int_equal(first_packet(&it, &h, fb_short, sizeof fb_short), 1);
   assert_int_equal(rtcp_parse_fb(&h, &fb), -EINVAL);
   uint8_t nack[] = {0x81, 205, 0x00, 0x03, 0, 0, 0, 1, 0, 0, 0, 2, 0, 1, 0, 0};
-  rtcp_iter_init(&it, nack, sizeof nack);
-  assert_int_equal(rtcp_iter_next(&it, &h), 1);
+  assert_int_equal(first_packet(&it, &h, nack, sizeof nack), 1);
   assert_int_equal(rtcp_parse_fb(&h, &fb), 0);
   fb.fci_len = 3;
   uint16_t lost[4];
   assert_int_equal(rtcp_nack_lost(&fb, lost, 4), -EINVAL);
   /* BYE reason running past the packet */
   uint8_t bye[] = {0x81, 203, 0x00, 0x02, 0, 0, 0, 1, 9, 'a', 'b', 'c'};
-  rtcp_iter_init(&it, bye, sizeof bye);
-  assert_int_equal(rtcp_iter_next(&it, &h), 1);
-  rtcp_bye by;
+  assert_int_equal(first_packet(&it, &h, bye, sizeof bye), 1);
   assert_int_equal(rtcp_parse_bye(&h, &by), -EINVAL);
 }
 

@@ -65,6 +65,15 @@ static uint8_t one_byte[] = {0x90, 0x6f,      0x00, 0x07, 0,    0,    0,    1, 0
                              0x00, 0x00,      0x00, 0x00, /* padding to 16 */
                              'P'};
 
+/* p has the extension element id, whose data is want[0..len). */
+static void assert_ext(const rtp_pkt *p, uint8_t id, const char *want, size_t len) {
+  uint8_t *v;
+  size_t l;
+  assert_int_equal(rtp_ext_find(p, id, &v, &l), 0);
+  assert_int_equal(l, len);
+  if (len) assert_memory_equal(v, want, len);
+}
+
 static void test_one_byte_ext(void **state) {
   (void)state;
   rtp_pkt p;
@@ -74,11 +83,9 @@ static void test_one_byte_ext(void **state) {
   assert_int_equal(p.ext_len, 16);
   assert_int_equal(p.payload_len, 1);
   assert_int_equal(p.payload[0], 'P');
+  assert_ext(&p, 1, "ab", 2);
   uint8_t *v;
   size_t l;
-  assert_int_equal(rtp_ext_find(&p, 1, &v, &l), 0);
-  assert_int_equal(l, 2);
-  assert_memory_equal(v, "ab", 2);
   bool voice;
   uint8_t level;
   assert_int_equal(rtp_ext_find(&p, 2, &v, &l), 0);
@@ -121,13 +128,10 @@ static void test_two_byte_ext(void **state) {
                  0xff};
   rtp_pkt p;
   assert_int_equal(rtp_parse(b, sizeof b, &p), 0);
+  assert_ext(&p, 1, "video", 5);
+  assert_ext(&p, 7, "", 0);
   uint8_t *v;
   size_t l;
-  assert_int_equal(rtp_ext_find(&p, 1, &v, &l), 0);
-  assert_int_equal(l, 5);
-  assert_memory_equal(v, "video", 5);
-  assert_int_equal(rtp_ext_find(&p, 7, &v, &l), 0);
-  assert_int_equal(l, 0);
   uint16_t tw;
   assert_int_equal(rtp_ext_find(&p, 20, &v, &l), 0);
   assert_int_equal(rtp_ext_twcc_seq(v, l, &tw), 0);
@@ -143,11 +147,9 @@ static void test_one_byte_padding_and_stop(void **state) {
                  0xbe, 0xde, 0x00, 0x02, 0x03, 0x10, 'm', 0xf0, 0x20, 0x05, 0x00, 0x00};
   rtp_pkt p;
   assert_int_equal(rtp_parse(b, sizeof b, &p), 0);
+  assert_ext(&p, 1, "m", 1);
   uint8_t *v;
   size_t l;
-  assert_int_equal(rtp_ext_find(&p, 1, &v, &l), 0);
-  assert_int_equal(l, 1);
-  assert_int_equal(v[0], 'm');
   assert_int_equal(rtp_ext_find(&p, 2, &v, &l), -ENOENT);
 }
 
@@ -168,10 +170,7 @@ static void test_rewrite(void **state) {
   assert_int_equal(p.seq, q.seq);
   assert_int_equal(q.pt, 111);
   assert_int_equal(q.payload_len, 1);
-  uint8_t *v;
-  size_t l;
-  assert_int_equal(rtp_ext_find(&q, 1, &v, &l), 0);
-  assert_memory_equal(v, "ab", 2);
+  assert_ext(&q, 1, "ab", 2);
 }
 
 static void test_malformed(void **state) {
