@@ -186,7 +186,31 @@ def sendonly_streams(sdp):
 VIDEO_CLOCK = 90000
 
 
-class PatternVideoTrack(MediaStreamTrack):
+class _PacedTrack(MediaStreamTrack):
+    """A synthetic track that hands out frame n at start + n * period seconds (a real
+    source's pace); the subclass sets period and makes frame self._n."""
+
+    def __init__(self, period):
+        super().__init__()
+        self._period = period
+        self._start = None
+        self._n = 0
+        self.frames = 0
+
+    async def _next_frame(self):
+        """Waits for the next frame's time; self._n is then its number."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._n += 1
+            wait = self._start + self._n * self._period - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+
+class PatternVideoTrack(_PacedTrack):
     """width x height frames of a checkerboard sliding sideways with a block of fresh noise
     in a corner: every frame differs from the last and takes a few RTP packets, as a camera's
     would (a still picture compresses to almost nothing)."""
@@ -194,26 +218,15 @@ class PatternVideoTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(self, width=320, height=240, fps=15):
-        super().__init__()
+        super().__init__(1 / fps)
         self.width, self.height, self.fps = width, height, fps
         y, x = numpy.mgrid[0:height, 0:2 * width]
         self._luma = ((((x // 16) + (y // 16)) % 2) * 160 + 48).astype(numpy.uint8)
         self._chroma = numpy.full((height // 2, width), 128, numpy.uint8)
         self._rng = numpy.random.default_rng(1)
-        self._start = None
-        self._n = 0
-        self.frames = 0
 
     async def recv(self):
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._n += 1
-            wait = self._start + self._n / self.fps - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        await self._next_frame()
         shift = (self._n * 4) % self.width
         luma = self._luma[:, shift:shift + self.width].copy()
         bh, bw = self.height // 4, self.width // 4
@@ -225,7 +238,7 @@ class PatternVideoTrack(MediaStreamTrack):
         return frame
 
 
-class SineAudioTrack(MediaStreamTrack):
+class SineAudioTrack(_PacedTrack):
     """A 440 Hz sine, 48 kHz mono, in 20 ms frames."""
 
     kind = "audio"
@@ -233,22 +246,11 @@ class SineAudioTrack(MediaStreamTrack):
     SAMPLES = 960
 
     def __init__(self, freq=440.0):
-        super().__init__()
+        super().__init__(self.SAMPLES / self.RATE)
         self.freq = freq
-        self._start = None
-        self._n = 0
-        self.frames = 0
 
     async def recv(self):
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._n += 1
-            wait = self._start + self._n * self.SAMPLES / self.RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        await self._next_frame()
         t = (numpy.arange(self.SAMPLES) + self._n * self.SAMPLES) / self.RATE
         pcm = (numpy.sin(2 * numpy.pi * self.freq * t) * 8000).astype(numpy.int16)
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

@@ -14,6 +14,19 @@ def url_port(url):
     return int(m.group(1))
 
 
+def check_joined(ans, role, moderator, max_participants):
+    """ans is a `joined` with this role and moderator flag, an id of its own, and the
+    snapshot of ROOM with this max_participants; returns the snapshot."""
+    assert ans["type"] == "joined", ans
+    assert ans["role"] == role
+    assert ans["moderator"] is moderator
+    assert isinstance(ans["id"], str) and ans["id"]
+    room = ans["room"]
+    assert room["name"] == ROOM
+    assert room["max_participants"] == max_participants
+    return room
+
+
 def test_participants_then_visitors_spread_over_visitor_nodes(amphi):
     srv = amphi("--max-participants", 2, visitor_nodes=2)
 
@@ -21,13 +34,7 @@ def test_participants_then_visitors_spread_over_visitor_nodes(amphi):
         # Two participants: the first moderates (no jwt secret), the second does not.
         a = await clients.connect(srv.ws_url(), "ada")
         ans = await a.join({"room": ROOM, "name": "Ada"})
-        assert ans["type"] == "joined", ans
-        assert ans["role"] == "participant"
-        assert ans["moderator"] is True
-        assert isinstance(ans["id"], str) and ans["id"]
-        room = ans["room"]
-        assert room["name"] == ROOM
-        assert room["max_participants"] == 2
+        room = check_joined(ans, "participant", True, 2)
         assert [p["name"] for p in room["participants"]] == ["Ada"]
         assert room["participants"][0]["id"] == ans["id"]
         assert room["participants"][0]["moderator"] is True
@@ -74,13 +81,7 @@ def test_participants_then_visitors_spread_over_visitor_nodes(amphi):
         for i, r in enumerate(redirects):
             v = await clients.connect(r["url"], "vj%d" % i)
             j = await v.join({"room": ROOM, "name": "Vis%d" % i, "ticket": r["ticket"]})
-            assert j["type"] == "joined", j
-            assert j["role"] == "visitor"
-            assert j["moderator"] is False
-            assert isinstance(j["id"], str) and j["id"]
-            snap = j["room"]
-            assert snap["name"] == ROOM
-            assert snap["max_participants"] == 2
+            snap = check_joined(j, "visitor", False, 2)
             assert sorted(p["name"] for p in snap["participants"]) == ["Ada", "Bob"]
             for p in snap["participants"]:
                 assert set(p) >= {"id", "name", "moderator", "audio", "video", "hand"}, p
