@@ -55,3 +55,60 @@ cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of sta
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# --- load from several processes ---------------------------------------------------------
+
+share_of() { # n procs i: how many of n the i-th of procs processes takes (1-based)
+  local each=$(($1 / $2))
+  [ "$3" -le $(($1 % $2)) ] && each=$((each + 1))
+  echo "$each"
+}
+
+# Starts procs load generator processes in the background, n clients (what: "visitors"...)
+# spread over them, and conc joins in flight in all: the i-th (1-based) is the command that
+# `loadgen_cmd i clients conc_each` (the script's) puts in the array LG_CMD, its stdout in
+# $TMP/loadgen.<i>.json and stderr in $TMP/loadgen.<i>.err. Their pids go to LG_PIDS and PIDS.
+start_loadgens() { # n procs conc what
+  local i each=$((($3 + $2 - 1) / $2))
+  log "joining $1 $4 from $2 processes ($each joins in flight each)"
+  LG_PIDS=()
+  for i in $(seq 1 "$2"); do
+    loadgen_cmd "$i" "$(share_of "$1" "$2" "$i")" "$each"
+    "${LG_CMD[@]}" >"$TMP/loadgen.$i.json" 2>"$TMP/loadgen.$i.err" &
+    LG_PIDS+=($!)
+    PIDS+=($!)
+  done
+}
+
+# Until every one of procs load generators has written $TMP/ready.<i> (1-based), at most
+# timeout_s seconds. The load generators are those in LG_PIDS; the server is pid, called
+# what, logging to log. A load generator or the server that exits, or the time running
+# out, ends the script.
+wait_ready() { # procs timeout_s pid what log
+  local deadline=$((SECONDS + $2)) ready i p
+  while :; do
+    ready=0
+    for i in $(seq 1 "$1"); do [ -f "$TMP/ready.$i" ] && ready=$((ready + 1)); done
+    [ "$ready" = "$1" ] && return 0
+    for p in "${LG_PIDS[@]}"; do
+      kill -0 "$p" 2>/dev/null || { echo "$ME: a loadgen exited during the joins" >&2;
+                                    cat "$TMP"/loadgen.*.err >&2; exit 1; }
+    done
+    kill -0 "$3" 2>/dev/null || { echo "$ME: $4 died" >&2; tail -20 "$5" >&2; exit 1; }
+    [ $SECONDS -lt "$deadline" ] || { echo "$ME: joins not done in ${2}s" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+
+# Until the output of the command stays put for a second, at most 120 s: the server may
+# still be writing a backlog, whose late receipts are to be counted (with their delay).
+wait_steady() { # command...
+  local prev cur deadline=$((SECONDS + 120))
+  prev=$("$@" || true)
+  while [ $SECONDS -lt $deadline ]; do
+    sleep 1
+    cur=$("$@" || true)
+    [ -n "$cur" ] && [ "$cur" = "$prev" ] && return 0
+    prev=$cur
+  done
+}

@@ -1,11 +1,13 @@
 # Shared by bench/signaling.sh and bench/peer-prosody.sh: merges what the load generator
-# processes wrote into $TMP (all.json: their JSON lines; speaker.json; delays.<i>: one
-# "k delay_us" line per receipt) into the figures both scripts print. Source it, then call
-# bench_merge; it sets JOINED ERRORS DROPS DELIVERIES SPOKEN EXPECTED JSTART JEND JOIN_RATE
-# JOIN_WALL D50 D90 D99 DMAX DMIN FIRST_MED SPREAD_MED SPREAD_MAX JOIN_P50 and writes
-# $TMP/delays.sorted and $TMP/per-chat.txt.
+# processes wrote into $TMP (loadgen.<i>.json: their JSON lines; speaker.json; delays.<i>:
+# one "k delay_us" line per receipt) into the figures both scripts print. Source it, then
+# call bench_merge; it reads RSS_BASE and RSS_FULL (the server's VmRSS before and at full
+# load, KB), sets JOINED ERRORS DROPS DELIVERIES SPOKEN EXPECTED JSTART JEND JOIN_RATE
+# JOIN_WALL D50 D90 D99 DMAX DMIN FIRST_MED SPREAD_MED SPREAD_MAX JOIN_P50 JOIN_P99_MAX
+# KB_DELTA KB_TOTAL and writes $TMP/all.json, $TMP/delays.sorted and $TMP/per-chat.txt.
 
 bench_merge() {
+  cat "$TMP"/loadgen.*.json >"$TMP/all.json"
   sum() { # field: sum over the listeners' JSON lines
     sed -n "s/.*\"$1\":\\([-0-9.]*\).*/\\1/p" "$TMP/all.json" | awk '{ s += $1 } END { print s + 0 }'
   }
@@ -50,4 +52,13 @@ bench_merge() {
   SPREAD_MAX=$(awk '{ print $4 }' "$TMP/per-chat.txt" | sort -n | awk 'END { print NR ? $1 : "n/a" }')
   JOIN_P50=$(sed -n 's/.*"join_p50_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n |
     awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  JOIN_P99_MAX=$(sed -n 's/.*"join_p99_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
+  # The server's memory per joined client: what the load added, and all of it.
+  per_client() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }'; }
+  KB_DELTA=$(per_client "$RSS_FULL" "$RSS_BASE" "$JOINED")
+  KB_TOTAL=$(per_client "$RSS_FULL" 0 "$JOINED")
+}
+
+cpu_s() { # ticks0 ticks1: the CPU seconds between two cpu_ticks readings (HZ ticks a second)
+  awk -v a="$1" -v b="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }'
 }

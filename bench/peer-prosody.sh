@@ -195,38 +195,15 @@ FDS_BASE=$(fds "$PROS_PID")
 log "prosody pid $PROS_PID: VmRSS ${RSS_BASE} KB, $FDS_BASE descriptors with the room and its speaker"
 
 # --- join phase ----------------------------------------------------------------------------
-per=$((N / L))
-extra=$((N % L))
-conc=$(((CONC + L - 1) / L))
-LG_PIDS=()
-log "joining $N listeners from $L xmpp_loadgen processes ($conc joins in flight each)"
 P_J0=$(cpu_ticks "$PROS_PID")
 T_JOIN0=$(date +%s.%N)
-for i in $(seq 1 "$L"); do
-  n=$per
-  [ "$i" -le "$extra" ] && n=$((n + 1))
-  taskset -c 0 "$XLG" --url "$URL" --clients "$n" --concurrency "$conc" --hold 3600 \
-    --join-timeout 300 --name-prefix "lg$i-" --quiet --source-ip "$SRC_NET.$((10 + i))" \
-    --ready-file "$TMP/ready.$i" --delays-file "$TMP/delays.$i" \
-    >"$TMP/loadgen.$i.json" 2>"$TMP/loadgen.$i.err" &
-  LG_PIDS+=($!)
-  PIDS+=($!)
-done
-deadline=$((SECONDS + JOIN_TIMEOUT_S))
-while :; do
-  ready=0
-  for i in $(seq 1 "$L"); do [ -f "$TMP/ready.$i" ] && ready=$((ready + 1)); done
-  [ $ready = "$L" ] && break
-  for p in "${LG_PIDS[@]}"; do
-    kill -0 "$p" 2>/dev/null || { echo "peer-prosody.sh: a loadgen exited during the joins" >&2;
-                                  cat "$TMP"/loadgen.*.err >&2; exit 1; }
-  done
-  kill -0 "$PROS_PID" 2>/dev/null || { echo "peer-prosody.sh: prosody died" >&2;
-                                       tail -20 "$TMP/prosody.log" >&2; exit 1; }
-  [ $SECONDS -lt $deadline ] || { echo "peer-prosody.sh: joins not done in ${JOIN_TIMEOUT_S}s" >&2;
-                                  exit 1; }
-  sleep 0.2
-done
+loadgen_cmd() { # i clients conc
+  LG_CMD=(taskset -c 0 "$XLG" --url "$URL" --clients "$2" --concurrency "$3" --hold 3600
+    --join-timeout 300 --name-prefix "lg$1-" --quiet --source-ip "$SRC_NET.$((10 + $1))"
+    --ready-file "$TMP/ready.$1" --delays-file "$TMP/delays.$1")
+}
+start_loadgens "$N" "$L" "$CONC" listeners
+wait_ready "$L" "$JOIN_TIMEOUT_S" "$PROS_PID" "prosody" "$TMP/prosody.log"
 T_JOIN1=$(date +%s.%N)
 P_J1=$(cpu_ticks "$PROS_PID")
 sleep 2
@@ -241,16 +218,8 @@ T_CHAT0=$(date +%s.%N)
 log "the speaker sends $K groupchat messages, ${INTERVAL_MS} ms apart"
 touch "$TMP/go"
 sleep "$(awk -v k="$K" -v i="$INTERVAL_MS" 'BEGIN { printf "%.3f", k * i / 1000 }')"
-# Prosody may still be writing a backlog: wait until its CPU time stays put for a second
-# (at most 120 s), so that late receipts are counted.
-prev=$(cpu_ticks "$PROS_PID")
-drain_deadline=$((SECONDS + 120))
-while [ $SECONDS -lt $drain_deadline ]; do
-  sleep 1
-  cur=$(cpu_ticks "$PROS_PID")
-  [ "$cur" = "$prev" ] && break
-  prev=$cur
-done
+# Prosody may still be writing a backlog: wait until its CPU time stays put.
+wait_steady cpu_ticks "$PROS_PID"
 T_CHAT1=$(date +%s.%N)
 P_C1=$(cpu_ticks "$PROS_PID")
 RSS_CHAT=$(rss_kb "$PROS_PID")
@@ -261,14 +230,8 @@ for p in "${LG_PIDS[@]}" "$SPK_PID"; do kill -TERM "$p" 2>/dev/null || true; don
 for p in "${LG_PIDS[@]}" "$SPK_PID"; do wait "$p" || true; done
 
 # --- results -------------------------------------------------------------------------------
-cat "$TMP"/loadgen.*.json >"$TMP/all.json"
 . "$(dirname "${BASH_SOURCE[0]}")/merge.sh"
 bench_merge
-JOIN_P99_MAX=$(sed -n 's/.*"join_p99_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
-per_visitor() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }'; }
-KB_DELTA=$(per_visitor "$RSS_FULL" "$RSS_BASE" "$JOINED")
-KB_TOTAL=$(per_visitor "$RSS_FULL" 0 "$JOINED")
-cpu_s() { awk -v a="$1" -v b="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 P_CPU_JOIN=$(cpu_s "$P_J0" "$P_J1")
 P_CPU=$(cpu_s "$P_C0" "$P_C1")
 CHAT_S=$(awk -v a="$T_CHAT0" -v b="$T_CHAT1" 'BEGIN { printf "%.1f", b - a }')

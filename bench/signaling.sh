@@ -157,43 +157,20 @@ FDS_BASE=$(fds "$VIS_PID")
 log "visitor node pid $VIS_PID: VmRSS ${RSS_BASE} KB, $FDS_BASE descriptors before the load"
 
 # --- join phase --------------------------------------------------------------------------
-per=$((N / L))
-extra=$((N % L))
-conc=$(((CONC + L - 1) / L))
-LG_PIDS=()
-log "joining $N visitors from $L loadgen processes ($conc joins in flight each)"
 VIS_J0=$(cpu_ticks "$VIS_PID")
 MAIN_J0=$(cpu_ticks "$MAIN_PID")
 NATS_J0=$(cpu_ticks "$NATS_PID")
 T_JOIN0=$(date +%s.%N)
-for i in $(seq 1 "$L"); do
-  n=$per
-  [ "$i" -le "$extra" ] && n=$((n + 1))
-  wrap=()
-  [ $PERF = 1 ] && [ "$i" = 1 ] && wrap=(perf record -q -g -o "$TMP/perf.loadgen1.data" --)
-  taskset -c 0 "${wrap[@]}" "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws" --room "$ROOM" \
-    --clients "$n" --concurrency "$conc" --hold 900 --name-prefix "lg$i-" --quiet \
-    --source-ip "$SRC_NET.$((10 + i))" \
-    --ready-file "$TMP/ready.$i" --delays-file "$TMP/delays.$i" \
-    >"$TMP/loadgen.$i.json" 2>"$TMP/loadgen.$i.err" &
-  LG_PIDS+=($!)
-  PIDS+=($!)
-done
-deadline=$((SECONDS + JOIN_TIMEOUT_S))
-while :; do
-  ready=0
-  for i in $(seq 1 "$L"); do [ -f "$TMP/ready.$i" ] && ready=$((ready + 1)); done
-  [ $ready = "$L" ] && break
-  for p in "${LG_PIDS[@]}"; do
-    kill -0 "$p" 2>/dev/null || { echo "signaling.sh: a loadgen exited during the joins" >&2;
-                                  cat "$TMP"/loadgen.*.err >&2; exit 1; }
-  done
-  kill -0 "$VIS_PID" 2>/dev/null || { echo "signaling.sh: the visitor node died" >&2;
-                                      tail -20 "$TMP/visitor.log" >&2; exit 1; }
-  [ $SECONDS -lt $deadline ] || { echo "signaling.sh: joins not done in ${JOIN_TIMEOUT_S}s" >&2;
-                                  exit 1; }
-  sleep 0.2
-done
+loadgen_cmd() { # i clients conc
+  local wrap=()
+  [ $PERF = 1 ] && [ "$1" = 1 ] && wrap=(perf record -q -g -o "$TMP/perf.loadgen1.data" --)
+  LG_CMD=(taskset -c 0 "${wrap[@]}" "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws"
+    --room "$ROOM" --clients "$2" --concurrency "$3" --hold 900 --name-prefix "lg$1-" --quiet
+    --source-ip "$SRC_NET.$((10 + $1))" --ready-file "$TMP/ready.$1"
+    --delays-file "$TMP/delays.$1")
+}
+start_loadgens "$N" "$L" "$CONC" visitors
+wait_ready "$L" "$JOIN_TIMEOUT_S" "$VIS_PID" "the visitor node" "$TMP/visitor.log"
 T_JOIN1=$(date +%s.%N)
 VIS_J1=$(cpu_ticks "$VIS_PID")
 MAIN_J1=$(cpu_ticks "$MAIN_PID")
@@ -225,20 +202,12 @@ taskset -c 0 "$LOADGEN" --main "ws://127.0.0.1:$MAIN_PORT/ws" --room "$ROOM" --s
 SPK_PID=$!
 PIDS+=("$SPK_PID")
 wait "$SPK_PID" || true
-# The node may still be writing a backlog: wait until its count of frames sent stays put
-# for a second (at most 120 s), so that late receipts are counted, with their delay.
+# The node may still be writing a backlog: wait until its count of frames sent stays put.
 frames_out() {
   curl -fsS -m 10 "http://127.0.0.1:$VIS_PORT/metrics" 2>/dev/null |
     awk '/^amphi_messages_out_total/ { print $2 }'
 }
-prev=$(frames_out || true)
-drain_deadline=$((SECONDS + 120))
-while [ $SECONDS -lt $drain_deadline ]; do
-  sleep 1
-  cur=$(frames_out || true)
-  [ -n "$cur" ] && [ "$cur" = "$prev" ] && break
-  prev=$cur
-done
+wait_steady frames_out
 T_CHAT1=$(date +%s.%N)
 if [ $PERF = 1 ]; then
   kill -INT "$PERF_PID" 2>/dev/null || true
@@ -269,16 +238,10 @@ for p in "${LG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${LG_PIDS[@]}"; do wait "$p" || true; done
 
 # --- results -----------------------------------------------------------------------------
-cat "$TMP"/loadgen.*.json >"$TMP/all.json"
 . "$(dirname "${BASH_SOURCE[0]}")/merge.sh"
 bench_merge
-JOIN_P99_MAX=$(sed -n 's/.*"join_p99_ms":\([-0-9.]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
 
-per_visitor() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }'; }
-KB_DELTA=$(per_visitor "$RSS_FULL" "$RSS_BASE" "$JOINED")
-KB_TOTAL=$(per_visitor "$RSS_FULL" 0 "$JOINED")
 CHAT_S=$(awk -v a="$T_CHAT0" -v b="$T_CHAT1" 'BEGIN { printf "%.1f", b - a }')
-cpu_s() { awk -v a="$1" -v b="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 VIS_CPU_JOIN=$(cpu_s "$VIS_J0" "$VIS_J1")
 MAIN_CPU_JOIN=$(cpu_s "$MAIN_J0" "$MAIN_J1")
 NATS_CPU_JOIN=$(cpu_s "$NATS_J0" "$NATS_J1")
