@@ -7,7 +7,7 @@
  * the programs does not use costs nothing and warns about nothing.
  *
  * The includer defines LG_NAME (the program's name, the prefix of every message on stderr)
- * before including this file. What lives here: option-parsing helpers, the clocks, growable
+ * before including this file. What lives here: the table of flags, the clocks, growable
  * vectors and percentiles, the rate-limited error log, the receipt bookkeeping of a
  * "bench <send_time_us> <k>" chat, the ready and delays files, the JSON result line (its
  * fields are parsed by bench/signaling.sh and bench/peer-prosody.sh: keep them as they
@@ -33,7 +33,7 @@
 #error "define LG_NAME (the program's name) before including lg_common.h"
 #endif
 
-/* --- option parsing ----------------------------------------------------------------------- */
+/* --- options: a table of flags, parsed and printed in the usage from the same rows ------ */
 
 static inline int int_arg(const char *flag, const char *v, int min, int max, int *out) {
   char *end;
@@ -48,58 +48,143 @@ static inline int int_arg(const char *flag, const char *v, int min, int max, int
   return 0;
 }
 
-/* The start of every flag's handling: --help/-h (prints usage, exits), --quiet (sets
- * *quiet), else the flag's value. Returns 1 when argv[*i] is dealt with, 0 with the value
- * in *value (and *i moved past it), -1 when the value is missing. */
-static inline int lg_flag_value(int argc, char **argv, int *i, bool *quiet, void (*usage)(FILE *),
-                                const char **value) {
-  const char *a = argv[*i];
-  if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-    usage(stdout);
-    exit(0);
+typedef enum {
+  LG_INT,    /* int *dst, in min..max */
+  LG_NUM,    /* double *dst, in min..max */
+  LG_STR,    /* const char **dst (argv's own), at most max bytes when max > 0 */
+  LG_SWITCH, /* bool *dst, set by the flag alone (no value) */
+  LG_CUSTOM, /* parse(o, v) stores it; dst, when not NULL, is a const char ** (the default) */
+} lg_kind;
+
+/* One flag. Its default is what dst holds before parsing: the usage prints it. */
+typedef struct lg_opt {
+  const char *flag; /* "--hold" */
+  const char *arg;  /* what its value is called in the usage ("S"); NULL for LG_SWITCH */
+  const char *help; /* one line of usage */
+  lg_kind kind;
+  void *dst;
+  long min, max;
+  int (*parse)(const struct lg_opt *o, const char *v); /* LG_CUSTOM: 0, or -1 said why */
+} lg_opt;
+
+#define LG_OPT_INT(flag, arg, help, dst, min, max) \
+  { flag, arg, help, LG_INT, dst, min, max, NULL }
+#define LG_OPT_NUM(flag, arg, help, dst, min, max) \
+  { flag, arg, help, LG_NUM, dst, min, max, NULL }
+#define LG_OPT_STR(flag, arg, help, dst, max) \
+  { flag, arg, help, LG_STR, dst, 0, max, NULL }
+#define LG_OPT_SWITCH(flag, help, dst) \
+  { flag, NULL, help, LG_SWITCH, dst, 0, 0, NULL }
+#define LG_OPT_CUSTOM(flag, arg, help, dst, max, parse) \
+  { flag, arg, help, LG_CUSTOM, dst, 0, max, parse }
+
+static inline int lg_opt_set(const lg_opt *o, const char *v) {
+  switch (o->kind) {
+    case LG_INT:
+      return int_arg(o->flag, v, (int)o->min, (int)o->max, o->dst);
+    case LG_NUM: {
+      char *end;
+      double x = strtod(v, &end);
+      if (end == v || *end || !(x >= (double)o->min && x <= (double)o->max)) {
+        fprintf(stderr, LG_NAME ": %s: expected a number in %ld..%ld, got '%s'\n", o->flag, o->min,
+                o->max, v);
+        return -1;
+      }
+      *(double *)o->dst = x;
+      return 0;
+    }
+    case LG_STR:
+      if (o->max > 0 && strlen(v) > (size_t)o->max) {
+        fprintf(stderr, LG_NAME ": %s: too long (at most %ld bytes)\n", o->flag, o->max);
+        return -1;
+      }
+      *(const char **)o->dst = v;
+      return 0;
+    case LG_CUSTOM:
+      return o->parse(o, v);
+    case LG_SWITCH:
+      break;
   }
-  if (!strcmp(a, "--quiet")) {
-    *quiet = true;
-    return 1;
-  }
-  if (*i + 1 >= argc) {
-    fprintf(stderr, LG_NAME ": %s: needs a value (or unknown flag)\n", a);
-    return -1;
-  }
-  *value = argv[++*i];
+  *(bool *)o->dst = true;
   return 0;
 }
 
-/* Where the flags both programs take (same names, ranges and meaning) are stored. */
-typedef struct lg_flag_targets {
-  int *clients, *concurrency, *hold_s, *join_timeout_s, *speak, *speak_interval_ms;
-  const char **delays_file, **ready_file, **source_ip;
-} lg_flag_targets;
-
-/* Returns false when a is none of those flags; else stores v, *rc -1 when it is invalid. */
-static inline bool lg_common_flag(const char *a, const char *v, const lg_flag_targets *t, int *rc) {
-  if (!strcmp(a, "--clients"))
-    *rc = int_arg(a, v, 1, 1000000, t->clients);
-  else if (!strcmp(a, "--concurrency"))
-    *rc = int_arg(a, v, 1, 100000, t->concurrency);
-  else if (!strcmp(a, "--hold"))
-    *rc = int_arg(a, v, 0, 86400, t->hold_s);
-  else if (!strcmp(a, "--join-timeout"))
-    *rc = int_arg(a, v, 1, 3600, t->join_timeout_s);
-  else if (!strcmp(a, "--speak"))
-    *rc = int_arg(a, v, 1, 100000, t->speak);
-  else if (!strcmp(a, "--speak-interval"))
-    *rc = int_arg(a, v, 1, 3600000, t->speak_interval_ms);
-  else if (!strcmp(a, "--delays-file"))
-    *t->delays_file = v;
-  else if (!strcmp(a, "--ready-file"))
-    *t->ready_file = v;
-  else if (!strcmp(a, "--source-ip"))
-    *t->source_ip = v;
-  else
-    return false;
-  return true;
+/* The usage lines of the table: "  --flag ARG   help [default]". */
+static inline void lg_usage_opts(FILE *f, const lg_opt *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const lg_opt *o = &t[i];
+    char left[64];
+    snprintf(left, sizeof left, "%s%s%s", o->flag, o->arg ? " " : "", o->arg ? o->arg : "");
+    fprintf(f, "  %-21s %s", left, o->help);
+    if (o->kind == LG_INT)
+      fprintf(f, " [%d]", *(const int *)o->dst);
+    else if (o->kind == LG_NUM)
+      fprintf(f, " [%g]", *(const double *)o->dst);
+    else if ((o->kind == LG_STR || o->kind == LG_CUSTOM) && o->dst && *(const char *const *)o->dst)
+      fprintf(f, " [%s]", *(const char *const *)o->dst);
+    fputc('\n', f);
+  }
 }
+
+/* Parses argv by the table: --help and -h print usage (whose lines of flags are
+ * lg_usage_opts') and exit. -1, said on stderr, when a flag is unknown, lacks its value or
+ * has a bad one. */
+static inline int lg_parse_opts(int argc, char **argv, const lg_opt *t, size_t n,
+                                void (*usage)(FILE *)) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      exit(0);
+    }
+    const lg_opt *o = NULL;
+    for (size_t k = 0; k < n && !o; k++)
+      if (!strcmp(a, t[k].flag)) o = &t[k];
+    if (!o) {
+      fprintf(stderr, LG_NAME ": unknown flag %s\n", a);
+      usage(stderr);
+      return -1;
+    }
+    if (o->kind != LG_SWITCH && i + 1 >= argc) {
+      fprintf(stderr, LG_NAME ": %s: needs a value\n", a);
+      return -1;
+    }
+    if (lg_opt_set(o, o->kind == LG_SWITCH ? NULL : argv[++i]) != 0) return -1;
+  }
+  return 0;
+}
+
+/* The options of the chat load generators (loadgen, xmpp_loadgen): same names, ranges and
+ * meaning in both. */
+typedef struct lg_opts {
+  int clients, concurrency;
+  int hold_s; /* listeners: stay at most this long after the joins */
+  int join_timeout_s;
+  int speak; /* >0: speaker mode, this many chats */
+  int speak_interval_ms;
+  const char *source_ip; /* bind client sockets to this local address */
+  const char *delays_file, *ready_file;
+  bool quiet;
+} lg_opts;
+
+/* Their rows, for a table of flags: LG_CHAT_OPTS(O.c). */
+#define LG_CHAT_OPTS(c)                                                                            \
+  LG_OPT_INT("--clients", "N", "listeners to open", &(c).clients, 1, 1000000),                     \
+      LG_OPT_INT("--concurrency", "C", "joins in flight at once", &(c).concurrency, 1, 100000),    \
+      LG_OPT_INT("--hold", "S", "after the joins, stay at most S seconds", &(c).hold_s, 0, 86400), \
+      LG_OPT_INT("--join-timeout", "S", "a join not done by then counts as an error",              \
+                 &(c).join_timeout_s, 1, 3600),                                                    \
+      LG_OPT_INT("--speak", "K", "speaker mode: one client that sends K chats", &(c).speak, 1,     \
+                 100000),                                                                          \
+      LG_OPT_INT("--speak-interval", "MS", "between two chats", &(c).speak_interval_ms, 1,         \
+                 3600000),                                                                         \
+      LG_OPT_STR("--source-ip", "A", "bind the client sockets to local address A", &(c).source_ip, \
+                 0),                                                                               \
+      LG_OPT_STR("--delays-file", "PATH", "write every receipt there: chat number, delay in us",   \
+                 &(c).delays_file, 0),                                                             \
+      LG_OPT_STR("--ready-file", "PATH", "create PATH once every join has finished",               \
+                 &(c).ready_file, 0),                                                              \
+      LG_OPT_SWITCH("--quiet", "no progress lines on stderr", &(c).quiet)
 
 /* Splits a ws://host:port/path URL (a flag's, or a redirect's); path gets its leading '/'
  * back. -1, saying nothing, when it is no such URL. */

@@ -26,89 +26,48 @@
 /* --- options ------------------------------------------------------------------------------ */
 
 typedef struct opts {
-  char main_url[256];
-  char room[160];
-  int clients;
-  int concurrency;
-  int hold_s; /* listeners: stay at most this long after the joins */
-  int join_timeout_s;
-  int speak; /* >0: speaker mode, this many chats */
-  int speak_interval_ms;
+  lg_opts c;
+  const char *main_url, *room, *name_prefix;
   int speak_delay_ms; /* speaker: pause between its join and the first chat */
   int linger_ms;      /* speaker: wait for the last echoes after the last chat */
-  char name_prefix[64];
-  const char *source_ip; /* bind client sockets to this local address */
-  const char *delays_file;
-  const char *ready_file;
-  bool quiet;
 } opts;
 
+static char default_prefix[32]; /* lg<pid>- */
+
 static opts O = {
+    .c = {.clients = 1000,
+          .concurrency = 200,
+          .hold_s = 600,
+          .join_timeout_s = 30,
+          .speak_interval_ms = 500},
     .main_url = "ws://127.0.0.1:8080/ws",
     .room = "acme/bench",
-    .clients = 1000,
-    .concurrency = 200,
-    .hold_s = 600,
-    .join_timeout_s = 30,
-    .speak = 0,
-    .speak_interval_ms = 500,
+    .name_prefix = default_prefix,
     .speak_delay_ms = 500,
     .linger_ms = 2000,
 };
 
+static const lg_opt OPTS[] = {
+    LG_OPT_STR("--main", "URL", "main node's WebSocket URL", &O.main_url, 255),
+    LG_OPT_STR("--room", "R", "room to join", &O.room, 159),
+    LG_CHAT_OPTS(O.c),
+    LG_OPT_INT("--speak-delay", "MS", "between the speaker's join and its first chat",
+               &O.speak_delay_ms, 0, 3600000),
+    LG_OPT_INT("--linger", "MS", "speaker: wait for echoes after the last chat", &O.linger_ms, 0,
+               3600000),
+    LG_OPT_STR("--name-prefix", "P", "visitors are named P<i>", &O.name_prefix, 39),
+};
+
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: loadgen [flags]\n"
-          "  --main URL            main node's WebSocket URL [ws://127.0.0.1:8080/ws]\n"
-          "  --room R              room to join [acme/bench]\n"
-          "  --clients N           visitors to open [1000]\n"
-          "  --concurrency C       joins in flight at once [200]\n"
-          "  --hold S              after the joins, stay at most S seconds [600]\n"
-          "  --join-timeout S      a join not done by then counts as an error [30]\n"
-          "  --speak K             speaker mode: join as participant, send K chats\n"
-          "  --speak-interval MS   between two chats [500]\n"
-          "  --speak-delay MS      between the speaker's join and its first chat [500]\n"
-          "  --linger MS           speaker: wait for echoes after the last chat [2000]\n"
-          "  --name-prefix P       visitors are named P<i> [lg<pid>-]\n"
-          "  --source-ip A         bind the client sockets to local address A (127.0.0.x)\n"
-          "  --delays-file PATH    write every receipt there: chat number, delay in us\n"
-          "  --ready-file PATH     create PATH once every join has finished\n"
-          "  --quiet               no progress lines on stderr\n"
-          "SIGINT/SIGTERM: print the results and exit.\n");
+  fprintf(f, "usage: loadgen [flags]\n");
+  lg_usage_opts(f, OPTS, sizeof OPTS / sizeof *OPTS);
+  fprintf(f, "Speaker mode joins as a participant. SIGINT/SIGTERM: print the results and exit.\n");
 }
 
 static int parse_args(int argc, char **argv) {
-  snprintf(O.name_prefix, sizeof O.name_prefix, "lg%ld-", (long)getpid());
-  const lg_flag_targets common = {&O.clients,        &O.concurrency, &O.hold_s,
-                                  &O.join_timeout_s, &O.speak,       &O.speak_interval_ms,
-                                  &O.delays_file,    &O.ready_file,  &O.source_ip};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    int got = lg_flag_value(argc, argv, &i, &O.quiet, usage, &v);
-    if (got < 0) return -1;
-    if (got > 0) continue;
-    int rc = 0;
-    if (!strcmp(a, "--main")) {
-      if (strlen(v) >= sizeof O.main_url) return fprintf(stderr, "loadgen: --main: too long\n"), -1;
-      snprintf(O.main_url, sizeof O.main_url, "%s", v);
-    } else if (!strcmp(a, "--room")) {
-      if (strlen(v) >= sizeof O.room) return fprintf(stderr, "loadgen: --room: too long\n"), -1;
-      snprintf(O.room, sizeof O.room, "%s", v);
-    } else if (!strcmp(a, "--name-prefix")) {
-      if (strlen(v) >= 40) return fprintf(stderr, "loadgen: --name-prefix: too long\n"), -1;
-      snprintf(O.name_prefix, sizeof O.name_prefix, "%s", v);
-    } else if (!strcmp(a, "--speak-delay"))
-      rc = int_arg(a, v, 0, 3600000, &O.speak_delay_ms);
-    else if (!strcmp(a, "--linger"))
-      rc = int_arg(a, v, 0, 3600000, &O.linger_ms);
-    else if (!lg_common_flag(a, v, &common, &rc)) {
-      fprintf(stderr, "loadgen: unknown flag %s\n", a);
-      usage(stderr);
-      return -1;
-    }
-    if (rc) return -1;
-  }
-  if (O.speak) O.clients = 1; /* the speaker is one participant */
+  snprintf(default_prefix, sizeof default_prefix, "lg%ld-", (long)getpid());
+  if (lg_parse_opts(argc, argv, OPTS, sizeof OPTS / sizeof *OPTS, usage) != 0) return -1;
+  if (O.c.speak) O.c.clients = 1; /* the speaker is one participant */
   return 0;
 }
 
@@ -164,7 +123,7 @@ static void join_finished(client *c) {
   (void)c;
   G.inflight--;
   G.done_joins++;
-  if (G.done_joins == O.clients) mark_ready();
+  if (G.done_joins == O.c.clients) mark_ready();
   schedule_pump();
 }
 
@@ -209,14 +168,14 @@ static void start_client(client *c) {
   /* A source address of its own per process: connect() looks for a free local port among
    * every connection from the same address to the same server, and with tens of
    * thousands of them that search shows up in the profile. */
-  if (!lg_open(G.ctx, &c->j.main, c, G.main_host, G.main_port, G.main_path, O.source_ip) &&
+  if (!lg_open(G.ctx, &c->j.main, c, G.main_host, G.main_port, G.main_path, O.c.source_ip) &&
       c->st == ST_MAIN) /* a CONNECTION_ERROR callback may already have failed it */
     fail(c, "cannot connect to the main node");
 }
 
 static void start_visitor(client *c) {
   c->st = ST_VISITOR;
-  const char *why = lg_open_visitor(G.ctx, &c->j, c, O.source_ip);
+  const char *why = lg_open_visitor(G.ctx, &c->j, c, O.c.source_ip);
   if (why && c->st == ST_VISITOR) fail(c, "%s", why);
 }
 
@@ -229,7 +188,7 @@ static void pump_cb(uv_timer_t *t) {
     client *c = j->main.client;
     if (c->st == ST_REDIRECT) start_visitor(c);
   }
-  while (G.inflight < O.concurrency && G.started < O.clients) start_client(&G.cl[G.started]);
+  while (G.inflight < O.c.concurrency && G.started < O.c.clients) start_client(&G.cl[G.started]);
 }
 
 /* --- messages ----------------------------------------------------------------------------- */
@@ -264,7 +223,7 @@ static void on_message(void *client_, lg_link *l, const char *msg, size_t len) {
   } else if (!strcmp(type, "redirect") && l == &c->j.main && c->st == ST_MAIN) {
     const char *url = json_string_value(json_object_get(j, "url"));
     const char *ticket = json_string_value(json_object_get(j, "ticket"));
-    if (O.speak) {
+    if (O.c.speak) {
       fail(c, "the speaker was made a visitor: is the room full of participants?");
     } else if (!url || !ticket) {
       fail(c, "redirect without url or ticket");
@@ -274,10 +233,10 @@ static void on_message(void *client_, lg_link *l, const char *msg, size_t len) {
       schedule_pump();
     }
   } else if (!strcmp(type, "joined")) {
-    if (O.speak && l == &c->j.main && c->st == ST_MAIN) {
+    if (O.c.speak && l == &c->j.main && c->st == ST_MAIN) {
       joined(c);
       uv_timer_start(&G.speak_timer, speak_cb, (uint64_t)O.speak_delay_ms,
-                     (uint64_t)O.speak_interval_ms);
+                     (uint64_t)O.c.speak_interval_ms);
     } else if (l == &c->j.vis && c->st == ST_VISITOR) {
       joined(c);
     } else {
@@ -318,12 +277,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       char *text = NULL;
       int rc;
       if (l == &c->j.main) {
-        rc = O.speak ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
-                                O.room, O.name_prefix)
-                     : asprintf(&text,
-                                "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
-                                "\"visitor\":true}",
-                                O.room, O.name_prefix, c->idx);
+        rc = O.c.speak
+                 ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
+                            O.room, O.name_prefix)
+                 : asprintf(&text,
+                            "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
+                            "\"visitor\":true}",
+                            O.room, O.name_prefix, c->idx);
       } else {
         char *ticket = lg_take_ticket(&c->j);
         rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
@@ -386,9 +346,10 @@ static void mark_ready(void) {
   if (G.ready) return;
   G.ready = true;
   getrusage(RUSAGE_SELF, &G.s.ru_ready);
-  lg_report_ready(O.quiet, O.ready_file, G.joined, O.clients, G.failed, lg_join_s(&G.s, G.joined));
-  if (!O.speak)
-    uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.hold_s * 1000, 0);
+  lg_report_ready(O.c.quiet, O.c.ready_file, G.joined, O.c.clients, G.failed,
+                  lg_join_s(&G.s, G.joined));
+  if (!O.c.speak)
+    uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.c.hold_s * 1000, 0);
   else if (!G.joined) /* a speaker that could not join has nothing left to do */
     uv_timer_start(&G.end_timer, end_cb, 0, 0);
 }
@@ -406,7 +367,7 @@ static void speak_cb(uv_timer_t *t) {
     return;
   G.spoken++;
   queue_out(c, c->j.main.wsi, text);
-  if (G.spoken >= O.speak) {
+  if (G.spoken >= O.c.speak) {
     uv_timer_stop(t);
     uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.linger_ms, 0);
   }
@@ -414,13 +375,13 @@ static void speak_cb(uv_timer_t *t) {
 
 static void tick_cb(uv_timer_t *t) {
   (void)t;
-  int64_t now = mono_us(), limit = (int64_t)O.join_timeout_s * 1000000;
+  int64_t now = mono_us(), limit = (int64_t)O.c.join_timeout_s * 1000000;
   for (int i = 0; i < G.started; i++) {
     client *c = &G.cl[i];
     if ((c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR) && now - c->t0_us > limit)
-      fail(c, "join not done after %d s", O.join_timeout_s);
+      fail(c, "join not done after %d s", O.c.join_timeout_s);
   }
-  lg_progress(O.quiet, G.ready, G.joined, G.inflight, G.failed);
+  lg_progress(O.c.quiet, G.ready, G.joined, G.inflight, G.failed);
 }
 
 static void signal_cb(uv_signal_t *s, int signum) {
@@ -435,15 +396,16 @@ static void finish(void) {
   int still_joined = 0;
   for (int i = 0; i < G.started; i++)
     if (G.cl[i].st == ST_JOINED && G.cl[i].j.vis.wsi) still_joined++;
-  lg_print_result(&G.s, G.ready, O.delays_file, O.speak > 0, "", O.clients, G.joined, G.errors,
-                  G.drops, O.speak ? (G.cl[0].j.main.wsi != NULL) : still_joined, G.spoken);
+  lg_print_result(&G.s, G.ready, O.c.delays_file, O.c.speak > 0, "", O.c.clients, G.joined,
+                  G.errors, G.drops, O.c.speak ? (G.cl[0].j.main.wsi != NULL) : still_joined,
+                  G.spoken);
   uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer};
   lg_teardown(G.ctx, timers, sizeof timers / sizeof *timers, &G.sigint, &G.sigterm);
 }
 
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
-  raise_nofile(O.clients);
+  raise_nofile(O.c.clients);
   signal(SIGPIPE, SIG_IGN);
   lws_set_log_level(LLL_ERR, NULL);
 
@@ -451,16 +413,16 @@ int main(int argc, char **argv) {
                       G.main_path, sizeof G.main_path))
     return 2;
 
-  G.cl = calloc((size_t)O.clients, sizeof *G.cl);
+  G.cl = calloc((size_t)O.c.clients, sizeof *G.cl);
   if (!G.cl) {
     fprintf(stderr, "loadgen: out of memory\n");
     return 1;
   }
-  for (int i = 0; i < O.clients; i++) G.cl[i].idx = i;
+  for (int i = 0; i < O.c.clients; i++) G.cl[i].idx = i;
   G.redirects.tail = &G.redirects.head;
 
   uv_loop_init(&G.loop);
-  G.ctx = lg_create_context(&G.loop, protocols, O.join_timeout_s);
+  G.ctx = lg_create_context(&G.loop, protocols, O.c.join_timeout_s);
   if (!G.ctx) return 1;
 
   uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer};
@@ -472,12 +434,12 @@ int main(int argc, char **argv) {
 
   uv_run(&G.loop, UV_RUN_DEFAULT);
   uv_loop_close(&G.loop);
-  for (int i = 0; i < O.clients; i++) {
+  for (int i = 0; i < O.c.clients; i++) {
     lg_joiner_free(&G.cl[i].j);
     free(G.cl[i].out);
   }
   free(G.cl);
   lg_stats_free(&G.s);
   /* Exit status: 0 when every client joined and nothing failed afterwards. */
-  return (G.joined == O.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
+  return (G.joined == O.c.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
 }

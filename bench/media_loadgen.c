@@ -63,8 +63,8 @@ typedef enum { SRV_AMPHI, SRV_JANUS } server_kind;
 static struct {
   server_kind server;
   const char *main_url, *room, *janus_url, *metrics_url, *local_ip, *label;
-  long long janus_room;
-  bool participants;
+  int janus_room;
+  bool participants, have_server;
   int steps[MAX_STEPS], n_steps;
   int hold_s, settle_s, connect_timeout_s, concurrency, workers;
   double loss_limit_pct, deficit_limit_pct;
@@ -99,37 +99,20 @@ static struct {
     .client_busy_limit = 90,
 };
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: media_loadgen --server amphi|janus [flags]\n"
-          "  --main URL            amphi: main node's WebSocket URL [ws://127.0.0.1:8080/ws]\n"
-          "  --room R              amphi: room [bench/media]\n"
-          "  --participants        amphi: receivers join as participants, not visitors\n"
-          "  --metrics URL         amphi: the bridge's /metrics (http://ip:port/metrics)\n"
-          "  --janus URL           janus: HTTP API [http://127.0.0.1:8088/janus]\n"
-          "  --janus-room N        janus: VideoRoom room id [1234]\n"
-          "  --local-ip A          address of every client UDP socket [127.0.0.1]\n"
-          "  --steps N,N,...       receivers at each step [100,200,...,1600,2000]\n"
-          "  --hold S              seconds measured per step [10]\n"
-          "  --settle S            seconds between a step's connections and its window [3]\n"
-          "  --connect-timeout S   ICE+DTLS of one peer [30]\n"
-          "  --concurrency C       amphi: joins in flight [50]\n"
-          "  --workers W           janus: threads attaching receivers [4]\n"
-          "  --loss-limit PCT      stop after a step losing more [0.1]\n"
-          "  --deficit-limit PCT   stop after a step delivering this much less than sent [2]\n"
-          "  --video-kbps K        [1500]   --fps F [30]   --keyframe-s S [2]\n"
-          "  --video-packet B      RTP packet size of video, before SRTP [1100]\n"
-          "  --audio-packet B      Opus payload bytes per 20 ms [100]\n"
-          "  --sample K            decrypt 1 packet in K per receiver for the delay [32]\n"
-          "  --server-pid P        the server process, for its CPU time\n"
-          "  --server-cpu N        the server's core [1]   --client-cpu N   ours [0]\n"
-          "  --client-busy PCT     the client's load this high = the client is the limit [90]\n"
-          "  --label TEXT          put into every JSON line as \"label\"\n"
-          "  --quiet               no progress lines on stderr\n"
-          "Prints one JSON line per step and a summary line; SIGINT/SIGTERM end the ramp.\n");
+static int server_arg(const lg_opt *o, const char *v) {
+  (void)o;
+  O.have_server = true;
+  if (!strcmp(v, "amphi"))
+    O.server = SRV_AMPHI;
+  else if (!strcmp(v, "janus"))
+    O.server = SRV_JANUS;
+  else
+    return fprintf(stderr, LG_NAME ": --server: amphi or janus\n"), -1;
+  return 0;
 }
 
-static int parse_steps(const char *v) {
+static int steps_arg(const lg_opt *o, const char *v) {
+  (void)o;
   O.n_steps = 0;
   const char *p = v;
   while (*p) {
@@ -148,98 +131,55 @@ static int parse_steps(const char *v) {
   return O.n_steps ? 0 : -1;
 }
 
+static const lg_opt OPTS[] = {
+    LG_OPT_CUSTOM("--server", "amphi|janus", "the SFU under test (needed)", NULL, 0, server_arg),
+    LG_OPT_STR("--main", "URL", "amphi: main node's WebSocket URL", &O.main_url, 0),
+    LG_OPT_STR("--room", "R", "amphi: room", &O.room, 0),
+    LG_OPT_SWITCH("--participants", "amphi: receivers join as participants, not visitors",
+                  &O.participants),
+    LG_OPT_STR("--metrics", "URL", "amphi: the bridge's /metrics (http://ip:port/metrics)",
+               &O.metrics_url, 0),
+    LG_OPT_STR("--janus", "URL", "janus: HTTP API", &O.janus_url, 0),
+    LG_OPT_INT("--janus-room", "N", "janus: VideoRoom room id", &O.janus_room, 1, 2000000000),
+    LG_OPT_STR("--local-ip", "A", "address of every client UDP socket", &O.local_ip, 0),
+    LG_OPT_CUSTOM("--steps", "N,N,...", "receivers at each step [100,200,...,1600,2000]", NULL, 0,
+                  steps_arg),
+    LG_OPT_INT("--hold", "S", "seconds measured per step", &O.hold_s, 1, 3600),
+    LG_OPT_INT("--settle", "S", "seconds between a step's connections and its window", &O.settle_s,
+               0, 600),
+    LG_OPT_INT("--connect-timeout", "S", "ICE+DTLS of one peer", &O.connect_timeout_s, 1, 600),
+    LG_OPT_INT("--concurrency", "C", "amphi: joins in flight", &O.concurrency, 1, 10000),
+    LG_OPT_INT("--workers", "W", "janus: threads attaching receivers", &O.workers, 1, 64),
+    LG_OPT_NUM("--loss-limit", "PCT", "stop after a step losing more", &O.loss_limit_pct, 0, 100),
+    LG_OPT_NUM("--deficit-limit", "PCT", "stop after a step delivering this much less than sent",
+               &O.deficit_limit_pct, 0, 100),
+    LG_OPT_INT("--video-kbps", "K", "video bitrate", &O.video_kbps, 0, 100000),
+    LG_OPT_INT("--fps", "F", "video frames a second", &O.fps, 1, 120),
+    LG_OPT_INT("--keyframe-s", "S", "seconds between keyframes", &O.keyframe_s, 1, 600),
+    LG_OPT_INT("--video-packet", "B", "RTP packet size of video, before SRTP", &O.video_pkt, 200,
+               1400),
+    LG_OPT_INT("--audio-packet", "B", "Opus payload bytes per 20 ms", &O.audio_pkt, 0, 1000),
+    LG_OPT_INT("--sample", "K", "decrypt 1 packet in K per receiver for the delay", &O.sample_k, 1,
+               1000000),
+    LG_OPT_INT("--server-pid", "P", "the server process, for its CPU time (0: none)", &O.server_pid,
+               0, 1 << 30),
+    LG_OPT_INT("--server-cpu", "N", "the server's core", &O.server_cpu, -1, 1023),
+    LG_OPT_INT("--client-cpu", "N", "ours", &O.client_cpu, -1, 1023),
+    LG_OPT_INT("--client-busy", "PCT", "the client's load this high = the client is the limit",
+               &O.client_busy_limit, 1, 100),
+    LG_OPT_STR("--label", "TEXT", "put into every JSON line as \"label\"", &O.label, 0),
+    LG_OPT_SWITCH("--quiet", "no progress lines on stderr", &O.quiet),
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: media_loadgen --server amphi|janus [flags]\n");
+  lg_usage_opts(f, OPTS, sizeof OPTS / sizeof *OPTS);
+  fprintf(f, "Prints one JSON line per step and a summary line; SIGINT/SIGTERM end the ramp.\n");
+}
+
 static int parse_args(int argc, char **argv) {
-  bool have_server = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    if (!strcmp(a, "--participants")) {
-      O.participants = true;
-      continue;
-    }
-    int got = lg_flag_value(argc, argv, &i, &O.quiet, usage, &v);
-    if (got < 0) return -1;
-    if (got > 0) continue;
-    int rc = 0;
-    if (!strcmp(a, "--server")) {
-      have_server = true;
-      if (!strcmp(v, "amphi"))
-        O.server = SRV_AMPHI;
-      else if (!strcmp(v, "janus"))
-        O.server = SRV_JANUS;
-      else {
-        fprintf(stderr, LG_NAME ": --server: amphi or janus\n");
-        rc = -1;
-      }
-    } else if (!strcmp(a, "--main"))
-      O.main_url = v;
-    else if (!strcmp(a, "--room"))
-      O.room = v;
-    else if (!strcmp(a, "--metrics"))
-      O.metrics_url = v;
-    else if (!strcmp(a, "--janus"))
-      O.janus_url = v;
-    else if (!strcmp(a, "--local-ip"))
-      O.local_ip = v;
-    else if (!strcmp(a, "--label"))
-      O.label = v;
-    else if (!strcmp(a, "--janus-room")) {
-      int x;
-      rc = int_arg(a, v, 1, 2000000000, &x);
-      O.janus_room = x;
-    } else if (!strcmp(a, "--steps"))
-      rc = parse_steps(v);
-    else if (!strcmp(a, "--hold"))
-      rc = int_arg(a, v, 1, 3600, &O.hold_s);
-    else if (!strcmp(a, "--settle"))
-      rc = int_arg(a, v, 0, 600, &O.settle_s);
-    else if (!strcmp(a, "--connect-timeout"))
-      rc = int_arg(a, v, 1, 600, &O.connect_timeout_s);
-    else if (!strcmp(a, "--concurrency"))
-      rc = int_arg(a, v, 1, 10000, &O.concurrency);
-    else if (!strcmp(a, "--workers"))
-      rc = int_arg(a, v, 1, 64, &O.workers);
-    else if (!strcmp(a, "--loss-limit")) {
-      char *end;
-      O.loss_limit_pct = strtod(v, &end);
-      if (end == v || *end || O.loss_limit_pct < 0 || O.loss_limit_pct > 100) {
-        fprintf(stderr, LG_NAME ": --loss-limit: a percentage\n");
-        rc = -1;
-      }
-    } else if (!strcmp(a, "--deficit-limit")) {
-      char *end;
-      O.deficit_limit_pct = strtod(v, &end);
-      if (end == v || *end || O.deficit_limit_pct < 0 || O.deficit_limit_pct > 100) {
-        fprintf(stderr, LG_NAME ": --deficit-limit: a percentage\n");
-        rc = -1;
-      }
-    } else if (!strcmp(a, "--video-kbps"))
-      rc = int_arg(a, v, 0, 100000, &O.video_kbps);
-    else if (!strcmp(a, "--fps"))
-      rc = int_arg(a, v, 1, 120, &O.fps);
-    else if (!strcmp(a, "--keyframe-s"))
-      rc = int_arg(a, v, 1, 600, &O.keyframe_s);
-    else if (!strcmp(a, "--video-packet"))
-      rc = int_arg(a, v, 200, 1400, &O.video_pkt);
-    else if (!strcmp(a, "--audio-packet"))
-      rc = int_arg(a, v, 0, 1000, &O.audio_pkt);
-    else if (!strcmp(a, "--sample"))
-      rc = int_arg(a, v, 1, 1000000, &O.sample_k);
-    else if (!strcmp(a, "--server-pid"))
-      rc = int_arg(a, v, 0, 1 << 30, &O.server_pid);
-    else if (!strcmp(a, "--server-cpu"))
-      rc = int_arg(a, v, -1, 1023, &O.server_cpu);
-    else if (!strcmp(a, "--client-cpu"))
-      rc = int_arg(a, v, -1, 1023, &O.client_cpu);
-    else if (!strcmp(a, "--client-busy"))
-      rc = int_arg(a, v, 1, 100, &O.client_busy_limit);
-    else {
-      fprintf(stderr, LG_NAME ": unknown flag %s\n", a);
-      usage(stderr);
-      return -1;
-    }
-    if (rc) return -1;
-  }
-  if (!have_server) {
+  if (lg_parse_opts(argc, argv, OPTS, sizeof OPTS / sizeof *OPTS, usage) != 0) return -1;
+  if (!O.have_server) {
     fprintf(stderr, LG_NAME ": --server amphi|janus is needed\n");
     return -1;
   }

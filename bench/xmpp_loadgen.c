@@ -31,94 +31,59 @@
 /* --- options ------------------------------------------------------------------------------ */
 
 typedef struct opts {
-  char url[256];
-  char domain[128];
-  char room[160]; /* bare room JID */
-  int clients;
-  int concurrency;
-  int hold_s;
-  int join_timeout_s;
-  int speak;
-  int speak_interval_ms;
-  char name_prefix[64];
-  const char *source_ip;
-  const char *delays_file;
-  const char *ready_file;
+  lg_opts c;
+  const char *url, *domain;
+  const char *room; /* bare room JID */
+  const char *name_prefix;
   const char *go_file;
-  bool quiet;
 } opts;
 
+static char default_prefix[32]; /* x<pid>- */
+
 static opts O = {
+    .c = {.clients = 1000,
+          .concurrency = 200,
+          .hold_s = 600,
+          .join_timeout_s = 60,
+          .speak_interval_ms = 500},
     .url = "ws://127.0.0.1:5280/xmpp-websocket",
     .domain = "localhost",
     .room = "bench@conference.localhost",
-    .clients = 1000,
-    .concurrency = 200,
-    .hold_s = 600,
-    .join_timeout_s = 60,
-    .speak = 0,
-    .speak_interval_ms = 500,
+    .name_prefix = default_prefix,
 };
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: xmpp_loadgen [flags]\n"
-          "  --url URL             XMPP WebSocket URL [ws://127.0.0.1:5280/xmpp-websocket]\n"
-          "  --domain D            XMPP domain (anonymous auth) [localhost]\n"
-          "  --room JID            MUC room [bench@conference.localhost]\n"
-          "  --clients N           listeners to open [1000]\n"
-          "  --concurrency C       joins in flight at once [200]\n"
-          "  --hold S              after the joins, stay at most S seconds [600]\n"
-          "  --join-timeout S      a join not done by then counts as an error [60]\n"
-          "  --speak K             speaker mode: create the room, send K groupchat messages\n"
-          "  --speak-interval MS   between two messages [500]\n"
-          "  --go-file PATH        speaker: start sending once PATH exists\n"
-          "  --name-prefix P       nicks are P<i> [x<pid>-]\n"
-          "  --source-ip A         bind the client sockets to local address A (127.x.y.z)\n"
-          "  --delays-file PATH    write every receipt there: chat number, delay in us\n"
-          "  --ready-file PATH     create PATH once every join has finished\n"
-          "  --quiet               no progress lines on stderr\n"
-          "SIGINT/SIGTERM: print the results and exit.\n");
-}
-
-static int str_arg(const char *flag, const char *v, char *dst, size_t cap) {
-  if (strlen(v) >= cap || strpbrk(v, "<>&'\"")) {
-    fprintf(stderr, "xmpp_loadgen: %s: too long or has XML special characters\n", flag);
+/* A value that goes into stanzas as it is: at most o->max bytes, none of them special in
+ * XML. */
+static int xml_arg(const lg_opt *o, const char *v) {
+  if (strlen(v) > (size_t)o->max || strpbrk(v, "<>&'\"")) {
+    fprintf(stderr, "xmpp_loadgen: %s: too long or has XML special characters\n", o->flag);
     return -1;
   }
-  snprintf(dst, cap, "%s", v);
+  *(const char **)o->dst = v;
   return 0;
 }
 
+static const lg_opt OPTS[] = {
+    LG_OPT_CUSTOM("--url", "URL", "XMPP WebSocket URL", &O.url, 255, xml_arg),
+    LG_OPT_CUSTOM("--domain", "D", "XMPP domain (anonymous auth)", &O.domain, 127, xml_arg),
+    LG_OPT_CUSTOM("--room", "JID", "MUC room", &O.room, 159, xml_arg),
+    LG_CHAT_OPTS(O.c),
+    LG_OPT_STR("--go-file", "PATH", "speaker: start sending once PATH exists", &O.go_file, 0),
+    LG_OPT_CUSTOM("--name-prefix", "P", "nicks are P<i>", &O.name_prefix, 39, xml_arg),
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: xmpp_loadgen [flags]\n");
+  lg_usage_opts(f, OPTS, sizeof OPTS / sizeof *OPTS);
+  fprintf(f,
+          "The speaker creates the room, then sends groupchat messages. SIGINT/SIGTERM: print "
+          "the results and exit.\n");
+}
+
 static int parse_args(int argc, char **argv) {
-  snprintf(O.name_prefix, sizeof O.name_prefix, "x%ld-", (long)getpid());
-  const lg_flag_targets common = {&O.clients,        &O.concurrency, &O.hold_s,
-                                  &O.join_timeout_s, &O.speak,       &O.speak_interval_ms,
-                                  &O.delays_file,    &O.ready_file,  &O.source_ip};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    int got = lg_flag_value(argc, argv, &i, &O.quiet, usage, &v);
-    if (got < 0) return -1;
-    if (got > 0) continue;
-    int rc = 0;
-    if (!strcmp(a, "--url"))
-      rc = str_arg(a, v, O.url, sizeof O.url);
-    else if (!strcmp(a, "--domain"))
-      rc = str_arg(a, v, O.domain, sizeof O.domain);
-    else if (!strcmp(a, "--room"))
-      rc = str_arg(a, v, O.room, sizeof O.room);
-    else if (!strcmp(a, "--name-prefix"))
-      rc = str_arg(a, v, O.name_prefix, 40);
-    else if (!strcmp(a, "--go-file"))
-      O.go_file = v;
-    else if (!lg_common_flag(a, v, &common, &rc)) {
-      fprintf(stderr, "xmpp_loadgen: unknown flag %s\n", a);
-      usage(stderr);
-      return -1;
-    }
-    if (rc) return -1;
-  }
-  if (O.speak) O.clients = 1;
+  snprintf(default_prefix, sizeof default_prefix, "x%ld-", (long)getpid());
+  if (lg_parse_opts(argc, argv, OPTS, sizeof OPTS / sizeof *OPTS, usage) != 0) return -1;
+  if (O.c.speak) O.c.clients = 1;
   return 0;
 }
 
@@ -178,7 +143,7 @@ static void mark_ready(void);
 static void join_finished(void) {
   G.inflight--;
   G.done_joins++;
-  if (G.done_joins == O.clients) mark_ready();
+  if (G.done_joins == O.c.clients) mark_ready();
   schedule_pump();
 }
 
@@ -254,7 +219,7 @@ static void start_client(client *c) {
   ci.opaque_user_data = c;
   ci.pwsi = &c->wsi;
   ci.retry_and_idle_policy = &no_validity;
-  ci.iface = O.source_ip;
+  ci.iface = O.c.source_ip;
   c->closing = false;
   if (!lws_client_connect_via_info(&ci) && c->st == ST_OPEN1) fail(c, "cannot connect");
 }
@@ -262,7 +227,7 @@ static void start_client(client *c) {
 static void pump_cb(uv_timer_t *t) {
   (void)t;
   if (G.finishing) return;
-  while (G.inflight < O.concurrency && G.started < O.clients) start_client(&G.cl[G.started]);
+  while (G.inflight < O.c.concurrency && G.started < O.c.clients) start_client(&G.cl[G.started]);
 }
 
 /* --- stanzas ------------------------------------------------------------------------------ */
@@ -359,7 +324,7 @@ static void on_frame(client *c, const char *msg, size_t len) {
           return;
         }
         c->st = ST_PRESENCE;
-        if (O.speak)
+        if (O.c.speak)
           send_text(c,
                     "<presence xmlns=\"jabber:client\" to=\"%s/%sspeaker\"><x "
                     "xmlns=\"http://jabber.org/protocol/muc\">"
@@ -380,7 +345,7 @@ static void on_frame(client *c, const char *msg, size_t len) {
         fail(c, "MUC join refused: %s", snip);
       } else if (has_attr(msg, len, "code", "110")) {
         joined(c);
-        if (O.speak && !has_attr(msg, len, "role", "moderator") &&
+        if (O.c.speak && !has_attr(msg, len, "role", "moderator") &&
             !has_attr(msg, len, "role", "participant"))
           fail(c, "the speaker has no voice in the room (was it created before it joined?)");
       }
@@ -480,23 +445,24 @@ static void speak_cb(uv_timer_t *t) {
             "%lld %d</body></message>",
             O.room, G.spoken, (long long)real_us(), G.spoken);
   G.spoken++;
-  if (G.spoken >= O.speak) uv_timer_stop(t); /* then stay in the room until told to end */
+  if (G.spoken >= O.c.speak) uv_timer_stop(t); /* then stay in the room until told to end */
 }
 
 static void go_cb(uv_timer_t *t) {
   struct stat sb;
   if (O.go_file && stat(O.go_file, &sb) != 0) return;
   uv_timer_stop(t);
-  uv_timer_start(&G.speak_timer, speak_cb, 0, (uint64_t)O.speak_interval_ms);
+  uv_timer_start(&G.speak_timer, speak_cb, 0, (uint64_t)O.c.speak_interval_ms);
 }
 
 static void mark_ready(void) {
   if (G.ready) return;
   G.ready = true;
   getrusage(RUSAGE_SELF, &G.s.ru_ready);
-  lg_report_ready(O.quiet, O.ready_file, G.joined, O.clients, G.failed, lg_join_s(&G.s, G.joined));
-  uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.hold_s * 1000, 0);
-  if (O.speak) {
+  lg_report_ready(O.c.quiet, O.c.ready_file, G.joined, O.c.clients, G.failed,
+                  lg_join_s(&G.s, G.joined));
+  uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.c.hold_s * 1000, 0);
+  if (O.c.speak) {
     if (!G.joined)
       uv_timer_start(&G.end_timer, end_cb, 0, 0);
     else
@@ -506,13 +472,13 @@ static void mark_ready(void) {
 
 static void tick_cb(uv_timer_t *t) {
   (void)t;
-  int64_t now = mono_us(), limit = (int64_t)O.join_timeout_s * 1000000;
+  int64_t now = mono_us(), limit = (int64_t)O.c.join_timeout_s * 1000000;
   for (int i = 0; i < G.started; i++) {
     client *c = &G.cl[i];
     if (c->st >= ST_OPEN1 && c->st <= ST_PRESENCE && now - c->t0_us > limit)
-      fail(c, "join not done after %d s (state %d)", O.join_timeout_s, (int)c->st);
+      fail(c, "join not done after %d s (state %d)", O.c.join_timeout_s, (int)c->st);
   }
-  lg_progress(O.quiet, G.ready, G.joined, G.inflight, G.failed);
+  lg_progress(O.c.quiet, G.ready, G.joined, G.inflight, G.failed);
 }
 
 static void signal_cb(uv_signal_t *s, int signum) {
@@ -527,8 +493,8 @@ static void finish(void) {
   int still_joined = 0;
   for (int i = 0; i < G.started; i++)
     if (G.cl[i].st == ST_JOINED && G.cl[i].wsi) still_joined++;
-  lg_print_result(&G.s, G.ready, O.delays_file, O.speak > 0, ",\"server\":\"xmpp\"", O.clients,
-                  G.joined, G.errors, G.drops, still_joined, G.spoken);
+  lg_print_result(&G.s, G.ready, O.c.delays_file, O.c.speak > 0, ",\"server\":\"xmpp\"",
+                  O.c.clients, G.joined, G.errors, G.drops, still_joined, G.spoken);
   uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer,
                                 &G.go_timer};
   lg_teardown(G.ctx, timers, sizeof timers / sizeof *timers, &G.sigint, &G.sigterm);
@@ -536,25 +502,25 @@ static void finish(void) {
 
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
-  raise_nofile(O.clients);
+  raise_nofile(O.c.clients);
   signal(SIGPIPE, SIG_IGN);
   lws_set_log_level(LLL_ERR, NULL);
 
   if (lg_parse_ws_url("--url", O.url, &G.port, G.host, sizeof G.host, G.path, sizeof G.path))
     return 2;
 
-  G.cl = calloc((size_t)O.clients, sizeof *G.cl);
+  G.cl = calloc((size_t)O.c.clients, sizeof *G.cl);
   if (!G.cl) {
     fprintf(stderr, "xmpp_loadgen: out of memory\n");
     return 1;
   }
-  for (int i = 0; i < O.clients; i++) {
+  for (int i = 0; i < O.c.clients; i++) {
     G.cl[i].idx = i;
     G.cl[i].out_tail = &G.cl[i].out;
   }
 
   uv_loop_init(&G.loop);
-  G.ctx = lg_create_context(&G.loop, protocols, O.join_timeout_s);
+  G.ctx = lg_create_context(&G.loop, protocols, O.c.join_timeout_s);
   if (!G.ctx) return 1;
 
   uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer,
@@ -567,11 +533,11 @@ int main(int argc, char **argv) {
 
   uv_run(&G.loop, UV_RUN_DEFAULT);
   uv_loop_close(&G.loop);
-  for (int i = 0; i < O.clients; i++) {
+  for (int i = 0; i < O.c.clients; i++) {
     free_out(&G.cl[i]);
     free(G.cl[i].rx);
   }
   free(G.cl);
   lg_stats_free(&G.s);
-  return (G.joined == O.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
+  return (G.joined == O.c.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
 }
