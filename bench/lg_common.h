@@ -164,8 +164,23 @@ typedef struct lg_opts {
   int speak_interval_ms;
   const char *source_ip; /* bind client sockets to this local address */
   const char *delays_file, *ready_file;
+  const char *name_prefix; /* clients are named name_prefix<i> */
+  char default_prefix[32]; /* <stem><pid>-: processes of one run do not share names */
   bool quiet;
 } lg_opts;
+
+/* Before parsing: the default name prefix, stem followed by the process id. */
+static inline void lg_default_prefix(lg_opts *c, const char *stem) {
+  snprintf(c->default_prefix, sizeof c->default_prefix, "%s%ld-", stem, (long)getpid());
+  c->name_prefix = c->default_prefix;
+}
+
+/* Their defaults but for the join timeout (a join through XMPP takes more round trips). */
+#define LG_CHAT_DEFAULTS(join_timeout_s_)                                                    \
+  {                                                                                          \
+    .clients = 1000, .concurrency = 200, .hold_s = 600, .join_timeout_s = (join_timeout_s_), \
+    .speak_interval_ms = 500                                                                 \
+  }
 
 /* Their rows, for a table of flags: LG_CHAT_OPTS(O.c). */
 #define LG_CHAT_OPTS(c)                                                                            \
@@ -264,6 +279,15 @@ static inline double cpu_s(const struct rusage *ru) {
 }
 
 /* --- errors ------------------------------------------------------------------------------- */
+
+/* Inside a function f(..., const char *fmt, ...): its message, formatted into the array buf. */
+#define LG_VFORMAT(buf, fmt)               \
+  do {                                     \
+    va_list ap_;                           \
+    va_start(ap_, fmt);                    \
+    vsnprintf(buf, sizeof(buf), fmt, ap_); \
+    va_end(ap_);                           \
+  } while (0)
 
 static int lg_errors_logged __attribute__((unused));
 
@@ -687,6 +711,171 @@ static inline int lg_receive(struct lws *wsi, lg_link *l, lg_joiner *j, void *in
 static inline int lg_other_event(lg_link *l, enum lws_callback_reasons reason) {
   if (reason == LWS_CALLBACK_WSI_DESTROY && l) l->wsi = NULL;
   return 0;
+}
+
+/* --- the run of a chat load generator (loadgen, xmpp_loadgen) ---------------------------- */
+
+/* What the program does at the turns of its run. */
+typedef struct lg_calls {
+  void (*pump)(void);           /* opens the connections that are due */
+  void (*tick)(int64_t now_us); /* once a second: the program's join timeouts */
+  void (*on_ready)(void);       /* every join has finished: the timers of what comes next */
+  void (*finish)(void);         /* SIGINT, SIGTERM or the end timer */
+} lg_calls;
+
+/* What both keep of their run, whatever their clients are; lg_run_loop runs it. All of it
+ * lives on the loop's thread. */
+typedef struct lg_run {
+  const lg_opts *o;
+  uv_loop_t loop;
+  struct lws_context *ctx;
+  int started, inflight, joined, failed, done_joins; /* the joins */
+  int errors, drops, spoken;
+  lg_stats s; /* join times, receipts, CPU */
+  uv_timer_t pump_timer, tick_timer, speak_timer, end_timer;
+  uv_timer_t *const *extra_timers; /* the program's own, closed with the others */
+  size_t n_extra_timers;
+  uv_signal_t sigint, sigterm;
+  bool finishing, ready;
+  const lg_calls *call;
+} lg_run;
+
+/* Connections are opened from a zero-delay timer, never from inside an lws callback. */
+static inline void lg_pump_cb(uv_timer_t *t) {
+  lg_run *r = t->data;
+  if (!r->finishing) r->call->pump();
+}
+
+static inline void lg_schedule_pump(lg_run *r) {
+  if (!uv_is_active((uv_handle_t *)&r->pump_timer))
+    uv_timer_start(&r->pump_timer, lg_pump_cb, 0, 0);
+}
+
+/* Every join has finished: the ready line and file, then the program's next timers. */
+static inline void lg_mark_ready(lg_run *r) {
+  if (r->ready) return;
+  r->ready = true;
+  getrusage(RUSAGE_SELF, &r->s.ru_ready);
+  lg_report_ready(r->o->quiet, r->o->ready_file, r->joined, r->o->clients, r->failed,
+                  lg_join_s(&r->s, r->joined));
+  r->call->on_ready();
+}
+
+/* A join ended, one way or the other: the next may start, the last makes the run ready. */
+static inline void lg_join_finished(lg_run *r) {
+  r->inflight--;
+  r->done_joins++;
+  if (r->done_joins == r->o->clients) lg_mark_ready(r);
+  lg_schedule_pump(r);
+}
+
+/* Whether another client may start its join: not all started, fewer in flight than the
+ * concurrency. */
+static inline bool lg_may_start(const lg_run *r) {
+  return r->inflight < r->o->concurrency && r->started < r->o->clients;
+}
+
+/* A join starts; its start time (monotonic), for lg_joined and the join timeout. */
+static inline int64_t lg_join_begins(lg_run *r) {
+  r->inflight++;
+  r->started++;
+  return lg_join_started(&r->s);
+}
+
+static inline void lg_joined(lg_run *r, int64_t t0_us) {
+  lg_join_done(&r->s, t0_us);
+  r->joined++;
+  lg_join_finished(r);
+}
+
+static inline void lg_join_failed(lg_run *r) {
+  r->failed++;
+  lg_join_finished(r);
+}
+
+/* Client idx failed (the program has closed it), for this reason: counted, one of the first
+ * few logged, and the end of its join when it was joining. */
+static inline void lg_client_failed(lg_run *r, int idx, bool joining, const char *why) {
+  r->errors++;
+  log_err("client %d: %s", idx, why);
+  if (joining) lg_join_failed(r);
+}
+
+/* The speaker's timer, when the speaker can no longer speak (!alive): it stops, and so does
+ * the run. */
+static inline bool lg_speaker_lost(lg_run *r, uv_timer_t *t, bool alive) {
+  if (alive) return false;
+  uv_timer_stop(t);
+  r->call->finish();
+  return true;
+}
+
+static inline void lg_run_tick_cb(uv_timer_t *t) {
+  lg_run *r = t->data;
+  r->call->tick(mono_us());
+  lg_progress(r->o->quiet, r->ready, r->joined, r->inflight, r->failed);
+}
+
+static inline void lg_run_end_cb(uv_timer_t *t) { ((lg_run *)t->data)->call->finish(); }
+
+static inline void lg_run_signal_cb(uv_signal_t *s, int signum) {
+  (void)signum;
+  ((lg_run *)s->data)->call->finish();
+}
+
+/* The start of the program's finish: false when the run is already finishing. */
+static inline bool lg_finishing(lg_run *r) {
+  if (r->finishing) return false;
+  r->finishing = true;
+  return true;
+}
+
+/* The end: the result line (server_field as lg_print_result has it), then every handle
+ * closed; the loop then runs dry. */
+static inline void lg_run_end(lg_run *r, const char *server_field, int connected_at_end) {
+  lg_print_result(&r->s, r->ready, r->o->delays_file, r->o->speak > 0, server_field, r->o->clients,
+                  r->joined, r->errors, r->drops, connected_at_end, r->spoken);
+  uv_timer_t *timers[8] = {&r->pump_timer, &r->tick_timer, &r->speak_timer, &r->end_timer};
+  size_t n = 4;
+  for (size_t i = 0; i < r->n_extra_timers && n < 8; i++) timers[n++] = r->extra_timers[i];
+  lg_teardown(r->ctx, timers, n, &r->sigint, &r->sigterm);
+}
+
+/* The process: enough descriptors, no SIGPIPE, lws quiet but for errors. */
+static inline void lg_process_init(int clients) {
+  raise_nofile(clients);
+  signal(SIGPIPE, SIG_IGN);
+  lws_set_log_level(LLL_ERR, NULL);
+}
+
+/* Runs the loop until the end: the lws context on it, the timers (tick once a second) and
+ * signals, the first pump. 1 when the context cannot be made, else 0 once the loop ran dry. */
+static inline int lg_run_loop(lg_run *r, const lg_opts *o, const struct lws_protocols *protocols,
+                              const lg_calls *call) {
+  r->o = o;
+  r->call = call;
+  uv_loop_init(&r->loop);
+  r->ctx = lg_create_context(&r->loop, protocols, r->o->join_timeout_s);
+  if (!r->ctx) return 1;
+  uv_timer_t *const timers[] = {&r->pump_timer, &r->tick_timer, &r->speak_timer, &r->end_timer};
+  lg_timers_init(&r->loop, timers, sizeof timers / sizeof *timers);
+  lg_timers_init(&r->loop, r->extra_timers, r->n_extra_timers);
+  for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) timers[i]->data = r;
+  for (size_t i = 0; i < r->n_extra_timers; i++) r->extra_timers[i]->data = r;
+  lg_signals_start(&r->loop, &r->sigint, &r->sigterm, lg_run_signal_cb);
+  r->sigint.data = r->sigterm.data = r;
+  uv_timer_start(&r->tick_timer, lg_run_tick_cb, 1000, 1000);
+  getrusage(RUSAGE_SELF, &r->s.ru_start);
+  lg_schedule_pump(r);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&r->loop);
+  return 0;
+}
+
+/* After the loop: the exit status, 0 when every client joined and nothing failed afterwards. */
+static inline int lg_run_done(lg_run *r) {
+  lg_stats_free(&r->s);
+  return (r->joined == r->o->clients && r->errors == 0 && r->drops == 0) ? 0 : 1;
 }
 
 #endif

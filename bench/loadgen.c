@@ -27,22 +27,15 @@
 
 typedef struct opts {
   lg_opts c;
-  const char *main_url, *room, *name_prefix;
+  const char *main_url, *room;
   int speak_delay_ms; /* speaker: pause between its join and the first chat */
   int linger_ms;      /* speaker: wait for the last echoes after the last chat */
 } opts;
 
-static char default_prefix[32]; /* lg<pid>- */
-
 static opts O = {
-    .c = {.clients = 1000,
-          .concurrency = 200,
-          .hold_s = 600,
-          .join_timeout_s = 30,
-          .speak_interval_ms = 500},
+    .c = LG_CHAT_DEFAULTS(30),
     .main_url = "ws://127.0.0.1:8080/ws",
     .room = "acme/bench",
-    .name_prefix = default_prefix,
     .speak_delay_ms = 500,
     .linger_ms = 2000,
 };
@@ -55,7 +48,7 @@ static const lg_opt OPTS[] = {
                &O.speak_delay_ms, 0, 3600000),
     LG_OPT_INT("--linger", "MS", "speaker: wait for echoes after the last chat", &O.linger_ms, 0,
                3600000),
-    LG_OPT_STR("--name-prefix", "P", "visitors are named P<i>", &O.name_prefix, 39),
+    LG_OPT_STR("--name-prefix", "P", "visitors are named P<i>", &O.c.name_prefix, 39),
 };
 
 static void usage(FILE *f) {
@@ -65,7 +58,7 @@ static void usage(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv) {
-  snprintf(default_prefix, sizeof default_prefix, "lg%ld-", (long)getpid());
+  lg_default_prefix(&O.c, "lg");
   if (lg_parse_opts(argc, argv, OPTS, sizeof OPTS / sizeof *OPTS, usage) != 0) return -1;
   if (O.c.speak) O.c.clients = 1; /* the speaker is one participant */
   return 0;
@@ -93,65 +86,31 @@ typedef struct client {
 } client;
 
 static struct {
-  uv_loop_t loop;
-  struct lws_context *ctx;
+  lg_run r; /* the joins, the timers, the counts */
   client *cl;
-  int started, inflight, joined, failed, done_joins;
-  int errors, drops;
   lg_redirects redirects;
-  lg_stats s; /* join times, receipts, CPU */
-  uv_timer_t pump_timer, tick_timer, speak_timer, end_timer;
-  uv_signal_t sigint, sigterm;
-  bool finishing, ready;
-  int spoken, chats_max_k;
+  int chats_max_k;
   int main_port;
   char main_host[128], main_path[128];
 } G;
 
-static void fail(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void pump_cb(uv_timer_t *t);
-
-/* Connections are opened from a zero-delay timer, never from inside an lws callback. */
-static void schedule_pump(void) {
-  if (!uv_is_active((uv_handle_t *)&G.pump_timer)) uv_timer_start(&G.pump_timer, pump_cb, 0, 0);
-}
-
-static void mark_ready(void);
-
-static void join_finished(client *c) {
-  (void)c;
-  G.inflight--;
-  G.done_joins++;
-  if (G.done_joins == O.c.clients) mark_ready();
-  schedule_pump();
-}
-
-static void fail(client *c, const char *fmt, ...) {
-  char why[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof why, fmt, ap);
-  va_end(ap);
+__attribute__((format(printf, 2, 3))) static void fail(client *c, const char *fmt, ...) {
   if (c->st == ST_FAILED) return;
-  G.errors++;
-  log_err("client %d: %s", c->idx, why);
-  cstate was = c->st;
+  char why[256];
+  LG_VFORMAT(why, fmt);
+  bool joining = c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR;
   c->st = ST_FAILED;
   free(c->out);
   c->out = NULL;
   /* Close whatever is still open; the close callbacks see ST_FAILED and stay quiet. */
   lg_kill(&c->j.main);
   lg_kill(&c->j.vis);
-  if (was == ST_MAIN || was == ST_REDIRECT || was == ST_VISITOR) {
-    G.failed++;
-    join_finished(c);
-  }
+  lg_client_failed(&G.r, c->idx, joining, why);
 }
 
 static void queue_out(client *c, struct lws *wsi, char *text) {
   if (c->out) { /* never happens with one message per interval; count it if it does */
-    G.errors++;
+    G.r.errors++;
     log_err("client %d: a message was still waiting to be written", c->idx);
     free(c->out);
   }
@@ -162,49 +121,43 @@ static void queue_out(client *c, struct lws *wsi, char *text) {
 
 static void start_client(client *c) {
   c->st = ST_MAIN;
-  c->t0_us = lg_join_started(&G.s);
-  G.inflight++;
-  G.started++;
+  c->t0_us = lg_join_begins(&G.r);
   /* A source address of its own per process: connect() looks for a free local port among
    * every connection from the same address to the same server, and with tens of
    * thousands of them that search shows up in the profile. */
-  if (!lg_open(G.ctx, &c->j.main, c, G.main_host, G.main_port, G.main_path, O.c.source_ip) &&
+  if (!lg_open(G.r.ctx, &c->j.main, c, G.main_host, G.main_port, G.main_path, O.c.source_ip) &&
       c->st == ST_MAIN) /* a CONNECTION_ERROR callback may already have failed it */
     fail(c, "cannot connect to the main node");
 }
 
 static void start_visitor(client *c) {
   c->st = ST_VISITOR;
-  const char *why = lg_open_visitor(G.ctx, &c->j, c, O.c.source_ip);
+  const char *why = lg_open_visitor(G.r.ctx, &c->j, c, O.c.source_ip);
   if (why && c->st == ST_VISITOR) fail(c, "%s", why);
 }
 
 /* Opens connections outside of lws callbacks: visitor connections of redirected clients
  * first (their tickets are running), then new clients up to the concurrency. */
-static void pump_cb(uv_timer_t *t) {
-  (void)t;
-  if (G.finishing) return;
+static void pump(void) {
   for (lg_joiner *j; (j = lg_next_redirect(&G.redirects));) {
     client *c = j->main.client;
     if (c->st == ST_REDIRECT) start_visitor(c);
   }
-  while (G.inflight < O.c.concurrency && G.started < O.c.clients) start_client(&G.cl[G.started]);
+  while (lg_may_start(&G.r)) start_client(&G.cl[G.r.started]);
 }
 
 /* --- messages ----------------------------------------------------------------------------- */
 
 static void on_chat(client *c, const char *msg, size_t len) {
   long k;
-  if (!lg_on_bench_chat(&G.s, msg, len, "\"text\":\"bench ", &k)) return;
+  if (!lg_on_bench_chat(&G.r.s, msg, len, "\"text\":\"bench ", &k)) return;
   c->chats++;
   if (k >= 0 && k < 1000000 && k > G.chats_max_k) G.chats_max_k = (int)k;
 }
 
 static void joined(client *c) {
-  lg_join_done(&G.s, c->t0_us);
   c->st = ST_JOINED;
-  G.joined++;
-  join_finished(c);
+  lg_joined(&G.r, c->t0_us);
 }
 
 static void speak_cb(uv_timer_t *t);
@@ -230,12 +183,12 @@ static void on_message(void *client_, lg_link *l, const char *msg, size_t len) {
     } else {
       lg_take_redirect(&G.redirects, &c->j, url, ticket);
       c->st = ST_REDIRECT;
-      schedule_pump();
+      lg_schedule_pump(&G.r);
     }
   } else if (!strcmp(type, "joined")) {
     if (O.c.speak && l == &c->j.main && c->st == ST_MAIN) {
       joined(c);
-      uv_timer_start(&G.speak_timer, speak_cb, (uint64_t)O.speak_delay_ms,
+      uv_timer_start(&G.r.speak_timer, speak_cb, (uint64_t)O.speak_delay_ms,
                      (uint64_t)O.c.speak_interval_ms);
     } else if (l == &c->j.vis && c->st == ST_VISITOR) {
       joined(c);
@@ -246,14 +199,14 @@ static void on_message(void *client_, lg_link *l, const char *msg, size_t len) {
     const char *code = json_string_value(json_object_get(j, "code"));
     const char *m = json_string_value(json_object_get(j, "message"));
     if (c->st == ST_JOINED) { /* e.g. rate_limited on a chat: count it, stay */
-      G.errors++;
+      G.r.errors++;
       log_err("client %d: error %s: %s", c->idx, code ? code : "?", m ? m : "");
     } else {
       fail(c, "error %s: %s", code ? code : "?", m ? m : "");
     }
   } else if (!strcmp(type, "closed")) {
     if (c->st == ST_JOINED) {
-      G.drops++;
+      G.r.drops++;
       log_err("client %d: server said closed", c->idx);
     }
   }
@@ -279,11 +232,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       if (l == &c->j.main) {
         rc = O.c.speak
                  ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
-                            O.room, O.name_prefix)
+                            O.room, O.c.name_prefix)
                  : asprintf(&text,
                             "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
                             "\"visitor\":true}",
-                            O.room, O.name_prefix, c->idx);
+                            O.room, O.c.name_prefix, c->idx);
       } else {
         char *ticket = lg_take_ticket(&c->j);
         rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
@@ -313,9 +266,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_RECEIVE:
       return c ? lg_receive(wsi, l, &c->j, in, len, on_message) : 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
-      if (!(c = lg_link_ended(l)) || G.finishing) return 0;
+      if (!(c = lg_link_ended(l)) || G.r.finishing) return 0;
       if (c->st == ST_JOINED) {
-        G.drops++;
+        G.r.drops++;
         log_err("client %d: the server closed a joined connection", c->idx);
       } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
         fail(c, "%s closed the connection during the join",
@@ -337,78 +290,50 @@ static const struct lws_protocols protocols[] = {
 
 static void finish(void);
 
-static void end_cb(uv_timer_t *t) {
-  (void)t;
-  finish();
-}
-
-static void mark_ready(void) {
-  if (G.ready) return;
-  G.ready = true;
-  getrusage(RUSAGE_SELF, &G.s.ru_ready);
-  lg_report_ready(O.c.quiet, O.c.ready_file, G.joined, O.c.clients, G.failed,
-                  lg_join_s(&G.s, G.joined));
+/* Every join has finished: listeners hold, a speaker that could not join has nothing left
+ * to do (one that did is started by its joined). */
+static void on_ready(void) {
   if (!O.c.speak)
-    uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.c.hold_s * 1000, 0);
-  else if (!G.joined) /* a speaker that could not join has nothing left to do */
-    uv_timer_start(&G.end_timer, end_cb, 0, 0);
+    uv_timer_start(&G.r.end_timer, lg_run_end_cb, (uint64_t)O.c.hold_s * 1000, 0);
+  else if (!G.r.joined)
+    uv_timer_start(&G.r.end_timer, lg_run_end_cb, 0, 0);
 }
 
 static void speak_cb(uv_timer_t *t) {
   client *c = &G.cl[0];
-  if (c->st != ST_JOINED || !c->j.main.wsi) {
-    uv_timer_stop(t);
-    finish();
-    return;
-  }
+  if (lg_speaker_lost(&G.r, t, c->st == ST_JOINED && c->j.main.wsi)) return;
   char *text;
   if (asprintf(&text, "{\"type\":\"chat\",\"text\":\"bench %lld %d\"}", (long long)real_us(),
-               G.spoken) < 0)
+               G.r.spoken) < 0)
     return;
-  G.spoken++;
+  G.r.spoken++;
   queue_out(c, c->j.main.wsi, text);
-  if (G.spoken >= O.c.speak) {
+  if (G.r.spoken >= O.c.speak) {
     uv_timer_stop(t);
-    uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.linger_ms, 0);
+    uv_timer_start(&G.r.end_timer, lg_run_end_cb, (uint64_t)O.linger_ms, 0);
   }
 }
 
-static void tick_cb(uv_timer_t *t) {
-  (void)t;
-  int64_t now = mono_us(), limit = (int64_t)O.c.join_timeout_s * 1000000;
-  for (int i = 0; i < G.started; i++) {
+static void tick(int64_t now) {
+  int64_t limit = (int64_t)O.c.join_timeout_s * 1000000;
+  for (int i = 0; i < G.r.started; i++) {
     client *c = &G.cl[i];
     if ((c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR) && now - c->t0_us > limit)
       fail(c, "join not done after %d s", O.c.join_timeout_s);
   }
-  lg_progress(O.c.quiet, G.ready, G.joined, G.inflight, G.failed);
-}
-
-static void signal_cb(uv_signal_t *s, int signum) {
-  (void)s;
-  (void)signum;
-  finish();
 }
 
 static void finish(void) {
-  if (G.finishing) return;
-  G.finishing = true;
+  if (!lg_finishing(&G.r)) return;
   int still_joined = 0;
-  for (int i = 0; i < G.started; i++)
+  for (int i = 0; i < G.r.started; i++)
     if (G.cl[i].st == ST_JOINED && G.cl[i].j.vis.wsi) still_joined++;
-  lg_print_result(&G.s, G.ready, O.c.delays_file, O.c.speak > 0, "", O.c.clients, G.joined,
-                  G.errors, G.drops, O.c.speak ? (G.cl[0].j.main.wsi != NULL) : still_joined,
-                  G.spoken);
-  uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer};
-  lg_teardown(G.ctx, timers, sizeof timers / sizeof *timers, &G.sigint, &G.sigterm);
+  lg_run_end(&G.r, "", O.c.speak ? (G.cl[0].j.main.wsi != NULL) : still_joined);
 }
 
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
-  raise_nofile(O.c.clients);
-  signal(SIGPIPE, SIG_IGN);
-  lws_set_log_level(LLL_ERR, NULL);
-
+  lg_process_init(O.c.clients);
   if (lg_parse_ws_url("--main", O.main_url, &G.main_port, G.main_host, sizeof G.main_host,
                       G.main_path, sizeof G.main_path))
     return 2;
@@ -421,25 +346,12 @@ int main(int argc, char **argv) {
   for (int i = 0; i < O.c.clients; i++) G.cl[i].idx = i;
   G.redirects.tail = &G.redirects.head;
 
-  uv_loop_init(&G.loop);
-  G.ctx = lg_create_context(&G.loop, protocols, O.c.join_timeout_s);
-  if (!G.ctx) return 1;
-
-  uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer};
-  lg_timers_init(&G.loop, timers, sizeof timers / sizeof *timers);
-  lg_signals_start(&G.loop, &G.sigint, &G.sigterm, signal_cb);
-  uv_timer_start(&G.tick_timer, tick_cb, 1000, 1000);
-  getrusage(RUSAGE_SELF, &G.s.ru_start);
-  schedule_pump();
-
-  uv_run(&G.loop, UV_RUN_DEFAULT);
-  uv_loop_close(&G.loop);
+  static const lg_calls calls = {pump, tick, on_ready, finish};
+  if (lg_run_loop(&G.r, &O.c, protocols, &calls) != 0) return 1;
   for (int i = 0; i < O.c.clients; i++) {
     lg_joiner_free(&G.cl[i].j);
     free(G.cl[i].out);
   }
   free(G.cl);
-  lg_stats_free(&G.s);
-  /* Exit status: 0 when every client joined and nothing failed afterwards. */
-  return (G.joined == O.c.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
+  return lg_run_done(&G.r);
 }

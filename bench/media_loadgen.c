@@ -607,10 +607,7 @@ static void media_window(int cmd) {
 static void peer_fail(peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void peer_fail(peer *p, const char *fmt, ...) {
   if (atomic_load(&p->state) == P_FAILED) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(p->why, sizeof p->why, fmt, ap);
-  va_end(ap);
+  LG_VFORMAT(p->why, fmt);
   bool was_up = atomic_load(&p->state) == P_UP;
   atomic_store(&p->state, P_FAILED);
   if (p->publisher) {
@@ -1216,10 +1213,7 @@ static void a_done(aclient *c, bool ok) {
 static void a_fail(aclient *c, const char *fmt, ...) {
   if (c->st == AC_FAILED) return;
   char why[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof why, fmt, ap);
-  va_end(ap);
+  LG_VFORMAT(why, fmt);
   if (c->idx < 0)
     fprintf(stderr, LG_NAME ": publisher: %s\n", why);
   else

@@ -34,22 +34,14 @@ typedef struct opts {
   lg_opts c;
   const char *url, *domain;
   const char *room; /* bare room JID */
-  const char *name_prefix;
   const char *go_file;
 } opts;
 
-static char default_prefix[32]; /* x<pid>- */
-
 static opts O = {
-    .c = {.clients = 1000,
-          .concurrency = 200,
-          .hold_s = 600,
-          .join_timeout_s = 60,
-          .speak_interval_ms = 500},
+    .c = LG_CHAT_DEFAULTS(60),
     .url = "ws://127.0.0.1:5280/xmpp-websocket",
     .domain = "localhost",
     .room = "bench@conference.localhost",
-    .name_prefix = default_prefix,
 };
 
 /* A value that goes into stanzas as it is: at most o->max bytes, none of them special in
@@ -69,7 +61,7 @@ static const lg_opt OPTS[] = {
     LG_OPT_CUSTOM("--room", "JID", "MUC room", &O.room, 159, xml_arg),
     LG_CHAT_OPTS(O.c),
     LG_OPT_STR("--go-file", "PATH", "speaker: start sending once PATH exists", &O.go_file, 0),
-    LG_OPT_CUSTOM("--name-prefix", "P", "nicks are P<i>", &O.name_prefix, 39, xml_arg),
+    LG_OPT_CUSTOM("--name-prefix", "P", "nicks are P<i>", &O.c.name_prefix, 39, xml_arg),
 };
 
 static void usage(FILE *f) {
@@ -81,7 +73,7 @@ static void usage(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv) {
-  snprintf(default_prefix, sizeof default_prefix, "x%ld-", (long)getpid());
+  lg_default_prefix(&O.c, "x");
   if (lg_parse_opts(argc, argv, OPTS, sizeof OPTS / sizeof *OPTS, usage) != 0) return -1;
   if (O.c.speak) O.c.clients = 1;
   return 0;
@@ -119,33 +111,12 @@ typedef struct client {
 } client;
 
 static struct {
-  uv_loop_t loop;
-  struct lws_context *ctx;
+  lg_run r; /* the joins, the timers, the counts */
   client *cl;
-  int started, inflight, joined, failed, done_joins;
-  int errors, drops;
-  lg_stats s; /* join times, receipts, CPU */
-  uv_timer_t pump_timer, tick_timer, speak_timer, end_timer, go_timer;
-  uv_signal_t sigint, sigterm;
-  bool finishing, ready;
-  int spoken;
+  uv_timer_t go_timer;
   int port;
   char host[128], path[128];
 } G;
-
-static void pump_cb(uv_timer_t *t);
-static void schedule_pump(void) {
-  if (!uv_is_active((uv_handle_t *)&G.pump_timer)) uv_timer_start(&G.pump_timer, pump_cb, 0, 0);
-}
-
-static void mark_ready(void);
-
-static void join_finished(void) {
-  G.inflight--;
-  G.done_joins++;
-  if (G.done_joins == O.c.clients) mark_ready();
-  schedule_pump();
-}
 
 static void free_out(client *c) {
   while (c->out) {
@@ -156,27 +127,18 @@ static void free_out(client *c) {
   c->out_tail = &c->out;
 }
 
-static void fail(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(client *c, const char *fmt, ...) {
-  char why[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof why, fmt, ap);
-  va_end(ap);
+__attribute__((format(printf, 2, 3))) static void fail(client *c, const char *fmt, ...) {
   if (c->st == ST_FAILED) return;
-  G.errors++;
-  log_err("client %d: %s", c->idx, why);
-  cstate was = c->st;
+  char why[256];
+  LG_VFORMAT(why, fmt);
+  bool joining = c->st >= ST_OPEN1 && c->st <= ST_PRESENCE;
   c->st = ST_FAILED;
   free_out(c);
   if (c->wsi && !c->closing) {
     c->closing = true;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   }
-  if (was >= ST_OPEN1 && was <= ST_PRESENCE) {
-    G.failed++;
-    join_finished();
-  }
+  lg_client_failed(&G.r, c->idx, joining, why);
 }
 
 static void send_text(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -202,13 +164,11 @@ static void send_text(client *c, const char *fmt, ...) {
 
 static void start_client(client *c) {
   c->st = ST_OPEN1;
-  c->t0_us = lg_join_started(&G.s);
+  c->t0_us = lg_join_begins(&G.r);
   c->out_tail = &c->out;
-  G.inflight++;
-  G.started++;
   struct lws_client_connect_info ci;
   memset(&ci, 0, sizeof ci);
-  ci.context = G.ctx;
+  ci.context = G.r.ctx;
   ci.address = G.host;
   ci.port = G.port;
   ci.path = G.path;
@@ -224,10 +184,8 @@ static void start_client(client *c) {
   if (!lws_client_connect_via_info(&ci) && c->st == ST_OPEN1) fail(c, "cannot connect");
 }
 
-static void pump_cb(uv_timer_t *t) {
-  (void)t;
-  if (G.finishing) return;
-  while (G.inflight < O.c.concurrency && G.started < O.c.clients) start_client(&G.cl[G.started]);
+static void pump(void) {
+  while (lg_may_start(&G.r)) start_client(&G.cl[G.r.started]);
 }
 
 /* --- stanzas ------------------------------------------------------------------------------ */
@@ -251,16 +209,14 @@ static void send_open(client *c) {
 
 static void on_chat(client *c, const char *msg, size_t len) {
   long k;
-  if (lg_on_bench_chat(&G.s, msg, len, "<body>bench ", &k)) c->chats++;
+  if (lg_on_bench_chat(&G.r.s, msg, len, "<body>bench ", &k)) c->chats++;
 }
 
 static void go_cb(uv_timer_t *t);
 
 static void joined(client *c) {
-  lg_join_done(&G.s, c->t0_us);
   c->st = ST_JOINED;
-  G.joined++;
-  join_finished();
+  lg_joined(&G.r, c->t0_us);
 }
 
 static void snippet(const char *msg, size_t len, char *out, size_t cap) {
@@ -275,11 +231,11 @@ static void on_frame(client *c, const char *msg, size_t len) {
     if (has(msg, len, "<body>bench ")) {
       on_chat(c, msg, len);
     } else if (has(msg, len, "<close") || has(msg, len, "stream:error")) {
-      G.drops++;
+      G.r.drops++;
       snippet(msg, len, snip, sizeof snip);
       log_err("client %d: the server ended the stream: %s", c->idx, snip);
     } else if (has(msg, len, "<message") && has_attr(msg, len, "type", "error")) {
-      G.errors++;
+      G.r.errors++;
       snippet(msg, len, snip, sizeof snip);
       log_err("client %d: %s", c->idx, snip);
     }
@@ -329,13 +285,13 @@ static void on_frame(client *c, const char *msg, size_t len) {
                     "<presence xmlns=\"jabber:client\" to=\"%s/%sspeaker\"><x "
                     "xmlns=\"http://jabber.org/protocol/muc\">"
                     "<history maxstanzas=\"0\"/></x></presence>",
-                    O.room, O.name_prefix);
+                    O.room, O.c.name_prefix);
         else
           send_text(c,
                     "<presence xmlns=\"jabber:client\" to=\"%s/%s%d\"><x "
                     "xmlns=\"http://jabber.org/protocol/muc\">"
                     "<history maxstanzas=\"0\"/></x></presence>",
-                    O.room, O.name_prefix, c->idx);
+                    O.room, O.c.name_prefix, c->idx);
       }
       return;
     case ST_PRESENCE:
@@ -404,9 +360,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_CLOSED:
       if (!c) return 0;
       c->wsi = NULL;
-      if (c->closing || G.finishing) return 0;
+      if (c->closing || G.r.finishing) return 0;
       if (c->st == ST_JOINED) {
-        G.drops++;
+        G.r.drops++;
         log_err("client %d: the server closed a joined connection", c->idx);
       } else if (c->st >= ST_OPEN1 && c->st <= ST_PRESENCE) {
         fail(c, "the server closed the connection during the join");
@@ -428,84 +384,57 @@ static const struct lws_protocols protocols[] = {
 /* --- phases ------------------------------------------------------------------------------- */
 
 static void finish(void);
-static void end_cb(uv_timer_t *t) {
-  (void)t;
-  finish();
-}
 
 static void speak_cb(uv_timer_t *t) {
   client *c = &G.cl[0];
-  if (c->st != ST_JOINED || !c->wsi) {
-    uv_timer_stop(t);
-    finish();
-    return;
-  }
+  if (lg_speaker_lost(&G.r, t, c->st == ST_JOINED && c->wsi)) return;
   send_text(c,
             "<message xmlns=\"jabber:client\" to=\"%s\" type=\"groupchat\" id=\"m%d\"><body>bench "
             "%lld %d</body></message>",
-            O.room, G.spoken, (long long)real_us(), G.spoken);
-  G.spoken++;
-  if (G.spoken >= O.c.speak) uv_timer_stop(t); /* then stay in the room until told to end */
+            O.room, G.r.spoken, (long long)real_us(), G.r.spoken);
+  G.r.spoken++;
+  if (G.r.spoken >= O.c.speak) uv_timer_stop(t); /* then stay in the room until told to end */
 }
 
 static void go_cb(uv_timer_t *t) {
   struct stat sb;
   if (O.go_file && stat(O.go_file, &sb) != 0) return;
   uv_timer_stop(t);
-  uv_timer_start(&G.speak_timer, speak_cb, 0, (uint64_t)O.c.speak_interval_ms);
+  uv_timer_start(&G.r.speak_timer, speak_cb, 0, (uint64_t)O.c.speak_interval_ms);
 }
 
-static void mark_ready(void) {
-  if (G.ready) return;
-  G.ready = true;
-  getrusage(RUSAGE_SELF, &G.s.ru_ready);
-  lg_report_ready(O.c.quiet, O.c.ready_file, G.joined, O.c.clients, G.failed,
-                  lg_join_s(&G.s, G.joined));
-  uv_timer_start(&G.end_timer, end_cb, (uint64_t)O.c.hold_s * 1000, 0);
+/* Every join has finished: hold; a speaker that joined waits for the go file, one that
+ * could not has nothing left to do. */
+static void on_ready(void) {
+  uv_timer_start(&G.r.end_timer, lg_run_end_cb, (uint64_t)O.c.hold_s * 1000, 0);
   if (O.c.speak) {
-    if (!G.joined)
-      uv_timer_start(&G.end_timer, end_cb, 0, 0);
+    if (!G.r.joined)
+      uv_timer_start(&G.r.end_timer, lg_run_end_cb, 0, 0);
     else
       uv_timer_start(&G.go_timer, go_cb, 0, 20);
   }
 }
 
-static void tick_cb(uv_timer_t *t) {
-  (void)t;
-  int64_t now = mono_us(), limit = (int64_t)O.c.join_timeout_s * 1000000;
-  for (int i = 0; i < G.started; i++) {
+static void tick(int64_t now) {
+  int64_t limit = (int64_t)O.c.join_timeout_s * 1000000;
+  for (int i = 0; i < G.r.started; i++) {
     client *c = &G.cl[i];
     if (c->st >= ST_OPEN1 && c->st <= ST_PRESENCE && now - c->t0_us > limit)
       fail(c, "join not done after %d s (state %d)", O.c.join_timeout_s, (int)c->st);
   }
-  lg_progress(O.c.quiet, G.ready, G.joined, G.inflight, G.failed);
-}
-
-static void signal_cb(uv_signal_t *s, int signum) {
-  (void)s;
-  (void)signum;
-  finish();
 }
 
 static void finish(void) {
-  if (G.finishing) return;
-  G.finishing = true;
+  if (!lg_finishing(&G.r)) return;
   int still_joined = 0;
-  for (int i = 0; i < G.started; i++)
+  for (int i = 0; i < G.r.started; i++)
     if (G.cl[i].st == ST_JOINED && G.cl[i].wsi) still_joined++;
-  lg_print_result(&G.s, G.ready, O.c.delays_file, O.c.speak > 0, ",\"server\":\"xmpp\"",
-                  O.c.clients, G.joined, G.errors, G.drops, still_joined, G.spoken);
-  uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer,
-                                &G.go_timer};
-  lg_teardown(G.ctx, timers, sizeof timers / sizeof *timers, &G.sigint, &G.sigterm);
+  lg_run_end(&G.r, ",\"server\":\"xmpp\"", still_joined);
 }
 
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
-  raise_nofile(O.c.clients);
-  signal(SIGPIPE, SIG_IGN);
-  lws_set_log_level(LLL_ERR, NULL);
-
+  lg_process_init(O.c.clients);
   if (lg_parse_ws_url("--url", O.url, &G.port, G.host, sizeof G.host, G.path, sizeof G.path))
     return 2;
 
@@ -519,25 +448,15 @@ int main(int argc, char **argv) {
     G.cl[i].out_tail = &G.cl[i].out;
   }
 
-  uv_loop_init(&G.loop);
-  G.ctx = lg_create_context(&G.loop, protocols, O.c.join_timeout_s);
-  if (!G.ctx) return 1;
-
-  uv_timer_t *const timers[] = {&G.pump_timer, &G.tick_timer, &G.speak_timer, &G.end_timer,
-                                &G.go_timer};
-  lg_timers_init(&G.loop, timers, sizeof timers / sizeof *timers);
-  lg_signals_start(&G.loop, &G.sigint, &G.sigterm, signal_cb);
-  uv_timer_start(&G.tick_timer, tick_cb, 1000, 1000);
-  getrusage(RUSAGE_SELF, &G.s.ru_start);
-  schedule_pump();
-
-  uv_run(&G.loop, UV_RUN_DEFAULT);
-  uv_loop_close(&G.loop);
+  static uv_timer_t *const extra[] = {&G.go_timer};
+  static const lg_calls calls = {pump, tick, on_ready, finish};
+  G.r.extra_timers = extra;
+  G.r.n_extra_timers = 1;
+  if (lg_run_loop(&G.r, &O.c, protocols, &calls) != 0) return 1;
   for (int i = 0; i < O.c.clients; i++) {
     free_out(&G.cl[i]);
     free(G.cl[i].rx);
   }
   free(G.cl);
-  lg_stats_free(&G.s);
-  return (G.joined == O.c.clients && G.errors == 0 && G.drops == 0) ? 0 : 1;
+  return lg_run_done(&G.r);
 }
