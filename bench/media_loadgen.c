@@ -1629,12 +1629,18 @@ static const char *j_plugin_error(json_t *ev) {
   return json_string_value(json_object_get(j_plugin_data(ev), "error"));
 }
 
+/* The HTTP connection of a thread of its own, and the path of the session on it (query
+ * added). */
+static void j_session_conn(lgm_http *h, char *path, size_t n, const char *query) {
+  lgm_http_init(h, O.janus_url);
+  snprintf(path, n, "/%llu%s", (unsigned long long)J.session, query);
+}
+
 static void *j_poll_main(void *arg) {
   (void)arg;
   lgm_http h;
-  lgm_http_init(&h, O.janus_url);
   char path[96];
-  snprintf(path, sizeof path, "/%llu?maxev=64", (unsigned long long)J.session);
+  j_session_conn(&h, path, sizeof path, "?maxev=64");
   while (!atomic_load(&SIG.stop)) {
     char *body;
     size_t bl;
@@ -1686,9 +1692,8 @@ static void *j_poll_main(void *arg) {
 static void *j_keep_main(void *arg) {
   (void)arg;
   lgm_http h;
-  lgm_http_init(&h, O.janus_url);
   char path[64];
-  snprintf(path, sizeof path, "/%llu", (unsigned long long)J.session);
+  j_session_conn(&h, path, sizeof path, "");
   int64_t next = mono_us() + 15000000;
   while (!atomic_load(&SIG.stop)) {
     usleep(200000);
