@@ -254,6 +254,29 @@ static void pair(dtls_srtp_profile p, msrtp **a, msrtp **b) {
   assert_non_null(*b);
 }
 
+/* The fixture of a test of one profile (its initial state): a and b, a pair of sessions. */
+typedef struct sessions {
+  dtls_srtp_profile p;
+  msrtp *a, *b;
+} sessions;
+
+static int sessions_setup(void **state) {
+  sessions *s = calloc(1, sizeof *s);
+  if (!s) return -1;
+  s->p = *(const dtls_srtp_profile *)*state;
+  pair(s->p, &s->a, &s->b);
+  *state = s;
+  return 0;
+}
+
+static int sessions_teardown(void **state) {
+  sessions *s = *state;
+  msrtp_free(s->a);
+  msrtp_free(s->b);
+  free(s);
+  return 0;
+}
+
 /* ---- the reference against the RFCs ---- */
 
 static void test_reference_vectors(void **state) {
@@ -359,9 +382,10 @@ static void test_known_answer_gcm(void **state) {
 
 /* ---- behaviour, for both profiles ---- */
 
-static void round_trip(dtls_srtp_profile p) {
-  msrtp *a, *b;
-  pair(p, &a, &b);
+static void round_trip(void **state) {
+  const sessions *s = *state;
+  dtls_srtp_profile p = s->p;
+  msrtp *a = s->a, *b = s->b;
   for (uint16_t seq = 65530; seq != 10; seq++) { /* across the sequence number wrap */
     size_t len;
     uint8_t *pkt = make_rtp(seq, 0xABCDEF01, 160, rtp_tag(p), &len);
@@ -382,22 +406,12 @@ static void round_trip(dtls_srtp_profile p) {
   assert_int_equal(msrtp_protect_rtp(b, pkt, &len), 0);
   assert_int_equal(msrtp_unprotect_rtp(a, pkt, &len), 0);
   free(pkt);
-  msrtp_free(a);
-  msrtp_free(b);
 }
 
-static void test_round_trip_cm(void **state) {
-  (void)state;
-  round_trip(CM);
-}
-static void test_round_trip_gcm(void **state) {
-  (void)state;
-  round_trip(GCM);
-}
-
-static void tamper_and_replay(dtls_srtp_profile p) {
-  msrtp *a, *b;
-  pair(p, &a, &b);
+static void tamper_and_replay(void **state) {
+  const sessions *s = *state;
+  dtls_srtp_profile p = s->p;
+  msrtp *a = s->a, *b = s->b;
   size_t len;
   uint8_t *pkt = make_rtp(100, 7, 50, rtp_tag(p), &len);
   assert_int_equal(msrtp_protect_rtp(a, pkt, &len), 0);
@@ -436,23 +450,13 @@ static void tamper_and_replay(dtls_srtp_profile p) {
   n = rlen;
   assert_int_equal(msrtp_unprotect_rtcp(b, rtcp, &n), -1); /* replay */
   free(rtcp);
-  msrtp_free(a);
-  msrtp_free(b);
-}
-
-static void test_tamper_replay_cm(void **state) {
-  (void)state;
-  tamper_and_replay(CM);
-}
-static void test_tamper_replay_gcm(void **state) {
-  (void)state;
-  tamper_and_replay(GCM);
 }
 
 /* A NACK answer protects the same packet again: allowed, and byte for byte the same. */
-static void retransmit(dtls_srtp_profile p) {
-  msrtp *a, *b;
-  pair(p, &a, &b);
+static void retransmit(void **state) {
+  const sessions *s = *state;
+  dtls_srtp_profile p = s->p;
+  msrtp *a = s->a, *b = s->b;
   size_t l1, l2;
   uint8_t *p1 = make_rtp(5000, 42, 100, rtp_tag(p), &l1);
   uint8_t *p2 = make_rtp(5000, 42, 100, rtp_tag(p), &l2);
@@ -469,17 +473,6 @@ static void retransmit(dtls_srtp_profile p) {
   free(p1);
   free(p2);
   free(p3);
-  msrtp_free(a);
-  msrtp_free(b);
-}
-
-static void test_retransmit_cm(void **state) {
-  (void)state;
-  retransmit(CM);
-}
-static void test_retransmit_gcm(void **state) {
-  (void)state;
-  retransmit(GCM);
 }
 
 /* CSRCs and a header extension stay in the clear and authenticated. */
@@ -581,9 +574,8 @@ static void test_create_rejects(void **state) {
 /* A peer cycling through SSRCs: every packet still goes through, and the inbound session
  * stays bounded (the leak checker would see streams never freed otherwise). */
 static void test_many_inbound_ssrcs(void **state) {
-  (void)state;
-  msrtp *a, *b;
-  pair(CM, &a, &b);
+  const sessions *s = *state;
+  msrtp *a = s->a, *b = s->b;
   for (uint32_t i = 0; i < 300; i++) {
     uint32_t ssrc = 1000 + i % 150;
     size_t len;
@@ -592,14 +584,13 @@ static void test_many_inbound_ssrcs(void **state) {
     assert_int_equal(msrtp_unprotect_rtp(b, pkt, &len), 0);
     free(pkt);
   }
-  msrtp_free(a);
-  msrtp_free(b);
 }
 
 /* msrtp sends RTP through OpenSSL (srtp_tx.c), not libsrtp2: the two must agree byte for
  * byte, across a sequence number wrap and for a retransmission from before the wrap (which
  * needs the older rollover counter), and what it sends must unprotect with libsrtp2. */
-static void fast_path_matches_libsrtp(dtls_srtp_profile profile) {
+static void fast_path_matches_libsrtp(void **state) {
+  dtls_srtp_profile profile = *(const dtls_srtp_profile *)*state;
   bool gcm = profile == DTLS_SRTP_AEAD_AES_128_GCM;
   size_t kl = gcm ? 28 : 30;
   uint8_t ks[30];
@@ -652,33 +643,29 @@ static void fast_path_matches_libsrtp(dtls_srtp_profile profile) {
   msrtp_free(peer);
 }
 
-static void test_fast_path_matches_libsrtp_gcm(void **state) {
-  (void)state;
-  fast_path_matches_libsrtp(DTLS_SRTP_AEAD_AES_128_GCM);
-}
-
-static void test_fast_path_matches_libsrtp_cm(void **state) {
-  (void)state;
-  fast_path_matches_libsrtp(DTLS_SRTP_AES128_CM_SHA1_80);
-}
+/* One test body run for one profile, under its own name; with its pair of sessions. */
+static const dtls_srtp_profile cm = CM, gcm = GCM;
+#define PROFILE_TEST(name, fn, profile) \
+  { #name, fn, NULL, NULL, (void *)&(profile) }
+#define SESSIONS_TEST(name, fn, profile) \
+  { #name, fn, sessions_setup, sessions_teardown, (void *)&(profile) }
+/* fn for each profile, as name_cm and name_gcm. */
+#define BOTH_PROFILES(name, fn) SESSIONS_TEST(name##_cm, fn, cm), SESSIONS_TEST(name##_gcm, fn, gcm)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reference_vectors),
       cmocka_unit_test(test_known_answer_cm),
       cmocka_unit_test(test_known_answer_gcm),
-      cmocka_unit_test(test_round_trip_cm),
-      cmocka_unit_test(test_round_trip_gcm),
-      cmocka_unit_test(test_tamper_replay_cm),
-      cmocka_unit_test(test_tamper_replay_gcm),
-      cmocka_unit_test(test_retransmit_cm),
-      cmocka_unit_test(test_retransmit_gcm),
+      BOTH_PROFILES(test_round_trip, round_trip),
+      BOTH_PROFILES(test_tamper_replay, tamper_and_replay),
+      BOTH_PROFILES(test_retransmit, retransmit),
       cmocka_unit_test(test_header_extension),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_create_rejects),
-      cmocka_unit_test(test_many_inbound_ssrcs),
-      cmocka_unit_test(test_fast_path_matches_libsrtp_gcm),
-      cmocka_unit_test(test_fast_path_matches_libsrtp_cm),
+      SESSIONS_TEST(test_many_inbound_ssrcs, test_many_inbound_ssrcs, cm),
+      PROFILE_TEST(test_fast_path_matches_libsrtp_gcm, fast_path_matches_libsrtp, gcm),
+      PROFILE_TEST(test_fast_path_matches_libsrtp_cm, fast_path_matches_libsrtp, cm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
