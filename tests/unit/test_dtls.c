@@ -98,17 +98,42 @@ static void teardown_net(struct net *n) {
   assert_int_equal(ERR_peek_error(), 0);
 }
 
+/* The fixture of a test with a net as its state: zeroed before the test (which sets it up),
+ * torn down after it, whatever its outcome. */
+static int net_setup(void **state) {
+  *state = calloc(1, sizeof(struct net));
+  return *state ? 0 : -1;
+}
+
+static int net_teardown(void **state) {
+  struct net *n = *state;
+  teardown_net(n);
+  free(n);
+  return 0;
+}
+
+#define NET_TEST(f) cmocka_unit_test_setup_teardown(f, net_setup, net_teardown)
+
 static dtls_state server_state(struct net *n) { return dtls_conn_state(n->ep[0].conn); }
 static dtls_state client_state(struct net *n) { return dtls_conn_state(n->ep[1].conn); }
 
-static void connect_pair(struct net *n, size_t mtu) {
+/* setup_net with each side expecting the other's real certificate. */
+static void setup_true_net(struct net *n, size_t mtu) {
   setup_net(n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(server_id), mtu);
+}
+
+static void assert_both_connected(struct net *n) {
+  assert_int_equal(server_state(n), DTLS_CONNECTED);
+  assert_int_equal(client_state(n), DTLS_CONNECTED);
+}
+
+static void connect_pair(struct net *n, size_t mtu) {
+  setup_true_net(n, mtu);
   assert_int_equal(dtls_conn_start(n->ep[0].conn), DTLS_HANDSHAKING);
   assert_int_equal(dtls_conn_timeout_ms(n->ep[0].conn), -1); /* waits for the client */
   assert_int_equal(dtls_conn_start(n->ep[1].conn), DTLS_HANDSHAKING);
   pump(n);
-  assert_int_equal(server_state(n), DTLS_CONNECTED);
-  assert_int_equal(client_state(n), DTLS_CONNECTED);
+  assert_both_connected(n);
 }
 
 static void sleep_ms(long ms) {
@@ -149,20 +174,19 @@ static void test_identity(void **state) {
 }
 
 static void test_handshake_and_keys(void **state) {
-  (void)state;
-  struct net n;
-  connect_pair(&n, 1200);
-  assert_true(n.largest <= 1200);
-  assert_string_equal(dtls_conn_error(n.ep[0].conn), "");
-  assert_int_equal(dtls_conn_timeout_ms(n.ep[0].conn), -1);
-  assert_int_equal(dtls_conn_timeout_ms(n.ep[1].conn), -1);
+  struct net *n = *state;
+  connect_pair(n, 1200);
+  assert_true(n->largest <= 1200);
+  assert_string_equal(dtls_conn_error(n->ep[0].conn), "");
+  assert_int_equal(dtls_conn_timeout_ms(n->ep[0].conn), -1);
+  assert_int_equal(dtls_conn_timeout_ms(n->ep[1].conn), -1);
 
   dtls_srtp_profile ps, pc;
   uint8_t stx[DTLS_SRTP_KEYSALT_MAX], srx[DTLS_SRTP_KEYSALT_MAX];
   uint8_t ctx[DTLS_SRTP_KEYSALT_MAX], crx[DTLS_SRTP_KEYSALT_MAX];
   size_t sl = 0, cl = 0;
-  assert_int_equal(dtls_conn_srtp_keys(n.ep[0].conn, &ps, stx, srx, &sl), 0);
-  assert_int_equal(dtls_conn_srtp_keys(n.ep[1].conn, &pc, ctx, crx, &cl), 0);
+  assert_int_equal(dtls_conn_srtp_keys(n->ep[0].conn, &ps, stx, srx, &sl), 0);
+  assert_int_equal(dtls_conn_srtp_keys(n->ep[1].conn, &pc, ctx, crx, &cl), 0);
   /* Both offer both: the server's first choice, GCM, wins. */
   assert_int_equal(ps, DTLS_SRTP_AEAD_AES_128_GCM);
   assert_int_equal(pc, DTLS_SRTP_AEAD_AES_128_GCM);
@@ -190,61 +214,53 @@ static void test_handshake_and_keys(void **state) {
   assert_memory_equal(pkt, orig, 112);
   msrtp_free(s);
   msrtp_free(c);
-  teardown_net(&n);
 }
 
 /* A small MTU forces fragmented handshake messages; no datagram may exceed it. */
 static void test_small_mtu(void **state) {
-  (void)state;
-  struct net n;
-  connect_pair(&n, 300);
-  assert_true(n.largest <= 300);
-  teardown_net(&n);
+  struct net *n = *state;
+  connect_pair(n, 300);
+  assert_true(n->largest <= 300);
 }
 
 static void test_fingerprint_mismatch(void **state) {
-  (void)state;
   /* The client expects someone else's certificate. */
-  struct net n;
-  setup_net(&n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(client_id), 1200);
-  dtls_conn_start(n.ep[1].conn);
-  pump(&n);
-  assert_int_equal(client_state(&n), DTLS_FAILED);
-  assert_string_equal(dtls_conn_error(n.ep[1].conn), "fingerprint mismatch");
+  struct net *n = *state;
+  setup_net(n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(client_id), 1200);
+  dtls_conn_start(n->ep[1].conn);
+  pump(n);
+  assert_int_equal(client_state(n), DTLS_FAILED);
+  assert_string_equal(dtls_conn_error(n->ep[1].conn), "fingerprint mismatch");
   dtls_srtp_profile p;
   uint8_t tx[DTLS_SRTP_KEYSALT_MAX], rx[DTLS_SRTP_KEYSALT_MAX];
   size_t kl;
-  assert_int_equal(dtls_conn_srtp_keys(n.ep[1].conn, &p, tx, rx, &kl), -1);
+  assert_int_equal(dtls_conn_srtp_keys(n->ep[1].conn, &p, tx, rx, &kl), -1);
   /* The client told the server, which had finished first. */
-  assert_int_equal(server_state(&n), DTLS_CLOSED);
-  teardown_net(&n);
+  assert_int_equal(server_state(n), DTLS_CLOSED);
+  teardown_net(n);
 
   /* The server expects someone else's. */
-  setup_net(&n, dtls_identity_fingerprint(server_id), dtls_identity_fingerprint(server_id), 1200);
-  dtls_conn_start(n.ep[1].conn);
-  pump(&n);
-  assert_int_equal(server_state(&n), DTLS_FAILED);
-  assert_string_equal(dtls_conn_error(n.ep[0].conn), "fingerprint mismatch");
+  setup_net(n, dtls_identity_fingerprint(server_id), dtls_identity_fingerprint(server_id), 1200);
+  dtls_conn_start(n->ep[1].conn);
+  pump(n);
+  assert_int_equal(server_state(n), DTLS_FAILED);
+  assert_string_equal(dtls_conn_error(n->ep[0].conn), "fingerprint mismatch");
   /* It had sent its Finished before checking, then close_notify. */
-  assert_int_equal(client_state(&n), DTLS_CLOSED);
-  teardown_net(&n);
+  assert_int_equal(client_state(n), DTLS_CLOSED);
 }
 
 /* The SDP's hex may come in any case. */
 static void test_fingerprint_case(void **state) {
-  (void)state;
   char lower[2][96];
   const char *fps[2] = {dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(server_id)};
   for (int i = 0; i < 2; i++) {
     for (size_t j = 0; j <= 95; j++) lower[i][j] = (char)tolower((unsigned char)fps[i][j]);
   }
-  struct net n;
-  setup_net(&n, lower[0], lower[1], 1200);
-  dtls_conn_start(n.ep[1].conn);
-  pump(&n);
-  assert_int_equal(server_state(&n), DTLS_CONNECTED);
-  assert_int_equal(client_state(&n), DTLS_CONNECTED);
-  teardown_net(&n);
+  struct net *n = *state;
+  setup_net(n, lower[0], lower[1], 1200);
+  dtls_conn_start(n->ep[1].conn);
+  pump(n);
+  assert_both_connected(n);
 }
 
 static void test_create_rejects(void **state) {
@@ -269,57 +285,52 @@ static void test_create_rejects(void **state) {
 
 /* The ClientHello is lost: the client's timer resends it. */
 static void test_lost_client_hello(void **state) {
-  (void)state;
-  struct net n;
-  setup_net(&n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(server_id), 1200);
-  n.ep[1].drop = 1;
-  dtls_conn_start(n.ep[1].conn);
-  assert_int_equal(n.ep[1].sent, 1);
-  pump(&n);
-  assert_int_equal(client_state(&n), DTLS_HANDSHAKING);
-  long t = dtls_conn_timeout_ms(n.ep[1].conn);
+  struct net *n = *state;
+  setup_true_net(n, 1200);
+  n->ep[1].drop = 1;
+  dtls_conn_start(n->ep[1].conn);
+  assert_int_equal(n->ep[1].sent, 1);
+  pump(n);
+  assert_int_equal(client_state(n), DTLS_HANDSHAKING);
+  long t = dtls_conn_timeout_ms(n->ep[1].conn);
   assert_true(t > 0 && t <= 1000);
   /* Early: nothing to do yet. */
-  assert_int_equal(dtls_conn_handle_timeout(n.ep[1].conn), DTLS_HANDSHAKING);
-  assert_int_equal(n.ep[1].sent, 1);
-  sleep_ms(dtls_conn_timeout_ms(n.ep[1].conn) + 5);
-  assert_int_equal(dtls_conn_timeout_ms(n.ep[1].conn), 0);
-  assert_int_equal(dtls_conn_handle_timeout(n.ep[1].conn), DTLS_HANDSHAKING);
-  assert_int_equal(n.ep[1].sent, 2);
-  pump(&n);
-  assert_int_equal(server_state(&n), DTLS_CONNECTED);
-  assert_int_equal(client_state(&n), DTLS_CONNECTED);
-  teardown_net(&n);
+  assert_int_equal(dtls_conn_handle_timeout(n->ep[1].conn), DTLS_HANDSHAKING);
+  assert_int_equal(n->ep[1].sent, 1);
+  sleep_ms(dtls_conn_timeout_ms(n->ep[1].conn) + 5);
+  assert_int_equal(dtls_conn_timeout_ms(n->ep[1].conn), 0);
+  assert_int_equal(dtls_conn_handle_timeout(n->ep[1].conn), DTLS_HANDSHAKING);
+  assert_int_equal(n->ep[1].sent, 2);
+  pump(n);
+  assert_both_connected(n);
 }
 
 /* The server's final flight is lost after the server counts itself connected: the
  * client's retransmission must make the connected server send it again. */
 static void test_lost_final_flight(void **state) {
-  (void)state;
-  struct net n;
-  setup_net(&n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(server_id), 1200);
-  dtls_conn_start(n.ep[1].conn);
+  struct net *n = *state;
+  setup_true_net(n, 1200);
+  dtls_conn_start(n->ep[1].conn);
   /* Deliver everything until the server counts itself connected, then lose what it sent
    * last (ChangeCipherSpec and Finished). */
-  for (int step = 0; n.count > 0 && step < 100; step++) {
-    struct dgram d = n.q[n.head];
-    n.head = (n.head + 1) % QUEUE_MAX;
-    n.count--;
-    dtls_conn_input(n.ep[d.to].conn, d.data, d.len);
-    if (d.to == 0 && server_state(&n) == DTLS_CONNECTED) break;
+  for (int step = 0; n->count > 0 && step < 100; step++) {
+    struct dgram d = n->q[n->head];
+    n->head = (n->head + 1) % QUEUE_MAX;
+    n->count--;
+    dtls_conn_input(n->ep[d.to].conn, d.data, d.len);
+    if (d.to == 0 && server_state(n) == DTLS_CONNECTED) break;
   }
-  assert_int_equal(server_state(&n), DTLS_CONNECTED);
-  assert_true(n.count > 0);
-  n.count = 0;
-  assert_int_equal(client_state(&n), DTLS_HANDSHAKING);
-  long t = dtls_conn_timeout_ms(n.ep[1].conn);
+  assert_int_equal(server_state(n), DTLS_CONNECTED);
+  assert_true(n->count > 0);
+  n->count = 0;
+  assert_int_equal(client_state(n), DTLS_HANDSHAKING);
+  long t = dtls_conn_timeout_ms(n->ep[1].conn);
   assert_true(t >= 0 && t <= 1000);
   sleep_ms(t + 5);
-  dtls_conn_handle_timeout(n.ep[1].conn);
-  pump(&n);
-  assert_int_equal(client_state(&n), DTLS_CONNECTED);
-  assert_int_equal(server_state(&n), DTLS_CONNECTED);
-  teardown_net(&n);
+  dtls_conn_handle_timeout(n->ep[1].conn);
+  pump(n);
+  assert_int_equal(client_state(n), DTLS_CONNECTED);
+  assert_int_equal(server_state(n), DTLS_CONNECTED);
 }
 
 static void fill_random(uint8_t *p, size_t len) {
@@ -350,7 +361,7 @@ static void test_garbage(void **state) {
   /* Handshaking endpoints: malformed datagrams fail them; nothing crashes. */
   for (int round = 0; round < 300; round++) {
     struct net n;
-    setup_net(&n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(server_id), 1200);
+    setup_true_net(&n, 1200);
     if (round % 2) dtls_conn_start(n.ep[1].conn);
     n.count = 0;
     size_t len = round % 3 ? random_records(buf, sizeof buf) : (size_t)(rand() % 100);
@@ -360,7 +371,7 @@ static void test_garbage(void **state) {
     teardown_net(&n);
   }
   struct net n;
-  setup_net(&n, dtls_identity_fingerprint(client_id), dtls_identity_fingerprint(server_id), 1200);
+  setup_true_net(&n, 1200);
   assert_int_equal(dtls_conn_input(n.ep[0].conn, (const uint8_t *)"\x16\xfe", 2), DTLS_FAILED);
   assert_int_not_equal(strlen(dtls_conn_error(n.ep[0].conn)), 0);
   assert_int_equal(dtls_conn_input(n.ep[0].conn, NULL, 0), DTLS_FAILED);
@@ -379,25 +390,23 @@ static void test_garbage(void **state) {
 }
 
 static void test_close_notify(void **state) {
-  (void)state;
-  struct net n;
-  connect_pair(&n, 1200);
-  dtls_conn_free(n.ep[1].conn);
-  n.ep[1].conn = NULL;
-  assert_int_equal(n.count, 1);
-  pump(&n);
-  assert_int_equal(server_state(&n), DTLS_CLOSED);
-  assert_string_equal(dtls_conn_error(n.ep[0].conn), "");
-  teardown_net(&n);
+  struct net *n = *state;
+  connect_pair(n, 1200);
+  dtls_conn_free(n->ep[1].conn);
+  n->ep[1].conn = NULL;
+  assert_int_equal(n->count, 1);
+  pump(n);
+  assert_int_equal(server_state(n), DTLS_CLOSED);
+  assert_string_equal(dtls_conn_error(n->ep[0].conn), "");
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_identity),          cmocka_unit_test(test_handshake_and_keys),
-      cmocka_unit_test(test_small_mtu),         cmocka_unit_test(test_fingerprint_mismatch),
-      cmocka_unit_test(test_fingerprint_case),  cmocka_unit_test(test_create_rejects),
-      cmocka_unit_test(test_lost_client_hello), cmocka_unit_test(test_lost_final_flight),
-      cmocka_unit_test(test_garbage),           cmocka_unit_test(test_close_notify),
+      cmocka_unit_test(test_identity),  NET_TEST(test_handshake_and_keys),
+      NET_TEST(test_small_mtu),         NET_TEST(test_fingerprint_mismatch),
+      NET_TEST(test_fingerprint_case),  cmocka_unit_test(test_create_rejects),
+      NET_TEST(test_lost_client_hello), NET_TEST(test_lost_final_flight),
+      cmocka_unit_test(test_garbage),   NET_TEST(test_close_notify),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
