@@ -166,53 +166,49 @@ static void test_alg_refused(void **state) {
   strcpy(buf + a + 1 + b, ".");
   assert_string_equal(check(buf, NULL, NULL, &c), "unsupported alg");
 
-  /* Other algorithms or spellings, even with a good HS256 MAC over them. */
-  static const char *const headers[] = {
-      "{\"alg\":\"none\",\"typ\":\"JWT\"}",
-      "{\"alg\":\"None\"}",
-      "{\"alg\":\"NONE\"}",
-      "{\"alg\":\"hs256\"}",
-      "{\"alg\":\"HS256 \"}",
-      "{\"alg\":\"HS2565\"}",
-      "{\"alg\":\"HS384\"}",
-      "{\"alg\":\"HS512\"}",
-      "{\"alg\":\"RS256\"}",
-      "{\"alg\":\"ES256\"}",
-      "{\"alg\":null}",
-      "{\"alg\":[\"HS256\"]}",
-      "{\"alg\":256}",
-      "{\"typ\":\"JWT\"}",
-      "{}",
+  /* Headers, each signed through md with KEY, and what they come to. */
+  static const struct {
+    const char *header;
+    const EVP_MD *(*md)(void);
+    const char *want;
+  } cases[] = {
+      /* Other algorithms or spellings, even with a good HS256 MAC over them. */
+      {"{\"alg\":\"none\",\"typ\":\"JWT\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"None\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"NONE\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"hs256\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"HS256 \"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"HS2565\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"HS384\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"HS512\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"RS256\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":\"ES256\"}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":null}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":[\"HS256\"]}", EVP_sha256, "unsupported alg"},
+      {"{\"alg\":256}", EVP_sha256, "unsupported alg"},
+      {"{\"typ\":\"JWT\"}", EVP_sha256, "unsupported alg"},
+      {"{}", EVP_sha256, "unsupported alg"},
+      /* "HS256" spelled with an escape is still HS256; with a NUL it is no JSON jansson
+       * takes. */
+      {"{\"alg\":\"HS25\\u0036\"}", EVP_sha256, "ok"},
+      {"{\"alg\":\"HS256\\u0000\"}", EVP_sha256, "malformed"},
+      /* A true HS512 token with the same key. */
+      {"{\"alg\":\"HS512\",\"typ\":\"JWT\"}", EVP_sha512, "unsupported alg"},
+      /* An HS256 header with an HS512 MAC (64 bytes) is a bad signature. */
+      {HS256_HDR, EVP_sha512, "bad signature"},
+      /* Critical extensions we cannot understand (RFC 7515 §4.1.11). */
+      {"{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", EVP_sha256, "unsupported header"},
+      /* Headers that are not JSON objects. */
+      {"[\"HS256\"]", EVP_sha256, "malformed"},
+      {"{\"alg\":\"HS256\"", EVP_sha256, "malformed"},
+      {"{\"alg\":\"HS256\",\"alg\":\"none\"}", EVP_sha256, "malformed"},
   };
-  for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
-    raw_jwt(headers[i], claims, EVP_sha256(), KEY, KEYLEN, buf, sizeof buf);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    raw_jwt(cases[i].header, claims, cases[i].md(), KEY, KEYLEN, buf, sizeof buf);
     const char *why = check(buf, NULL, NULL, &c);
-    if (strcmp(why, "unsupported alg") != 0) fail_msg("header %s: %s", headers[i], why);
+    if (strcmp(why, cases[i].want) != 0)
+      fail_msg("header %s: %s, want %s", cases[i].header, why, cases[i].want);
   }
-  /* "HS256" spelled with an escape is still HS256; with a NUL it is no JSON jansson takes. */
-  raw_jwt("{\"alg\":\"HS25\\u0036\"}", claims, EVP_sha256(), KEY, KEYLEN, buf, sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "ok");
-  raw_jwt("{\"alg\":\"HS256\\u0000\"}", claims, EVP_sha256(), KEY, KEYLEN, buf, sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "malformed");
-  /* A true HS512 token with the same key. */
-  raw_jwt("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", claims, EVP_sha512(), KEY, KEYLEN, buf,
-          sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "unsupported alg");
-  /* An HS256 header with an HS512 MAC (64 bytes) is a bad signature. */
-  raw_jwt(HS256_HDR, claims, EVP_sha512(), KEY, KEYLEN, buf, sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "bad signature");
-  /* Critical extensions we cannot understand (RFC 7515 §4.1.11). */
-  raw_jwt("{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", claims, EVP_sha256(), KEY, KEYLEN,
-          buf, sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "unsupported header");
-  /* Headers that are not JSON objects. */
-  raw_jwt("[\"HS256\"]", claims, EVP_sha256(), KEY, KEYLEN, buf, sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "malformed");
-  raw_jwt("{\"alg\":\"HS256\"", claims, EVP_sha256(), KEY, KEYLEN, buf, sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "malformed");
-  raw_jwt("{\"alg\":\"HS256\",\"alg\":\"none\"}", claims, EVP_sha256(), KEY, KEYLEN, buf,
-          sizeof buf);
-  assert_string_equal(check(buf, NULL, NULL, &c), "malformed");
 }
 
 static void test_signature(void **state) {
@@ -265,52 +261,77 @@ static void test_signature(void **state) {
   assert_string_equal(check(t, NULL, NULL, &c), "malformed");
 }
 
+/* The claims {"room":"townhall","sub":"acme",member} come to want. */
+static void assert_time_claim(const char *member, const char *want) {
+  char claims[256];
+  snprintf(claims, sizeof claims, "{\"room\":\"townhall\",\"sub\":\"acme\",%s}", member);
+  const char *why = why_of(claims);
+  if (strcmp(why, want) != 0) fail_msg("%s: %s, want %s", member, why, want);
+}
+
 static void test_time_claims(void **state) {
   (void)state;
-  char claims[256];
-#define WITH(fmt, ...)                                                                 \
-  (snprintf(claims, sizeof claims, "{\"room\":\"townhall\",\"sub\":\"acme\"," fmt "}", \
-            __VA_ARGS__),                                                              \
-   why_of(claims))
-  /* exp: expired when now > exp + 60. */
-  assert_string_equal(WITH("\"exp\":%lld", (long long)NOW + 1), "ok");
-  assert_string_equal(WITH("\"exp\":%lld", (long long)NOW), "ok");
-  assert_string_equal(WITH("\"exp\":%lld", (long long)NOW - 60), "ok");
-  assert_string_equal(WITH("\"exp\":%lld", (long long)NOW - 61), "expired");
-  assert_string_equal(WITH("\"exp\":%lld", (long long)NOW - 100000), "expired");
-  /* nbf: not yet valid when now + 60 < nbf. */
-  assert_string_equal(WITH("\"nbf\":%lld", (long long)NOW + 60), "ok");
-  assert_string_equal(WITH("\"nbf\":%lld", (long long)NOW + 61), "not yet valid");
-  assert_string_equal(WITH("\"nbf\":%lld", (long long)NOW + 86400), "not yet valid");
-  assert_string_equal(WITH("\"nbf\":%lld", (long long)NOW - 86400), "ok");
-  /* Reals (RFC 7519 NumericDate may be non-integer); rounded toward the strict side. */
-  assert_string_equal(WITH("\"exp\":%lld.0", (long long)NOW), "ok");
-  assert_string_equal(WITH("\"exp\":%lld.5", (long long)NOW - 60), "ok");
-  assert_string_equal(WITH("\"exp\":%lld.5", (long long)NOW - 61), "expired");
-  assert_string_equal(WITH("\"exp\":%lld.5e0", (long long)NOW - 61), "expired");
-  assert_string_equal(WITH("\"nbf\":%lld.5", (long long)NOW + 59), "ok");
-  assert_string_equal(WITH("\"nbf\":%lld.5", (long long)NOW + 60), "not yet valid");
-  assert_string_equal(WITH("\"exp\":%s", "1.6e9"), "expired");
-  assert_string_equal(WITH("\"exp\":%s", "1.8e9"), "ok");
-  /* Extremes neither overflow nor pass by accident. */
-  assert_string_equal(WITH("\"exp\":%s", "9223372036854775807"), "ok");
-  assert_string_equal(WITH("\"exp\":%s", "-9223372036854775808"), "expired");
-  assert_string_equal(WITH("\"nbf\":%s", "-9223372036854775808"), "ok");
-  assert_string_equal(WITH("\"nbf\":%s", "9223372036854775807"), "not yet valid");
-  assert_string_equal(WITH("\"exp\":%s", "1e300"), "malformed");
-  assert_string_equal(WITH("\"exp\":%s", "-1e300"), "malformed");
+  char member[128];
+  /* "key": NOW + delta, then suffix (a fraction, an exponent), and what it comes to. */
+  static const struct {
+    const char *key;
+    long long delta;
+    const char *suffix, *want;
+  } relative[] = {
+      /* exp: expired when now > exp + 60. */
+      {"exp", 1, "", "ok"},
+      {"exp", 0, "", "ok"},
+      {"exp", -60, "", "ok"},
+      {"exp", -61, "", "expired"},
+      {"exp", -100000, "", "expired"},
+      /* nbf: not yet valid when now + 60 < nbf. */
+      {"nbf", 60, "", "ok"},
+      {"nbf", 61, "", "not yet valid"},
+      {"nbf", 86400, "", "not yet valid"},
+      {"nbf", -86400, "", "ok"},
+      /* Reals (RFC 7519 NumericDate may be non-integer); rounded toward the strict side. */
+      {"exp", 0, ".0", "ok"},
+      {"exp", -60, ".5", "ok"},
+      {"exp", -61, ".5", "expired"},
+      {"exp", -61, ".5e0", "expired"},
+      {"nbf", 59, ".5", "ok"},
+      {"nbf", 60, ".5", "not yet valid"},
+  };
+  for (size_t i = 0; i < sizeof relative / sizeof relative[0]; i++) {
+    snprintf(member, sizeof member, "\"%s\":%lld%s", relative[i].key,
+             (long long)NOW + relative[i].delta, relative[i].suffix);
+    assert_time_claim(member, relative[i].want);
+  }
+  /* Members as they are written. */
+  static const struct {
+    const char *member, *want;
+  } literal[] = {
+      {"\"exp\":1.6e9", "expired"},
+      {"\"exp\":1.8e9", "ok"},
+      /* Extremes neither overflow nor pass by accident. */
+      {"\"exp\":9223372036854775807", "ok"},
+      {"\"exp\":-9223372036854775808", "expired"},
+      {"\"nbf\":-9223372036854775808", "ok"},
+      {"\"nbf\":9223372036854775807", "not yet valid"},
+      {"\"exp\":1e300", "malformed"},
+      {"\"exp\":-1e300", "malformed"},
+      /* Wrong types. */
+      {"\"exp\":true", "malformed"},
+      {"\"exp\":null", "malformed"},
+      {"\"nbf\":{}", "malformed"},
+  };
+  for (size_t i = 0; i < sizeof literal / sizeof literal[0]; i++)
+    assert_time_claim(literal[i].member, literal[i].want);
+  snprintf(member, sizeof member, "\"exp\":\"%lld\"", (long long)NOW + 100);
+  assert_time_claim(member, "malformed");
   /* Too big for jansson's integers: token_sign would refuse it, so sign it by hand. */
   char tk[1024];
   token_claims c;
   raw_jwt(HS256_HDR, "{\"room\":\"*\",\"sub\":\"*\",\"exp\":99999999999999999999}", EVP_sha256(),
           KEY, KEYLEN, tk, sizeof tk);
   assert_string_equal(check(tk, NULL, NULL, &c), "malformed");
-  /* Wrong types. */
-  assert_string_equal(WITH("\"exp\":\"%lld\"", (long long)NOW + 100), "malformed");
-  assert_string_equal(WITH("\"exp\":%s", "true"), "malformed");
-  assert_string_equal(WITH("\"exp\":%s", "null"), "malformed");
-  assert_string_equal(WITH("\"nbf\":%s", "{}"), "malformed");
   /* Values are reported. */
+  char claims[256];
   snprintf(claims, sizeof claims,
            "{\"room\":\"townhall\",\"sub\":\"acme\",\"exp\":%lld.9,"
            "\"nbf\":%lld.1}",
@@ -318,7 +339,6 @@ static void test_time_claims(void **state) {
   assert_string_equal(claims_why(claims, NULL, NULL, &c), "ok");
   assert_int_equal(c.exp, NOW + 5);
   assert_int_equal(c.nbf, NOW - 4);
-#undef WITH
 }
 
 static void test_grant(void **state) {
@@ -356,6 +376,25 @@ static void test_grant(void **state) {
       token_verify(buf, (size_t)n, KEY, KEYLEN, NOW, NULL, NULL, "acme", NULL, &c, &why), -1);
 }
 
+/* context.user's string member key holds max bytes, copied whole (with the other members
+ * extra, when the claims have them); one byte more is malformed, never truncated. */
+static void check_user_bound(const char *key, const char *extra, size_t max) {
+  token_claims c;
+  char big[400], claims[1024];
+  memset(big, key[0], max);
+  big[max] = '\0';
+  snprintf(claims, sizeof claims,
+           "{\"room\":\"*\",\"sub\":\"*\",\"context\":{\"user\":{\"%s\":\"%s\"%s}}}", key, big,
+           extra);
+  assert_string_equal(claims_why(claims, NULL, NULL, &c), "ok");
+  assert_int_equal(strlen(!strcmp(key, "name") ? c.name : c.user_id), max);
+  big[max] = key[0];
+  big[max + 1] = '\0';
+  snprintf(claims, sizeof claims,
+           "{\"room\":\"*\",\"sub\":\"*\",\"context\":{\"user\":{\"%s\":\"%s\"}}}", key, big);
+  assert_string_equal(claims_why(claims, NULL, NULL, &c), "malformed");
+}
+
 static void test_user_context(void **state) {
   (void)state;
   token_claims c;
@@ -385,26 +424,11 @@ static void test_user_context(void **state) {
   assert_false(c.visitor);
 
   /* name and id: copied with their bounds, too long is malformed (never truncated). */
+  check_user_bound("name", ",\"id\":\"u\"", 256);
+  check_user_bound("id", "", 64);
   char big[400], claims[1024];
-  memset(big, 'n', 256);
-  big[256] = '\0';
-  snprintf(claims, sizeof claims, USER("{\"name\":\"%s\",\"id\":\"u\"}"), big);
-  assert_string_equal(claims_why(claims, NULL, NULL, &c), "ok");
-  assert_int_equal(strlen(c.name), 256);
-  big[256] = 'n';
-  big[257] = '\0';
-  snprintf(claims, sizeof claims, USER("{\"name\":\"%s\"}"), big);
-  assert_string_equal(claims_why(claims, NULL, NULL, &c), "malformed");
-  memset(big, 'i', 64);
-  big[64] = '\0';
-  snprintf(claims, sizeof claims, USER("{\"id\":\"%s\"}"), big);
-  assert_string_equal(claims_why(claims, NULL, NULL, &c), "ok");
-  assert_int_equal(strlen(c.user_id), 64);
-  big[64] = 'i';
-  big[65] = '\0';
-  snprintf(claims, sizeof claims, USER("{\"id\":\"%s\"}"), big);
-  assert_string_equal(claims_why(claims, NULL, NULL, &c), "malformed");
   memset(big, 'r', 65);
+  big[65] = '\0';
   snprintf(claims, sizeof claims, "{\"room\":\"%s\",\"sub\":\"*\"}", big);
   assert_string_equal(claims_why(claims, NULL, NULL, &c), "malformed");
   snprintf(claims, sizeof claims, "{\"room\":\"*\",\"sub\":\"%s\"}", big);
