@@ -73,6 +73,15 @@ static const sdp_codec *codec(const sdp_media *m, uint8_t pt) {
 #define URI_TWCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 /* parse(write(parse(x))) == parse(x), and the harness's own checks. */
+/* m's ICE credentials and its SHA-256 fingerprint. */
+static void assert_credentials(const sdp_media *m, const char *ufrag, const char *pwd,
+                               const char *fingerprint) {
+  assert_string_equal(m->ice_ufrag, ufrag);
+  assert_string_equal(m->ice_pwd, pwd);
+  assert_string_equal(m->fp_alg, "sha-256");
+  assert_string_equal(m->fingerprint, fingerprint);
+}
+
 static void check_round_trip(const char *text, size_t len) {
   sdp_session *a = parse_ok(text, len), *b = new_session();
   char *out = malloc(1 << 20), err[160];
@@ -109,12 +118,9 @@ static void test_chromium_offer(void **state) {
   assert_string_equal(a->mid, "0");
   assert_int_equal(a->dir, SDP_DIR_SENDRECV);
   assert_true(a->rtcp_mux && a->rtcp_rsize && !a->bundle_only);
-  assert_string_equal(a->ice_ufrag, "E2iH");
-  assert_string_equal(a->ice_pwd, "IRJVVSdn8r1r07uLCOq2n0//");
-  assert_string_equal(a->fp_alg, "sha-256");
-  assert_string_equal(a->fingerprint,
-                      "85:C9:5C:49:40:92:2A:53:5C:E2:A0:A4:57:52:35:6D:5B:43:CF:"
-                      "3B:83:0E:EA:2B:AF:7E:C6:25:20:E7:F5:84");
+  assert_credentials(a, "E2iH", "IRJVVSdn8r1r07uLCOq2n0//",
+                     "85:C9:5C:49:40:92:2A:53:5C:E2:A0:A4:57:52:35:6D:5B:43:CF:"
+                     "3B:83:0E:EA:2B:AF:7E:C6:25:20:E7:F5:84");
   assert_int_equal(a->setup, SDP_SETUP_ACTPASS);
   assert_string_equal(a->msid_stream, "4856acf0-ea4f-48a5-89d0-238737929b28");
   assert_string_equal(a->msid_track, "72a841fa-852f-4977-9cb6-282425f144e9");
@@ -382,10 +388,7 @@ static void test_features(void **state) {
   assert_string_equal(a->mid, "a");
   assert_true(a->rtcp_mux); /* trailing blanks tolerated */
   assert_int_equal(a->dir, SDP_DIR_NONE);
-  assert_string_equal(a->ice_ufrag, "sess");
-  assert_string_equal(a->ice_pwd, "sessionpasswordsession24");
-  assert_string_equal(a->fp_alg, "sha-256");
-  assert_string_equal(a->fingerprint, "AB:CD:0E");
+  assert_credentials(a, "sess", "sessionpasswordsession24", "AB:CD:0E");
   assert_int_equal(a->setup, SDP_SETUP_PASSIVE);
   assert_int_equal(a->n_codecs, 5);
   assert_string_equal(a->codecs[0].name, "PCMU");
@@ -409,10 +412,7 @@ static void test_features(void **state) {
   const sdp_media *v = &s->media[1];
   assert_int_equal(v->port, 0);
   assert_true(v->bundle_only);
-  assert_string_equal(v->ice_ufrag, "vid1");
-  assert_string_equal(v->ice_pwd, "sessionpasswordsession24");
-  assert_string_equal(v->fp_alg, "sha-256");
-  assert_string_equal(v->fingerprint, "0A:0B");
+  assert_credentials(v, "vid1", "sessionpasswordsession24", "0A:0B");
   assert_int_equal(v->dir, SDP_DIR_RECVONLY);
   assert_int_equal(v->n_codecs, 2);
   assert_string_equal(v->codecs[1].fmtp, "apt=100; rtx-time=3000");
@@ -521,6 +521,16 @@ static sdp_session *bridge_offer(void) {
   return s;
 }
 
+/* What bridge_media gives an m-section it sends on: its credentials, the mid extension. */
+#define BRIDGE_TRANSPORT                                                                     \
+  "a=ice-ufrag:amph\r\n"                                                                     \
+  "a=ice-pwd:0123456789abcdefghijkl\r\n"                                                     \
+  "a=fingerprint:sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:" \
+  "67:89:AB:CD:EF:01:23:45:67:89\r\n"                                                        \
+  "a=setup:actpass\r\n"                                                                      \
+  "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"                                       \
+  "a=sendonly\r\n"
+
 static const char bridge_offer_text[] =
     "v=0\r\n"
     "o=- 42 3 IN IP4 0.0.0.0\r\n"
@@ -531,14 +541,7 @@ static const char bridge_offer_text[] =
     "a=msid-semantic: WMS *\r\n"
     "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
     "c=IN IP4 192.0.2.1\r\n"
-    "a=mid:0\r\n"
-    "a=ice-ufrag:amph\r\n"
-    "a=ice-pwd:0123456789abcdefghijkl\r\n"
-    "a=fingerprint:sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:"
-    "67:89:AB:CD:EF:01:23:45:67:89\r\n"
-    "a=setup:actpass\r\n"
-    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
-    "a=sendonly\r\n"
+    "a=mid:0\r\n" BRIDGE_TRANSPORT
     "a=msid:alice alice-audio\r\n"
     "a=rtcp-mux\r\n"
     "a=rtcp-rsize\r\n"
@@ -550,14 +553,7 @@ static const char bridge_offer_text[] =
     "a=end-of-candidates\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"
     "c=IN IP6 2001:db8::1\r\n"
-    "a=mid:1\r\n"
-    "a=ice-ufrag:amph\r\n"
-    "a=ice-pwd:0123456789abcdefghijkl\r\n"
-    "a=fingerprint:sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:"
-    "67:89:AB:CD:EF:01:23:45:67:89\r\n"
-    "a=setup:actpass\r\n"
-    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
-    "a=sendonly\r\n"
+    "a=mid:1\r\n" BRIDGE_TRANSPORT
     "a=msid:alice alice-video\r\n"
     "a=rtcp-mux\r\n"
     "a=rtcp-rsize\r\n"
@@ -796,6 +792,24 @@ static void test_malformed(void **state) {
   expect_refused(nul, sizeof nul - 1, "line 2: control character 0x00");
 }
 
+/* How many of one thing a session holds. */
+typedef size_t count_fn(const sdp_session *s);
+static size_t n_codecs(const sdp_session *s) { return s->media[0].n_codecs; }
+static size_t n_ext(const sdp_session *s) { return s->media[0].n_ext; }
+static size_t n_ssrcs(const sdp_session *s) { return s->media[0].n_ssrcs; }
+static size_t n_media(const sdp_session *s) { return s->n_media; }
+
+/* buf[0..n) holds max of a thing (count says how many a session holds): it parses, with all
+ * of them; with more appended it is refused, saying err. */
+static void check_limit(char *buf, size_t n, count_fn *count, size_t max, const char *more,
+                        const char *err) {
+  sdp_session *s = parse_ok(buf, n);
+  assert_int_equal(count(s), max);
+  free(s);
+  n += (size_t)sprintf(buf + n, "%s", more);
+  expect_refused(buf, n, err);
+}
+
 /* The limits of the struct: one past each is refused, never cut. */
 static void test_limits(void **state) {
   (void)state;
@@ -805,37 +819,24 @@ static void test_limits(void **state) {
 
   n = (size_t)sprintf(buf, HEAD "m=video 9 RTP/AVP");
   for (int i = 0; i < SDP_MAX_CODECS; i++) n += (size_t)sprintf(buf + n, " %d", 127 - i);
-  sdp_session *s = parse_ok(buf, n);
-  assert_int_equal(s->media[0].n_codecs, SDP_MAX_CODECS);
-  free(s);
-  n += (size_t)sprintf(buf + n, " 1\r\n");
-  expect_refused(buf, n, "line 5: m=: more than 48 payload types");
+  check_limit(buf, n, n_codecs, SDP_MAX_CODECS, " 1\r\n", "line 5: m=: more than 48 payload types");
 
   n = (size_t)sprintf(buf, AUDIO);
   for (int i = 1; i <= SDP_MAX_EXT; i++) n += (size_t)sprintf(buf + n, "a=extmap:%d urn:x\r\n", i);
-  s = parse_ok(buf, n);
-  assert_int_equal(s->media[0].n_ext, SDP_MAX_EXT);
-  free(s);
-  n += (size_t)sprintf(buf + n, "a=extmap:255 urn:x\r\n");
-  expect_refused(buf, n, "line 22: more than 16 a=extmap");
+  check_limit(buf, n, n_ext, SDP_MAX_EXT, "a=extmap:255 urn:x\r\n",
+              "line 22: more than 16 a=extmap");
 
   n = (size_t)sprintf(buf, AUDIO);
   for (int i = 1; i <= SDP_MAX_SSRC; i++)
     n += (size_t)sprintf(buf + n, "a=ssrc:%d cname:x\r\na=ssrc:%d msid:s t\r\n", i, i);
-  s = parse_ok(buf, n);
-  assert_int_equal(s->media[0].n_ssrcs, SDP_MAX_SSRC);
-  free(s);
-  n += (size_t)sprintf(buf + n, "a=ssrc:4294967295 cname:x\r\n");
-  expect_refused(buf, n, "line 22: more than 8 SSRCs");
+  check_limit(buf, n, n_ssrcs, SDP_MAX_SSRC, "a=ssrc:4294967295 cname:x\r\n",
+              "line 22: more than 8 SSRCs");
 
   n = (size_t)sprintf(buf, HEAD);
   for (int i = 0; i < SDP_MAX_MEDIA; i++) n += (size_t)sprintf(buf + n, "m=audio 9 RTP/AVP 0\r\n");
-  s = parse_ok(buf, n);
-  assert_int_equal(s->n_media, SDP_MAX_MEDIA);
   check_round_trip(buf, n);
-  free(s);
-  n += (size_t)sprintf(buf + n, "m=audio 9 RTP/AVP 0\r\n");
-  expect_refused(buf, n, "line 69: more than 64 m-lines");
+  check_limit(buf, n, n_media, SDP_MAX_MEDIA, "m=audio 9 RTP/AVP 0\r\n",
+              "line 69: more than 64 m-lines");
 
   n = (size_t)sprintf(buf, HEAD "a=group:BUNDLE");
   for (int i = 0; i <= SDP_MAX_MEDIA; i++) n += (size_t)sprintf(buf + n, " %d", i);
@@ -846,7 +847,7 @@ static void test_limits(void **state) {
   n = (size_t)sprintf(buf, AUDIO "a=ice-pwd:");
   memset(buf + n, 'p', 256);
   n += 256;
-  s = parse_ok(buf, n);
+  sdp_session *s = parse_ok(buf, n);
   assert_int_equal(strlen(s->media[0].ice_pwd), 256);
   free(s);
   buf[n++] = 'p';
