@@ -47,19 +47,26 @@ static int load(amphi_config *c, const char *text, char *err, size_t errlen) {
 
 /* ---- defaults --------------------------------------------------------------------- */
 
+/* The settings of a node and of the processes `amphi run` starts are these in c. */
+static void assert_run_settings(const amphi_config *c, int max_participants, int visitor_nodes,
+                                int bridges, const char *media_ip, int media_port,
+                                const char *log_level, const char *admin_token) {
+  assert_int_equal(c->max_participants, max_participants);
+  assert_int_equal(c->visitor_nodes, visitor_nodes);
+  assert_int_equal(c->bridges, bridges);
+  assert_string_equal(c->media_ip, media_ip);
+  assert_int_equal(c->media_port, media_port);
+  assert_string_equal(c->log_level, log_level);
+  assert_string_equal(c->admin_token, admin_token);
+}
+
 static void test_defaults(void **state) {
   (void)state;
   amphi_config c;
   memset(&c, 0x5a, sizeof c); /* every field must be set, not left as it was */
   config_defaults(&c);
   assert_int_equal(c.port, 8080);
-  assert_int_equal(c.max_participants, 30);
-  assert_int_equal(c.visitor_nodes, 1);
-  assert_int_equal(c.bridges, 1);
-  assert_string_equal(c.media_ip, "127.0.0.1");
-  assert_int_equal(c.media_port, 10000);
-  assert_string_equal(c.log_level, "info");
-  assert_string_equal(c.admin_token, ""); /* admin API off */
+  assert_run_settings(&c, 30, 1, 1, "127.0.0.1", 10000, "info", ""); /* admin API off */
   assert_string_equal(c.jwt_secret, "");
   assert_false(c.auto_promote);
   assert_false(c.allow_anonymous);
@@ -179,13 +186,7 @@ static void test_flags(void **state) {
                          "--bridges=2", "--media-ip", "10.0.0.7", "--media-port", "20000",
                          "--log-level", "debug", "--admin-token", "s3cret"),
                    0);
-  assert_int_equal(c.max_participants, 5);
-  assert_int_equal(c.visitor_nodes, 3);
-  assert_int_equal(c.bridges, 2);
-  assert_string_equal(c.media_ip, "10.0.0.7");
-  assert_int_equal(c.media_port, 20000);
-  assert_string_equal(c.log_level, "debug");
-  assert_string_equal(c.admin_token, "s3cret");
+  assert_run_settings(&c, 5, 3, 2, "10.0.0.7", 20000, "debug", "s3cret");
   assert_int_equal(c.port, 8080); /* untouched */
 
   /* no flags at all */
