@@ -112,8 +112,6 @@ static int net_teardown(void **state) {
   return 0;
 }
 
-#define NET_TEST(f) cmocka_unit_test_setup_teardown(f, net_setup, net_teardown)
-
 static dtls_state server_state(struct net *n) { return dtls_conn_state(n->ep[0].conn); }
 static dtls_state client_state(struct net *n) { return dtls_conn_state(n->ep[1].conn); }
 
@@ -402,11 +400,16 @@ static void test_close_notify(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_identity),  NET_TEST(test_handshake_and_keys),
-      NET_TEST(test_small_mtu),         NET_TEST(test_fingerprint_mismatch),
-      NET_TEST(test_fingerprint_case),  cmocka_unit_test(test_create_rejects),
-      NET_TEST(test_lost_client_hello), NET_TEST(test_lost_final_flight),
-      cmocka_unit_test(test_garbage),   NET_TEST(test_close_notify),
+      cmocka_unit_test(test_identity),
+      cmocka_unit_test_setup_teardown(test_handshake_and_keys, net_setup, net_teardown),
+      cmocka_unit_test_setup_teardown(test_small_mtu, net_setup, net_teardown),
+      cmocka_unit_test_setup_teardown(test_fingerprint_mismatch, net_setup, net_teardown),
+      cmocka_unit_test_setup_teardown(test_fingerprint_case, net_setup, net_teardown),
+      cmocka_unit_test(test_create_rejects),
+      cmocka_unit_test_setup_teardown(test_lost_client_hello, net_setup, net_teardown),
+      cmocka_unit_test_setup_teardown(test_lost_final_flight, net_setup, net_teardown),
+      cmocka_unit_test(test_garbage),
+      cmocka_unit_test_setup_teardown(test_close_notify, net_setup, net_teardown),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,8 +57,6 @@ static int peers_teardown(void **state) {
   return 0;
 }
 
-#define PEERS_TEST(f) cmocka_unit_test_setup_teardown(f, peers_setup, peers_teardown)
-
 static void test_heartbeat_parse(void **state) {
   peers *p = *state;
   const char *t = "{\"id\":\"v1\",\"role\":\"visitor\",\"url\":\"ws://127.0.0.1:8081/ws\","
@@ -363,13 +361,13 @@ static void test_pending_spreads_burst(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      PEERS_TEST(test_heartbeat_parse),
-      PEERS_TEST(test_heartbeat_malformed),
-      PEERS_TEST(test_expire),
-      PEERS_TEST(test_expire_heard_after_now),
-      PEERS_TEST(test_pick_least_loaded),
-      PEERS_TEST(test_pick_skips_full),
-      PEERS_TEST(test_pending_spreads_burst),
+      cmocka_unit_test_setup_teardown(test_heartbeat_parse, peers_setup, peers_teardown),
+      cmocka_unit_test_setup_teardown(test_heartbeat_malformed, peers_setup, peers_teardown),
+      cmocka_unit_test_setup_teardown(test_expire, peers_setup, peers_teardown),
+      cmocka_unit_test_setup_teardown(test_expire_heard_after_now, peers_setup, peers_teardown),
+      cmocka_unit_test_setup_teardown(test_pick_least_loaded, peers_setup, peers_teardown),
+      cmocka_unit_test_setup_teardown(test_pick_skips_full, peers_setup, peers_teardown),
+      cmocka_unit_test_setup_teardown(test_pending_spreads_burst, peers_setup, peers_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
