@@ -26,6 +26,39 @@ static room_t *new_room(const char *name, int max) {
   return r;
 }
 
+/* The fixtures: a room "acme/townhall" of 30 seats as the test's state, or such a room and
+ * a mirror of it; destroyed after the test, whatever its outcome. */
+static int room_setup(void **state) {
+  *state = new_room("acme/townhall", 30);
+  return 0;
+}
+
+static int room_teardown(void **state) {
+  room_destroy(*state);
+  return 0;
+}
+
+typedef struct room_pair {
+  room_t *main, *mirror;
+} room_pair;
+
+static int pair_setup(void **state) {
+  room_pair *rp = calloc(1, sizeof *rp);
+  if (!rp) return -1;
+  *state = rp;
+  rp->main = new_room("acme/townhall", 30);
+  rp->mirror = new_room("acme/townhall", 30);
+  return 0;
+}
+
+static int pair_teardown(void **state) {
+  room_pair *rp = *state;
+  room_destroy(rp->main);
+  room_destroy(rp->mirror);
+  free(rp);
+  return 0;
+}
+
 static json_t *ev_part(const char *type, const char *id, const char *name, bool mod,
                        bool audio, bool video, bool hand) {
   participant p;
@@ -215,8 +248,7 @@ static void test_emit_refuses_bad_event(void **state) {
 }
 
 static void test_participants(void **state) {
-  (void)state;
-  room_t *r = new_room("acme/townhall", 30);
+  room_t *r = *state;
   emit_ok(r, ev_part("participant_joined", "p1", "Ada", true, false, false, false), NULL);
   emit_ok(r, ev_part("participant_joined", "p2", "Bob", false, true, true, false), NULL);
   emit_ok(r, ev_part("participant_joined", "p3", "Cy", false, false, false, true), NULL);
@@ -291,7 +323,6 @@ static void test_participants(void **state) {
   assert_string_equal(part_id(parts, 0), "m0");
   assert_string_equal(part_id(parts, 199), "m199");
   json_decref(parts);
-  room_destroy(r);
 }
 
 static void check_chat(const room_t *r, int first, int last) {
@@ -311,8 +342,7 @@ static void check_chat(const room_t *r, int first, int last) {
 }
 
 static void test_chat_keeps_last_100(void **state) {
-  (void)state;
-  room_t *r = new_room("acme/townhall", 30);
+  room_t *r = *state;
   check_chat(r, 0, -1); /* empty */
   char text[32];
   for (int i = 0; i < 5; i++) {
@@ -333,7 +363,6 @@ static void test_chat_keeps_last_100(void **state) {
     emit_ok(r, ev_chat(text), NULL);
   }
   check_chat(r, 250 - ROOM_CHAT_KEEP, 249);
-  room_destroy(r);
 }
 
 static void test_counts_and_settings(void **state) {
@@ -373,8 +402,7 @@ static void test_counts_and_settings(void **state) {
 }
 
 static void test_hands_only_for_moderators(void **state) {
-  (void)state;
-  room_t *r = new_room("acme/townhall", 30);
+  room_t *r = *state;
   emit_ok(r, ev_part("participant_joined", "p1", "Ada", true, false, false, true), NULL);
   json_t *mod = room_snapshot(r, true);
   json_t *plain = room_snapshot(r, false);
@@ -385,13 +413,11 @@ static void test_hands_only_for_moderators(void **state) {
   assert_true(json_equal(mod, plain));
   json_decref(mod);
   json_decref(plain);
-  room_destroy(r);
 }
 
 static void test_mirror_follows(void **state) {
-  (void)state;
-  room_t *main = new_room("acme/townhall", 30);
-  room_t *mirror = new_room("acme/townhall", 30);
+  room_pair *rp = *state;
+  room_t *main = rp->main, *mirror = rp->mirror;
   emit_both(main, mirror, ev_part("participant_joined", "p1", "Ada", true, true, false, false));
   emit_both(main, mirror, ev_part("participant_joined", "p2", "Bob", false, false, true, true));
   emit_both(main, mirror, ev_chat("hello"));
@@ -402,14 +428,11 @@ static void test_mirror_follows(void **state) {
   assert_same_state(main, mirror);
   assert_int_equal(mirror->max_participants, 12);
   assert_int_equal(mirror->visitor_count, 77);
-  room_destroy(main);
-  room_destroy(mirror);
 }
 
 static void test_mirror_1500_events(void **state) {
-  (void)state;
-  room_t *main = new_room("acme/townhall", 30);
-  room_t *mirror = new_room("acme/townhall", 30);
+  room_pair *rp = *state;
+  room_t *main = rp->main, *mirror = rp->mirror;
   uint32_t seed = 12345;
   for (int i = 0; i < 1500; i++) {
     size_t len;
@@ -435,38 +458,36 @@ static void test_mirror_1500_events(void **state) {
   json_decref(jb);
   free(ha);
   free(hb);
-  room_destroy(main);
-  room_destroy(mirror);
 }
 
 static void test_apply_raw_codes(void **state) {
-  (void)state;
-  room_t *main = new_room("acme/townhall", 30);
-  room_t *mirror = new_room("acme/townhall", 30);
-  size_t l1, l2, l3, l4;
-  char *t1 = strdup(emit_ok(main, ev_part("participant_joined", "p1", "Ada", 1, 0, 0, 0), &l1));
-  char *t2 = strdup(emit_ok(main, ev_chat("one"), &l2));
-  char *t3 = strdup(emit_ok(main, ev_visitors(9), &l3));
-  char *t4 = strdup(emit_ok(main, ev_chat("two"), &l4));
+  room_pair *rp = *state;
+  room_t *main = rp->main, *mirror = rp->mirror;
+  /* Four events of the main room, seq 1 to 4: t[0] .. t[3], of lengths l[0] .. l[3]. */
+  json_t *events[4] = {ev_part("participant_joined", "p1", "Ada", 1, 0, 0, 0), ev_chat("one"),
+                       ev_visitors(9), ev_chat("two")};
+  char *t[4];
+  size_t l[4];
+  for (int i = 0; i < 4; i++) t[i] = strdup(emit_ok(main, events[i], &l[i]));
 
   /* a gap is refused and changes nothing */
-  assert_int_equal(room_apply_raw(mirror, t2, l2), -2);
-  assert_int_equal(room_apply_raw(mirror, t4, l4), -2);
+  assert_int_equal(room_apply_raw(mirror, t[1], l[1]), -2);
+  assert_int_equal(room_apply_raw(mirror, t[3], l[3]), -2);
   assert_int_equal(mirror->seq, 0);
   assert_null(room_find(mirror, "p1"));
 
-  assert_int_equal(room_apply_raw(mirror, t1, l1), 1);
-  assert_int_equal(room_apply_raw(mirror, t2, l2), 1);
+  assert_int_equal(room_apply_raw(mirror, t[0], l[0]), 1);
+  assert_int_equal(room_apply_raw(mirror, t[1], l[1]), 1);
   /* duplicates: 0, state unchanged */
   json_t *before = room_snapshot(mirror, true);
-  assert_int_equal(room_apply_raw(mirror, t1, l1), 0);
-  assert_int_equal(room_apply_raw(mirror, t2, l2), 0);
+  assert_int_equal(room_apply_raw(mirror, t[0], l[0]), 0);
+  assert_int_equal(room_apply_raw(mirror, t[1], l[1]), 0);
   json_t *after = room_snapshot(mirror, true);
   assert_true(json_equal(before, after));
   json_decref(after);
   assert_int_equal(mirror->seq, 2);
   /* a gap of one */
-  assert_int_equal(room_apply_raw(mirror, t4, l4), -2);
+  assert_int_equal(room_apply_raw(mirror, t[3], l[3]), -2);
 
   /* malformed: -1, state unchanged */
   static const char *bad[] = {
@@ -504,25 +525,19 @@ static void test_apply_raw_codes(void **state) {
   json_decref(before);
 
   /* data need not be NUL-terminated: only len bytes are read */
-  char *buf = malloc(l3 + 8);
-  memcpy(buf, t3, l3);
-  memcpy(buf + l3, "garbage", 7);
-  assert_int_equal(room_apply_raw(mirror, buf, l3), 1);
+  char *buf = malloc(l[2] + 8);
+  memcpy(buf, t[2], l[2]);
+  memcpy(buf + l[2], "garbage", 7);
+  assert_int_equal(room_apply_raw(mirror, buf, l[2]), 1);
   free(buf);
-  assert_int_equal(room_apply_raw(mirror, t4, l4), 1);
+  assert_int_equal(room_apply_raw(mirror, t[3], l[3]), 1);
   assert_same_state(main, mirror);
 
-  free(t1);
-  free(t2);
-  free(t3);
-  free(t4);
-  room_destroy(main);
-  room_destroy(mirror);
+  for (int i = 0; i < 4; i++) free(t[i]);
 }
 
 static void test_history_since(void **state) {
-  (void)state;
-  room_t *r = new_room("acme/townhall", 30);
+  room_t *r = *state;
   size_t len = 0;
   /* an empty room: nothing after 0, and nothing known about later */
   char *h = room_history_since(r, 0, &len);
@@ -574,7 +589,6 @@ static void test_history_since(void **state) {
   assert_null(room_history_since(r, oldest - 1, &len));
   assert_null(room_history_since(r, 0, &len));
   assert_null(room_history_since(r, 2001, &len));
-  room_destroy(r);
 }
 
 static void test_load_snapshot_then_events(void **state) {
@@ -648,8 +662,7 @@ static void test_load_snapshot_then_events(void **state) {
 }
 
 static void test_load_snapshot_small(void **state) {
-  (void)state;
-  room_t *r = new_room("acme/townhall", 30);
+  room_t *r = *state;
   json_t *snap = json_pack(
       "{s:s,s:i,s:I,s:[{s:s,s:s,s:b,s:b,s:b,s:b},{s:s}],s:I,s:[{s:s},{s:s}],s:[],s:[]}",
       "name", "acme/townhall", "max_participants", 44, "seq", (json_int_t)812,
@@ -708,13 +721,11 @@ static void test_load_snapshot_small(void **state) {
   const char *e6 = "{\"type\":\"participant_joined\",\"seq\":6,\"participant\":{\"id\":\"n\"}}";
   assert_int_equal(room_apply_raw(r, e6, strlen(e6)), 1);
   assert_non_null(room_find(r, "n"));
-  room_destroy(r);
 }
 
 static void test_load_snapshot_malformed(void **state) {
-  (void)state;
-  room_t *main = new_room("acme/townhall", 30);
-  room_t *mirror = new_room("acme/townhall", 30);
+  room_pair *rp = *state;
+  room_t *main = rp->main, *mirror = rp->mirror;
   uint32_t seed = 5;
   for (int i = 0; i < 200; i++) emit_both(main, mirror, random_event(&seed, i));
   emit_both(main, mirror, ev_part("participant_joined", "keep", "K", 0, 0, 0, 0));
@@ -790,8 +801,6 @@ static void test_load_snapshot_malformed(void **state) {
   free(h);
   emit_both(main, mirror, ev_chat("still here"));
   assert_same_state(main, mirror);
-  room_destroy(main);
-  room_destroy(mirror);
 }
 
 /* Chat messages are objects (interfaces.md §3): a snapshot whose chat holds anything else is
@@ -890,18 +899,18 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_emit_seq),
       cmocka_unit_test(test_emit_refuses_bad_event),
-      cmocka_unit_test(test_participants),
+      cmocka_unit_test_setup_teardown(test_participants, room_setup, room_teardown),
       cmocka_unit_test(test_media_state),
-      cmocka_unit_test(test_chat_keeps_last_100),
+      cmocka_unit_test_setup_teardown(test_chat_keeps_last_100, room_setup, room_teardown),
       cmocka_unit_test(test_counts_and_settings),
-      cmocka_unit_test(test_hands_only_for_moderators),
-      cmocka_unit_test(test_mirror_follows),
-      cmocka_unit_test(test_mirror_1500_events),
-      cmocka_unit_test(test_apply_raw_codes),
-      cmocka_unit_test(test_history_since),
+      cmocka_unit_test_setup_teardown(test_hands_only_for_moderators, room_setup, room_teardown),
+      cmocka_unit_test_setup_teardown(test_mirror_follows, pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_mirror_1500_events, pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_raw_codes, pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_history_since, room_setup, room_teardown),
       cmocka_unit_test(test_load_snapshot_then_events),
-      cmocka_unit_test(test_load_snapshot_small),
-      cmocka_unit_test(test_load_snapshot_malformed),
+      cmocka_unit_test_setup_teardown(test_load_snapshot_small, room_setup, room_teardown),
+      cmocka_unit_test_setup_teardown(test_load_snapshot_malformed, pair_setup, pair_teardown),
       cmocka_unit_test(test_load_snapshot_chat_not_objects),
       cmocka_unit_test(test_history_since_most_negative),
   };
