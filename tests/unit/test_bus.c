@@ -64,6 +64,31 @@ static void finish_loop(uv_loop_t *loop) {
   assert_int_equal(uv_loop_close(loop), 0);
 }
 
+/* The fixture of the local bus tests: a loop and a hub, as the test's state. The test
+ * destroys its buses; then the loop must come to rest and close (it fails, EBUSY, if a
+ * bus's timers outlived it), and the hub goes. */
+typedef struct local_env {
+  uv_loop_t loop;
+  bus_hub_t *hub;
+} local_env;
+
+static int local_setup(void **state) {
+  local_env *env = calloc(1, sizeof *env);
+  if (!env) return -1;
+  uv_loop_init(&env->loop);
+  env->hub = bus_hub_create();
+  *state = env;
+  return env->hub ? 0 : -1;
+}
+
+static int local_teardown(void **state) {
+  local_env *env = *state;
+  finish_loop(&env->loop);
+  bus_hub_destroy(env->hub);
+  free(env);
+  return 0;
+}
+
 /* A subscriber that counts and remembers the last message. */
 typedef struct {
   int count;
@@ -218,19 +243,16 @@ static void test_subject_match(void **state) {
 /* ---- local hub, one loop -------------------------------------------------------------------- */
 
 static void test_local_pubsub_one_loop(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
-  assert_non_null(hub);
+  local_env *env = *state;
+  assert_non_null(env->hub);
 
   /* names become subject tokens */
-  assert_null(bus_local_create(hub, &loop, "bad.name"));
-  assert_null(bus_local_create(hub, &loop, ""));
-  assert_null(bus_local_create(hub, &loop, "a b"));
+  assert_null(bus_local_create(env->hub, &env->loop, "bad.name"));
+  assert_null(bus_local_create(env->hub, &env->loop, ""));
+  assert_null(bus_local_create(env->hub, &env->loop, "a b"));
 
-  bus_t *a = bus_local_create(hub, &loop, "main-1");
-  bus_t *b = bus_local_create(hub, &loop, "vis_1");
+  bus_t *a = bus_local_create(env->hub, &env->loop, "main-1");
+  bus_t *b = bus_local_create(env->hub, &env->loop, "vis_1");
   assert_non_null(a);
   assert_non_null(b);
   assert_string_equal(bus_name(a), "main-1");
@@ -258,8 +280,8 @@ static void test_local_pubsub_one_loop(void **state) {
   /* delivery is never synchronous */
   assert_int_equal(lit.count + wild.count + hb.count + all.count + own.count, 0);
 
-  assert_true(wait_count(&loop, &all.count, 4, 2000));
-  run_for(&loop, 20); /* anything extra would show up now */
+  assert_true(wait_count(&env->loop, &all.count, 4, 2000));
+  run_for(&env->loop, 20); /* anything extra would show up now */
   assert_int_equal(lit.count, 1);
   assert_string_equal(lit.data, "hello");
   assert_string_equal(lit.subject, "room.t.r.ev");
@@ -279,26 +301,21 @@ static void test_local_pubsub_one_loop(void **state) {
 
   /* once a's memory is gone (the loop turn after destroy), the hub must not reach it */
   bus_destroy(a);
-  for (int i = 0; i < 3; i++) uv_run(&loop, UV_RUN_NOWAIT);
+  for (int i = 0; i < 3; i++) uv_run(&env->loop, UV_RUN_NOWAIT);
   assert_int_equal(bus_publish(b, "node.hb", NULL, "after", 5), BUS_OK);
-  assert_true(wait_count(&loop, &hb.count, 2, 2000));
+  assert_true(wait_count(&env->loop, &hb.count, 2, 2000));
   assert_int_equal(own.count, 1);
   bus_destroy(b);
   bus_destroy(NULL);
-  finish_loop(&loop);
-  bus_hub_destroy(hub);
   bus_hub_destroy(NULL);
 }
 
 /* ---- request / reply, timeouts -------------------------------------------------------------- */
 
 static void test_local_request_reply(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
-  bus_t *main_bus = bus_local_create(hub, &loop, "main-1");
-  bus_t *bridge = bus_local_create(hub, &loop, "bridge-1");
+  local_env *env = *state;
+  bus_t *main_bus = bus_local_create(env->hub, &env->loop, "main-1");
+  bus_t *bridge = bus_local_create(env->hub, &env->loop, "bridge-1");
   responder_t resp = {.bus = bridge};
   responder_t twice = {.bus = bridge, .twice = 1};
   assert_non_null(bus_subscribe(bridge, "bridge.b1.rpc", responder_cb, &resp));
@@ -317,8 +334,8 @@ static void test_local_request_reply(void **state) {
                    BUS_ERROR);
   assert_int_equal(bus_request(main_bus, "bridge.b1.rpc", "x", 1, 100, NULL, NULL), BUS_ERROR);
 
-  assert_true(wait_count(&loop, &r3.calls, 1, 3000));
-  run_for(&loop, 30);
+  assert_true(wait_count(&env->loop, &r3.calls, 1, 3000));
+  run_for(&env->loop, 30);
   assert_int_equal(r1.calls, 1);
   assert_int_equal(r1.status, BUS_OK);
   assert_string_equal(r1.data, "ok:alloc");
@@ -332,8 +349,6 @@ static void test_local_request_reply(void **state) {
 
   bus_destroy(main_bus);
   bus_destroy(bridge);
-  finish_loop(&loop);
-  bus_hub_destroy(hub);
 }
 
 /* ---- unsubscribe and subscribe from inside callbacks ---------------------------------------- */
@@ -371,11 +386,8 @@ static void add_sub_cb(void *ud, const char *subject, const char *reply, const u
 }
 
 static void test_unsubscribe_inside_callback(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
-  bus_t *bus = bus_local_create(hub, &loop, "n1");
+  local_env *env = *state;
+  bus_t *bus = bus_local_create(env->hub, &env->loop, "n1");
 
   pair_t p = {0};
   p.subs[0] = bus_subscribe(bus, "x.y", kill_both_cb, &p);
@@ -385,7 +397,7 @@ static void test_unsubscribe_inside_callback(void **state) {
   /* three messages in one batch: the first callback removes both subscriptions, so
    * neither sees anything more, whatever order they were called in */
   for (int i = 0; i < 3; i++) assert_int_equal(bus_publish(bus, "x.y", NULL, "m", 1), BUS_OK);
-  assert_true(wait_count(&loop, &other.count, 3, 2000));
+  assert_true(wait_count(&env->loop, &other.count, 3, 2000));
   assert_int_equal(p.calls, 1);
 
   /* a subscription made inside a callback does not get messages published before it */
@@ -393,11 +405,11 @@ static void test_unsubscribe_inside_callback(void **state) {
   assert_non_null(bus_subscribe(bus, "a.b", add_sub_cb, &ad));
   bus_publish(bus, "a.b", NULL, "1", 1);
   bus_publish(bus, "a.b", NULL, "2", 1);
-  assert_true(wait_count(&loop, &ad.calls, 2, 2000));
+  assert_true(wait_count(&env->loop, &ad.calls, 2, 2000));
   assert_non_null(ad.added);
   assert_int_equal(ad.late.count, 0);
   bus_publish(bus, "a.b", NULL, "3", 1);
-  assert_true(wait_count(&loop, &ad.late.count, 1, 2000));
+  assert_true(wait_count(&env->loop, &ad.late.count, 1, 2000));
   assert_string_equal(ad.late.data, "3");
 
   /* unsubscribed with a message already queued: it is not delivered */
@@ -408,12 +420,10 @@ static void test_unsubscribe_inside_callback(void **state) {
   bus_publish(bus, "q.q", NULL, "z", 1);
   bus_unsubscribe(s);
   bus_unsubscribe(NULL);
-  assert_true(wait_count(&loop, &witness.count, 1, 2000));
+  assert_true(wait_count(&env->loop, &witness.count, 1, 2000));
   assert_int_equal(gone.count, 0);
 
   bus_destroy(bus);
-  finish_loop(&loop);
-  bus_hub_destroy(hub);
 }
 
 /* ---- destroy: pending requests, queued messages, from a callback ---------------------------- */
@@ -432,25 +442,22 @@ static void destroy_cb(void *ud, const char *subject, const char *reply, const u
 }
 
 static void test_destroy_pending(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
+  local_env *env = *state;
 
   /* requests pending, messages queued, then destroy: each request ends once with
    * BUS_ECLOSED, queued messages are not delivered, nothing leaks */
-  bus_t *req = bus_local_create(hub, &loop, "req");
-  bus_t *silent = bus_local_create(hub, &loop, "silent");
+  bus_t *req = bus_local_create(env->hub, &env->loop, "req");
+  bus_t *silent = bus_local_create(env->hub, &env->loop, "silent");
   rx_t got = {0}, own = {0};
   assert_non_null(bus_subscribe(silent, "bridge.s.rpc", rx_cb, &got)); /* never answers */
   assert_non_null(bus_subscribe(req, "self.>", rx_cb, &own));
   reply_t r1 = {0}, r2 = {0};
   assert_int_equal(bus_request(req, "bridge.s.rpc", "a", 1, 5000, reply_cb, &r1), BUS_OK);
   assert_int_equal(bus_request(req, "nobody.rpc", "b", 1, 5000, reply_cb, &r2), BUS_OK);
-  assert_true(wait_count(&loop, &got.count, 1, 2000));
+  assert_true(wait_count(&env->loop, &got.count, 1, 2000));
   bus_publish(req, "self.a", NULL, "q", 1); /* queued, never delivered */
   bus_destroy(req);
-  uv_run(&loop, UV_RUN_NOWAIT);
+  uv_run(&env->loop, UV_RUN_NOWAIT);
   assert_int_equal(r1.calls, 1);
   assert_int_equal(r2.calls, 1);
   assert_int_equal(r1.status, BUS_ECLOSED);
@@ -458,29 +465,24 @@ static void test_destroy_pending(void **state) {
   assert_int_equal(own.count, 0);
 
   /* destroyed from its own callback with more messages in the same batch */
-  bus_t *d = bus_local_create(hub, &loop, "selfkill");
+  bus_t *d = bus_local_create(env->hub, &env->loop, "selfkill");
   destroyer_t dd = {.bus = d};
   assert_non_null(bus_subscribe(d, "k", destroy_cb, &dd));
   assert_non_null(bus_subscribe(d, "k", destroy_cb, &dd));
   for (int i = 0; i < 3; i++) bus_publish(silent, "k", NULL, "x", 1);
-  assert_true(wait_count(&loop, &dd.calls, 1, 2000));
-  run_for(&loop, 20);
+  assert_true(wait_count(&env->loop, &dd.calls, 1, 2000));
+  run_for(&env->loop, 20);
   assert_int_equal(dd.calls, 1);
 
   bus_destroy(silent);
-  finish_loop(&loop); /* fails (EBUSY) if the 5 s request timers outlived their bus */
-  bus_hub_destroy(hub);
 }
 
 /* ---- full queue ----------------------------------------------------------------------------- */
 
 static void test_queue_limit(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
-  bus_t *tx = bus_local_create(hub, &loop, "tx");
-  bus_t *rx = bus_local_create(hub, &loop, "rx");
+  local_env *env = *state;
+  bus_t *tx = bus_local_create(env->hub, &env->loop, "tx");
+  bus_t *rx = bus_local_create(env->hub, &env->loop, "rx");
   rx_t got = {0};
   assert_non_null(bus_subscribe(rx, "q.x", rx_cb, &got));
   bus_set_queue_limit(rx, 4096);
@@ -491,20 +493,18 @@ static void test_queue_limit(void **state) {
   uint64_t dropped = bus_dropped(rx);
   assert_true(dropped > 0);
   assert_true(dropped < 100);
-  run_for(&loop, 30);
+  run_for(&env->loop, 30);
   assert_int_equal((uint64_t)got.count + dropped, 100);
   assert_int_equal(bus_dropped(tx), 0);
 
   /* drained, it takes messages again */
   bus_publish(tx, "q.x", NULL, "again", 5);
-  assert_true(wait_count(&loop, &got.count, (int)(100 - dropped) + 1, 2000));
+  assert_true(wait_count(&env->loop, &got.count, (int)(100 - dropped) + 1, 2000));
   assert_string_equal(got.data, "again");
   assert_int_equal(bus_dropped(rx), dropped);
 
   bus_destroy(tx);
   bus_destroy(rx);
-  finish_loop(&loop);
-  bus_hub_destroy(hub);
 }
 
 /* ---- two threads, two loops ----------------------------------------------------------------- */
@@ -576,22 +576,19 @@ static void vis_thread(void *arg) {
 }
 
 static void test_local_two_threads(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
-  vis_t v = {.hub = hub, .in_order = 1};
+  local_env *env = *state;
+  vis_t v = {.hub = env->hub, .in_order = 1};
   uv_sem_init(&v.ready, 0);
   uv_thread_t th;
   assert_int_equal(uv_thread_create(&th, vis_thread, &v), 0);
   uv_sem_wait(&v.ready);
 
-  bus_t *m = bus_local_create(hub, &loop, "main-1");
+  bus_t *m = bus_local_create(env->hub, &env->loop, "main-1");
   for (uint32_t i = 0; i < XT_MSGS; i++)
     assert_int_equal(bus_publish(m, "room.t.r.ev", NULL, &i, sizeof i), BUS_OK);
   reply_t r = {0};
   assert_int_equal(bus_request(m, "node.vis-1.cmd", "ping", 4, 5000, reply_cb, &r), BUS_OK);
-  int ok = wait_count(&loop, &r.calls, 1, 5000);
+  int ok = wait_count(&env->loop, &r.calls, 1, 5000);
   bus_publish(m, "test.stop", NULL, NULL, 0);
   uv_thread_join(&th);
   uv_sem_destroy(&v.ready);
@@ -609,8 +606,6 @@ static void test_local_two_threads(void **state) {
   assert_int_equal(v.loop_close_rc, 0);
 
   bus_destroy(m);
-  finish_loop(&loop);
-  bus_hub_destroy(hub);
 }
 
 /* ---- destroy while another thread publishes ------------------------------------------------- */
@@ -639,11 +634,8 @@ static void spam_thread(void *arg) {
 }
 
 static void test_destroy_while_publishing(void **state) {
-  (void)state;
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  bus_hub_t *hub = bus_hub_create();
-  spam_t s = {.hub = hub};
+  local_env *env = *state;
+  spam_t s = {.hub = env->hub};
   uv_sem_init(&s.ready, 0);
   uv_thread_t th;
   assert_int_equal(uv_thread_create(&th, spam_thread, &s), 0);
@@ -651,20 +643,18 @@ static void test_destroy_while_publishing(void **state) {
 
   int all_got = 1;
   for (int i = 0; i < 20; i++) {
-    bus_t *sink = bus_local_create(hub, &loop, "sink");
+    bus_t *sink = bus_local_create(env->hub, &env->loop, "sink");
     rx_t got = {0};
     bus_subscribe(sink, "spam.>", rx_cb, &got);
-    if (!wait_count(&loop, &got.count, 1, 2000)) all_got = 0;
+    if (!wait_count(&env->loop, &got.count, 1, 2000)) all_got = 0;
     bus_destroy(sink); /* the other thread is still publishing into it */
-    for (int k = 0; k < 3 && uv_loop_alive(&loop); k++) uv_run(&loop, UV_RUN_NOWAIT);
+    for (int k = 0; k < 3 && uv_loop_alive(&env->loop); k++) uv_run(&env->loop, UV_RUN_NOWAIT);
   }
   atomic_store(&s.stop, 1);
   uv_thread_join(&th);
   uv_sem_destroy(&s.ready);
   assert_true(all_got);
   assert_true(s.sent > 0);
-  finish_loop(&loop);
-  bus_hub_destroy(hub);
 }
 
 /* ---- a real nats-server --------------------------------------------------------------------- */
@@ -972,13 +962,14 @@ static void test_nats_permissions(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_subject_match),
-      cmocka_unit_test(test_local_pubsub_one_loop),
-      cmocka_unit_test(test_local_request_reply),
-      cmocka_unit_test(test_unsubscribe_inside_callback),
-      cmocka_unit_test(test_destroy_pending),
-      cmocka_unit_test(test_queue_limit),
-      cmocka_unit_test(test_local_two_threads),
-      cmocka_unit_test(test_destroy_while_publishing),
+      cmocka_unit_test_setup_teardown(test_local_pubsub_one_loop, local_setup, local_teardown),
+      cmocka_unit_test_setup_teardown(test_local_request_reply, local_setup, local_teardown),
+      cmocka_unit_test_setup_teardown(test_unsubscribe_inside_callback, local_setup,
+                                      local_teardown),
+      cmocka_unit_test_setup_teardown(test_destroy_pending, local_setup, local_teardown),
+      cmocka_unit_test_setup_teardown(test_queue_limit, local_setup, local_teardown),
+      cmocka_unit_test_setup_teardown(test_local_two_threads, local_setup, local_teardown),
+      cmocka_unit_test_setup_teardown(test_destroy_while_publishing, local_setup, local_teardown),
       cmocka_unit_test_setup_teardown(test_nats_pubsub_request, nats_setup, nats_teardown),
       cmocka_unit_test(test_nats_connect_failure),
       cmocka_unit_test_setup_teardown(test_nats_permissions, nats_setup, nats_teardown),
