@@ -959,17 +959,20 @@ static void test_nats_permissions(void **state) {
   nats_stop();
 }
 
+/* A test with a loop and a hub as its fixture. */
+#define LOCAL_TEST(f) cmocka_unit_test_setup_teardown(f, local_setup, local_teardown)
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_subject_match),
-      cmocka_unit_test_setup_teardown(test_local_pubsub_one_loop, local_setup, local_teardown),
-      cmocka_unit_test_setup_teardown(test_local_request_reply, local_setup, local_teardown),
+      LOCAL_TEST(test_local_pubsub_one_loop),
+      LOCAL_TEST(test_local_request_reply),
       cmocka_unit_test_setup_teardown(test_unsubscribe_inside_callback, local_setup,
                                       local_teardown),
-      cmocka_unit_test_setup_teardown(test_destroy_pending, local_setup, local_teardown),
-      cmocka_unit_test_setup_teardown(test_queue_limit, local_setup, local_teardown),
-      cmocka_unit_test_setup_teardown(test_local_two_threads, local_setup, local_teardown),
-      cmocka_unit_test_setup_teardown(test_destroy_while_publishing, local_setup, local_teardown),
+      LOCAL_TEST(test_destroy_pending),
+      LOCAL_TEST(test_queue_limit),
+      LOCAL_TEST(test_local_two_threads),
+      LOCAL_TEST(test_destroy_while_publishing),
       cmocka_unit_test_setup_teardown(test_nats_pubsub_request, nats_setup, nats_teardown),
       cmocka_unit_test(test_nats_connect_failure),
       cmocka_unit_test_setup_teardown(test_nats_permissions, nats_setup, nats_teardown),

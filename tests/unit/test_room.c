@@ -895,22 +895,26 @@ static void test_media_state(void **state) {
   room_destroy(r);
 }
 
+/* A test with a room, or a room and its mirror, as its fixture. */
+#define ROOM_TEST(f) cmocka_unit_test_setup_teardown(f, room_setup, room_teardown)
+#define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_emit_seq),
       cmocka_unit_test(test_emit_refuses_bad_event),
-      cmocka_unit_test_setup_teardown(test_participants, room_setup, room_teardown),
+      ROOM_TEST(test_participants),
       cmocka_unit_test(test_media_state),
-      cmocka_unit_test_setup_teardown(test_chat_keeps_last_100, room_setup, room_teardown),
+      ROOM_TEST(test_chat_keeps_last_100),
       cmocka_unit_test(test_counts_and_settings),
-      cmocka_unit_test_setup_teardown(test_hands_only_for_moderators, room_setup, room_teardown),
-      cmocka_unit_test_setup_teardown(test_mirror_follows, pair_setup, pair_teardown),
-      cmocka_unit_test_setup_teardown(test_mirror_1500_events, pair_setup, pair_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_raw_codes, pair_setup, pair_teardown),
-      cmocka_unit_test_setup_teardown(test_history_since, room_setup, room_teardown),
+      ROOM_TEST(test_hands_only_for_moderators),
+      PAIR_TEST(test_mirror_follows),
+      PAIR_TEST(test_mirror_1500_events),
+      PAIR_TEST(test_apply_raw_codes),
+      ROOM_TEST(test_history_since),
       cmocka_unit_test(test_load_snapshot_then_events),
-      cmocka_unit_test_setup_teardown(test_load_snapshot_small, room_setup, room_teardown),
-      cmocka_unit_test_setup_teardown(test_load_snapshot_malformed, pair_setup, pair_teardown),
+      ROOM_TEST(test_load_snapshot_small),
+      PAIR_TEST(test_load_snapshot_malformed),
       cmocka_unit_test(test_load_snapshot_chat_not_objects),
       cmocka_unit_test(test_history_since_most_negative),
   };
