@@ -258,6 +258,12 @@ static const char *const GOOD_VALUES[] = {"\"acme/hall\"", "\"visitor\"", "\"v1x
                                           "\"v1\"",        "false",       "1700000060"};
 #define N_CLAIMS (sizeof CLAIM_KEYS / sizeof CLAIM_KEYS[0])
 
+/* A claim of the good ticket changed: member key gets value (raw JSON), or is left out
+ * when value is NULL. */
+typedef struct claim_change {
+  const char *key, *value;
+} claim_change;
+
 /* The good claims, but for member key: its value is value (raw JSON), or it is left out when
  * value is NULL. key NULL: the good claims themselves. */
 static void claims_with(const char *key, const char *value, char *out, size_t cap) {
@@ -302,9 +308,7 @@ static void test_wrong_shapes(void **state) {
                       "\"mod\":false,\"exp\":1700000060}");
 
   /* One member with a bad value (NULL: the member left out). */
-  static const struct {
-    const char *key, *value;
-  } one_off[] = {
+  static const claim_change one_off[] = {
       {"room", "\"Acme/hall\""},
       {"room", "\"acmehall\""},
       {"room", "\"acme/\""},
