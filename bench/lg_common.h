@@ -536,6 +536,7 @@ static inline struct lws_context *lg_create_context(uv_loop_t *loop,
  * client and which of its two connections it is about. */
 typedef struct lg_link {
   void *client;
+  struct lg_joiner *joiner; /* the one it is a link of */
   struct lws *wsi;
   bool closing; /* we closed it on purpose: its close is no error */
 } lg_link;
@@ -579,6 +580,14 @@ static inline struct lws *lg_open(struct lws_context *ctx, lg_link *l, void *cli
   return lws_client_connect_via_info(&ci);
 }
 
+/* Opens j's connection to the main node. */
+static inline struct lws *lg_open_main(struct lws_context *ctx, lg_joiner *j, void *client,
+                                       const char *host, int port, const char *path,
+                                       const char *iface) {
+  j->main.joiner = j;
+  return lg_open(ctx, &j->main, client, host, port, path, iface);
+}
+
 /* Opens the visitor connection the redirect asked for (and frees its URL). NULL when it is
  * opening, else why not. The caller sets its visitor state first: a CONNECTION_ERROR
  * callback can come from inside. */
@@ -590,6 +599,7 @@ static inline const char *lg_open_visitor(struct lws_context *ctx, lg_joiner *j,
   free(j->url);
   j->url = NULL;
   if (bad) return "redirect url is not ws://host:port/path";
+  j->vis.joiner = j;
   if (!lg_open(ctx, &j->vis, client, host, port, path, iface))
     return "cannot connect to the visitor node";
   return NULL;
@@ -711,6 +721,53 @@ static inline int lg_receive(struct lws *wsi, lg_link *l, lg_joiner *j, void *in
 static inline int lg_other_event(lg_link *l, enum lws_callback_reasons reason) {
   if (reason == LWS_CALLBACK_WSI_DESTROY && l) l->wsi = NULL;
   return 0;
+}
+
+/* What a program does with the lws events of its clients' links (client: the link's). */
+typedef struct lg_link_calls {
+  /* The link will not carry on: it could not connect (closed false) or the server closed it
+   * (closed true). Not called when it was closed on purpose. */
+  void (*ended)(void *client, lg_link *l, bool closed, const char *why);
+  int (*established)(void *client, lg_link *l, struct lws *wsi); /* sends the join; -1 closes */
+  int (*writeable)(void *client, lg_link *l, struct lws *wsi);   /* -1 closes */
+  lg_on_message_fn *message;                                     /* each whole message */
+} lg_link_calls;
+
+/* The protocols of a program whose clients are lg_links: name, the largest piece of a
+ * message a RECEIVE callback gets (larger ones come in several), its lg_link_calls. */
+#define LG_LINK_PROTOCOLS(name, rx_buffer, calls)                      \
+  {                                                                    \
+    {name, lg_link_lws_callback, 0, rx_buffer, 0, (void *)(calls), 0}, \
+        {NULL, NULL, 0, 0, 0, NULL, 0},                                \
+  }
+
+/* The lws callback of a protocol whose user pointer is its lg_link_calls: it dispatches the
+ * events of the links, closing on purpose the links that are being closed. */
+static inline int lg_link_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                                       void *user, void *in, size_t len) {
+  (void)user;
+  const struct lws_protocols *pr = wsi ? lws_get_protocol(wsi) : NULL;
+  const lg_link_calls *k = pr ? pr->user : NULL;
+  lg_link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+  void *c = l ? l->client : NULL;
+  if (!k) return 0;
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+      if ((c = lg_link_ended(l))) k->ended(c, l, false, in ? (const char *)in : "connection error");
+      return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      return c ? k->established(c, l, wsi) : -1;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      if (!c || lg_closing(wsi, l)) return -1;
+      return k->writeable(c, l, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      return c ? lg_receive(wsi, l, l->joiner, in, len, k->message) : 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+      if ((c = lg_link_ended(l))) k->ended(c, l, true, NULL);
+      return 0;
+    default:
+      return lg_other_event(l, reason);
+  }
 }
 
 /* --- the run of a chat load generator (loadgen, xmpp_loadgen) ---------------------------- */

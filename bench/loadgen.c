@@ -125,7 +125,7 @@ static void start_client(client *c) {
   /* A source address of its own per process: connect() looks for a free local port among
    * every connection from the same address to the same server, and with tens of
    * thousands of them that search shows up in the profile. */
-  if (!lg_open(G.r.ctx, &c->j.main, c, G.main_host, G.main_port, G.main_path, O.c.source_ip) &&
+  if (!lg_open_main(G.r.ctx, &c->j, c, G.main_host, G.main_port, G.main_path, O.c.source_ip) &&
       c->st == ST_MAIN) /* a CONNECTION_ERROR callback may already have failed it */
     fail(c, "cannot connect to the main node");
 }
@@ -214,77 +214,67 @@ static void on_message(void *client_, lg_link *l, const char *msg, size_t len) {
   json_decref(j);
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len) {
-  (void)user;
-  lg_link *l = lws_get_opaque_user_data(wsi);
-  client *c = l ? l->client : NULL;
-  switch (reason) {
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      if ((c = lg_link_ended(l)) && (c->st == ST_MAIN || c->st == ST_VISITOR))
-        fail(c, "%s connection: %s", l == &c->j.main ? "main" : "visitor",
-             in ? (const char *)in : "connection error");
-      return 0;
-    case LWS_CALLBACK_CLIENT_ESTABLISHED: {
-      if (!c) return -1;
-      char *text = NULL;
-      int rc;
-      if (l == &c->j.main) {
-        rc = O.c.speak
-                 ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
-                            O.room, O.c.name_prefix)
-                 : asprintf(&text,
-                            "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
-                            "\"visitor\":true}",
-                            O.room, O.c.name_prefix, c->idx);
-      } else {
-        char *ticket = lg_take_ticket(&c->j);
-        rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room,
-                      ticket);
-        free(ticket);
-      }
-      if (rc < 0) {
-        fail(c, "out of memory");
-        return -1;
-      }
-      queue_out(c, wsi, text);
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (!c || lg_closing(wsi, l)) return -1;
-      if (!c->out) return 0;
-      int n = lg_write_text(wsi, c->out, c->out_len);
-      if (n == LG_WRITE_NOMEM) return -1;
-      free(c->out);
-      c->out = NULL;
-      if (n < (int)c->out_len) {
-        fail(c, "write failed");
-        return -1;
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-      return c ? lg_receive(wsi, l, &c->j, in, len, on_message) : 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-      if (!(c = lg_link_ended(l)) || G.r.finishing) return 0;
-      if (c->st == ST_JOINED) {
-        G.r.drops++;
-        log_err("client %d: the server closed a joined connection", c->idx);
-      } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
-        fail(c, "%s closed the connection during the join",
-             l == &c->j.main ? "the main node" : "the visitor node");
-      }
-      return 0;
-    default:
-      return lg_other_event(l, reason);
+/* A link will not carry on: during the join, the join fails; after it, a drop. */
+static void on_ended(void *client_, lg_link *l, bool closed, const char *why) {
+  client *c = client_;
+  bool main_link = l == &c->j.main;
+  if (closed && G.r.finishing) return;
+  if (closed && c->st == ST_JOINED) {
+    G.r.drops++;
+    log_err("client %d: the server closed a joined connection", c->idx);
+  } else if (c->st == ST_MAIN || c->st == ST_VISITOR) {
+    if (closed)
+      fail(c, "%s closed the connection during the join",
+           main_link ? "the main node" : "the visitor node");
+    else
+      fail(c, "%s connection: %s", main_link ? "main" : "visitor", why);
   }
 }
 
-static const struct lws_protocols protocols[] = {
-    /* Frames larger than the rx buffer arrive in pieces, joined again on RECEIVE. */
-    {"loadgen", callback, 0, 16384, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+/* The join: on the main node, as a visitor (or the speaker as a participant); on the visitor
+ * node, with the ticket. */
+static int on_established(void *client_, lg_link *l, struct lws *wsi) {
+  client *c = client_;
+  char *text = NULL;
+  int rc;
+  if (l == &c->j.main) {
+    rc = O.c.speak ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
+                              O.room, O.c.name_prefix)
+                   : asprintf(&text,
+                              "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
+                              "\"visitor\":true}",
+                              O.room, O.c.name_prefix, c->idx);
+  } else {
+    char *ticket = lg_take_ticket(&c->j);
+    rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room, ticket);
+    free(ticket);
+  }
+  if (rc < 0) {
+    fail(c, "out of memory");
+    return -1;
+  }
+  queue_out(c, wsi, text);
+  return 0;
+}
+
+static int on_writeable(void *client_, lg_link *l, struct lws *wsi) {
+  (void)l;
+  client *c = client_;
+  if (!c->out) return 0;
+  int n = lg_write_text(wsi, c->out, c->out_len);
+  if (n == LG_WRITE_NOMEM) return -1;
+  free(c->out);
+  c->out = NULL;
+  if (n < (int)c->out_len) {
+    fail(c, "write failed");
+    return -1;
+  }
+  return 0;
+}
+
+static const lg_link_calls link_calls = {on_ended, on_established, on_writeable, on_message};
+
+static const struct lws_protocols protocols[] = LG_LINK_PROTOCOLS("loadgen", 16384, &link_calls);
 
 /* --- phases ------------------------------------------------------------------------------- */
 

@@ -1258,7 +1258,7 @@ static void a_start(aclient *c) {
     A.inflight++;
     A.started++;
   }
-  if (!lg_open(A.ctx, &c->j.main, c, A.main_host, A.main_port, A.main_path, NULL) &&
+  if (!lg_open_main(A.ctx, &c->j, c, A.main_host, A.main_port, A.main_path, NULL) &&
       c->st == AC_MAIN)
     a_fail(c, "cannot connect to the main node");
 }
@@ -1389,68 +1389,61 @@ static void a_on_message(void *client, lg_link *l, const char *msg, size_t len) 
   json_decref(j);
 }
 
-static int a_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len) {
-  (void)user;
-  lg_link *l = lws_get_opaque_user_data(wsi);
-  aclient *c = l ? l->client : NULL;
-  switch (reason) {
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      if ((c = lg_link_ended(l)) && c->st != AC_FAILED)
-        a_fail(c, "connection: %s", in ? (const char *)in : "connection error");
-      return 0;
-    case LWS_CALLBACK_CLIENT_ESTABLISHED: {
-      if (!c) return -1;
-      json_t *j;
-      if (l == &c->j.main) {
-        char name[64];
-        snprintf(name, sizeof name, c->idx < 0 ? "amlg-pub" : "amlg-%d", c->idx);
-        j = json_pack("{s:s, s:s, s:s, s:b}", "type", "join", "room", O.room, "name", name,
-                      "visitor", c->idx >= 0 && !O.participants);
-      } else {
-        char *ticket = lg_take_ticket(&c->j);
-        j = json_pack("{s:s, s:s, s:s}", "type", "join", "room", O.room, "ticket",
-                      ticket ? ticket : "");
-        free(ticket);
-      }
-      a_queue_json(c, wsi, j);
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (!c || lg_closing(wsi, l)) return -1;
-      amsg *m = c->out;
-      if (!m) return 0;
-      c->out = m->next;
-      if (!c->out) c->out_tail = &c->out;
-      int n = lg_write_text(wsi, m->text, m->len);
-      bool short_write = n < (int)m->len;
-      c->last_tx = mono_us();
-      free(m);
-      if (short_write) {
-        a_fail(c, "write failed");
-        return -1;
-      }
-      if (c->out) lws_callback_on_writable(wsi);
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-      return c ? lg_receive(wsi, l, &c->j, in, len, a_on_message) : 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-      if (!(c = lg_link_ended(l)) || atomic_load(&SIG.stop)) return 0;
-      if (c->st != AC_FAILED) {
-        if (c->done) log_err("client %d: the server closed the WebSocket", c->idx);
-        a_fail(c, "the server closed the WebSocket");
-      }
-      return 0;
-    default:
-      return lg_other_event(l, reason);
+static void a_ended(void *client, lg_link *l, bool closed, const char *why) {
+  (void)l;
+  aclient *c = client;
+  if (c->st == AC_FAILED) return;
+  if (!closed) {
+    a_fail(c, "connection: %s", why);
+  } else if (!atomic_load(&SIG.stop)) {
+    if (c->done) log_err("client %d: the server closed the WebSocket", c->idx);
+    a_fail(c, "the server closed the WebSocket");
   }
 }
 
-static const struct lws_protocols a_protocols[] = {
-    {"media_loadgen", a_callback, 0, 65536, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+/* The join: on the main node (the publisher as a participant, receivers as visitors unless
+ * --participants); on a visitor node, with the ticket. */
+static int a_established(void *client, lg_link *l, struct lws *wsi) {
+  aclient *c = client;
+  json_t *j;
+  if (l == &c->j.main) {
+    char name[64];
+    snprintf(name, sizeof name, c->idx < 0 ? "amlg-pub" : "amlg-%d", c->idx);
+    j = json_pack("{s:s, s:s, s:s, s:b}", "type", "join", "room", O.room, "name", name, "visitor",
+                  c->idx >= 0 && !O.participants);
+  } else {
+    char *ticket = lg_take_ticket(&c->j);
+    j = json_pack("{s:s, s:s, s:s}", "type", "join", "room", O.room, "ticket",
+                  ticket ? ticket : "");
+    free(ticket);
+  }
+  a_queue_json(c, wsi, j);
+  return 0;
+}
+
+static int a_writeable(void *client, lg_link *l, struct lws *wsi) {
+  (void)l;
+  aclient *c = client;
+  amsg *m = c->out;
+  if (!m) return 0;
+  c->out = m->next;
+  if (!c->out) c->out_tail = &c->out;
+  int n = lg_write_text(wsi, m->text, m->len);
+  bool short_write = n < (int)m->len;
+  c->last_tx = mono_us();
+  free(m);
+  if (short_write) {
+    a_fail(c, "write failed");
+    return -1;
+  }
+  if (c->out) lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static const lg_link_calls a_link_calls = {a_ended, a_established, a_writeable, a_on_message};
+
+static const struct lws_protocols a_protocols[] =
+    LG_LINK_PROTOCOLS("media_loadgen", 65536, &a_link_calls);
 
 static void a_wake_cb(uv_async_t *h) {
   (void)h;
