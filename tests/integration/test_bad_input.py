@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from conftest import (Client, RawWS, amphi_token, join, make_jwt, run,
-                      run_with_clients)
+from conftest import Client, RawWS, amphi_token, make_jwt, run_with_clients
 
 ROOM = "acme/townhall"
 
@@ -47,27 +46,34 @@ def case_server(amphi, *flags, visitor_nodes=1):
     return amphi("--max-participants", 2, *flags, visitor_nodes=visitor_nodes)
 
 
+def run_case(amphi, body):
+    """A case of this file on its own server: the observer "Obs" joins ROOM, then
+    body(srv, clients, obs) runs, its clients kept in clients (run_with_clients)."""
+    srv = case_server(amphi)
+
+    async def with_observer(clients):
+        await body(srv, clients, await clients.join(srv, ROOM, "Obs"))
+
+    run_with_clients(with_observer)
+
+
 # --- bad_json, unknown_type ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("raw", ["not json", "[1,2]", "", "{", '"just a string"', "42",
                                  "null", '{"type":"ping"'])
 def test_bad_json(amphi, raw):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs, bad = await clients.join_each(srv, ROOM, ["Obs", "Bad"])
+    async def body(srv, clients, obs):
+        bad = await clients.join(srv, ROOM, "Bad")
         await expect_error(bad, raw, "bad_json")
         await observer_unharmed(obs, bad)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 def test_unknown_type(amphi):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs, bad = await clients.join_each(srv, ROOM, ["Obs", "Bad"])
+    async def body(srv, clients, obs):
+        bad = await clients.join(srv, ROOM, "Bad")
         vis = await clients.join(srv, ROOM, "Vis", visitor=True)
         fresh = await clients.connect(srv.ws_url())
         await expect_error(bad, {"type": "nope", "id": "u1"}, "unknown_type", "u1")
@@ -76,7 +82,7 @@ def test_unknown_type(amphi):
         await expect_error(bad, {"type": "Chat", "text": "hi"}, "unknown_type")
         await observer_unharmed(obs, bad, vis)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 # --- bad_request -----------------------------------------------------------------------
@@ -100,21 +106,16 @@ def test_unknown_type(amphi):
     ({"type": "chat", "text": "hi", "id": ""}, None),
 ])
 def test_bad_request_fields(amphi, msg, echo):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs, bad = await clients.join_each(srv, ROOM, ["Obs", "Bad"])
+    async def body(srv, clients, obs):
+        bad = await clients.join(srv, ROOM, "Bad")
         await expect_error(bad, msg, "bad_request", echo)
         await observer_unharmed(obs, bad)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 def test_bad_request_from_a_visitor(amphi):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs = await clients.join(srv, ROOM, "Obs")
+    async def body(srv, clients, obs):
         vis = await clients.join(srv, ROOM, "Vis", visitor=True)
         await expect_error(vis, {"type": "chat", "id": "v1"}, "bad_request", "v1")
         await expect_error(vis, {"type": "chat", "text": "x" * 2001, "id": "v2"},
@@ -122,17 +123,14 @@ def test_bad_request_from_a_visitor(amphi):
         await expect_error(vis, "[]", "bad_json")
         await observer_unharmed(obs, vis)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 @pytest.mark.parametrize("room", ["a/b/c", "sp ace", "a" * 65, "a" * 65 + "/x",
                                   "x/" + "a" * 65, "", "/x", "x/", "/", "caf\u00e9",
                                   "a.b", "a\\b", "a/b/", 5, None])
 def test_bad_room_names(amphi, room):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs = await clients.join(srv, ROOM, "Obs")
+    async def body(srv, clients, obs):
         bad = await clients.connect(srv.ws_url())
         await expect_error(bad, {"type": "join", "room": room, "name": "B", "id": "j"},
                            "bad_request", "j")
@@ -141,7 +139,7 @@ def test_bad_room_names(amphi, room):
         assert ans["type"] == "joined", ans
         await observer_unharmed(obs, bad)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 @pytest.mark.parametrize("room,name", [("UPPER/ok", "upper/ok"), ("Acme/TownHall", ROOM),
@@ -183,17 +181,14 @@ def test_bad_names(amphi, name):
     {"type": "publish", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"},
 ])
 def test_forbidden_to_visitors(amphi, msg):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs = await clients.join(srv, ROOM, "Obs")
+    async def body(srv, clients, obs):
         vis = await clients.join(srv, ROOM, "Vis", visitor=True)
         assert vis.joined["role"] == "visitor"
         await expect_error(vis, dict(msg, id="f1"), "forbidden", "f1")
         await observer_unharmed(obs, vis)
         assert not obs.of_type("room_updated") and not vis.of_type("room_updated")
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 # --- unauthorized ----------------------------------------------------------------------
@@ -351,10 +346,8 @@ def test_ticket_invalid(amphi):
 
 
 def test_frame_over_64k_closes_1009(amphi):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs, big = await clients.join_each(srv, ROOM, ["Obs", "Big"])
+    async def body(srv, clients, obs):
+        big = await clients.join(srv, ROOM, "Big")
         edge = await clients.join(srv, ROOM, "Edge", visitor=True)
         # Exactly 64 KiB is allowed.
         head = '{"type":"ping","id":"edge","pad":"'
@@ -375,7 +368,7 @@ def test_frame_over_64k_closes_1009(amphi):
         assert await edge.wait_closed() == 1009
         await observer_unharmed(obs)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 def flood(srv, node, room, ticket=None):
@@ -400,9 +393,8 @@ def text_frames(frames):
 
 
 async def flood_both_nodes(srv):
-    """Floods from a participant on the main node and from a visitor on a visitor node,
-    with an observer in the room; (the frames each got, the observer)."""
-    obs = await join(srv, ROOM, "Obs")
+    """Floods from a participant on the main node and from a visitor on a visitor node
+    (the case's observer in the room); the frames each got."""
     c = await Client.connect(srv.ws_url())
     r = await c.join({"room": ROOM, "name": "VFlood", "visitor": True})
     await c.close()
@@ -411,59 +403,47 @@ async def flood_both_nodes(srv):
     got = {}
     got["main"] = await asyncio.to_thread(flood, srv, 0, ROOM)
     got["visitor"] = await asyncio.to_thread(flood, srv, node, ROOM, r["ticket"])
-    return got, obs
+    return got
 
 
 def test_flood_is_rate_limited_then_disconnected(amphi):
-    srv = case_server(amphi)
+    async def body(srv, clients, obs):
+        got = await flood_both_nodes(srv)
+        for where, frames in got.items():
+            # Room events (a visitor_count, say) may come in between.
+            msgs = [m for m in text_frames(frames) if "seq" not in m]
+            assert all(m["type"] == "error" for m in msgs), (where, msgs)
+            codes = [m["code"] for m in msgs]
+            # Errors first, then told it is limited, then cut off: far fewer answers
+            # than messages.
+            assert codes[0] == "bad_json", (where, codes)
+            assert "rate_limited" in codes, (where, codes)
+            assert set(codes) == {"bad_json", "rate_limited"}, (where, codes)
+            assert len(codes) < 50, (where, len(codes))
+        await observer_unharmed(obs)
+        # (visitor_count events may come and go with the visitor that flooded.)
+        assert [m["type"] for m in obs.msgs
+                if "seq" in m and m["type"] != "visitor_count"] == \
+            ["participant_joined", "participant_left", "chat"], obs.msgs
 
-    async def body():
-        got, obs = await flood_both_nodes(srv)
-        try:
-            for where, frames in got.items():
-                # Room events (a visitor_count, say) may come in between.
-                msgs = [m for m in text_frames(frames) if "seq" not in m]
-                assert all(m["type"] == "error" for m in msgs), (where, msgs)
-                codes = [m["code"] for m in msgs]
-                # Errors first, then told it is limited, then cut off: far fewer answers
-                # than messages.
-                assert codes[0] == "bad_json", (where, codes)
-                assert "rate_limited" in codes, (where, codes)
-                assert set(codes) == {"bad_json", "rate_limited"}, (where, codes)
-                assert len(codes) < 50, (where, len(codes))
-            await observer_unharmed(obs)
-            # (visitor_count events may come and go with the visitor that flooded.)
-            assert [m["type"] for m in obs.msgs
-                    if "seq" in m and m["type"] != "visitor_count"] == \
-                ["participant_joined", "participant_left", "chat"], obs.msgs
-        finally:
-            await obs.close()
-
-    run(body())
+    run_case(amphi, body)
 
 
 def test_flood_close_code_is_1008(amphi):
-    srv = case_server(amphi)
+    async def body(srv, clients, obs):
+        got = await flood_both_nodes(srv)
+        for where, frames in got.items():
+            closes = [p for op, p in frames if op == 8]
+            assert closes, "%s: the connection ended without a close frame (%s)" % (
+                where, [op for op, _ in frames])
+            assert int.from_bytes(closes[0][:2], "big") == 1008, (where, closes)
 
-    async def body():
-        got, obs = await flood_both_nodes(srv)
-        try:
-            for where, frames in got.items():
-                closes = [p for op, p in frames if op == 8]
-                assert closes, "%s: the connection ended without a close frame (%s)" % (
-                    where, [op for op, _ in frames])
-                assert int.from_bytes(closes[0][:2], "big") == 1008, (where, closes)
-        finally:
-            await obs.close()
-
-    run(body())
+    run_case(amphi, body)
 
 
 def test_burst_is_rate_limited_but_stays_open(amphi):
-    srv = case_server(amphi)
-
-    async def body(clients):
-        obs, fast = await clients.join_each(srv, ROOM, ["Obs", "Fast"])
+    async def body(srv, clients, obs):
+        fast = await clients.join(srv, ROOM, "Fast")
         for i in range(60):
             await fast.send_raw(json.dumps({"type": "ping", "id": "b%d" % i}))
         err = await fast.wait_for("error")
@@ -485,7 +465,7 @@ def test_burst_is_rate_limited_but_stays_open(amphi):
         assert not fast.closed
         await observer_unharmed(obs, fast)
 
-    run_with_clients(body)
+    run_case(amphi, body)
 
 
 # --- unavailable -----------------------------------------------------------------------
