@@ -250,8 +250,10 @@ typedef struct refusal {
   const char *err;
   bool prefix;
 } refusal;
-#define FILE_TEXT(text) (text), 0, {NULL}
-#define FLAGS(where, ...) NULL, (where), {__VA_ARGS__}
+#define FILE_TEXT(text) \
+  (text), 0, { NULL }
+#define FLAGS(where, ...) \
+  NULL, (where), { __VA_ARGS__ }
 
 static void assert_refused(const refusal *cases, size_t n) {
   amphi_config c;

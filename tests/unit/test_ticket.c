@@ -254,7 +254,7 @@ static void test_expiry(void **state) {
 
 /* The members of a good ticket's claims, in order, as raw JSON values. */
 static const char *const CLAIM_KEYS[] = {"room", "role", "id", "name", "node", "mod", "exp"};
-static const char *const GOOD_VALUES[] = {"\"acme/hall\"", "\"visitor\"", "\"v1x\"", "\"Ada\"",
+static const char *const GOOD_VALUES[] = {"\"acme/hall\"", "\"visitor\"", "\"v1x\"",   "\"Ada\"",
                                           "\"v1\"",        "false",       "1700000060"};
 #define N_CLAIMS (sizeof CLAIM_KEYS / sizeof CLAIM_KEYS[0])
 
