@@ -11,7 +11,10 @@
  * vectors and percentiles, the rate-limited error log, the receipt bookkeeping of a
  * "bench <send_time_us> <k>" chat, the ready and delays files, the JSON result line (its
  * fields are parsed by bench/signaling.sh and bench/peer-prosody.sh: keep them as they
- * are), the descriptor limit, and the libwebsockets/libuv plumbing both use. */
+ * are), the descriptor limit, the libwebsockets/libuv plumbing, the join path's links and
+ * their lws callback (loadgen, media_loadgen), and the run of a chat load generator (lg_run:
+ * loadgen, xmpp_loadgen). Threads: each program's lws/libuv loop is one thread; nothing here
+ * is shared between threads. */
 #ifndef LG_COMMON_H
 #define LG_COMMON_H
 
