@@ -35,7 +35,7 @@ typedef struct client {
   struct sroom *room;         /* inside the role's room (main) or mirror (visitor); NULL: none */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
-  /* media (node_media.c) */
+  /* media (media.c) */
   char bridge[65];  /* bridge holding its receiving endpoint; "" when none */
   bool offered;     /* a subscribe_offer was sent */
   bool offer_busy;  /* an offer request is out */
@@ -46,7 +46,7 @@ typedef struct node_metrics {
   long rooms, participants, visitors;
 } node_metrics;
 
-/* What a signaling role does with its clients (node_main.c, node_visitor.c). */
+/* What a signaling role does with its clients (main_node.c, visitor_node.c). */
 typedef struct signal_ops {
   void (*join)(node_t *n, client_t *c, const client_msg *m);
   /* Any other request, of a joined client (the front door answers the others). */
@@ -81,8 +81,8 @@ void *signal_node_start(node_t *n, size_t size, const signal_ops *ops,
 void signal_node_stop(node_t *n, void (*free_room)(node_t *n, sroom *s));
 
 /* The node_role hooks both signaling roles share (client.c): the WebSocket front door (rate
- * limit, parse, ping, dispatch to ops->on_message), the goodbye on stop, the metrics, and
- * the web client for a room's address. */
+ * limit, parse, ping, join, leave, dispatch to ops->on_message), the goodbye on stop, the metrics,
+ * and the web client for a room's address. */
 int signal_client_open(node_t *n, ws_conn *conn);
 void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t len);
 void signal_client_close(node_t *n, ws_conn *conn);
