@@ -352,6 +352,14 @@ static void test_crc32(void **state) {
   (void)state;
   assert_int_equal(stun_crc32((const uint8_t *)"123456789", 9), 0xCBF43926u);
   assert_int_equal(stun_crc32(NULL, 0), 0);
+  /* One byte b looks up entry b ^ 0xFF: the 256 bytes check every entry of the table
+   * against the CRC computed bit by bit. */
+  for (unsigned b = 0; b < 256; b++) {
+    uint32_t c = 0xFFFFFFFFu ^ b;
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ ((c & 1u) ? 0xEDB88320u : 0u);
+    uint8_t byte = (uint8_t)b;
+    assert_int_equal(stun_crc32(&byte, 1), c ^ 0xFFFFFFFFu);
+  }
 }
 
 /* A client's Binding request (what the load generator and tests send the bridge) parses
