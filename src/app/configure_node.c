@@ -3,6 +3,7 @@
  * Every key is loaded through the same table and cross-key checks `amphi serve` applies, and
  * the text is read back through inih, so a file this writes is one serve accepts. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,27 @@ static const cfg_entry *cf_entry(const char *key) {
   for (size_t i = 0; i < cfg_table_len; i++)
     if (!strcmp(cfg_table[i].key, key)) return &cfg_table[i];
   return NULL;
+}
+
+/* Whether two configs hold the same settings, key by key through the table: comparing the
+ * structs' bytes would also compare padding and whatever follows each string's NUL. */
+static bool cf_same(const amphi_config *a, const amphi_config *b) {
+  for (size_t i = 0; i < cfg_table_len; i++) {
+    const cfg_entry *e = &cfg_table[i];
+    const char *x = (const char *)a + e->offset, *y = (const char *)b + e->offset;
+    switch (e->type) {
+      case CFG_INT:
+        if (*(const int *)x != *(const int *)y) return false;
+        break;
+      case CFG_BOOL:
+        if (*(const bool *)x != *(const bool *)y) return false;
+        break;
+      case CFG_STRING:
+        if (strncmp(x, y, e->size) != 0) return false;
+        break;
+    }
+  }
+  return true;
 }
 
 static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
@@ -136,7 +158,7 @@ char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
    * would read differently shows up as a difference from what was checked above. */
   amphi_config back;
   config_defaults(&back);
-  if (config_load_string(&back, text, why, sizeof why) != 0 || memcmp(&back, &c, sizeof c)) {
+  if (config_load_string(&back, text, why, sizeof why) != 0 || !cf_same(&back, &c)) {
     snprintf(err, errlen, "%s: reads back differently%s%s", n->id, why[0] ? ": " : "", why);
     free(text);
     return NULL;
