@@ -1,6 +1,7 @@
 /* amphi token: makes an HS256 client token, for trying a server that has --jwt-secret and
  * for tests. The claims are those of interfaces.md §4. */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +49,18 @@ int cmd_token(int argc, char **argv) {
     fprintf(stderr, "amphi token: --secret is required\n");
     return 2;
   }
+  int64_t now = wall_s();
+  if (ttl > INT64_MAX - now) { /* strtol gives LONG_MAX for any larger number */
+    fprintf(stderr, "amphi token: --ttl is too large\n");
+    return 2;
+  }
   json_t *user = json_object();
   if (name) json_object_set_new(user, "name", json_string(name));
   if (id) json_object_set_new(user, "id", json_string(id));
   if (moderator) json_object_set_new(user, "moderator", json_true());
   if (visitor) json_object_set_new(user, "role", json_string("visitor"));
   json_t *claims = json_pack("{s:s,s:s,s:I,s:{s:o}}", "room", room, "sub", sub, "exp",
-                             (json_int_t)(wall_s() + ttl), "context", "user", user);
+                             (json_int_t)now + ttl, "context", "user", user);
   char *text = json_dumps(claims, JSON_COMPACT);
   json_decref(claims);
   char out[TOKEN_MAX];
