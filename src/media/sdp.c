@@ -79,8 +79,8 @@ static bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
-static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+static char upper(char c) { return (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c); }
+static char lower(char c) { return (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); }
 
 /* RTP profiles name "RTP" as one of their '/'-separated parts (RTP/AVP, UDP/TLS/RTP/SAVPF);
  * anything else (UDP/DTLS/SCTP) has formats that are not payload types. */
@@ -258,7 +258,7 @@ static int a_fingerprint(parser *p, sdp_media *m, span name, span val) {
   char a[sizeof m->fp_alg];
   for (size_t i = 0; i < alg.n; i++) a[i] = lower(alg.p[i]);
   a[alg.n] = '\0';
-  if (m->fingerprint[0] && (!strcmp(m->fp_alg, "sha-256") || strcmp(a, "sha-256"))) return 0;
+  if (m->fingerprint[0] && (!strcmp(m->fp_alg, "sha-256") || strcmp(a, "sha-256") != 0)) return 0;
   memcpy(m->fp_alg, a, sizeof a);
   for (size_t i = 0; i < fp.n; i++) m->fingerprint[i] = upper(fp.p[i]);
   m->fingerprint[fp.n] = '\0';
@@ -525,7 +525,7 @@ static int parse_line(parser *p, span line) {
     unsigned char c = (unsigned char)line.p[i];
     if (c < 0x20 || c == 0x7f) return fail(p, "control character 0x%02x", c);
   }
-  char type = line.n ? line.p[0] : 0;
+  char type = (char)(line.n ? line.p[0] : 0);
   if (line.n < 2 || line.p[1] != '=' ||
       !((type >= 'a' && type <= 'z') || (type >= 'A' && type <= 'Z')))
     return fail(p, "not a <type>=<value> line");
@@ -561,7 +561,7 @@ static void name_static_pts(sdp_media *m) {
     if (c->name[0]) continue;
     for (size_t k = 0; k < sizeof static_pts / sizeof static_pts[0]; k++)
       if (static_pts[k].pt == c->pt) {
-        strcpy(c->name, static_pts[k].name);
+        snprintf(c->name, sizeof c->name, "%s", static_pts[k].name);
         c->clock = static_pts[k].clock;
         c->channels = static_pts[k].channels;
       }
@@ -711,7 +711,12 @@ static bool session_ok(const sdp_session *s) {
 
 static const char *kind_name(const sdp_media *m) {
   if (m->kind_name[0]) return m->kind_name;
-  static const char *const names[] = {"audio", "video", "application"};
+  /* An SDP_OTHER section always has its own kind_name (media_ok): "" only keeps the table
+   * one entry per kind. */
+  static const char *const names[] = {[SDP_AUDIO] = "audio",
+                                      [SDP_VIDEO] = "video",
+                                      [SDP_APPLICATION] = "application",
+                                      [SDP_OTHER] = ""};
   return names[m->kind];
 }
 

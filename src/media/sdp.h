@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SDP_TEXT_MAX (64 * 1024) /* longest SDP accepted by sdp_parse */
+#define SDP_TEXT_MAX 65536 /* 64 KiB, longest SDP accepted by sdp_parse */
 #define SDP_MAX_MEDIA 64
 #define SDP_MAX_CODECS \
   48 /* per m-line: Chromium 156 lists 34 video payload types in a recvonly offer */
