@@ -81,7 +81,7 @@ int plan_create(const plan_opts *o, plan_t **out, char *err, size_t errlen) {
   int rc = check_opts(o, err, errlen);
   if (rc) return rc;
   plan_t *p = calloc(1, sizeof *p);
-  if (p) p->nodes = calloc((size_t)(1 + o->visitors + o->bridges), sizeof *p->nodes);
+  if (p) p->nodes = calloc(1 + (size_t)o->visitors + (size_t)o->bridges, sizeof *p->nodes);
   if (!p || !p->nodes) {
     free(p);
     snprintf(err, errlen, "out of memory");

@@ -48,7 +48,7 @@ static const sdp_codec *pick_video(const sdp_media *m) {
   const sdp_codec *best = NULL;
   for (int i = 0; i < m->n_codecs; i++) {
     const sdp_codec *x = &m->codecs[i];
-    if (strcasecmp(x->name, "H264") || x->clock != 90000 ||
+    if (strcasecmp(x->name, "H264") != 0 || x->clock != 90000 ||
         !fmtp_has(x->fmtp, "packetization-mode=1"))
       continue;
     if (!best) best = x;

@@ -78,6 +78,7 @@ static void rx_add(br_stream *s, br_endpoint *ep) {
     if (s->rx[i] == ep) return;
   if (s->n_rx == s->cap_rx) {
     int cap = s->cap_rx ? 2 * s->cap_rx : 16;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     br_endpoint **v = realloc(s->rx, (size_t)cap * sizeof *v);
     if (!v) return;
     s->rx = v;

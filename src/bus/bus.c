@@ -76,6 +76,7 @@ struct bus {
 
 static void table_grow(bus_t *bus) {
   size_t nb = bus->nbuckets ? bus->nbuckets * 2 : 16;
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   bus_sub_t **b = calloc(nb, sizeof *b);
   if (!b) return; /* longer chains, still correct */
   for (size_t i = 0; i < bus->nbuckets; i++) {
@@ -250,6 +251,7 @@ int bus__deliver_to(bus_t *bus, bus_sub_t *sub, const char *subject, const char 
 static int snap_push(bus_t *bus, size_t n, bus_sub_t *s) {
   if (n == bus->snap_cap) {
     size_t cap = bus->snap_cap ? bus->snap_cap * 2 : 16;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     bus_sub_t **p = realloc(bus->snap, cap * sizeof *p);
     if (!p) return 0;
     bus->snap = p;

@@ -79,6 +79,7 @@ bus_t *bus_local_create(bus_hub_t *hub, uv_loop_t *loop, const char *name) {
    * after bus__create. */
   if (hub->n == hub->cap) {
     size_t cap = hub->cap ? hub->cap * 2 : 8;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     bus_t **b = realloc(hub->buses, cap * sizeof *b);
     if (!b) {
       uv_mutex_unlock(&hub->mu);

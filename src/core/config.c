@@ -180,7 +180,7 @@ int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *e
       snprintf(err, errlen, "unknown flag --%.*s", 60, a);
       return -1;
     }
-    for (size_t k = 0; k < n; k++) key[k] = a[k] == '-' ? '_' : a[k];
+    for (size_t k = 0; k < n; k++) key[k] = (char)(a[k] == '-' ? '_' : a[k]);
     key[n] = '\0';
     const cfg_entry *e = find(key, n);
     if (!e || !(e->where & where)) {
@@ -190,8 +190,9 @@ int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *e
     const char *value;
     if (eq)
       value = eq + 1;
-    else if (e->type == CFG_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
-                                     (strcmp(argv[i + 1], "true") && strcmp(argv[i + 1], "false"))))
+    else if (e->type == CFG_BOOL &&
+             (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
+              (strcmp(argv[i + 1], "true") != 0 && strcmp(argv[i + 1], "false") != 0)))
       value = "true"; /* a bare boolean flag switches it on */
     else if (i + 1 < argc)
       value = argv[++i];

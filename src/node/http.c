@@ -8,7 +8,7 @@
 #include "core/util.h"
 #include "node/ws_internal.h"
 
-#define HTTP_BODY_MAX (64 * 1024)
+#define HTTP_BODY_MAX 65536 /* 64 KiB */
 
 void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t) {
   dst[0] = '\0';

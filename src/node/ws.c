@@ -14,7 +14,7 @@
  * so the close frame is written with it directly. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define MSG_MAX (64 * 1024) /* interfaces.md §3: larger frames close with 1009 */
+#define MSG_MAX 65536 /* 64 KiB; interfaces.md §3: larger frames close with 1009 */
 
 /* Keep-alive (RFC 6455 §5.5.2): a client silent this long is pinged, and one silent longer
  * still is dropped, so dead peers free their seats. */
@@ -74,6 +74,7 @@ void ws_send(ws_conn *c, msgbuf *m) {
       return;
     }
     unsigned ncap = c->qcap ? c->qcap * 2 : 8;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     msgbuf **nq = malloc(ncap * sizeof *nq);
     if (!nq) {
       ws_close(c, WS_CLOSE_GOING_AWAY, "out of memory");
@@ -249,7 +250,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
     }
     case LWS_CALLBACK_ESTABLISHED:
-      return conn_open(s, wsi, p);
+      return s ? conn_open(s, wsi, p) : -1; /* no server: refused, as the filter does */
     case LWS_CALLBACK_RECEIVE_PONG:
       if (p->conn) p->conn->last_rx_ms = now_ms(), p->conn->pinged_ms = 0;
       return 0;
@@ -258,7 +259,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return p->conn ? conn_writable(p->conn) : 0;
     case LWS_CALLBACK_CLOSED:
-      conn_closed(s, p);
+      if (s) conn_closed(s, p); /* a connection is only opened with a server */
       return 0;
     default:
       return 0;
@@ -266,7 +267,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"amphi", callback, sizeof(pss), 16 * 1024, 0, NULL, 0},
+    {"amphi", callback, sizeof(pss), 16384, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

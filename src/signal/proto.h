@@ -15,7 +15,7 @@
 #include "wire/codes.h"
 #include "wire/room_name.h"
 
-#define PROTO_FRAME_MAX (64 * 1024) /* larger frames: close 1009 */
+#define PROTO_FRAME_MAX 65536       /* 64 KiB; larger frames: close 1009 */
 #define PROTO_ID_MAX 64             /* "id" of a request, bytes */
 #define PROTO_NAME_MAX 64           /* display name, characters */
 #define PROTO_CHAT_MAX 2000         /* chat text, characters */
@@ -23,7 +23,7 @@
 #define PROTO_OPTION_MAX 200        /* poll option, characters */
 #define PROTO_OPTIONS_MIN 2
 #define PROTO_OPTIONS_MAX 10
-#define PROTO_SDP_MAX (48 * 1024)   /* bytes */
+#define PROTO_SDP_MAX 49152         /* bytes: 48 KiB */
 #define PROTO_PART_MAX WIRE_PART_MAX                 /* tenant or room part, characters */
 #define PROTO_ROOM_TEXT_MAX (2 * PROTO_PART_MAX + 2) /* room_name_format buffer, NUL included */
 #define PROTO_TOKEN_MAX 8192        /* join "token", bytes: TOKEN_MAX of token.h */

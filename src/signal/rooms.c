@@ -38,6 +38,7 @@ sroom *rooms_find(const room_registry *reg, const room_name *rn) {
 /* Keeps the chains short: twice the buckets once there are more rooms than buckets. */
 static int grow(room_registry *reg) {
   size_t nb = reg->n_buckets ? 2 * reg->n_buckets : FIRST_BUCKETS;
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   sroom **b = calloc(nb, sizeof *b);
   if (!b) return -1;
   for (sroom *s = reg->all; s; s = s->next) {

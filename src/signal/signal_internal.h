@@ -92,19 +92,19 @@ const char *signal_room_page(node_t *n, const char *path);
 /* How a signaling role declares itself, at the end of its file: its signal_ops (`ops`,
  * declared before its start) from join_, leave_ and its on_message and metrics, and its node_role
  * from its start, destroy, load, and the hooks both roles share. */
-#define SIGNAL_ROLE(var, name_, join_, leave_, on_http_)                             \
-  static const signal_ops ops = {                                                    \
-      .join = join_, .on_message = on_message, .leave = leave_, .metrics = metrics}; \
-  const node_role var = {.name = name_,                                              \
-                         .start = start,                                             \
-                         .destroy = destroy,                                         \
-                         .on_open = signal_client_open,                              \
-                         .on_message = signal_client_message,                        \
-                         .on_close = signal_client_close,                            \
-                         .on_stop = signal_clients_goodbye,                          \
-                         .on_http = on_http_,                                        \
-                         .fallback_page = signal_room_page,                          \
-                         .metrics = signal_metrics,                                  \
+#define SIGNAL_ROLE(var, name_, join_, leave_, on_http_)                                 \
+  static const signal_ops ops = {                                                        \
+      .join = (join_), .on_message = on_message, .leave = (leave_), .metrics = metrics}; \
+  const node_role var = {.name = (name_),                                                \
+                         .start = start,                                                 \
+                         .destroy = destroy,                                             \
+                         .on_open = signal_client_open,                                  \
+                         .on_message = signal_client_message,                            \
+                         .on_close = signal_client_close,                                \
+                         .on_stop = signal_clients_goodbye,                              \
+                         .on_http = (on_http_),                                          \
+                         .fallback_page = signal_room_page,                              \
+                         .metrics = signal_metrics,                                      \
                          .load = load}
 
 struct ticket;

@@ -35,7 +35,7 @@
 #define WIRE_ID_MAX 64                  /* a participant's or visitor's id */
 #define WIRE_NAME_MAX 256               /* a display name: 64 characters of up to 4 bytes */
 #define WIRE_CHAT_MAX 2000              /* chat text, characters */
-#define WIRE_SDP_MAX (64 * 1024)        /* an SDP offer or answer: SDP_TEXT_MAX (media/sdp.h) */
+#define WIRE_SDP_MAX 65536              /* an SDP offer or answer: SDP_TEXT_MAX (media/sdp.h) */
 #define WIRE_URL_MAX 255                /* a node's public URL */
 #define WIRE_ENDPOINT_MAX 95            /* a bridge endpoint id or owner */
 #define WIRE_CODE_MAX 32                /* an error code */

@@ -53,6 +53,7 @@ int wi_set_str(json_t *o, const char *key, const char *s);
  * as `root`: out zeroed, data loaded (wi_load), check(json, out, err) run; on a refusal
  * nothing is kept and out is zeroed again. prefix##_decode and prefix##_free are what the
  * family's header declares. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): `type` names a type, which takes no parentheses */
 #define WI_DECODER(prefix, type, what, check)                                      \
   int prefix##_decode(const uint8_t *data, size_t len, type *out, wire_err *err) { \
     memset(out, 0, sizeof *out);                                                   \
@@ -75,5 +76,6 @@ int wi_set_str(json_t *o, const char *key, const char *s);
     json_decref(x->root);       \
     memset(x, 0, sizeof *x);    \
   }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 #endif
