@@ -1,6 +1,7 @@
 # amphi: the two commands of the README.
 #   make run    installs missing Debian packages (as root), builds, runs the whole system
-#   make check  the same, then every test: unit (plain and ASan+UBSan), integration, TSan, fuzz
+#   make check  the same, then every test: unit (plain and ASan+UBSan), clang-tidy,
+#               integration, TSan, fuzz
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
@@ -11,7 +12,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps deps-check build asan tsan-build fuzz run check unit unit-asan integration \
-        tsan browser fuzz-run bench format clean
+        tsan browser fuzz-run tidy bench format clean
 
 all: build
 
@@ -76,12 +77,18 @@ browser: asan
 	@# WebRTC gathers 127.0.0.1 and nothing else (root: unshare -n).
 	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi ./run-in-netns.sh node --test media.netns.mjs
 
+# clang-tidy with the checks of .clang-tidy over every C file of src/ on every core; any
+# warning fails. The build writes the compile_commands.json it reads.
+tidy: build
+	@scripts/run-tidy.sh $(BUILD) $(JOBS)
+
 fuzz-run: fuzz
 	@scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 check: deps-check
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) tidy
 	$(MAKE) integration
 	$(MAKE) tsan
 	$(MAKE) browser
