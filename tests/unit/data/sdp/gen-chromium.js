@@ -7,7 +7,7 @@
 // chromium-answer.sdp: the answer to it of a peer sending both.
 // The page is served on 127.0.0.1, since getUserMedia needs a secure context. The values in
 // the test are those of the committed captures: rerunning needs the test updated.
-const { chromium } = require('/work/main/tests/browser/node_modules/playwright-core');
+const { chromium } = require(require('path').join(__dirname, '../../../browser/node_modules/playwright-core'));
 const fs = require('fs');
 const http = require('http');
 
