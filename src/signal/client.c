@@ -46,12 +46,6 @@ void client_send_json(client_t *c, json_t *json) {
 
 void client_send_ok(client_t *c, const char *id) { client_send_json(c, proto_ok(id)); }
 
-void client_send_not_yet(client_t *c, const client_msg *m) {
-  /* Polls, hands, promotion and demotion come with their own issue; say so plainly. */
-  client_send_error(c, m->id, E_UNAVAILABLE, "'%s' is not available on this server yet",
-                    msg_type_name(m->type));
-}
-
 void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...) {
   char msg[256];
   va_list ap;
@@ -202,6 +196,19 @@ int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char
     return 0;
   client_send_error(c, msg->id, E_TICKET_INVALID, "ticket refused: %s", why);
   return -1;
+}
+
+void signal_url_for(const char *tmpl, const char *host_hdr, char *out, size_t outlen) {
+  char host[128];
+  str_copy(host, host_hdr && *host_hdr ? host_hdr : "127.0.0.1", sizeof host);
+  char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+  if (colon) colon[host[0] == '[' ? 1 : 0] = '\0';
+  const char *at = strstr(tmpl, "{host}");
+  if (!at) {
+    str_copy(out, tmpl, outlen);
+    return;
+  }
+  snprintf(out, outlen, "%.*s%s%s", (int)(at - tmpl), tmpl, host, at + 6);
 }
 
 /* --- HTTP and metrics --------------------------------------------------------------------- */

@@ -10,44 +10,39 @@
 #include "signal/ticket.h"
 #include "signal/token.h"
 
-/* "ws://{host}:8081/ws" with the host the client used to reach us. */
-static void redirect_url(const char *tmpl, const char *host_hdr, char *out, size_t outlen) {
-  char host[128];
-  str_copy(host, host_hdr && *host_hdr ? host_hdr : "127.0.0.1", sizeof host);
-  char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-  if (colon) colon[host[0] == '[' ? 1 : 0] = '\0';
-  const char *at = strstr(tmpl, "{host}");
-  if (!at) {
-    str_copy(out, tmpl, outlen);
-    return;
-  }
-  snprintf(out, outlen, "%.*s%s%s", (int)(at - tmpl), tmpl, host, at + 6);
-}
-
-static void redirect(node_t *n, client_t *c, const client_msg *msg, mroom *m, const char *name) {
+int main_visitor_ticket(node_t *n, mroom *m, client_t *c, const char *id, const char *name,
+                        bool moderator, char *node, char *url, size_t urllen, char *ticket) {
   peer *p = peers_pick(&M(n)->peers, "visitor");
-  if (!p) {
-    client_send_error(c, msg->id, E_UNAVAILABLE, "no visitor node is available");
-    return;
-  }
+  if (!p) return -1;
   ticket_t t;
   memset(&t, 0, sizeof t);
   snprintf(t.room, sizeof t.room, "%s/%s", m->base.r->name.tenant, m->base.r->name.room);
   str_copy(t.role, "visitor", sizeof t.role);
-  random_id(t.id, 12, "v");
+  if (id)
+    str_copy(t.id, id, sizeof t.id);
+  else
+    random_id(t.id, 12, "v");
   str_copy(t.name, name, sizeof t.name);
   str_copy(t.node, p->id, sizeof t.node);
+  t.moderator = moderator;
   t.exp = wall_s() + TICKET_TTL_S;
-  char ticket[TICKET_MAX];
-  if (ticket_sign(&t, SN(n)->key, SN(n)->keylen, ticket, sizeof ticket) < 0) {
-    client_send_error(c, msg->id, E_UNAVAILABLE, "cannot sign a ticket");
+  if (ticket_sign(&t, SN(n)->key, SN(n)->keylen, ticket, TICKET_MAX) < 0) return -1;
+  signal_url_for(p->url, c->conn ? ws_conn_host(c->conn) : "", url, urllen);
+  str_copy(node, p->id, 65);
+  p->pending++;
+  return 0;
+}
+
+/* id: the visitor's id when it has one already in this room (a demoted participant's). */
+static void redirect(node_t *n, client_t *c, const client_msg *msg, mroom *m, const char *id,
+                     const char *name, bool moderator) {
+  char url[512], ticket[TICKET_MAX], node[65];
+  if (main_visitor_ticket(n, m, c, id, name, moderator, node, url, sizeof url, ticket) != 0) {
+    client_send_error(c, msg->id, E_UNAVAILABLE, "no visitor node is available");
     return;
   }
-  char url[512];
-  redirect_url(p->url, c->conn ? ws_conn_host(c->conn) : "", url, sizeof url);
-  p->pending++;
   json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "redirect", "role", "visitor", "node",
-                        p->id, "url", url, "ticket", ticket);
+                        node, "url", url, "ticket", ticket);
   if (msg->id[0]) json_object_set_new(r, "id", json_string(msg->id));
   client_send_json(c, r);
 }
@@ -96,10 +91,12 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
     client_send_error(c, msg->id, E_ROOM_CLOSED, "this room has ended");
     return;
   }
-  bool visitor = !promoted && (msg->u.join.visitor || claims.visitor ||
+  /* A demotion sticks to the token's user: it comes back as a visitor, with its id. */
+  const demoted_entry *d = promoted ? NULL : main_demoted_find(m, claims.user_id, NULL);
+  bool visitor = !promoted && (d || msg->u.join.visitor || claims.visitor ||
                                (long)m->base.r->n_parts >= m->base.r->max_participants);
   if (visitor) {
-    redirect(n, c, msg, m, name);
+    redirect(n, c, msg, m, d ? d->id : NULL, name, has_token && claims.moderator);
     return;
   }
   participant p;
@@ -115,6 +112,7 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
     p.moderator = !main_has_moderator(m->base.r); /* the first participant moderates */
   str_copy(c->id, p.id, sizeof c->id);
   str_copy(c->name, p.name, sizeof c->name);
+  str_copy(c->uid, has_token ? claims.user_id : "", sizeof c->uid);
   c->moderator = p.moderator;
   /* The others hear of the joiner (c is not a member yet), then the joiner gets the room
    * as of that very event, so its next event is seq+1. */

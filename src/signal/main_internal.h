@@ -9,6 +9,7 @@
 #define AMPHI_SIGNAL_MAIN_INTERNAL_H
 
 #include "signal/peers.h"
+#include "signal/poll_tally.h"
 #include "signal/rooms.h"
 #include "signal/signal_internal.h"
 
@@ -18,9 +19,43 @@ typedef struct node_count {
   long count;
 } node_count;
 
+/* The main node's side of a poll: who created it and the votes (room_t.polls holds what
+ * everyone sees). */
+typedef struct mpoll {
+  char id[ROOM_POLL_ID_MAX + 1];
+  char creator[PROTO_ID_MAX + 1];
+  poll_tally tally;
+  bool dirty;            /* tallies changed since the last poll event */
+  uint64_t last_emit_ms; /* of its last poll event */
+} mpoll;
+
+/* A visitor the main node has heard from (chat, hand, moderation): where it is, so that a
+ * moderator can promote it. Visitor presence itself never reaches the main node. */
+typedef struct seen_visitor {
+  char id[PROTO_ID_MAX + 1];
+  char name[4 * PROTO_NAME_MAX + 1];
+  char node[65];
+  bool moderator;
+} seen_visitor;
+
+#define SEEN_MAX 4096 /* visitors remembered per room, the most recent */
+
+/* Someone a moderator demoted: a visitor in this room until promoted again, whatever its
+ * token says. uid is its token's user id ("" without one); id is kept for its return. */
+typedef struct demoted_entry {
+  char id[PROTO_ID_MAX + 1];
+  char uid[65];
+} demoted_entry;
+
 /* A room the main node owns: base.members are its joined participants. */
 typedef struct mroom {
-  sroom base;         /* first: the registry's part */
+  sroom base;                  /* first: the registry's part */
+  mpoll polls[ROOM_POLLS_MAX]; /* as room_t.polls, same order */
+  unsigned next_poll;          /* poll ids are q1, q2, ...: never reused in the room's life */
+  seen_visitor *seen;          /* ring of SEEN_MAX */
+  size_t n_seen, seen_next;
+  demoted_entry *demoted;
+  size_t n_demoted, cap_demoted;
   node_count *counts; /* visitors per visitor node */
   size_t n_counts, cap_counts;
   bool count_dirty;
@@ -37,6 +72,49 @@ typedef struct main_node {
 static inline main_node *M(node_t *n) { return n->impl; }
 static inline mroom *MROOM(sroom *s) { return (mroom *)s; }
 
+/* Who asks: a participant here (c), or a visitor through its node's up-link (reply: the bus
+ * request's reply subject). Answers go back the way the request came. */
+typedef struct actor {
+  const char *id, *name;
+  const char *role; /* "participant" | "visitor" */
+  const char *node; /* the visitor's node; "" for a participant */
+  bool moderator;
+  client_t *c;        /* participant: its client */
+  const char *req_id; /* participant: its request's id */
+  const char *reply;  /* visitor: where the answer goes (NULL: nowhere) */
+} actor;
+
+actor main_actor_of(client_t *c, const client_msg *msg);
+void main_actor_ok(node_t *n, const actor *a);
+void main_actor_error(node_t *n, const actor *a, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* main_polls.c */
+void main_poll_create(node_t *n, mroom *m, const actor *a, const client_msg *msg);
+/* One vote of voter: src/num as poll_tally.h says (0/0 for a participant here). 0 (a
+ * answered ok), or -1 after answering a an error (poll unknown or closed, option out of range).
+ * With a NULL a (a batch), nobody is answered. */
+int main_poll_vote(node_t *n, mroom *m, const actor *a, const char *voter, const char *poll,
+                   int option, uint32_t src, int64_t num);
+void main_poll_close(node_t *n, mroom *m, const actor *a, const char *poll);
+/* The tallies that changed, as poll events, at most POLL_EVENTS_PER_S per poll. */
+void main_polls_tick(node_t *n, mroom *m, uint64_t now);
+void main_polls_free(mroom *m);
+
+/* main_moderation.c */
+void main_raise_hand(node_t *n, mroom *m, const actor *a, bool raised);
+void main_promote(node_t *n, mroom *m, const actor *a, const char *target);
+void main_deny(node_t *n, mroom *m, const actor *a, const char *target);
+void main_demote(node_t *n, mroom *m, const actor *a, const char *target);
+/* max_participants -1, auto_promote -1: unchanged. */
+void main_set_room(node_t *n, mroom *m, const actor *a, int max_participants, int auto_promote);
+/* A visitor was heard from: remembered for promotion. */
+void main_seen(mroom *m, const char *id, const char *name, const char *node, bool moderator);
+/* The hands of visitors on a node that is gone go down. */
+void main_hands_of_node_gone(node_t *n, mroom *m, const char *node);
+/* The demotion that sticks to uid (a token's user id), or NULL. */
+const demoted_entry *main_demoted_find(const mroom *m, const char *uid, const char *id);
+
 /* main_room.c */
 mroom *main_room_find(node_t *n, const room_name *rn);
 /* The room, opened when it is not there yet. NULL when out of memory. */
@@ -51,6 +129,10 @@ void main_emit_participant(node_t *n, mroom *m, const char *type, const particip
 void main_emit_chat(node_t *n, mroom *m, const char *id, const char *name, const char *role,
                     const char *text);
 void main_set_max_participants(node_t *n, mroom *m, int v);
+/* Room settings changed live (room_updated); -1 leaves one as it is. */
+void main_room_settings(node_t *n, mroom *m, int max_participants, int auto_promote);
+/* The hand of id (if raised) goes down. */
+void main_hand_drop(node_t *n, mroom *m, const char *id);
 bool main_has_moderator(const room_t *r);
 /* c (joined) leaves its room: its media ends, the others are told. */
 void main_participant_leaves(node_t *n, client_t *c);
@@ -60,6 +142,11 @@ void main_end_room(node_t *n, mroom *m);
 
 /* main_admit.c */
 void main_join(node_t *n, client_t *c, const client_msg *msg);
+/* A ticket for the least-loaded visitor node, for c (id NULL: a new visitor id), with that
+ * node's id (65 bytes) and its URL as c reaches it; ticket is TICKET_MAX bytes. 0, or -1
+ * when no visitor node is up or the ticket cannot be signed. */
+int main_visitor_ticket(node_t *n, mroom *m, client_t *c, const char *id, const char *name,
+                        bool moderator, char *node, char *url, size_t urllen, char *ticket);
 /* main_publish.c */
 void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m);
 /* main_uplink.c: room.<t>.<r>.up */

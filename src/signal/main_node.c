@@ -15,19 +15,35 @@
 static void on_message(node_t *n, client_t *c, client_msg *msg) {
   mroom *m = (mroom *)c->room;
   participant *me = room_find(m->base.r, c->id);
+  actor a = main_actor_of(c, msg);
   switch (msg->type) {
     case MSG_CHAT:
       main_emit_chat(n, m, c->id, c->name, "participant", msg->u.chat.text);
       client_send_ok(c, msg->id);
       break;
+    case MSG_POLL_CREATE:
+      main_poll_create(n, m, &a, msg);
+      break;
+    case MSG_POLL_VOTE:
+      main_poll_vote(n, m, &a, c->id, msg->u.poll_vote.poll, msg->u.poll_vote.option, 0, 0);
+      break;
+    case MSG_POLL_CLOSE:
+      main_poll_close(n, m, &a, msg->u.poll_close.poll);
+      break;
+    case MSG_RAISE_HAND:
+      main_raise_hand(n, m, &a, msg->u.raise_hand.raised);
+      break;
+    case MSG_PROMOTE:
+      main_promote(n, m, &a, msg->u.target.id);
+      break;
+    case MSG_DENY:
+      main_deny(n, m, &a, msg->u.target.id);
+      break;
+    case MSG_DEMOTE:
+      main_demote(n, m, &a, msg->u.target.id);
+      break;
     case MSG_SET_ROOM:
-      if (!c->moderator) {
-        client_send_error(c, msg->id, E_FORBIDDEN, "only moderators change the room");
-        break;
-      }
-      if (msg->u.set_room.max_participants >= 0)
-        main_set_max_participants(n, m, msg->u.set_room.max_participants);
-      client_send_ok(c, msg->id);
+      main_set_room(n, m, &a, msg->u.set_room.max_participants, msg->u.set_room.auto_promote);
       break;
     case MSG_MUTE:
       if (me) {
@@ -45,18 +61,9 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
     case MSG_SUBSCRIBE_ANSWER:
       media_subscribe_answer(n, c, m->base.r, msg);
       break;
-    case MSG_PROMOTE:
-    case MSG_DENY:
-    case MSG_DEMOTE:
-      if (!c->moderator)
-        client_send_error(c, msg->id, E_FORBIDDEN, "only moderators %s", msg_type_name(msg->type));
-      else if (msg->type == MSG_DEMOTE && !room_find(m->base.r, msg->u.target.id))
-        client_send_error(c, msg->id, E_NOT_FOUND, "no participant has that id");
-      else
-        client_send_not_yet(c, msg);
-      break;
-    default:
-      client_send_not_yet(c, msg);
+    default: /* join, leave and ping: the front door's */
+      client_send_error(c, msg->id, E_BAD_REQUEST, "'%s' is not asked here",
+                        msg_type_name(msg->type));
       break;
   }
 }
@@ -65,6 +72,7 @@ static void tick(node_t *n, uint64_t now) {
   peers_expire(&M(n)->peers, now, main_node_gone, n);
   for (mroom *m = MROOM(M(n)->base.rooms.all), *next; m; m = next) {
     next = MROOM(m->base.next);
+    main_polls_tick(n, m, now);
     long total = main_visitors_total(m);
     if (m->count_dirty && now - m->last_count_ms >= COUNT_EVERY_MS) {
       m->count_dirty = false;

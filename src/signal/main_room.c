@@ -20,8 +20,11 @@ mroom *main_room_get(node_t *n, const room_name *rn) {
 
 void main_room_free(node_t *n, mroom *m) {
   log_info(n->tag, "room %s closed", m->base.r->display);
+  main_polls_free(m);
   rooms_remove(&M(n)->base.rooms, &m->base);
   free(m->counts);
+  free(m->seen);
+  free(m->demoted);
   free(m);
 }
 
@@ -55,13 +58,31 @@ void main_emit_chat(node_t *n, mroom *m, const char *id, const char *name, const
   main_emit(n, m, json_pack("{s:s,s:o}", "type", "chat", "message", msg), NULL);
 }
 
-void main_set_max_participants(node_t *n, mroom *m, int v) {
-  if (m->base.r->max_participants == v) return;
-  log_info(n->tag, "room %s: max_participants %d -> %d", m->base.r->display,
-           m->base.r->max_participants, v);
-  main_emit(n, m, json_pack("{s:s,s:{s:i}}", "type", "room_updated", "room", "max_participants", v),
-            NULL);
+void main_room_settings(node_t *n, mroom *m, int max_participants, int auto_promote) {
+  room_t *r = m->base.r;
+  json_t *room = json_object();
+  if (max_participants >= 0 && max_participants != r->max_participants) {
+    log_info(n->tag, "room %s: max_participants %d -> %d", r->display, r->max_participants,
+             max_participants);
+    json_object_set_new(room, "max_participants", json_integer(max_participants));
+  }
+  if (auto_promote >= 0 && (bool)auto_promote != r->auto_promote) {
+    log_info(n->tag, "room %s: auto_promote %s", r->display, auto_promote ? "on" : "off");
+    json_object_set_new(room, "auto_promote", json_boolean(auto_promote));
+  }
+  if (!room || json_object_size(room) == 0) {
+    json_decref(room);
+    return;
+  }
+  main_emit(n, m, json_pack("{s:s,s:o}", "type", "room_updated", "room", room), NULL);
+  if (auto_promote > 0) { /* the hands raised before are approved too */
+    actor self = {.id = "", .name = "", .role = "participant", .node = "", .moderator = true};
+    for (size_t i = r->n_hands; i-- > 0;)
+      if (r->hands[i].node[0]) main_promote(n, m, &self, r->hands[i].id);
+  }
 }
+
+void main_set_max_participants(node_t *n, mroom *m, int v) { main_room_settings(n, m, v, -1); }
 
 bool main_has_moderator(const room_t *r) {
   for (size_t i = 0; i < r->n_parts; i++)
@@ -83,6 +104,7 @@ static void ensure_moderator(node_t *n, mroom *m) {
 void main_participant_leaves(node_t *n, client_t *c) {
   mroom *m = (mroom *)c->room;
   media_release(n, c, true);
+  main_hand_drop(n, m, c->id);
   member_remove(&m->base.members, c);
   c->room = NULL;
   c->state = CLIENT_LEFT;

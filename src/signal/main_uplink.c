@@ -1,5 +1,6 @@
 /* The up-link: what visitor nodes ask of the main node on room.<t>.<r>.up (resync, their
- * visitors' chat, their visitor counts). The messages are wire/uplink.h's. */
+ * visitors' chat, votes, hands and moderation, their visitor counts). The messages are
+ * wire/uplink.h's and wire/audience.h's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ static void sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
   if (events)
     r.events_text = events;
   else
-    r.snapshot = room_snapshot(m->base.r, false);
+    r.snapshot = room_snapshot(m->base.r, true); /* the node keeps hands for its moderators */
   size_t len;
   char *text = wire_sync_reply_encode(&r, &len);
   free(events);
@@ -29,6 +30,56 @@ static void sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
   }
   bus_publish(n->bus, reply, NULL, text, len);
   free(text);
+}
+
+/* A visitor's request as an actor: answered on the bus request's reply subject. */
+static actor visitor_actor(const wire_up_from *f, const char *reply) {
+  return (actor){.id = f->id,
+                 .name = f->name,
+                 .role = "visitor",
+                 .node = f->node ? f->node : "",
+                 .moderator = f->moderator,
+                 .reply = reply};
+}
+
+/* One batch of one node's votes for one poll: each vote counted at most once (its number),
+ * the batch answered once. */
+static void votes_up(node_t *n, mroom *m, const wire_votes_up *v, const char *reply) {
+  actor a = {.id = "", .name = "", .role = "visitor", .node = v->node, .reply = reply};
+  uint32_t src = tally_source(v->node);
+  wire_vote first;
+  wire_votes_get(v, 0, &first);
+  /* The poll's state is the batch's answer; the votes after it cannot fail differently. */
+  if (main_poll_vote(n, m, &a, first.id, v->poll, first.option, src, first.n) != 0) return;
+  for (size_t i = 1; i < v->n_votes; i++) {
+    wire_vote w;
+    wire_votes_get(v, i, &w);
+    main_poll_vote(n, m, NULL, w.id, v->poll, w.option, src, w.n);
+  }
+}
+
+static void moderate_up(node_t *n, mroom *m, const wire_moderate_up *q, const char *reply) {
+  actor a = visitor_actor(&q->from, reply);
+  if (a.node[0]) main_seen(m, a.id, a.name, a.node, a.moderator);
+  switch (q->op) {
+    case WIRE_MOD_PROMOTE:
+      main_promote(n, m, &a, q->target);
+      break;
+    case WIRE_MOD_DENY:
+      main_deny(n, m, &a, q->target);
+      break;
+    case WIRE_MOD_DEMOTE:
+      main_demote(n, m, &a, q->target);
+      break;
+    case WIRE_MOD_POLL_CLOSE:
+      main_poll_close(n, m, &a, q->poll);
+      break;
+    case WIRE_MOD_SET_ROOM:
+      main_set_room(n, m, &a, q->max_participants, q->auto_promote);
+      break;
+    case WIRE_MOD__COUNT:
+      break;
+  }
 }
 
 void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len) {
@@ -51,8 +102,17 @@ void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t 
   } else if (up.type == WIRE_UP_SYNC) {
     if (reply) sync_reply(n, m, reply, up.u.sync.since);
   } else if (up.type == WIRE_UP_CHAT) {
-    main_emit_chat(n, m, up.u.chat.from.id, up.u.chat.from.name, "visitor", up.u.chat.text);
+    const wire_up_from *f = &up.u.chat.from;
+    if (f->node) main_seen(m, f->id, f->name, f->node, f->moderator);
+    main_emit_chat(n, m, f->id, f->name, "visitor", up.u.chat.text);
     wire_publish(n->bus, reply, wire_reply_ok());
+  } else if (up.type == WIRE_UP_VOTES) {
+    votes_up(n, m, &up.u.votes, reply);
+  } else if (up.type == WIRE_UP_HAND) {
+    actor a = visitor_actor(&up.u.hand.from, reply);
+    main_raise_hand(n, m, &a, up.u.hand.raised);
+  } else if (up.type == WIRE_UP_MODERATE) {
+    moderate_up(n, m, &up.u.moderate, reply);
   } else if (up.type == WIRE_UP_COUNT) {
     main_set_count(m, up.u.count.node, (long)up.u.count.count);
   }

@@ -251,10 +251,9 @@ static int parse_raise_hand(parse_ctx *c, client_msg *m) {
   return get_bool(c, "raised", REQUIRED, &m->u.raise_hand.raised) < 0 ? -1 : 0;
 }
 
-/* promote, deny, demote. The spec names the target "id", the same key as the request id, so
- * the target is also what the reply echoes; proto_parse has already bounded it. */
+/* promote, deny, demote: the person acted on is "target"; "id" stays the request's. */
 static int parse_target(parse_ctx *c, client_msg *m) {
-  return get_bytes(c, "id", REQUIRED, 1, PROTO_ID_MAX, &m->u.target.id) < 0 ? -1 : 0;
+  return get_bytes(c, "target", REQUIRED, 1, PROTO_ID_MAX, &m->u.target.id) < 0 ? -1 : 0;
 }
 
 static int parse_set_room(parse_ctx *c, client_msg *m) {
@@ -269,8 +268,20 @@ static int parse_set_room(parse_ctx *c, client_msg *m) {
     break;
   default: break;
   }
+  bool ap = false;
+  m->u.set_room.auto_promote = -1;
+  switch (get_bool(c, "auto_promote", OPTIONAL, &ap)) {
+  case -1: return -1;
+  case 1:
+    m->u.set_room.auto_promote = ap;
+    got++;
+    break;
+  default: break;
+  }
   /* A set_room that changes nothing is almost surely a client bug (a misspelt key). */
-  if (!got) return fail(c->err, E_BAD_REQUEST, "set_room: no setting given (max_participants)");
+  if (!got)
+    return fail(c->err, E_BAD_REQUEST,
+                "set_room: no setting given (max_participants, auto_promote)");
   return 0;
 }
 

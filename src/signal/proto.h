@@ -89,10 +89,11 @@ typedef struct client_msg {
       bool raised;
     } raise_hand;
     struct {
-      const char *id; /* promote, deny, demote */
+      const char *id; /* promote, deny, demote: "target" */
     } target;
     struct {
       int max_participants; /* -1 when absent */
+      int auto_promote;     /* 0, 1, or -1 when absent */
     } set_room;
     struct {
       int audio; /* 0, 1, or -1 when absent */

@@ -22,6 +22,8 @@ void room_destroy(room_t *r) {
     json_decref(r->chat[(r->chat_head + i) % ROOM_CHAT_KEEP]);
   for (unsigned i = 0; i < r->hist_len; i++) free(r->hist[(r->hist_head + i) % ROOM_HISTORY].data);
   free(r->parts);
+  for (size_t i = 0; i < r->n_polls; i++) json_decref(r->polls[i].obj);
+  free(r->hands);
   free(r);
 }
 
@@ -96,6 +98,137 @@ static void remove_participant(room_t *r, const char *id) {
   r->n_parts--;
 }
 
+room_poll *room_poll_find(room_t *r, const char *id) {
+  for (size_t i = 0; i < r->n_polls; i++)
+    if (strcmp(r->polls[i].id, id) == 0) return &r->polls[i];
+  return NULL;
+}
+
+/* Reads what a mirror needs of a poll object: its id, how many options, closed. */
+static int poll_from_json(json_t *o, room_poll *p) {
+  const char *id = json_string_value(json_object_get(o, "id"));
+  json_t *opts = json_object_get(o, "options");
+  size_t n = json_array_size(opts);
+  if (!id || !id[0] || strlen(id) > ROOM_POLL_ID_MAX || !json_is_array(opts) ||
+      n < PROTO_OPTIONS_MIN || n > PROTO_OPTIONS_MAX ||
+      !json_is_string(json_object_get(o, "question")))
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (!json_is_integer(json_object_get(json_array_get(opts, i), "votes"))) return -1;
+  str_copy(p->id, id, sizeof p->id);
+  p->n_options = (int)n;
+  p->closed = json_is_true(json_object_get(o, "closed"));
+  p->obj = o;
+  return 0;
+}
+
+/* A poll event: the poll is replaced by its new state, or added. */
+static int put_poll(room_t *r, json_t *o) {
+  room_poll np;
+  if (poll_from_json(o, &np) != 0) return -1;
+  room_poll *old = room_poll_find(r, np.id);
+  if (!old) {
+    if (r->n_polls == ROOM_POLLS_MAX) return -1;
+    old = &r->polls[r->n_polls++];
+  } else {
+    json_decref(old->obj);
+  }
+  json_incref(o);
+  *old = np;
+  return 0;
+}
+
+room_hand *room_hand_find(room_t *r, const char *id) {
+  for (size_t i = 0; i < r->n_hands; i++)
+    if (strcmp(r->hands[i].id, id) == 0) return &r->hands[i];
+  return NULL;
+}
+
+/* 1 when the queue changed. */
+static int hand_set(room_t *r, const room_hand *h, bool raised) {
+  room_hand *old = room_hand_find(r, h->id);
+  if (!raised) {
+    if (!old) return 0;
+    size_t i = (size_t)(old - r->hands);
+    memmove(&r->hands[i], &r->hands[i + 1], (r->n_hands - i - 1) * sizeof *old);
+    r->n_hands--;
+    return 1;
+  }
+  if (old || r->n_hands >= ROOM_HANDS_MAX) return 0;
+  if (r->n_hands == r->cap_hands) {
+    size_t ncap = r->cap_hands ? 2 * r->cap_hands : 8;
+    room_hand *nh = realloc(r->hands, ncap * sizeof *nh);
+    if (!nh) return 0;
+    r->hands = nh;
+    r->cap_hands = ncap;
+  }
+  r->hands[r->n_hands++] = *h;
+  return 1;
+}
+
+static json_t *hand_json(const room_hand *h, bool raised) {
+  return json_pack("{s:s,s:s,s:s,s:b,s:I}", "id", h->id, "name", h->name, "role", h->role, "raised",
+                   raised, "ts", (json_int_t)h->ts);
+}
+
+char *room_hand_emit(room_t *r, const room_hand *h, bool raised, bool denied, size_t *len) {
+  room_hand copy = *h;
+  room_hand *old = room_hand_find(r, h->id);
+  if (old) copy = *old; /* down: the hand as it was raised */
+  if (!hand_set(r, h, raised)) return NULL;
+  r->hseq++;
+  json_t *hj = hand_json(&copy, raised);
+  if (denied) json_object_set_new(hj, "denied", json_true());
+  json_t *msg = json_pack("{s:s,s:I,s:o}", "type", "hand", "hseq", (json_int_t)r->hseq, "hand", hj);
+  char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+  json_decref(msg);
+  if (text) *len = strlen(text);
+  return text;
+}
+
+static int hand_from_json(json_t *o, room_hand *h) {
+  const char *id = json_string_value(json_object_get(o, "id"));
+  const char *name = json_string_value(json_object_get(o, "name"));
+  const char *role = json_string_value(json_object_get(o, "role"));
+  json_t *ts = json_object_get(o, "ts");
+  if (!id || !id[0] || strlen(id) > PROTO_ID_MAX || !name || strlen(name) >= sizeof h->name ||
+      !role || strlen(role) >= sizeof h->role || !json_is_integer(ts))
+    return -1;
+  memset(h, 0, sizeof *h);
+  str_copy(h->id, id, sizeof h->id);
+  str_copy(h->name, name, sizeof h->name);
+  str_copy(h->role, role, sizeof h->role);
+  h->ts = json_integer_value(ts);
+  return 0;
+}
+
+room_apply_result room_apply_hand_raw(room_t *r, const char *data, size_t len, char *who,
+                                      size_t wholen) {
+  json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+  json_t *hseq = json_object_get(msg, "hseq");
+  json_t *hj = json_object_get(msg, "hand");
+  json_t *raised = json_object_get(hj, "raised");
+  const char *type = json_string_value(json_object_get(msg, "type"));
+  room_hand h;
+  room_apply_result rc = ROOM_MALFORMED;
+  if (type && !strcmp(type, "hand") && json_is_integer(hseq) && json_is_boolean(raised) &&
+      hand_from_json(hj, &h) == 0) {
+    int64_t s = json_integer_value(hseq);
+    if (s <= r->hseq) {
+      rc = ROOM_OLD;
+    } else if (s > r->hseq + 1) {
+      rc = ROOM_GAP;
+    } else {
+      hand_set(r, &h, json_is_true(raised));
+      r->hseq = s;
+      str_copy(who, h.id, wholen);
+      rc = ROOM_APPLIED;
+    }
+  }
+  json_decref(msg);
+  return rc;
+}
+
 static void push_chat(room_t *r, json_t *msg) {
   json_incref(msg);
   if (r->chat_len == ROOM_CHAT_KEEP) {
@@ -132,16 +265,20 @@ static int apply(room_t *r, json_t *ev) {
     json_t *mp = json_object_get(room, "max_participants");
     if (!json_is_object(room)) return -1;
     if (json_is_integer(mp)) r->max_participants = (int)json_integer_value(mp);
+    json_t *ap = json_object_get(room, "auto_promote");
+    if (json_is_boolean(ap)) r->auto_promote = json_is_true(ap);
     const char *bridge = json_string_value(json_object_get(room, "bridge"));
     if (bridge && strcmp(bridge, r->bridge) != 0) {
       str_copy(r->bridge, bridge, sizeof r->bridge);
       r->media_gen++;
     }
+  } else if (!strcmp(type, "poll")) {
+    if (put_poll(r, json_object_get(ev, "poll")) != 0) return -1;
   } else if (!strcmp(type, "closed")) {
     r->ended = true;
   }
-  /* Other events (polls, hands, media) carry no state this layer keeps; they still take
-   * their seq so that every node counts the same. */
+  /* Other events carry no state this layer keeps; they still take their seq so that every
+   * node counts the same. */
   r->seq = json_integer_value(json_object_get(ev, "seq"));
   return 0;
 }
@@ -216,12 +353,53 @@ json_t *room_snapshot(const room_t *r, bool moderator) {
   json_t *chat = json_array();
   for (unsigned i = 0; i < r->chat_len; i++)
     json_array_append(chat, r->chat[(r->chat_head + i) % ROOM_CHAT_KEEP]);
-  json_t *snap = json_pack("{s:s,s:i,s:I,s:o,s:I,s:o,s:[]}", "name", r->display, "max_participants",
-                           r->max_participants, "seq", (json_int_t)r->seq, "participants", parts,
-                           "visitor_count", (json_int_t)r->visitor_count, "chat", chat, "polls");
-  if (moderator) json_object_set_new(snap, "hands", json_array());
+  json_t *polls = json_array();
+  for (size_t i = 0; i < r->n_polls; i++) json_array_append(polls, r->polls[i].obj);
+  json_t *snap = json_pack("{s:s,s:i,s:b,s:I,s:o,s:I,s:o,s:o}", "name", r->display,
+                           "max_participants", r->max_participants, "auto_promote", r->auto_promote,
+                           "seq", (json_int_t)r->seq, "participants", parts, "visitor_count",
+                           (json_int_t)r->visitor_count, "chat", chat, "polls", polls);
+  if (moderator) {
+    json_t *hands = json_array();
+    for (size_t i = 0; i < r->n_hands; i++)
+      json_array_append_new(hands, hand_json(&r->hands[i], true));
+    json_object_set_new(snap, "hands", hands);
+    json_object_set_new(snap, "hands_seq", json_integer(r->hseq));
+  }
   if (r->bridge[0]) json_object_set_new(snap, "bridge", json_string(r->bridge));
   return snap;
+}
+
+/* The polls and hands of a snapshot, read before anything of r changes. */
+typedef struct snap_extra {
+  room_poll polls[ROOM_POLLS_MAX];
+  size_t n_polls;
+  room_hand *hands;
+  size_t n_hands;
+  int64_t hseq;
+} snap_extra;
+
+static int snapshot_extra(json_t *snap, snap_extra *x) {
+  json_t *polls = json_object_get(snap, "polls");
+  json_t *hands = json_object_get(snap, "hands");
+  json_t *hseq = json_object_get(snap, "hands_seq");
+  memset(x, 0, sizeof *x);
+  if ((polls && !json_is_array(polls)) || json_array_size(polls) > ROOM_POLLS_MAX ||
+      (hands && !json_is_array(hands)) || (hseq && !json_is_integer(hseq)) ||
+      json_array_size(hands) > ROOM_HANDS_MAX)
+    return -1;
+  for (size_t i = 0; i < json_array_size(polls); i++)
+    if (poll_from_json(json_array_get(polls, i), &x->polls[x->n_polls++]) != 0) return -1;
+  x->n_hands = json_array_size(hands);
+  x->hseq = hseq ? json_integer_value(hseq) : 0;
+  x->hands = calloc(x->n_hands ? x->n_hands : 1, sizeof *x->hands);
+  if (!x->hands) return -1;
+  for (size_t i = 0; i < x->n_hands; i++)
+    if (hand_from_json(json_array_get(hands, i), &x->hands[i]) != 0) {
+      free(x->hands);
+      return -1;
+    }
+  return 0;
 }
 
 int room_load_snapshot(room_t *r, json_t *snap) {
@@ -230,18 +408,24 @@ int room_load_snapshot(room_t *r, json_t *snap) {
   json_t *seq = json_object_get(snap, "seq");
   json_t *mp = json_object_get(snap, "max_participants");
   json_t *vc = json_object_get(snap, "visitor_count");
+  snap_extra x;
   if (!json_is_array(parts) || !json_is_array(chat) || !json_is_integer(seq) ||
       !json_is_integer(mp) || !json_is_integer(vc))
     return -1;
   size_t nc0 = json_array_size(chat);
   for (size_t i = 0; i < nc0; i++)
     if (!json_is_object(json_array_get(chat, i))) return -1;
+  if (snapshot_extra(snap, &x) != 0) return -1;
   size_t n = json_array_size(parts);
   participant *np = calloc(n ? n : 1, sizeof *np);
-  if (!np) return -1;
+  if (!np) {
+    free(x.hands);
+    return -1;
+  }
   for (size_t i = 0; i < n; i++)
     if (participant_from_json(json_array_get(parts, i), &np[i]) != 0) {
       free(np);
+      free(x.hands);
       return -1;
     }
   free(r->parts);
@@ -254,10 +438,20 @@ int room_load_snapshot(room_t *r, json_t *snap) {
   size_t nc = json_array_size(chat);
   for (size_t i = nc > ROOM_CHAT_KEEP ? nc - ROOM_CHAT_KEEP : 0; i < nc; i++)
     push_chat(r, json_array_get(chat, i));
+  for (size_t i = 0; i < r->n_polls; i++) json_decref(r->polls[i].obj);
+  for (size_t i = 0; i < x.n_polls; i++) json_incref(x.polls[i].obj);
+  memcpy(r->polls, x.polls, sizeof x.polls);
+  r->n_polls = x.n_polls;
+  free(r->hands);
+  r->hands = x.hands;
+  r->n_hands = r->cap_hands = x.n_hands;
+  if (!x.n_hands) r->cap_hands = 1;
+  r->hseq = x.hseq;
   for (unsigned i = 0; i < r->hist_len; i++) free(r->hist[(r->hist_head + i) % ROOM_HISTORY].data);
   r->hist_head = r->hist_len = 0;
   r->seq = json_integer_value(seq);
   r->max_participants = (int)json_integer_value(mp);
+  r->auto_promote = json_is_true(json_object_get(snap, "auto_promote"));
   r->visitor_count = json_integer_value(vc);
   const char *bridge = json_string_value(json_object_get(snap, "bridge"));
   str_copy(r->bridge, bridge ? bridge : "", sizeof r->bridge);

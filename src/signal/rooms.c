@@ -116,6 +116,16 @@ void rooms_send_text(sroom *s, const char *data, size_t len, client_t *except) {
   msgbuf_unref(buf);
 }
 
+void rooms_send_hand(sroom *s, const char *data, size_t len, const char *owner) {
+  msgbuf *buf = NULL;
+  for (client_t *c = s->members; c; c = c->next) {
+    if (!c->conn || (!c->moderator && strcmp(c->id, owner) != 0)) continue;
+    if (!buf && !(buf = msgbuf_new(data, len))) return;
+    ws_send(c->conn, buf);
+  }
+  msgbuf_unref(buf);
+}
+
 bool rooms_idle(sroom *s, bool empty, uint64_t now, uint64_t idle_ms) {
   if (!empty) {
     s->empty_since_ms = 0;

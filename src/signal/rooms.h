@@ -51,6 +51,8 @@ void rooms_remove(room_registry *reg, sroom *s);
 void rooms_send(sroom *s, msgbuf *buf, struct client *except);
 /* The same with a copy of data[0..len) made once. */
 void rooms_send_text(sroom *s, const char *data, size_t len, struct client *except);
+/* A hand message: to the members who moderate and to the hand's owner, nobody else. */
+void rooms_send_hand(sroom *s, const char *data, size_t len, const char *owner);
 
 /* The idle sweep: remembers when the room became empty (as the role judges it: `empty`),
  * and says whether it has been so for longer than idle_ms. */

@@ -32,6 +32,7 @@ typedef struct client {
   bool moderator;
   char id[PROTO_ID_MAX + 1];
   char name[4 * PROTO_NAME_MAX + 1];
+  char uid[65]; /* main node: its token's user id, "" without one (demotions stick to it) */
   struct sroom *room;         /* inside the role's room (main) or mirror (visitor); NULL: none */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
@@ -113,14 +114,16 @@ struct ticket;
 int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,
                        struct ticket *t);
 
+/* A node's client URL for a client: "{host}" in tmpl becomes the host (port dropped) of
+ * host_hdr, the Host the client used to reach us ("127.0.0.1" when none). */
+void signal_url_for(const char *tmpl, const char *host_hdr, char *out, size_t outlen);
+
 /* Replies. json is stolen. */
 void client_send_json(client_t *c, json_t *json);
 void client_send_ok(client_t *c, const char *id);
 void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void client_ref(client_t *c);
-/* The answer to a request this server does not serve yet. */
-void client_send_not_yet(client_t *c, const client_msg *m);
 void client_unref(client_t *c);
 
 /* Serializes json (stolen) once into a frame for many clients. NULL on failure. */

@@ -5,6 +5,7 @@
 
 #include "signal/rooms.h"
 #include "signal/signal_internal.h"
+#include "wire/audience.h"
 
 #define UP_TIMEOUT_MS 3000 /* a request to the main node is given up after this */
 
@@ -28,6 +29,8 @@ typedef struct mirror {
   uint64_t last_report_ms;
   char up_subject[BUS_SUBJECT_MAX];
   uint64_t media_gen; /* room_t.media_gen the visitors' offers were made for */
+  bool need_snapshot; /* the next sync asks for a whole snapshot (hands missed) */
+  struct vote_batch *batches; /* votes gathered, one batch per poll (visitor_audience.c) */
 } mirror;
 
 typedef struct visitor_node {
@@ -37,6 +40,9 @@ typedef struct visitor_node {
    * dropped on arrival, so the tests can show the gap is found and filled. */
   unsigned drop_every, ev_seen;
   uint64_t up_seq; /* requests sent up so far: each one's rid is "<node>.<n>" */
+  uint64_t vote_n; /* votes taken so far: each vote's number */
+  uint64_t batches_sent;
+  bus_sub_t *cmd_sub; /* node.<id>.cmd */
 } visitor_node;
 
 static inline visitor_node *V(node_t *n) { return n->impl; }
@@ -44,6 +50,23 @@ static inline mirror *MIRROR(sroom *s) { return (mirror *)s; }
 
 /* visitor_node.c */
 mirror *visitor_mirror_find(node_t *n, const room_name *rn);
+
+/* visitor_audience.c */
+/* Sends j (stolen; NULL: out of memory) up as c's request and answers c's msg with the
+ * main node's reply. */
+void visitor_up_request(node_t *n, client_t *c, const client_msg *msg, json_t *j);
+/* The envelope of c's request, with a new rid written into rid. */
+wire_up_from visitor_from(node_t *n, client_t *c, char *rid, size_t ridlen);
+void visitor_vote(node_t *n, client_t *c, const client_msg *msg);
+void visitor_votes_tick(node_t *n, mirror *m, uint64_t now);
+void visitor_votes_drop(mirror *m);
+void visitor_hand(node_t *n, client_t *c, const client_msg *msg);
+/* c leaves: its raised hand goes down. */
+void visitor_hand_gone(node_t *n, client_t *c);
+void visitor_moderate(node_t *n, client_t *c, const client_msg *msg);
+int visitor_on_hand(node_t *n, mirror *m, const char *data, size_t len);
+void visitor_on_cmd(void *ud, const char *subject, const char *reply, const uint8_t *data,
+                    size_t len);
 
 /* visitor_sync.c */
 /* Subscribed to the room's events: applies, holds or drops each (ud is the mirror). */

@@ -45,6 +45,7 @@ static mirror *mirror_get(node_t *n, const room_name *rn) {
 
 static void mirror_free(node_t *n, mirror *m) {
   bus_unsubscribe(m->ev_sub);
+  visitor_votes_drop(m);
   visitor_drop_held(m);
   free(m->held);
   rooms_remove(&V(n)->base.rooms, &m->base);
@@ -85,6 +86,7 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   }
   str_copy(c->id, t.id, sizeof c->id);
   str_copy(c->name, t.name, sizeof c->name);
+  c->moderator = t.moderator;
   c->visitor = true;
   c->room = &m->base;
   V(n)->visitors++;
@@ -100,51 +102,10 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   }
 }
 
-typedef struct chat_ctx {
-  client_t *c;
-  char id[PROTO_ID_MAX + 1];
-} chat_ctx;
-
-static void on_chat_reply(void *ud, int status, const uint8_t *data, size_t len) {
-  chat_ctx *x = ud;
-  client_t *c = x->c;
-  if (c->conn && status != BUS_ECLOSED) {
-    wire_reply r;
-    if (status != BUS_OK || wire_reply_decode(data, len, &r, NULL) != 0)
-      client_send_error(c, x->id, E_UNAVAILABLE, "the main node did not answer");
-    else if (r.ok)
-      client_send_ok(c, x->id);
-    else
-      client_send_error(c, x->id, r.code, "%s", r.error);
-    wire_reply_free(&r);
-  }
-  client_unref(c);
-  free(x);
-}
-
 static void visitor_chat(node_t *n, client_t *c, const client_msg *msg) {
-  mirror *m = MIRROR(c->room);
-  chat_ctx *x = malloc(sizeof *x);
-  /* The request id names this request for good: a retry would carry the same one. */
   char rid[WIRE_RID_MAX + 1];
-  snprintf(rid, sizeof rid, "%s.%llu", n->tag, (unsigned long long)++V(n)->up_seq);
-  wire_chat_up up = {.from = {.rid = rid, .node = n->tag, .id = c->id, .name = c->name},
-                     .text = msg->u.chat.text};
-  json_t *j = wire_chat_up_json(&up);
-  if (!x || !j) {
-    free(x);
-    json_decref(j);
-    client_send_error(c, msg->id, E_UNAVAILABLE, x ? "this chat cannot go up" : "out of memory");
-    return;
-  }
-  x->c = c;
-  str_copy(x->id, msg->id, sizeof x->id);
-  client_ref(c);
-  if (wire_request(n->bus, m->up_subject, j, UP_TIMEOUT_MS, on_chat_reply, x) != BUS_OK) {
-    client_unref(c);
-    free(x);
-    client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
-  }
+  wire_chat_up up = {.from = visitor_from(n, c, rid, sizeof rid), .text = msg->u.chat.text};
+  visitor_up_request(n, c, msg, wire_chat_up_json(&up));
 }
 
 static void leave(node_t *n, client_t *c) {
@@ -152,6 +113,7 @@ static void leave(node_t *n, client_t *c) {
   if (!m) return;
   media_release(n, c, false);
   if (c->state == CLIENT_JOINED) {
+    visitor_hand_gone(n, c);
     member_remove(&m->base.members, c);
     m->base.n_members--;
   } else if (c->state == CLIENT_JOINING) {
@@ -170,17 +132,27 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
     case MSG_SUBSCRIBE_ANSWER:
       media_subscribe_answer(n, c, c->room->r, msg);
       break;
-    case MSG_POLL_CREATE:
+    case MSG_POLL_VOTE:
+      visitor_vote(n, c, msg);
+      break;
+    case MSG_RAISE_HAND:
+      visitor_hand(n, c, msg);
+      break;
     case MSG_PROMOTE:
     case MSG_DENY:
     case MSG_DEMOTE:
     case MSG_SET_ROOM:
+    case MSG_POLL_CLOSE:
+      visitor_moderate(n, c, msg); /* moderators' requests go up; others are refused */
+      break;
+    case MSG_POLL_CREATE:
     case MSG_MUTE:
     case MSG_PUBLISH:
       client_send_error(c, msg->id, E_FORBIDDEN, "visitors may not %s", msg_type_name(msg->type));
       break;
-    default:
-      client_send_not_yet(c, msg);
+    default: /* join, leave and ping: the front door's */
+      client_send_error(c, msg->id, E_BAD_REQUEST, "'%s' is not asked here",
+                        msg_type_name(msg->type));
       break;
   }
 }
@@ -188,6 +160,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
 static void tick(node_t *n, uint64_t now) {
   for (mirror *m = MIRROR(V(n)->base.rooms.all), *next; m; m = next) {
     next = MIRROR(m->base.next);
+    visitor_votes_tick(n, m, now);
     if ((m->base.n_members != m->reported && now - m->last_report_ms >= COUNT_MIN_GAP_MS) ||
         now - m->last_report_ms >= COUNT_REFRESH_MS)
       report_count(n, m, now);
@@ -200,12 +173,21 @@ static void tick(node_t *n, uint64_t now) {
 
 static const signal_ops ops;
 
+static void destroy(node_t *n);
+
 static int start(node_t *n, char *err, size_t errlen) {
   visitor_node *vn = signal_node_start(n, sizeof *vn, &ops, tick, err, errlen);
   if (!vn) return -1;
   if (n->cfg.test_drop_events > 1) {
     vn->drop_every = (unsigned)n->cfg.test_drop_events;
     log_warn(n->tag, "test hook: dropping every %u-th room event", vn->drop_every);
+  }
+  char subject[BUS_SUBJECT_MAX];
+  if (wire_subject_node(WIRE_SUBJ_NODE_CMD, n->tag, subject, sizeof subject) != 0 ||
+      !(vn->cmd_sub = bus_subscribe(n->bus, subject, visitor_on_cmd, n))) {
+    snprintf(err, errlen, "cannot subscribe to %s on the bus", subject);
+    destroy(n);
+    return -1;
   }
   return 0;
 }
@@ -216,7 +198,10 @@ static void free_room(node_t *n, sroom *s) {
   mirror_free(n, MIRROR(s));
 }
 
-static void destroy(node_t *n) { signal_node_stop(n, free_room); }
+static void destroy(node_t *n) {
+  if (n->impl) bus_unsubscribe(V(n)->cmd_sub);
+  signal_node_stop(n, free_room);
+}
 
 static void metrics(node_t *n, node_metrics *out) {
   for (sroom *m = V(n)->base.rooms.all; m; m = m->next) {

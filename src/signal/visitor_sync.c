@@ -33,7 +33,8 @@ static void fanout_json(mirror *m, json_t *j) {
 /* "id" of joined is the visitor's id (interfaces.md §3), not the request's. */
 void visitor_send_joined(client_t *c, mirror *m) {
   client_send_json(c, json_pack("{s:s,s:s,s:s,s:b,s:o}", "type", "joined", "role", "visitor", "id",
-                                c->id, "moderator", 0, "room", room_snapshot(m->base.r, false)));
+                                c->id, "moderator", c->moderator, "room",
+                                room_snapshot(m->base.r, c->moderator)));
   media_offer(m->n, c, m->base.r);
 }
 
@@ -87,6 +88,7 @@ static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
       visitor_start_sync(n, m);
       return -1;
     case ROOM_MALFORMED:
+      if (visitor_on_hand(n, m, data, len) == 0) return m->syncing ? -1 : 0;
       break;
   }
   log_warn(n->tag, "room %s: malformed event dropped", m->base.r->display);
@@ -199,7 +201,8 @@ void visitor_start_sync(node_t *n, mirror *m) {
   if (!x) return;
   x->n = n;
   x->rn = m->base.r->name;
-  wire_sync_req req = {.since = m->synced ? m->base.r->seq : -1};
+  wire_sync_req req = {.since = m->synced && !m->need_snapshot ? m->base.r->seq : -1};
+  m->need_snapshot = false;
   m->syncing = true;
   if (wire_request(n->bus, m->up_subject, wire_sync_req_json(&req), UP_TIMEOUT_MS, on_sync_reply,
                    x) != BUS_OK) {

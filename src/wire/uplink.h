@@ -1,8 +1,9 @@
 /* What visitor nodes send the main node on room.<tenant>.<room>.up, and the envelope of
  * their visitors' requests.
  *
- * Every message has "type". Today: "sync" (sync.h) and "count" (count.h) are the node's own;
- * "chat" is a visitor's request, and the later ones (votes, hands) take the same envelope:
+ * Every message has "type". "sync" (sync.h) and "count" (count.h) are the node's own;
+ * "chat" is a visitor's request; "votes", "hand" and "moderate" are audience.h's. A visitor's
+ * request takes this envelope:
  *
  *   {"type":"chat","rid":"visitor-1.42","node":"visitor-1",
  *    "from":{"id":"v3k...","name":"Bob"},"text":"hello"}
@@ -23,19 +24,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/audience.h"
 #include "wire/count.h"
 #include "wire/sync.h"
 #include "wire/wire.h"
 
-typedef enum { WIRE_UP_SYNC = 0, WIRE_UP_COUNT, WIRE_UP_CHAT, WIRE_UP__COUNT } wire_up_type;
-
-/* The envelope of a visitor's request. */
-typedef struct wire_up_from {
-  const char *rid;  /* 1..WIRE_RID_MAX bytes, no control characters; or NULL */
-  const char *node; /* a node id, or NULL */
-  const char *id;   /* the visitor: 1..WIRE_ID_MAX bytes */
-  const char *name; /* 1..WIRE_NAME_MAX bytes, no control characters */
-} wire_up_from;
+typedef enum {
+  WIRE_UP_SYNC = 0,
+  WIRE_UP_COUNT,
+  WIRE_UP_CHAT,
+  WIRE_UP_VOTES,
+  WIRE_UP_HAND,
+  WIRE_UP_MODERATE,
+  WIRE_UP__COUNT
+} wire_up_type;
 
 typedef struct wire_chat_up {
   wire_up_from from;
@@ -49,6 +51,9 @@ typedef struct wire_up {
     wire_sync_req sync;
     wire_count count;
     wire_chat_up chat;
+    wire_votes_up votes;
+    wire_hand_up hand;
+    wire_moderate_up moderate;
   } u;
   json_t *root; /* owned; the union's pointers point into it (their own roots are NULL) */
 } wire_up;
@@ -57,7 +62,7 @@ typedef struct wire_up {
  * WIRE_ETYPE (a type nobody knows), WIRE_EFIELD; with the reason. */
 int wire_up_decode(const uint8_t *data, size_t len, wire_up *out, wire_err *err);
 void wire_up_free(wire_up *u);
-/* The name of a type as it goes on the wire ("sync", "count", "chat"). */
+/* The name of a type as it goes on the wire ("sync", "count", "chat", ...). */
 const char *wire_up_type_name(wire_up_type t);
 
 /* New reference, or NULL (invalid fields, out of memory). */

@@ -56,11 +56,11 @@ def test_demote_unknown_participant_is_not_found(amphi):
         try:
             assert a.joined["moderator"] and not b.joined["moderator"]
             start = len(a.msgs)
-            await a.send({"type": "demote", "id": "nobody"}, with_id=False)
+            await a.send({"type": "demote", "target": "nobody"}, with_id=False)
             err = await a.wait_for("error", start=start)
             assert err["code"] == "not_found", err
             start = len(b.msgs)
-            await b.send({"type": "demote", "id": a.joined["id"]}, with_id=False)
+            await b.send({"type": "demote", "target": a.joined["id"]}, with_id=False)
             err = await b.wait_for("error", start=start)
             assert err["code"] == "forbidden", err
             await a.ping()

@@ -467,18 +467,19 @@ static void test_targets(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     client_msg m;
     char buf[128];
-    snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"id\":\"v-42\"}", cases[i].type);
+    snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"id\":\"r1\",\"target\":\"v-42\"}",
+             cases[i].type);
     PARSE_OK(buf, &m);
     assert_int_equal(m.type, cases[i].t);
     assert_string_equal(m.u.target.id, "v-42");
-    assert_string_equal(m.id, "v-42"); /* the spec's "id" is both target and request id */
+    assert_string_equal(m.id, "r1"); /* "id" stays the request's; the person is "target" */
     client_msg_free(&m);
     snprintf(buf, sizeof buf, "{\"type\":\"%s\"}", cases[i].type);
-    EXPECT_BAD(buf, "id is required");
-    snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"id\":\"\"}", cases[i].type);
-    EXPECT_BAD(buf, "id");
-    snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"id\":17}", cases[i].type);
-    EXPECT_BAD(buf, "id");
+    EXPECT_BAD(buf, "target is required");
+    snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"target\":\"\"}", cases[i].type);
+    EXPECT_BAD(buf, "target");
+    snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"target\":17}", cases[i].type);
+    EXPECT_BAD(buf, "target");
   }
 }
 
@@ -496,6 +497,11 @@ static void test_set_room(void **state) {
   assert_int_equal(m.u.set_room.max_participants, PROTO_ROOM_SIZE_MAX);
   client_msg_free(&m);
 
+  PARSE_OK("{\"type\":\"set_room\",\"auto_promote\":true}", &m);
+  assert_int_equal(m.u.set_room.auto_promote, 1);
+  assert_int_equal(m.u.set_room.max_participants, -1);
+  client_msg_free(&m);
+  EXPECT_BAD("{\"type\":\"set_room\",\"auto_promote\":1}", "auto_promote");
   EXPECT_BAD("{\"type\":\"set_room\",\"max_participants\":100001}", "max_participants");
   EXPECT_BAD("{\"type\":\"set_room\",\"max_participants\":-1}", "max_participants");
   EXPECT_BAD("{\"type\":\"set_room\",\"max_participants\":\"30\"}", "max_participants");

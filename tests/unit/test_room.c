@@ -88,6 +88,15 @@ static json_t *ev_visitors(json_int_t n) {
   return json_pack("{s:s,s:I}", "type", "visitor_count", "count", n);
 }
 
+/* A poll event: n options, the first with `votes` votes. */
+static json_t *ev_poll(const char *id, int n, int votes, bool closed) {
+  json_t *opts = json_array();
+  for (int i = 0; i < n; i++)
+    json_array_append_new(opts, json_pack("{s:s,s:i}", "text", "o", "votes", i ? 0 : votes));
+  return json_pack("{s:s,s:{s:s,s:s,s:o,s:b,s:i}}", "type", "poll", "poll", "id", id, "question",
+                   "Q?", "options", opts, "closed", closed, "voters", votes);
+}
+
 static json_t *ev_room_updated(int max) {
   return json_pack("{s:s,s:{s:i}}", "type", "room_updated", "room", "max_participants", max);
 }
@@ -222,9 +231,10 @@ static void test_emit_seq(void **state) {
     emit_ok(r, ev_chat(text), NULL);
     assert_int_equal(r->seq, i);
   }
-  /* an event of a kind the room keeps no state for still counts */
-  emit_ok(r, json_pack("{s:s,s:{s:s}}", "type", "poll", "poll", "id", "q1"), NULL);
+  /* a poll is room state too, and counts like the others */
+  emit_ok(r, ev_poll("q1", 3, 1, false), NULL);
   assert_int_equal(r->seq, 4);
+  assert_int_equal(r->n_polls, 1);
   assert_int_equal(snap_int(r, "seq"), 4);
   room_destroy(r);
   room_destroy(NULL);
@@ -410,6 +420,7 @@ static void test_hands_only_for_moderators(void **state) {
   assert_null(json_object_get(plain, "hands"));
   /* otherwise the same */
   json_object_del(mod, "hands");
+  json_object_del(mod, "hands_seq");
   assert_true(json_equal(mod, plain));
   json_decref(mod);
   json_decref(plain);
@@ -899,6 +910,102 @@ static void test_media_state(void **state) {
 #define ROOM_TEST(f) cmocka_unit_test_setup_teardown(f, room_setup, room_teardown)
 #define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
 
+
+static void test_polls_replace_and_snapshot(void **state) {
+  room_t *r = *state;
+  emit_ok(r, ev_poll("q1", 2, 0, false), NULL);
+  emit_ok(r, ev_poll("q2", 3, 0, false), NULL);
+  emit_ok(r, ev_poll("q1", 2, 5, true), NULL); /* q1's new state replaces the old */
+  assert_int_equal(r->n_polls, 2);
+  room_poll *p = room_poll_find(r, "q1");
+  assert_non_null(p);
+  assert_true(p->closed);
+  assert_int_equal(p->n_options, 2);
+  json_t *snap = room_snapshot(r, false);
+  json_t *polls = json_object_get(snap, "polls");
+  assert_int_equal(json_array_size(polls), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(polls, 0), "id")), "q1");
+  room_t *copy = room_create(&r->name, 30);
+  assert_int_equal(room_load_snapshot(copy, snap), 0);
+  assert_int_equal(copy->n_polls, 2);
+  assert_true(room_poll_find(copy, "q1")->closed);
+  json_decref(snap);
+  room_destroy(copy);
+  /* a poll object a mirror cannot use does not apply */
+  size_t len;
+  assert_null(room_emit(r, json_pack("{s:s,s:{s:s}}", "type", "poll", "poll", "id", "q3"), &len));
+  assert_null(room_emit(r, ev_poll("q4", 1, 0, false), &len));
+  assert_null(room_emit(r, ev_poll("q5", 11, 0, false), &len));
+  assert_int_equal(r->n_polls, 2);
+}
+
+static room_hand mk_hand(const char *id, const char *node) {
+  room_hand h;
+  memset(&h, 0, sizeof h);
+  snprintf(h.id, sizeof h.id, "%s", id);
+  snprintf(h.name, sizeof h.name, "N-%s", id);
+  snprintf(h.role, sizeof h.role, "visitor");
+  snprintf(h.node, sizeof h.node, "%s", node);
+  h.ts = 1000;
+  return h;
+}
+
+static void test_hand_queue(void **state) {
+  room_t *r = *state;
+  room_t *mirror = room_create(&r->name, 30);
+  const char *ids[] = {"v1", "p2", "v3"};
+  size_t len;
+  char who[65];
+  char *texts[8];
+  int k = 0;
+  for (int i = 0; i < 3; i++) {
+    room_hand h = mk_hand(ids[i], "visitor-1");
+    texts[k] = room_hand_emit(r, &h, true, false, &len);
+    assert_non_null(texts[k]);
+    k++;
+    assert_null(room_hand_emit(r, &h, true, false, &len)); /* up already: nothing changes */
+  }
+  room_hand down = mk_hand("p2", "");
+  texts[k++] = room_hand_emit(r, &down, false, true, &len);
+  assert_null(room_hand_emit(r, &down, false, false, &len)); /* down already */
+  assert_int_equal(r->n_hands, 2);
+  assert_string_equal(r->hands[0].id, "v1");
+  assert_string_equal(r->hands[1].id, "v3");
+  assert_string_equal(r->hands[0].node, "visitor-1"); /* the main node knows where */
+  assert_int_equal(r->hseq, 4);
+  assert_non_null(strstr(texts[3], "\"denied\":true"));
+  /* A mirror applies them in order; a skipped one is a gap, a repeated one old. */
+  assert_int_equal(room_apply_hand_raw(mirror, texts[0], strlen(texts[0]), who, sizeof who),
+                   ROOM_APPLIED);
+  assert_string_equal(who, "v1");
+  assert_int_equal(room_apply_hand_raw(mirror, texts[2], strlen(texts[2]), who, sizeof who),
+                   ROOM_GAP);
+  assert_int_equal(room_apply_hand_raw(mirror, texts[0], strlen(texts[0]), who, sizeof who),
+                   ROOM_OLD);
+  for (int i = 1; i < k; i++)
+    assert_int_equal(room_apply_hand_raw(mirror, texts[i], strlen(texts[i]), who, sizeof who),
+                     ROOM_APPLIED);
+  assert_int_equal(mirror->n_hands, 2);
+  assert_string_equal(mirror->hands[1].id, "v3");
+  assert_int_equal(room_apply_hand_raw(mirror, "{\"type\":\"chat\"}", 15, who, sizeof who),
+                   ROOM_MALFORMED);
+  /* Only moderators' snapshots carry them; a mirror loaded from one has the same queue. */
+  json_t *plain = room_snapshot(r, false);
+  assert_null(json_object_get(plain, "hands"));
+  json_t *mod = room_snapshot(r, true);
+  assert_int_equal(json_array_size(json_object_get(mod, "hands")), 2);
+  room_t *late = room_create(&r->name, 30);
+  assert_int_equal(room_load_snapshot(late, mod), 0);
+  assert_int_equal(late->n_hands, 2);
+  assert_int_equal(late->hseq, 4);
+  assert_string_equal(late->hands[0].id, "v1");
+  json_decref(plain);
+  json_decref(mod);
+  for (int i = 0; i < k; i++) free(texts[i]);
+  room_destroy(late);
+  room_destroy(mirror);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_emit_seq),
@@ -907,6 +1014,8 @@ int main(void) {
       cmocka_unit_test(test_media_state),
       ROOM_TEST(test_chat_keeps_last_100),
       cmocka_unit_test(test_counts_and_settings),
+      ROOM_TEST(test_polls_replace_and_snapshot),
+      ROOM_TEST(test_hand_queue),
       ROOM_TEST(test_hands_only_for_moderators),
       PAIR_TEST(test_mirror_follows),
       PAIR_TEST(test_mirror_1500_events),
