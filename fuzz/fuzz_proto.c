@@ -84,12 +84,13 @@ static void check_msg(const client_msg *m) {
     case MSG_PROMOTE:
     case MSG_DENY:
     case MSG_DEMOTE:
-      check_bytes(m->u.target.id, 1, PROTO_ID_MAX);
-      CHECK(strcmp(m->u.target.id, m->id) == 0);
+      check_bytes(m->u.target.id, 1, PROTO_ID_MAX); /* "target"; "id" is the request's */
       break;
     case MSG_SET_ROOM:
-      CHECK(m->u.set_room.max_participants >= 0 &&
+      CHECK(m->u.set_room.max_participants >= -1 &&
             m->u.set_room.max_participants <= PROTO_ROOM_SIZE_MAX);
+      CHECK(m->u.set_room.auto_promote >= -1 && m->u.set_room.auto_promote <= 1);
+      CHECK(m->u.set_room.max_participants >= 0 || m->u.set_room.auto_promote >= 0);
       break;
     case MSG_MUTE:
       CHECK(m->u.mute.audio >= -1 && m->u.mute.audio <= 1);

@@ -1,7 +1,7 @@
 /* libFuzzer harness of how a mirror takes in what the main node sends (src/signal/room.c):
  * events applied as they come off the bus (room_apply_raw) and snapshots loaded from a
  * resync (room_load_snapshot). The first byte picks which; the rest is the input (events
- * one per line). Besides crashes, leaks and UB it checks what the visitor node relies on:
+ * and hand messages, one per line). Besides crashes, leaks and UB it checks what the visitor node relies on:
  * seq only moves by one applied event at a time, a refused snapshot leaves the room as it
  * was, and a room's snapshot loads into another room that then has the same snapshot. */
 #include <stdint.h>
@@ -45,6 +45,16 @@ static void apply_lines(room_t *r, const char *text, size_t len) {
     room_apply_result rc = room_apply_raw(r, text + start, end - start);
     CHECK(rc == ROOM_APPLIED || rc == ROOM_OLD || rc == ROOM_GAP || rc == ROOM_MALFORMED);
     CHECK(r->seq == (rc == ROOM_APPLIED ? before + 1 : before));
+    if (rc == ROOM_MALFORMED) { /* what a visitor node tries next: a hand message */
+      int64_t hbefore = r->hseq;
+      size_t hands = r->n_hands;
+      char who[PROTO_ID_MAX + 1] = "";
+      rc = room_apply_hand_raw(r, text + start, end - start, who, sizeof who);
+      CHECK(r->hseq == (rc == ROOM_APPLIED ? hbefore + 1 : hbefore));
+      CHECK(rc == ROOM_APPLIED ? who[0] && room_hand_find(r, who) != NULL ? r->n_hands >= hands
+                                                                          : r->n_hands <= hands
+                               : r->n_hands == hands);
+    }
     start = end + 1;
   }
 }

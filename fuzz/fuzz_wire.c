@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "wire/audience.h"
 #include "wire/bridge_ctl.h"
+#include "wire/cmd.h"
 #include "wire/count.h"
 #include "wire/event.h"
 #include "wire/heartbeat.h"
@@ -36,6 +38,7 @@ enum {
   K_SUBJECT,
   K_ROOM_NAME,
   K_ALLOW,
+  K_PROMOTE_CMD,
   K__COUNT
 };
 
@@ -92,6 +95,15 @@ static void fuzz_up(const uint8_t *d, size_t n) {
     case WIRE_UP_CHAT:
       j = wire_chat_up_json(&a.u.chat);
       break;
+    case WIRE_UP_VOTES:
+      j = wire_votes_up_json(a.u.votes.rid, a.u.votes.node, a.u.votes.poll, a.u.votes.votes);
+      break;
+    case WIRE_UP_HAND:
+      j = wire_hand_up_json(&a.u.hand);
+      break;
+    case WIRE_UP_MODERATE:
+      j = wire_moderate_up_json(&a.u.moderate);
+      break;
     default:
       CHECK(0);
   }
@@ -107,6 +119,34 @@ static void fuzz_up(const uint8_t *d, size_t n) {
       CHECK(wire_node_id_ok(a.u.count.node) && a.u.count.count >= 0);
       CHECK(strcmp(a.u.count.node, b.u.count.node) == 0 && a.u.count.count == b.u.count.count);
       break;
+    case WIRE_UP_VOTES: {
+      const wire_votes_up *x = &a.u.votes, *y = &b.u.votes;
+      CHECK(x->n_votes >= 1 && x->n_votes <= WIRE_VOTES_MAX && x->n_votes == y->n_votes);
+      CHECK(same_str(x->rid, y->rid) && strcmp(x->node, y->node) == 0);
+      CHECK(strcmp(x->poll, y->poll) == 0);
+      for (size_t i = 0; i < x->n_votes; i++) {
+        wire_vote u, v;
+        wire_votes_get(x, i, &u);
+        wire_votes_get(y, i, &v);
+        CHECK(u.option >= 0 && u.option < WIRE_OPTIONS_MAX && u.n >= 1);
+        CHECK(strcmp(u.id, v.id) == 0 && u.option == v.option && u.n == v.n);
+      }
+      break;
+    }
+    case WIRE_UP_HAND:
+      CHECK(strcmp(a.u.hand.from.id, b.u.hand.from.id) == 0);
+      CHECK(a.u.hand.raised == b.u.hand.raised);
+      break;
+    case WIRE_UP_MODERATE: {
+      const wire_moderate_up *x = &a.u.moderate, *y = &b.u.moderate;
+      CHECK(x->op < WIRE_MOD__COUNT && x->op == y->op);
+      CHECK(x->op > WIRE_MOD_DEMOTE || x->target);
+      CHECK(x->op != WIRE_MOD_POLL_CLOSE || x->poll);
+      CHECK(same_str(x->target, y->target) && same_str(x->poll, y->poll));
+      CHECK(x->max_participants == y->max_participants && x->auto_promote == y->auto_promote);
+      CHECK(x->from.moderator == y->from.moderator);
+      break;
+    }
     default: {
       const wire_chat_up *x = &a.u.chat, *y = &b.u.chat;
       CHECK(x->from.id && x->from.name && x->text);
@@ -119,6 +159,23 @@ static void fuzz_up(const uint8_t *d, size_t n) {
   wire_up_free(&b);
   free(t);
   wire_up_free(&a);
+}
+
+static void fuzz_promote_cmd(const uint8_t *d, size_t n) {
+  wire_promote_cmd a, b;
+  if (wire_promote_cmd_decode(d, n, &a, NULL) != 0) {
+    CHECK(a.root == NULL);
+    return;
+  }
+  CHECK(a.target && a.url && a.main && wire_node_id_ok(a.main));
+  size_t len;
+  char *t = must_dump(wire_promote_cmd_json(&a), &len);
+  CHECK(wire_promote_cmd_decode((const uint8_t *)t, len, &b, NULL) == 0);
+  CHECK(strcmp(a.target, b.target) == 0 && strcmp(a.url, b.url) == 0);
+  CHECK(strcmp(a.room.tenant, b.room.tenant) == 0 && strcmp(a.room.room, b.room.room) == 0);
+  wire_promote_cmd_free(&b);
+  free(t);
+  wire_promote_cmd_free(&a);
 }
 
 static void fuzz_sync_reply(const uint8_t *d, size_t n) {
@@ -290,6 +347,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case K_ALLOW:
       fuzz_allow(d, n, n ? s + 1 : s);
+      break;
+    case K_PROMOTE_CMD:
+      fuzz_promote_cmd(d, n);
       break;
   }
   free(s);
