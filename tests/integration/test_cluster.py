@@ -282,3 +282,42 @@ def test_visitor_credentials_cannot_forge_room_events(cluster):
             assert [m["message"]["text"] for m in c.of_type("chat")] == ["real"]
 
     run_with_clients(body)
+
+
+def test_cluster_polls_hands_promotion(cluster):
+    """Polls, hands and promotion over NATS with the per-node permissions: votes batched up
+    from both visitor nodes, the hand seen by the moderator only, the promotion asked of the
+    visitor's node on its command subject."""
+    async def body(clients):
+        a, b = await clients.join_each(cluster, ROOM, ["Ada", "Bob"])
+        vs = await clients.join_each(cluster, ROOM, ["V%d" % i for i in range(4)])
+        assert {v.node for v in vs} == {1, 2}, [v.node for v in vs]
+        ans = await a.request({"type": "poll_create", "question": "Go?",
+                               "options": ["yes", "no"]})
+        assert ans["type"] == "ok", ans
+        pid = ans["poll"]
+        for c, opt in zip(vs + [b], [0, 1, 0, 0, 1]):
+            await c.wait_for(lambda m: m.get("type") == "poll" and m["poll"]["id"] == pid)
+            ans = await c.request({"type": "poll_vote", "poll": pid, "option": opt})
+            assert ans["type"] == "ok", ans
+        ans = await vs[0].request({"type": "poll_vote", "poll": pid, "option": 1})
+        assert ans["type"] == "ok", ans
+        for c in clients:
+            await c.wait_for(lambda m: m.get("type") == "poll" and m["poll"]["id"] == pid and
+                             [o["votes"] for o in m["poll"]["options"]] == [2, 3])
+        v = next(x for x in vs if x.node == 2)
+        ans = await v.request({"type": "raise_hand", "raised": True})
+        assert ans["type"] == "ok", ans
+        h = await a.wait_for("hand")
+        assert h["hand"]["id"] == v.joined["id"] and h["hand"]["raised"], h
+        assert not b.of_type("hand") and all(not x.of_type("hand") for x in vs if x is not v)
+        ans = await a.request({"type": "promote", "target": v.joined["id"]})
+        assert ans["type"] == "ok", ans
+        pr = await v.wait_for("promoted")
+        up = await clients.connect(pr["url"], "V-up")
+        j = await up.join({"room": ROOM, "ticket": pr["ticket"]})
+        assert j["type"] == "joined" and j["role"] == "participant", j
+        await b.wait_for(lambda m: m.get("type") == "participant_joined" and
+                         m["participant"]["id"] == j["id"])
+
+    run_with_clients(body)
