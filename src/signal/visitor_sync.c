@@ -23,11 +23,22 @@ void visitor_drop_held(mirror *m) {
   m->n_held = 0;
 }
 
-static void fanout_json(mirror *m, json_t *j) {
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (text) rooms_send_text(&m->base, text, strlen(text), NULL);
-  free(text);
+/* The mirror was loaded from a snapshot while its visitors were joined: they missed more
+ * than the history holds, and get the snapshot (one text for all), its moderators the one
+ * with hands. When only hands were missed (the seq did not move), only moderators get one. */
+static void send_snapshot(mirror *m, bool hands_only) {
+  json_t *plain = hands_only ? NULL
+                             : json_pack("{s:s,s:o}", "type", "snapshot", "room",
+                                         room_snapshot(m->base.r, false));
+  msgbuf *buf = plain ? msgbuf_from_json(plain) : NULL;
+  for (client_t *c = m->base.members; c; c = c->next) {
+    if (c->moderator)
+      client_send_json(c, json_pack("{s:s,s:o}", "type", "snapshot", "room",
+                                    room_snapshot(m->base.r, true)));
+    else if (buf && c->conn)
+      ws_send(c->conn, buf);
+  }
+  msgbuf_unref(buf);
 }
 
 /* "id" of joined is the visitor's id (interfaces.md §3), not the request's. */
@@ -152,6 +163,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
     return;
   }
   json_t *events = rc == 0 ? r.events : NULL, *snap = rc == 0 ? r.snapshot : NULL;
+  int64_t seq_before = m->base.r->seq;
   if ((!events && !snap) || (snap && room_load_snapshot(m->base.r, snap) != 0)) {
     if (rc == 0 && !r.status.ok) snprintf(why.text, sizeof why.text, "%s", r.status.error);
     log_debug(n->tag, "room %s: resync refused: %s", m->base.r->display, why.text);
@@ -167,10 +179,9 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
     return;
   }
   m->sync_failures = 0;
-  if (snap) {                         /* already loaded above */
-    if (m->synced && m->base.members) /* clients missed more than the history holds */
-      fanout_json(
-          m, json_pack("{s:s,s:o}", "type", "snapshot", "room", room_snapshot(m->base.r, false)));
+  if (snap) { /* already loaded above */
+    if (m->synced && m->base.members)
+      send_snapshot(m, m->base.r->seq == seq_before);
   } else {
     size_t i;
     json_t *ev;

@@ -203,6 +203,17 @@ def test_hands_seen_by_moderators_only(amphi):
             assert downs == [order[0], order[2]], hands_of(m)
         late = await clients.join(srv, ROOM, "Dee", token=token("Dee", "u-dee", moderator=True))
         assert [h["id"] for h in late.joined["room"]["hands"]] == [order[1]]
+        # The visitor who moderates does so from its visitor node: deny, and room settings.
+        await ok(vm, {"type": "deny", "target": order[1]})
+        m = await bob.wait_for(lambda x: x.get("type") == "hand" and not x["hand"]["raised"])
+        assert m["hand"]["denied"] is True
+        await ok(vm, {"type": "set_room", "max_participants": 7})
+        await bob.wait_for(lambda x: x.get("type") == "room_updated"
+                           and x["room"]["max_participants"] == 7)
+        await error(vm, {"type": "deny", "target": order[1]}, "not_found")
+        await error(vm, {"type": "poll_create", "question": "Q?", "options": ["a", "b"]},
+                    "forbidden")
+        await error(vs[2], {"type": "deny", "target": order[1]}, "forbidden")
 
     run_with_clients(body)
 
@@ -312,5 +323,50 @@ def test_auto_promote_flag(amphi):
         p = await clients.connect(pr["url"], "V1-up")
         j = await p.join({"room": ROOM, "ticket": pr["ticket"]})
         assert j["role"] == "participant"
+
+    run_with_clients(body)
+
+
+def view_of_hands(client):
+    """The queue a moderator's client holds: its joined snapshot, then every hand message
+    and snapshot in the order they came."""
+    queue = [h["id"] for h in client.joined["room"].get("hands", [])]
+    for m in client.msgs:
+        if m.get("type") == "snapshot":
+            queue = [h["id"] for h in m["room"].get("hands", [])]
+        elif m.get("type") == "hand":
+            hid = m["hand"]["id"]
+            if m["hand"]["raised"] and hid not in queue:
+                queue.append(hid)
+            elif not m["hand"]["raised"] and hid in queue:
+                queue.remove(hid)
+    return queue
+
+
+def test_hands_resync_after_lost_messages(amphi):
+    """The visitor node loses every third message of the room (a test hook): a moderator
+    watching there still ends with the main node's queue, in order, since a gap in hseq
+    makes the node fetch a snapshot with the hands."""
+    srv = amphi("--jwt-secret", SECRET, "--test-drop-events", 3, visitor_nodes=1)
+
+    async def body(clients):
+        await clients.join(srv, ROOM, "Ann", token=token("Ann", "u-ann", moderator=True))
+        vm = await clients.join(srv, ROOM, "VM", token=token("VM", "u-vm", moderator=True,
+                                                             visitor=True))
+        vs = [await clients.join(srv, ROOM, "H%d" % i, token=token("H%d" % i, "u-h%d" % i))
+              for i in range(6)]
+        for v in vs:
+            await ok(v, {"type": "raise_hand", "raised": True})
+        want = [v.joined["id"] for v in vs]
+        poke = await clients.join(srv, ROOM, "Poke", token=token("Poke", "u-poke"))
+        deadline = time.monotonic() + 10
+        while [h for h in view_of_hands(vm) if h in want] != want:
+            assert time.monotonic() < deadline, (view_of_hands(vm), want)
+            await ok(poke, {"type": "raise_hand", "raised": True})
+            await ok(poke, {"type": "raise_hand", "raised": False})
+            await asyncio.sleep(0.2)
+        assert any(m.get("type") == "snapshot" for m in vm.msgs)
+        others = [m for v in vs for m in v.of_type("hand") if m["hand"]["id"] != v.joined["id"]]
+        assert not others, others
 
     run_with_clients(body)
