@@ -72,10 +72,11 @@ tsan: tsan-build
 # download: the package's own browsers are never fetched).
 browser: asan
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
-	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi node --test
-	@# Media through the bridge, inside a private network namespace with only lo up, so
+	cd tests/browser && node --test
+	@# The pages with media, inside a private network namespace with only lo up, so
 	@# WebRTC gathers 127.0.0.1 and nothing else (root: unshare -n).
-	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi ./run-in-netns.sh node --test media.netns.mjs
+	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi ./run-in-netns.sh \
+	  node --test --test-concurrency=1 web_client.netns.mjs reconnect.netns.mjs media.netns.mjs
 
 # clang-tidy with the checks of .clang-tidy over every C file of src/ on every core; any
 # warning fails. The build writes the compile_commands.json it reads.

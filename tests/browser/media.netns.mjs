@@ -6,26 +6,11 @@
 // Its name keeps plain `node --test` (the web client test) from picking it up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import { freeBase, launchChromium, startAmphi, udpPortFree } from './amphi.mjs';
+import { freeBase, launchChromium, netnsProblem, startAmphi, udpPortFree } from './amphi.mjs';
 
 const ROOM = 'acme/townhall';
 const FRAMES_MS = 30000; // ASan server on two cores: first frames can take a while
 const MIN_FRAMES = 30;
-
-// /proc/net/dev lists the interfaces of the caller's network namespace (unlike /sys/class/net,
-// which shows the namespace sysfs was mounted in).
-function netnsProblem() {
-  const names = fs.readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)
-    .map((l) => l.split(':')[0].trim()).filter(Boolean);
-  const others = names.filter((n) => n !== 'lo');
-  if (others.length)
-    return `interfaces other than lo (${others.join(', ')}): not a private network namespace`;
-  const lo = os.networkInterfaces().lo || [];
-  if (!lo.some((a) => a.address === '127.0.0.1')) return 'lo is not up (no 127.0.0.1)';
-  return null;
-}
 
 async function metric(port, name) {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
