@@ -120,6 +120,7 @@ int signal_client_open(node_t *n, ws_conn *conn) {
   if (!c) return -1;
   c->conn = conn;
   c->refs = 1;
+  c->since = -1;
   ratelimit_init(&c->rl, now_ms());
   ws_conn_set_data(conn, c);
   return 0;
@@ -153,6 +154,7 @@ void signal_client_message(node_t *n, ws_conn *conn, const char *data, size_t le
   } else if (n->stopping) {
     client_send_error(c, m.id, E_UNAVAILABLE, "the node is shutting down");
   } else if (m.type == MSG_JOIN) {
+    c->since = m.u.join.since;
     SN(n)->ops->join(n, c, &m);
   } else if (c->state != CLIENT_JOINED) {
     client_send_error(c, m.id, E_BAD_REQUEST,
@@ -184,6 +186,35 @@ static void tell_closed(ws_conn *conn, void *ud) {
 void signal_clients_goodbye(node_t *n) {
   log_info(n->tag, "telling clients");
   ws_server_foreach(n->ws, tell_closed, NULL);
+}
+
+static void send_event_text(const char *data, size_t len, void *ud) {
+  client_t *c = ud;
+  msgbuf *b = c->conn ? msgbuf_new(data, len) : NULL;
+  if (b) ws_send(c->conn, b);
+  msgbuf_unref(b);
+}
+
+void signal_send_joined(client_t *c, const room_t *r, const char *role) {
+  json_t *j = json_pack("{s:s,s:s,s:s,s:b}", "type", "joined", "role", role, "id", c->id,
+                        "moderator", c->moderator);
+  /* "id" of joined is the member's id (interfaces.md §3), not the request's. */
+  bool resumes = c->since >= 0 && c->since <= r->seq &&
+                 (uint64_t)(r->seq - c->since) <= (uint64_t)r->hist_len;
+  if (!resumes) {
+    json_object_set_new(j, "room", room_snapshot(r, c->moderator));
+    client_send_json(c, j);
+    return;
+  }
+  json_object_set_new(j, "resumed", json_true());
+  if (c->moderator) { /* hands are no room events: the queue as it is now */
+    json_t *snap = room_snapshot(r, true);
+    json_object_set(j, "hands", json_object_get(snap, "hands"));
+    json_object_set(j, "hands_seq", json_object_get(snap, "hands_seq"));
+    json_decref(snap);
+  }
+  client_send_json(c, j);
+  room_history_each(r, c->since, send_event_text, c);
 }
 
 int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,

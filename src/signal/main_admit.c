@@ -121,11 +121,7 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
   c->room = &m->base;
   member_add(&m->base.members, c);
   m->base.empty_since_ms = 0;
-  json_t *j =
-      json_pack("{s:s,s:s,s:s,s:b,s:o}", "type", "joined", "role", "participant", "id", p.id,
-                "moderator", c->moderator, "room", room_snapshot(m->base.r, c->moderator));
-  /* "id" of joined is the participant's id (interfaces.md §3), not the request's. */
-  client_send_json(c, j);
+  signal_send_joined(c, m->base.r, "participant");
   log_info(n->tag, "room %s: participant %s joined (%zu now)", m->base.r->display, p.id,
            m->base.r->n_parts);
   media_offer(n, c, m->base.r);

@@ -459,6 +459,16 @@ int room_load_snapshot(room_t *r, json_t *snap) {
   return 0;
 }
 
+int room_history_each(const room_t *r, int64_t since,
+                      void (*fn)(const char *data, size_t len, void *ud), void *ud) {
+  if (since < 0 || since > r->seq || (uint64_t)(r->seq - since) > r->hist_len) return -1;
+  for (unsigned i = r->hist_len - (unsigned)(r->seq - since); i < r->hist_len; i++) {
+    const room_event_text *e = &r->hist[(r->hist_head + i) % ROOM_HISTORY];
+    fn(e->data, e->len, ud);
+  }
+  return 0;
+}
+
 char *room_history_since(const room_t *r, int64_t since, size_t *len) {
   if (since < 0 || since > r->seq) return NULL;
   int64_t missing = r->seq - since;

@@ -129,6 +129,11 @@ json_t *room_snapshot(const room_t *r, bool moderator);
  * 0, or -1 if the snapshot is malformed (then r is unchanged). */
 int room_load_snapshot(room_t *r, json_t *snap);
 
+/* Calls fn with the text of every event after seq `since`, in order: 0, or -1 (fn never
+ * called) when the history no longer reaches back to since+1 or since is ahead of the room. */
+int room_history_each(const room_t *r, int64_t since,
+                      void (*fn)(const char *data, size_t len, void *ud), void *ud);
+
 /* The texts of every event after seq `since`, as one JSON array text
  * "[ev,ev,...]" (malloc'd, caller frees), or NULL when the history no longer reaches back
  * to since+1 (or since is ahead of the room: a reset). */

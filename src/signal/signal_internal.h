@@ -34,6 +34,7 @@ typedef struct client {
   char name[4 * PROTO_NAME_MAX + 1];
   char uid[65]; /* main node: its token's user id, "" without one (demotions stick to it) */
   struct sroom *room;         /* inside the role's room (main) or mirror (visitor); NULL: none */
+  int64_t since;              /* the join's "since" (it resumes), or -1 */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
   /* media (media.c) */
@@ -113,6 +114,12 @@ struct ticket;
  * -1 after answering the client ticket_invalid with the reason. */
 int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,
                        struct ticket *t);
+
+/* Answers c's join (c is a member of its room now): "joined" with the snapshot, or, when c
+ * resumes (c->since) and the room's history still holds every event after it,
+ * "joined" with "resumed":true and then each of those events, in order (interfaces.md
+ * "Resuming"). Moderators get the hands with either. */
+void signal_send_joined(client_t *c, const struct room *r, const char *role);
 
 /* A node's client URL for a client: "{host}" in tmpl becomes the host (port dropped) of
  * host_hdr, the Host the client used to reach us ("127.0.0.1" when none). */

@@ -41,11 +41,8 @@ static void send_snapshot(mirror *m, bool hands_only) {
   msgbuf_unref(buf);
 }
 
-/* "id" of joined is the visitor's id (interfaces.md §3), not the request's. */
 void visitor_send_joined(client_t *c, mirror *m) {
-  client_send_json(c, json_pack("{s:s,s:s,s:s,s:b,s:o}", "type", "joined", "role", "visitor", "id",
-                                c->id, "moderator", c->moderator, "room",
-                                room_snapshot(m->base.r, c->moderator)));
+  signal_send_joined(c, m->base.r, "visitor");
   media_offer(m->n, c, m->base.r);
 }
 

@@ -177,6 +177,7 @@ async function goOnStage() {
 
 function onJoined(m) {
   if (!m.resumed) room.reset(m.room);
+  else if (m.hands) room.applyHands(m.hands, m.hands_seq);
   room.myHand = false;
   $('join-screen').hidden = true;
   $('room').hidden = false;

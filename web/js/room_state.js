@@ -71,6 +71,12 @@ export class RoomState {
     return 'applied';
   }
 
+  // The queue as a resumed join gives it to moderators.
+  applyHands(hands, hseq) {
+    this.hands = hands.map((h) => ({ ...h }));
+    this.hseq = Number.isInteger(hseq) ? hseq : 0;
+  }
+
   // A hand message: the moderators' queue (in the order hands went up), and one's own.
   applyHand(msg, me) {
     const h = msg.hand;

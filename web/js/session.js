@@ -62,6 +62,13 @@ export class Session extends EventTarget {
     return m;
   }
 
+  // The join on the node a ticket is for; once in the room, it resumes from what we have.
+  ticketJoin(ticket) {
+    const m = { type: 'join', room: this.opts.room, name: this.opts.name, ticket };
+    if (this.joinedOnce) m.since = this.seq();
+    return m;
+  }
+
   connect(url, joinMsg) {
     this.drop();
     const ws = new WebSocket(url);
@@ -166,15 +173,13 @@ export class Session extends EventTarget {
         this.emit('joined', m);
         break;
       case 'redirect': // the room's stage is full, or we asked to watch: the visitor node
-        this.connect(m.url, { type: 'join', room: this.opts.room, name: this.opts.name,
-          ticket: m.ticket });
+        this.connect(m.url, this.ticketJoin(m.ticket));
         break;
       case 'promoted':
       case 'demoted':
         this.emit('moving', { to: m.type === 'promoted' ? 'participant' : 'visitor' });
         this.role = m.type === 'promoted' ? 'participant' : 'visitor';
-        this.connect(m.url, { type: 'join', room: this.opts.room, name: this.opts.name,
-          ticket: m.ticket });
+        this.connect(m.url, this.ticketJoin(m.ticket));
         break;
       case 'publish_answer':
       case 'subscribe_offer':
