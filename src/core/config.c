@@ -32,7 +32,7 @@ const cfg_entry cfg_table[] = {
     {"max_participants", I(max_participants), "30", 0, 100000, CFG_BOTH, NULL,
      "main participants of a room before new joiners become visitors (live per room)"},
     {"visitors", B(visitors), "true", 0, 0, CFG_BOTH, NULL,
-     "send joiners beyond max_participants to visitor nodes to watch; false: they are "
+     "send joiners beyond the participant threshold to visitor nodes to watch; false: they are "
      "refused with room_full"},
     {"auto_promote", B(auto_promote), "false", 0, 0, CFG_BOTH, NULL,
      "approve every raised visitor hand at once"},
@@ -226,6 +226,11 @@ int config_set_tenant(amphi_config *c, const char *name, const char *key, const 
     snprintf(err, errlen, "tenant.%.64s: a tenant name is [a-z0-9_-]{1,64}", name);
     return -1;
   }
+  char key_[64]; /* flags spell keys with '-' */
+  size_t kl = 0;
+  for (; key[kl] && kl < sizeof key_ - 1; kl++) key_[kl] = key[kl] == '-' ? '_' : key[kl];
+  key_[kl] = '\0';
+  key = key_;
   size_t k = 0;
   while (k < ARRAY_LEN(tenant_fields) && strcmp(tenant_fields[k].key, key) != 0) k++;
   const cfg_entry *e = k < ARRAY_LEN(tenant_fields) ? find(key, strlen(key)) : NULL;
@@ -584,7 +589,10 @@ void config_print_help(int where, void *file) {
   }
   fprintf(f, "  %-22s %s:", where == CFG_RUN ? "--tenant name:k=v,..." : "[tenant.<name>]",
           "one tenant's own values of these keys, the others taken from above");
-  for (size_t i = 0; i < cfg_tenant_keys_len; i++)
-    fprintf(f, "%s %s", i ? "," : "", cfg_tenant_keys[i]);
+  for (size_t i = 0; i < cfg_tenant_keys_len; i++) {
+    fprintf(f, "%s ", i ? "," : "");
+    for (const char *k = cfg_tenant_keys[i]; *k; k++)
+      fputc(where == CFG_RUN && *k == '_' ? '-' : *k, f);
+  }
   fprintf(f, "%s\n", where == CFG_RUN ? " (repeatable; values without commas)" : "");
 }
