@@ -30,7 +30,9 @@ mroom *main_room_put(node_t *n, const room_name *rn, bool *created) {
   /* An empty room waits for its people again; one in use goes on as it is. */
   if (room_empty(m, main_visitors_total(m))) {
     m->life.ahead_since_ms = now_ms();
-    m->base.empty_since_ms = 0;
+    /* Every join (main_admit.c) clears empty_since_ms: set here, it tells the sweep
+     * whether anyone came since, even one who left again between two sweeps. */
+    m->base.empty_since_ms = m->life.ahead_since_ms;
   }
   return m;
 }
@@ -39,7 +41,7 @@ bool main_room_idle(node_t *n, mroom *m, long visitors, uint64_t now) {
   load_timeouts(n, m);
   bool empty = room_empty(m, visitors);
   if (m->life.ahead_since_ms) {
-    if (empty) return now - m->life.ahead_since_ms > m->life.unused_ms;
+    if (empty && m->base.empty_since_ms) return now - m->life.ahead_since_ms > m->life.unused_ms;
     m->life.ahead_since_ms = 0; /* someone came: from now on it ends like any room */
   }
   return rooms_idle(&m->base, empty, now, m->life.empty_ms);
