@@ -228,7 +228,7 @@ int config_set_tenant(amphi_config *c, const char *name, const char *key, const 
   }
   char key_[64]; /* flags spell keys with '-' */
   size_t kl = 0;
-  for (; key[kl] && kl < sizeof key_ - 1; kl++) key_[kl] = key[kl] == '-' ? '_' : key[kl];
+  for (; key[kl] && kl < sizeof key_ - 1; kl++) key_[kl] = (char)(key[kl] == '-' ? '_' : key[kl]);
   key_[kl] = '\0';
   key = key_;
   size_t k = 0;
