@@ -1,10 +1,10 @@
 /* libFuzzer harness of the configuration parsers (src/core/config.c): config files (INI
- * through inih, [tenant.<name>] sections included) and `amphi run` flags (--tenant too). The same input is read both ways: as the text of a
- * config file, then split on NUL and newline bytes into an argv. Besides crashes, leaks and
- * UB it checks what the rest of amphi relies on: every setting stays within its table bounds
- * and choices, strings stay terminated inside their fields, every tenant has a valid name and
- * its settings (its own over the top level's) within the same bounds, and every failure comes
- * with a one-line error.
+ * through inih, [tenant.<name>] sections included) and `amphi run` flags (--tenant too). The same
+ * input is read both ways: as the text of a config file, then split on NUL and newline bytes into
+ * an argv. Besides crashes, leaks and UB it checks what the rest of amphi relies on: every setting
+ * stays within its table bounds and choices, strings stay terminated inside their fields, every
+ * tenant has a valid name and its settings (its own over the top level's) within the same bounds,
+ * and every failure comes with a one-line error.
  *
  *   clang -std=c11 -D_GNU_SOURCE -DAMPHI_WEB_DIR='"/tmp"' -g \
  *     -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_config.c src/core/config.c \
@@ -62,7 +62,8 @@ static void check_tenants(const amphi_config *c) {
   CHECK(c->n_tenants <= CFG_TENANTS_MAX && c->n_tenants <= c->cap_tenants);
   for (size_t i = 0; i < c->n_tenants; i++) {
     const char *n = c->tenants[i].name;
-    CHECK(n[0] && strlen(n) <= 64 && strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(n));
+    CHECK(n[0] && strlen(n) <= 64 &&
+          strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(n));
     CHECK(config_tenant_find(c, n) == &c->tenants[i]); /* each name once */
     check_tenant(c, n);
   }

@@ -52,8 +52,9 @@ static bool cf_same_tenants(const amphi_config *a, const amphi_config *b) {
     if (!y || x->set != y->set) return false;
     for (size_t k = 0; k < cfg_tenant_keys_len; k++) {
       char vx[CFG_STR_MAX + 8], vy[CFG_STR_MAX + 8];
-      if ((x->set & (1u << k)) && (config_tenant_value(x, k, vx, sizeof vx) != 0 ||
-                                   config_tenant_value(y, k, vy, sizeof vy) != 0 || strcmp(vx, vy) != 0))
+      if ((x->set & (1u << k)) &&
+          (config_tenant_value(x, k, vx, sizeof vx) != 0 ||
+           config_tenant_value(y, k, vy, sizeof vy) != 0 || strcmp(vx, vy) != 0))
         return false;
     }
   }
@@ -129,10 +130,11 @@ static int cf_load_tenants(const cf_setup *s, amphi_config *c, char *why, size_t
 /* The tenants' sections, last in main.conf (a key after a section header belongs to it). */
 static void cf_write_tenants(FILE *f, const amphi_config *c) {
   fprintf(f, "\n");
-  cf_comment(f, "Tenants: a [tenant.<name>] section gives the rooms <name>/<room> their own "
-                "values of these keys; a key left out takes the value above. Keys: jwt_secret, "
-                "jwt_issuer, jwt_audience, max_participants, visitors, auto_promote, "
-                "allow_anonymous, room_empty_timeout_s, room_unused_timeout_s. For example:");
+  cf_comment(f,
+             "Tenants: a [tenant.<name>] section gives the rooms <name>/<room> their own "
+             "values of these keys; a key left out takes the value above. Keys: jwt_secret, "
+             "jwt_issuer, jwt_audience, max_participants, visitors, auto_promote, "
+             "allow_anonymous, room_empty_timeout_s, room_unused_timeout_s. For example:");
   fprintf(f, "#[tenant.acme]\n#jwt_secret = <acme's HS256 key>\n#max_participants = 50\n");
   for (size_t i = 0; i < c->n_tenants; i++) {
     const cfg_tenant *t = &c->tenants[i];
@@ -143,7 +145,8 @@ static void cf_write_tenants(FILE *f, const amphi_config *c) {
       const cfg_entry *e = cf_entry(cfg_tenant_keys[k]);
       cf_comment(f, !strcmp(cfg_tenant_keys[k], "jwt_secret")
                         ? "HS256 key of this tenant's client tokens, instead of the one above"
-                        : e ? e->help : "");
+                    : e ? e->help
+                        : "");
       fprintf(f, "%s = %s\n", cfg_tenant_keys[k], v);
     }
   }
@@ -200,10 +203,15 @@ char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
   if (n->role == PLAN_MAIN) {
     /* The main node is where operators tune rooms and client tokens: show them those
      * keys too, ready to uncomment, with the table's help and defaults. */
-    static const char *const optional[] = {
-        "web_root",     "visitors",        "auto_promote",         "jwt_secret",
-        "jwt_issuer",   "jwt_audience",    "allow_anonymous",      "room_empty_timeout_s",
-        "room_unused_timeout_s"};
+    static const char *const optional[] = {"web_root",
+                                           "visitors",
+                                           "auto_promote",
+                                           "jwt_secret",
+                                           "jwt_issuer",
+                                           "jwt_audience",
+                                           "allow_anonymous",
+                                           "room_empty_timeout_s",
+                                           "room_unused_timeout_s"};
     fprintf(f, "\n# Optional, with their defaults (uncomment to change):\n");
     for (size_t i = 0; i < ARRAY_LEN(optional); i++) {
       const cfg_entry *e = cf_entry(optional[i]);

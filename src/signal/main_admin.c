@@ -132,8 +132,9 @@ int main_admin_http(node_t *n, const ws_http_req *req, ws_http_res *res) {
     if (!m->ended_ms) main_end_room(n, m);
     json_res(res, 200, json_pack("{s:s,s:b}", "name", m->base.r->display, "ended", 1));
   } else {
-    json_res(res, 405,
-             json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message", "GET, PUT, PATCH or DELETE"));
+    json_res(
+        res, 405,
+        json_pack("{s:s,s:s}", "error", E_BAD_REQUEST, "message", "GET, PUT, PATCH or DELETE"));
   }
   return 1;
 }

@@ -92,7 +92,10 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
   bool visitor = !promoted && (msg->u.join.visitor || claims.visitor ||
                                (long)m->base.r->n_parts >= m->base.r->max_participants);
   if (visitor && !tn.visitors) {
-    client_send_error(c, msg->id, E_ROOM_FULL, "this room is full and its tenant has no audience");
+    client_send_error(c, msg->id, E_ROOM_FULL, "%s (this tenant's rooms have no visitors)",
+                      (long)m->base.r->n_parts >= m->base.r->max_participants
+                          ? "this room is full"
+                          : "nobody may join to watch");
     return;
   }
   if (visitor) {

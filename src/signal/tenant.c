@@ -32,9 +32,9 @@ int tenant_max_participants(const amphi_config *c, const char *tenant) {
   return t ? t->max_participants : c->max_participants;
 }
 
-int tenant_check_join(const cfg_tenant *t, const room_name *rn, const char *token,
-                      bool has_ticket, int64_t now, token_claims *claims, bool *has_token,
-                      char *why, size_t whylen) {
+int tenant_check_join(const cfg_tenant *t, const room_name *rn, const char *token, bool has_ticket,
+                      int64_t now, token_claims *claims, bool *has_token, char *why,
+                      size_t whylen) {
   memset(claims, 0, sizeof *claims);
   *has_token = false;
   if (!t->jwt_secret[0]) return 0; /* no key: nobody is asked for a token */

@@ -30,8 +30,7 @@ int tenant_max_participants(const amphi_config *c, const char *tenant);
  * ticket is let in only when t allows anonymous guests; without a key tokens are ignored.
  * 0 with *claims filled and *has_token set when a token was accepted; -1 with a one-line
  * reason for the joiner in why (the caller answers `unauthorized`). */
-int tenant_check_join(const cfg_tenant *t, const room_name *rn, const char *token,
-                      bool has_ticket, int64_t now, token_claims *claims, bool *has_token,
-                      char *why, size_t whylen);
+int tenant_check_join(const cfg_tenant *t, const room_name *rn, const char *token, bool has_ticket,
+                      int64_t now, token_claims *claims, bool *has_token, char *why, size_t whylen);
 
 #endif

@@ -53,21 +53,22 @@ static int admit(const amphi_config *c, const char *tenant, const char *room, co
 
 static void test_keys(void **state) {
   (void)state;
-  amphi_config c = conf("jwt_secret = all\n"
-                        "[tenant.acme]\njwt_secret = acme\njwt_audience = app\n"
-                        "[tenant.guest]\nallow_anonymous = true\n"
-                        "[tenant.free]\njwt_secret =\n");
+  amphi_config c = conf(
+      "jwt_secret = all\n"
+      "[tenant.acme]\njwt_secret = acme\njwt_audience = app\n"
+      "[tenant.guest]\nallow_anonymous = true\n"
+      "[tenant.free]\njwt_secret =\n");
   bool has;
   token_claims cl;
   /* acme: its own key and audience; the every-tenant key is not acme's */
-  assert_int_equal(admit(&c, "acme", "r", token("acme", "acme", "r", ",\"aud\":\"app\""), false,
-                         &has, &cl), 0);
+  assert_int_equal(
+      admit(&c, "acme", "r", token("acme", "acme", "r", ",\"aud\":\"app\""), false, &has, &cl), 0);
   assert_true(has);
   assert_int_equal(admit(&c, "acme", "r", token("acme", "acme", "r", ""), false, &has, &cl), -1);
-  assert_int_equal(admit(&c, "acme", "r", token("all", "acme", "r", ",\"aud\":\"app\""), false,
-                         &has, &cl), -1);
-  assert_int_equal(admit(&c, "acme", "r", token("acme", "beta", "r", ",\"aud\":\"app\""), false,
-                         &has, &cl), -1);
+  assert_int_equal(
+      admit(&c, "acme", "r", token("all", "acme", "r", ",\"aud\":\"app\""), false, &has, &cl), -1);
+  assert_int_equal(
+      admit(&c, "acme", "r", token("acme", "beta", "r", ",\"aud\":\"app\""), false, &has, &cl), -1);
   assert_int_equal(admit(&c, "acme", "r", NULL, false, &has, &cl), -1);
   assert_int_equal(admit(&c, "acme", "r", NULL, true, &has, &cl), 0); /* a promotion ticket */
   assert_false(has);
@@ -91,9 +92,10 @@ static void test_keys(void **state) {
 
 static void test_getters(void **state) {
   (void)state;
-  amphi_config c = conf("max_participants = 7\nauto_promote = true\n"
-                        "[tenant.acme]\nmax_participants = 2\nauto_promote = false\n"
-                        "[tenant.beta]\nvisitors = false\n");
+  amphi_config c = conf(
+      "max_participants = 7\nauto_promote = true\n"
+      "[tenant.acme]\nmax_participants = 2\nauto_promote = false\n"
+      "[tenant.beta]\nvisitors = false\n");
   assert_int_equal(tenant_max_participants(&c, "acme"), 2);
   assert_int_equal(tenant_max_participants(&c, "beta"), 7);
   assert_int_equal(tenant_max_participants(&c, "default"), 7);
