@@ -193,10 +193,31 @@ static bool tenant_name_ok(const char *s) {
   return true;
 }
 
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const cfg_tenant *)a)->name, ((const cfg_tenant *)b)->name);
+}
+
+/* Every join asks for its tenant: with thousands of tenants a binary search, not a scan.
+ * While a file is being read, the ones named since the last sort are scanned. */
 const cfg_tenant *config_tenant_find(const amphi_config *c, const char *name) {
-  for (size_t i = 0; i < c->n_tenants; i++)
+  size_t lo = 0, hi = c->n_sorted;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int cmp = strcmp(name, c->tenants[mid].name);
+    if (cmp == 0) return &c->tenants[mid];
+    if (cmp < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  for (size_t i = c->n_sorted; i < c->n_tenants; i++)
     if (!strcmp(c->tenants[i].name, name)) return &c->tenants[i];
   return NULL;
+}
+
+static void sort_tenants(amphi_config *c) {
+  if (c->n_tenants > 1) qsort(c->tenants, c->n_tenants, sizeof *c->tenants, by_name);
+  c->n_sorted = c->n_tenants;
 }
 
 static cfg_tenant *tenant_get(amphi_config *c, const char *name) {
@@ -332,7 +353,7 @@ void config_free(amphi_config *c) {
   if (!c) return;
   free(c->tenants);
   c->tenants = NULL;
-  c->n_tenants = c->cap_tenants = 0;
+  c->n_tenants = c->cap_tenants = c->n_sorted = 0;
 }
 
 void config_defaults(amphi_config *c) {
@@ -354,7 +375,7 @@ int config_set(amphi_config *c, const char *key, const char *value, int where, c
   return set_entry(c, e, value, err, errlen);
 }
 
-int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
+static int parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
                       size_t errlen) {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -411,6 +432,13 @@ int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *e
     }
   }
   return 0;
+}
+
+int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
+                      size_t errlen) {
+  int rc = parse_args(c, argc, argv, where, err, errlen);
+  sort_tenants(c);
+  return rc;
 }
 
 /* Debian's inih reads lines of at most INI_MAX_LINE bytes and passes no line number to the
@@ -523,11 +551,14 @@ int config_load_file(amphi_config *c, const char *path, char *err, size_t errlen
   }
   int rc = parse_text(c, path, buf, n, err, errlen);
   free(buf);
+  sort_tenants(c);
   return rc;
 }
 
 int config_load_string(amphi_config *c, const char *text, char *err, size_t errlen) {
-  return parse_text(c, "<config>", text, strlen(text), err, errlen);
+  int rc = parse_text(c, "<config>", text, strlen(text), err, errlen);
+  sort_tenants(c);
+  return rc;
 }
 
 static int id_ok(const char *s) {

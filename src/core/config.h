@@ -76,10 +76,11 @@ typedef struct amphi_config {
   int test_drop_events;     /* visitor nodes drop every k-th room event from the bus */
   int test_consent_ms;      /* bridges expire endpoints after this without consent */
   int test_drop_rtp;        /* bridges drop this % of first transmissions to receivers */
-  /* tenants, in the order first named. The array belongs to the config that parsed them
+  /* tenants: after a whole file or argv is parsed, sorted by name (the first n_sorted are;
+   * lookups are a binary search). The array belongs to the config that parsed them
    * (config_free releases it); a struct copy shares it read-only and must not outlive it. */
   cfg_tenant *tenants;
-  size_t n_tenants, cap_tenants;
+  size_t n_tenants, cap_tenants, n_sorted;
 } amphi_config;
 
 /* Where a key may be set. */

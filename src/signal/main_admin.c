@@ -23,6 +23,7 @@ static json_t *room_state(mroom *m) {
   json_object_set_new(s, "visitor_nodes", nodes);
   json_object_set_new(s, "tenant", json_string(m->base.r->name.tenant));
   json_object_set_new(s, "ended", json_boolean(m->ended_ms != 0));
+  json_object_set_new(s, "ahead", json_boolean(m->life.ahead_since_ms != 0));
   return s;
 }
 

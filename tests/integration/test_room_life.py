@@ -45,7 +45,7 @@ def test_put_makes_a_room_ahead(amphi):
     status, doc = http_json("PUT", url, body={"max_participants": 1}, headers=AUTH)
     assert status == 201, (status, doc)
     assert doc["name"] == "acme/gala" and doc["max_participants"] == 1 and doc["tenant"] == "acme"
-    assert doc["participants"] == [] and doc["visitor_count"] == 0
+    assert doc["participants"] == [] and doc["visitor_count"] == 0 and doc["ahead"] is True
     # again: it is there (200), settings applied; an empty body keeps them
     status, doc = http_json("PUT", url, body={"max_participants": 2}, headers=AUTH)
     assert status == 200 and doc["max_participants"] == 2, (status, doc)
@@ -69,6 +69,9 @@ def test_put_makes_a_room_ahead(amphi):
                                                           "visitor"]
         assert a.joined["room"]["max_participants"] == 2
         assert a.joined["moderator"] is True  # no token key: the first one moderates
+        await asyncio.sleep(0.3)  # a sweep or more
+        status, doc = get_room(srv, "acme/gala")
+        assert status == 200 and doc["ahead"] is False, doc
 
     run_with_clients(body)
 

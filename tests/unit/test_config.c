@@ -633,6 +633,29 @@ static void test_tenant_sections(void **state) {
   config_free(&c); /* twice is harmless */
   assert_null(c.tenants);
 
+  /* many tenants, named in any order and some twice: each found, with its own value */
+  enum { MANY = 500 };
+  char *text = malloc(MANY * 80);
+  assert_non_null(text);
+  size_t used = 0;
+  for (int i = 0; i < MANY; i++)
+    used += (size_t)sprintf(text + used, "[tenant.t%d]\nmax_participants = %d\n",
+                            (i * 7919) % MANY, (i * 7919) % MANY);
+  sprintf(text + used, "[tenant.t3]\nvisitors = false\n");
+  rc = load(&c, text, err, sizeof err);
+  free(text);
+  assert_int_equal(rc, 0);
+  assert_int_equal((int)c.n_tenants, MANY);
+  for (int i = 0; i < MANY; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "t%d", i);
+    config_tenant(&c, name, &t);
+    assert_int_equal(t.max_participants, i);
+    assert_true(t.visitors == (i != 3));
+  }
+  assert_null(config_tenant_find(&c, "t500"));
+  config_free(&c);
+
   /* errors name the line, the tenant and the key */
   static const struct {
     const char *text, *want;
