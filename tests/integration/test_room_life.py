@@ -197,3 +197,22 @@ def test_ended_room_can_be_made_again_with_put(amphi):
         assert b.joined["room"]["participants"][0]["name"] == "B"
 
     run_with_clients(body)
+
+
+def test_room_timeouts_per_tenant(amphi):
+    """A tenant's own room_empty_timeout_s: its rooms end after it, others keep the default."""
+    srv = amphi("--admin-token", TOKEN, "--tenant", "quick:room_empty_timeout_s=1",
+                visitor_nodes=1)
+
+    async def body(clients):
+        for room in ("quick/x", "slow/x"):
+            c = await clients.join(srv, room, "A")
+            await c.close()
+        left = time.monotonic()
+        ended = await wait_until(lambda: get_room(srv, "quick/x")[0] == 404, 4,
+                                 "quick's room never ended")
+        assert ended - left < 3, ended - left
+        await asyncio.sleep(1)
+        assert get_room(srv, "slow/x")[0] == 200  # the default: 60 s
+
+    run_with_clients(body)
