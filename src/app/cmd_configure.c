@@ -53,6 +53,12 @@ static void cf_usage(FILE *f) {
           "  --media-port U         UDP port of bridge 1; bridge j uses U+j-1 [10000]\n"
           "  --max-participants N   main participants of a room before joiners become "
           "visitors [30]\n"
+          "  --tenant NAME[:KEY=VALUE,...]\n"
+          "                         a tenant's own settings, written to main.conf as\n"
+          "                         [tenant.NAME]; repeatable; keys: jwt_secret, jwt_issuer,\n"
+          "                         jwt_audience, max_participants, visitors, auto_promote,\n"
+          "                         allow_anonymous, room_empty_timeout_s,\n"
+          "                         room_unused_timeout_s (values without commas)\n"
           "  --help                 this text\n",
           CF_MAX_VISITORS, CF_MAX_BRIDGES);
 }
@@ -199,11 +205,24 @@ static const char *const cf_flags[F_COUNT] = {
 static int cf_parse(cf_setup *p, int argc, char **argv) {
   /* Last one wins, as with most tools; checked after the loop, where defaults are known. */
   const char *val[F_COUNT] = {NULL};
+  config_defaults(&p->tenants);
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       cf_usage(stdout);
       return -1;
+    }
+    if (cf_flag(argc, argv, &i, "--tenant", &v)) { /* repeatable: each adds to the tenants */
+      char err[512];
+      if (!v) {
+        fprintf(stderr, "amphi configure: --tenant needs a value (NAME[:KEY=VALUE,...])\n");
+        return 2;
+      }
+      if (config_tenant_spec(&p->tenants, v, err, sizeof err) != 0) {
+        fprintf(stderr, "amphi configure: --tenant: %s\n", err);
+        return 2;
+      }
+      continue;
     }
     int f = 0;
     while (f < F_COUNT && !cf_flag(argc, argv, &i, cf_flags[f], &v)) f++;
@@ -395,11 +414,31 @@ static void cf_summary(const cf_setup *p) {
       CF_INSTALL_DIR, d, CF_INSTALL_DIR, CF_INSTALL_DIR, CF_INSTALL_DIR, CF_INSTALL_DIR);
 }
 
-/* The command line as typed, for the headers (no flag carries a secret), and the time. */
+/* The command line as typed, for the headers, and the time. Only --tenant can carry a
+ * secret (jwt_secret=...): its value is shown as "***", since units and the nginx snippet
+ * are world-readable. */
 static void cf_stamp(cf_setup *p, int argc, char **argv) {
   size_t used = (size_t)snprintf(p->cmdline, sizeof p->cmdline, "amphi configure");
-  for (int i = 0; i < argc && used < sizeof p->cmdline; i++)
-    used += (size_t)snprintf(p->cmdline + used, sizeof p->cmdline - used, " %s", argv[i]);
+  for (int i = 0; i < argc && used < sizeof p->cmdline; i++) {
+    bool spec = (i > 0 && !strcmp(argv[i - 1], "--tenant")) || !strncmp(argv[i], "--tenant=", 9);
+    used += (size_t)snprintf(p->cmdline + used, sizeof p->cmdline - used, " ");
+    for (const char *a = argv[i]; *a && used + 1 < sizeof p->cmdline;) {
+      const char *piece = a;
+      size_t len = strcspn(a, ",:"); /* a key=value, with the ',' or ':' after it */
+      if (a[len]) len++;
+      if (spec && !strncmp(a, "jwt_secret=", 11)) {
+        piece = "jwt_secret=***";
+        len = strcspn(a, ",");
+        a += len;
+        len = strlen(piece);
+      } else
+        a += len;
+      if (len > sizeof p->cmdline - used - 1) len = sizeof p->cmdline - used - 1;
+      memcpy(p->cmdline + used, piece, len);
+      used += len;
+      p->cmdline[used] = '\0';
+    }
+  }
   /* It goes into comment lines: a newline in --out must not start a line of config. */
   for (char *c = p->cmdline; *c; c++)
     if ((unsigned char)*c < ' ' || *c == 0x7f) *c = '?';
@@ -412,6 +451,7 @@ int cmd_configure(int argc, char **argv) {
   cf_setup p;
   memset(&p, 0, sizeof p);
   int rc = cf_parse(&p, argc, argv);
+  if (rc) config_free(&p.tenants);
   if (rc == -1) return 0;
   if (rc) return rc;
   cf_stamp(&p, argc, argv);
@@ -420,5 +460,6 @@ int cmd_configure(int argc, char **argv) {
   if (!rc) cf_summary(&p);
   free(p.passwords);
   plan_destroy(p.plan);
+  config_free(&p.tenants);
   return rc;
 }

@@ -26,6 +26,7 @@ int cmd_run(int argc, char **argv) {
   if (config_parse_args(&base, argc, argv, CFG_RUN, err, sizeof err) != 0 ||
       config_validate(&base, CFG_RUN, err, sizeof err) != 0) {
     fprintf(stderr, "amphi run: %s\n", err);
+    config_free(&base);
     return 2;
   }
   /* The same plan as `amphi configure`'s, so nodes have the same ids either way. */
@@ -39,6 +40,7 @@ int cmd_run(int argc, char **argv) {
   int rc = plan_create(&po, &plan, err, sizeof err);
   if (rc) {
     fprintf(stderr, "amphi run: %s\n", err);
+    config_free(&base);
     return rc == -ENOMEM ? 1 : 2;
   }
   amphi_config *cfgs = NULL;
@@ -50,7 +52,7 @@ int cmd_run(int argc, char **argv) {
   if (!(cfgs = calloc((size_t)plan->count, sizeof *cfgs))) goto out;
   for (int i = 0; i < plan->count; i++) {
     const plan_node *n = &plan->nodes[i];
-    cfgs[i] = base;
+    cfgs[i] = base; /* the nodes share base's tenants, read-only, and stop before it goes */
     str_copy(cfgs[i].role, plan_role_name(n->role), sizeof cfgs[i].role);
     str_copy(cfgs[i].node_id, n->id, sizeof cfgs[i].node_id);
     cfgs[i].port = n->port;
@@ -71,5 +73,6 @@ out:
   bus_hub_destroy(hub);
   free(cfgs);
   plan_destroy(plan);
+  config_free(&base);
   return rc;
 }

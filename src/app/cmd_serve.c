@@ -34,6 +34,7 @@ int cmd_serve(int argc, char **argv) {
   if (config_load_file(&c, file, err, sizeof err) != 0 ||
       config_validate(&c, CFG_SERVE, err, sizeof err) != 0) {
     fprintf(stderr, "amphi serve: %s\n", err);
+    config_free(&c);
     return 2;
   }
   if (!c.node_id[0]) {
@@ -43,9 +44,14 @@ int cmd_serve(int argc, char **argv) {
       snprintf(c.node_id, sizeof c.node_id, "%s-%d", c.role, c.port);
   }
   int rc = app_init(c.log_level);
-  if (rc) return rc;
+  if (rc) {
+    config_free(&c);
+    return rc;
+  }
   char banner[256];
   snprintf(banner, sizeof banner, "amphi %s node %s serving on %s:%d\n", c.role, c.node_id,
            c.listen, c.port);
-  return nodes_run(&c, 1, NULL, banner);
+  rc = nodes_run(&c, 1, NULL, banner);
+  config_free(&c);
+  return rc;
 }

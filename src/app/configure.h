@@ -44,6 +44,7 @@ typedef struct cf_setup {
   cf_password *passwords; /* NATS passwords, one per plan node, in its order */
   char cluster_secret[SECRET_HEX];
   char admin_token[SECRET_HEX];
+  amphi_config tenants; /* only its tenants (--tenant): written into main.conf */
   char cmdline[1024]; /* echoed in the headers so the operator can see how to regenerate */
   char stamp[32];
 } cf_setup;

@@ -45,7 +45,24 @@ static const cfg_entry *cf_entry(const char *key) {
 
 /* Whether two configs hold the same settings, key by key through the table: comparing the
  * structs' bytes would also compare padding and whatever follows each string's NUL. */
+static bool cf_same_tenants(const amphi_config *a, const amphi_config *b) {
+  if (a->n_tenants != b->n_tenants) return false;
+  for (size_t i = 0; i < a->n_tenants; i++) {
+    const cfg_tenant *x = &a->tenants[i], *y = config_tenant_find(b, x->name);
+    if (!y || x->set != y->set) return false;
+    for (size_t k = 0; k < cfg_tenant_keys_len; k++) {
+      char vx[CFG_STR_MAX + 8], vy[CFG_STR_MAX + 8];
+      if ((x->set & (1u << k)) &&
+          (config_tenant_value(x, k, vx, sizeof vx) != 0 ||
+           config_tenant_value(y, k, vy, sizeof vy) != 0 || strcmp(vx, vy) != 0))
+        return false;
+    }
+  }
+  return true;
+}
+
 static bool cf_same(const amphi_config *a, const amphi_config *b) {
+  if (!cf_same_tenants(a, b)) return false;
   for (size_t i = 0; i < cfg_table_len; i++) {
     const cfg_entry *e = &cfg_table[i];
     const char *x = (const char *)a + e->offset, *y = (const char *)b + e->offset;
@@ -95,6 +112,46 @@ static int cf_kv_has(const cf_kvlist *l, const char *key) {
   return 0;
 }
 
+/* The --tenant settings into the main node's config c, through the same checks as serve's. */
+static int cf_load_tenants(const cf_setup *s, amphi_config *c, char *why, size_t whylen) {
+  for (size_t i = 0; i < s->tenants.n_tenants; i++) {
+    const cfg_tenant *t = &s->tenants.tenants[i]; /* one without keys is like any tenant */
+    for (size_t k = 0; k < cfg_tenant_keys_len; k++) {
+      char v[CFG_STR_MAX + 8];
+      if (!(t->set & (1u << k))) continue;
+      if (config_tenant_value(t, k, v, sizeof v) != 0 ||
+          config_set_tenant(c, t->name, cfg_tenant_keys[k], v, why, whylen) != 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* The tenants' sections, last in main.conf (a key after a section header belongs to it). */
+static void cf_write_tenants(FILE *f, const amphi_config *c) {
+  fprintf(f, "\n");
+  cf_comment(f,
+             "Tenants: a [tenant.<name>] section gives the rooms <name>/<room> their own "
+             "values of these keys; a key left out takes the value above. Keys: jwt_secret, "
+             "jwt_issuer, jwt_audience, max_participants, visitors, auto_promote, "
+             "allow_anonymous, room_empty_timeout_s, room_unused_timeout_s. For example:");
+  fprintf(f, "#[tenant.acme]\n#jwt_secret = <acme's HS256 key>\n#max_participants = 50\n");
+  for (size_t i = 0; i < c->n_tenants; i++) {
+    const cfg_tenant *t = &c->tenants[i];
+    fprintf(f, "\n[tenant.%s]\n", t->name);
+    for (size_t k = 0; k < cfg_tenant_keys_len; k++) {
+      char v[CFG_STR_MAX + 8];
+      if (!(t->set & (1u << k)) || config_tenant_value(t, k, v, sizeof v) != 0) continue;
+      const cfg_entry *e = cf_entry(cfg_tenant_keys[k]);
+      cf_comment(f, !strcmp(cfg_tenant_keys[k], "jwt_secret")
+                        ? "HS256 key of this tenant's client tokens, instead of the one above"
+                    : e ? e->help
+                        : "");
+      fprintf(f, "%s = %s\n", cfg_tenant_keys[k], v);
+    }
+  }
+}
+
 /* One node's config file as text, after loading every key through the same table and
  * cross-key checks `amphi serve` applies: a file this writes is one serve accepts. */
 char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
@@ -113,8 +170,14 @@ char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
       snprintf(err, errlen, "%s: %s", n->id, why);
       return NULL;
     }
+  if (n->role == PLAN_MAIN && cf_load_tenants(s, &c, why, sizeof why) != 0) {
+    snprintf(err, errlen, "%s: %s", n->id, why);
+    config_free(&c);
+    return NULL;
+  }
   if (config_validate(&c, CFG_SERVE, why, sizeof why)) {
     snprintf(err, errlen, "%s: %s", n->id, why);
+    config_free(&c);
     return NULL;
   }
   char what[96];
@@ -122,6 +185,7 @@ char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
   cf_text t;
   if (cf_text_begin(&t, s, what)) {
     snprintf(err, errlen, "out of memory");
+    config_free(&c);
     return NULL;
   }
   FILE *f = t.f;
@@ -139,8 +203,15 @@ char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
   if (n->role == PLAN_MAIN) {
     /* The main node is where operators tune rooms and client tokens: show them those
      * keys too, ready to uncomment, with the table's help and defaults. */
-    static const char *const optional[] = {"web_root",   "auto_promote", "jwt_secret",
-                                           "jwt_issuer", "jwt_audience", "allow_anonymous"};
+    static const char *const optional[] = {"web_root",
+                                           "visitors",
+                                           "auto_promote",
+                                           "jwt_secret",
+                                           "jwt_issuer",
+                                           "jwt_audience",
+                                           "allow_anonymous",
+                                           "room_empty_timeout_s",
+                                           "room_unused_timeout_s"};
     fprintf(f, "\n# Optional, with their defaults (uncomment to change):\n");
     for (size_t i = 0; i < ARRAY_LEN(optional); i++) {
       const cfg_entry *e = cf_entry(optional[i]);
@@ -148,17 +219,22 @@ char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen) {
       cf_comment(f, e->help);
       fprintf(f, "#%s =%s%s\n", e->key, e->def[0] ? " " : "", e->def);
     }
+    cf_write_tenants(f, &c);
   }
   char *text = cf_text_end(&t);
   if (!text) {
     snprintf(err, errlen, "out of memory");
+    config_free(&c);
     return NULL;
   }
   /* Read the text back through inih, as serve will: a line inih would cut or a value it
    * would read differently shows up as a difference from what was checked above. */
   amphi_config back;
   config_defaults(&back);
-  if (config_load_string(&back, text, why, sizeof why) != 0 || !cf_same(&back, &c)) {
+  bool same = config_load_string(&back, text, why, sizeof why) == 0 && cf_same(&back, &c);
+  config_free(&back);
+  config_free(&c);
+  if (!same) {
     snprintf(err, errlen, "%s: reads back differently%s%s", n->id, why[0] ? ": " : "", why);
     free(text);
     return NULL;

@@ -31,8 +31,16 @@ const cfg_entry cfg_table[] = {
      "folder of the web client's static files"},
     {"max_participants", I(max_participants), "30", 0, 100000, CFG_BOTH, NULL,
      "main participants of a room before new joiners become visitors (live per room)"},
+    {"visitors", B(visitors), "true", 0, 0, CFG_BOTH, NULL,
+     "send joiners beyond the participant threshold to visitor nodes to watch; false: they are "
+     "refused with room_full"},
     {"auto_promote", B(auto_promote), "false", 0, 0, CFG_BOTH, NULL,
      "approve every raised visitor hand at once"},
+    {"room_empty_timeout_s", I(room_empty_timeout_s), "60", 1, 604800, CFG_BOTH, NULL,
+     "a room ends this many seconds after its last participant and visitor left"},
+    {"room_unused_timeout_s", I(room_unused_timeout_s), "86400", 1, 2592000, CFG_BOTH, NULL,
+     "a room created ahead (admin PUT) that nobody entered ends this many seconds after its "
+     "last PUT"},
     {"admin_token", S(admin_token), "", 0, 0, CFG_BOTH, NULL,
      "bearer token of the admin API; empty: the admin API is off"},
     {"jwt_secret", S(jwt_secret), "", 0, 0, CFG_BOTH, NULL,
@@ -99,9 +107,10 @@ static int choice_ok(const char *choices, const char *v) {
   return 0;
 }
 
-static int set_entry(amphi_config *c, const cfg_entry *e, const char *value, char *err,
+/* Sets the field of e inside base (an amphi_config, or a cfg_tenant with e's offset moved). */
+static int set_entry(void *base, const cfg_entry *e, const char *value, char *err,
                      size_t errlen) {
-  char *field = (char *)c + e->offset;
+  char *field = (char *)base + e->offset;
   switch (e->type) {
   case CFG_INT: {
     char *end;
@@ -145,6 +154,208 @@ static int set_entry(amphi_config *c, const cfg_entry *e, const char *value, cha
   return -1;
 }
 
+/* ---- tenants ---- */
+
+#define T(field) offsetof(cfg_tenant, field)
+/* Each tenant key is a top-level key too, with the same type, size and bounds. */
+static const struct {
+  const char *key;
+  size_t offset; /* into cfg_tenant */
+} tenant_fields[] = {
+    {"jwt_secret", T(jwt_secret)},
+    {"jwt_issuer", T(jwt_issuer)},
+    {"jwt_audience", T(jwt_audience)},
+    {"max_participants", T(max_participants)},
+    {"visitors", T(visitors)},
+    {"auto_promote", T(auto_promote)},
+    {"allow_anonymous", T(allow_anonymous)},
+    {"room_empty_timeout_s", T(room_empty_timeout_s)},
+    {"room_unused_timeout_s", T(room_unused_timeout_s)},
+};
+const char *const cfg_tenant_keys[] = {
+    "jwt_secret",   "jwt_issuer",      "jwt_audience",         "max_participants",
+    "visitors",     "auto_promote",    "allow_anonymous",      "room_empty_timeout_s",
+    "room_unused_timeout_s"};
+const size_t cfg_tenant_keys_len = ARRAY_LEN(cfg_tenant_keys);
+_Static_assert(ARRAY_LEN(tenant_fields) == ARRAY_LEN(cfg_tenant_keys), "one list of keys");
+_Static_assert(ARRAY_LEN(tenant_fields) <= 8 * sizeof(unsigned), "cfg_tenant.set holds a bit each");
+
+static size_t field_size(const cfg_entry *e) {
+  return e->type == CFG_STRING ? e->size : e->type == CFG_INT ? sizeof(int) : sizeof(bool);
+}
+
+static bool tenant_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 64) return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+      return false;
+  return true;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const cfg_tenant *)a)->name, ((const cfg_tenant *)b)->name);
+}
+
+/* Every join asks for its tenant: with thousands of tenants a binary search, not a scan.
+ * While a file is being read, the ones named since the last sort are scanned. */
+const cfg_tenant *config_tenant_find(const amphi_config *c, const char *name) {
+  size_t lo = 0, hi = c->n_sorted;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int cmp = strcmp(name, c->tenants[mid].name);
+    if (cmp == 0) return &c->tenants[mid];
+    if (cmp < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  for (size_t i = c->n_sorted; i < c->n_tenants; i++)
+    if (!strcmp(c->tenants[i].name, name)) return &c->tenants[i];
+  return NULL;
+}
+
+static void sort_tenants(amphi_config *c) {
+  if (c->n_tenants > 1) qsort(c->tenants, c->n_tenants, sizeof *c->tenants, by_name);
+  c->n_sorted = c->n_tenants;
+}
+
+static cfg_tenant *tenant_get(amphi_config *c, const char *name) {
+  cfg_tenant *t = (cfg_tenant *)config_tenant_find(c, name);
+  if (t || c->n_tenants >= CFG_TENANTS_MAX) return t;
+  if (c->n_tenants == c->cap_tenants) {
+    size_t ncap = c->cap_tenants ? 2 * c->cap_tenants : 4;
+    cfg_tenant *nt = realloc(c->tenants, ncap * sizeof *nt);
+    if (!nt) return NULL;
+    c->tenants = nt;
+    c->cap_tenants = ncap;
+  }
+  t = &c->tenants[c->n_tenants++];
+  memset(t, 0, sizeof *t);
+  str_copy(t->name, name, sizeof t->name);
+  return t;
+}
+
+int config_set_tenant(amphi_config *c, const char *name, const char *key, const char *value,
+                      char *err, size_t errlen) {
+  char lower[65];
+  size_t n = strlen(name);
+  for (size_t i = 0; i < n && i < sizeof lower - 1; i++)
+    lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+  lower[n < sizeof lower - 1 ? n : sizeof lower - 1] = '\0';
+  if (n >= sizeof lower || !tenant_name_ok(lower)) {
+    snprintf(err, errlen, "tenant.%.64s: a tenant name is [a-z0-9_-]{1,64}", name);
+    return -1;
+  }
+  char key_[64]; /* flags spell keys with '-' */
+  size_t kl = 0;
+  for (; key[kl] && kl < sizeof key_ - 1; kl++) key_[kl] = (char)(key[kl] == '-' ? '_' : key[kl]);
+  key_[kl] = '\0';
+  key = key_;
+  size_t k = 0;
+  while (k < ARRAY_LEN(tenant_fields) && strcmp(tenant_fields[k].key, key) != 0) k++;
+  const cfg_entry *e = k < ARRAY_LEN(tenant_fields) ? find(key, strlen(key)) : NULL;
+  if (!e) {
+    snprintf(err, errlen, "tenant.%s: %.64s: not a tenant key (%s", lower, key, cfg_tenant_keys[0]);
+    for (size_t i = 1; i < cfg_tenant_keys_len; i++)
+      snprintf(err + strlen(err), errlen - strlen(err), ", %s", cfg_tenant_keys[i]);
+    snprintf(err + strlen(err), errlen - strlen(err), ")");
+    return -1;
+  }
+  cfg_tenant *t = tenant_get(c, lower);
+  if (!t) {
+    snprintf(err, errlen, "tenant.%s: more than %d tenants, or out of memory", lower,
+             CFG_TENANTS_MAX);
+    return -1;
+  }
+  cfg_entry te = *e;
+  te.offset = tenant_fields[k].offset;
+  char why[256];
+  if (set_entry(t, &te, value, why, sizeof why) != 0) {
+    snprintf(err, errlen, "tenant.%s: %s", lower, why);
+    return -1;
+  }
+  t->set |= 1u << k;
+  return 0;
+}
+
+int config_tenant_spec(amphi_config *c, const char *spec, char *err, size_t errlen) {
+  const char *colon = strchr(spec, ':');
+  size_t nl = colon ? (size_t)(colon - spec) : strlen(spec);
+  char name[80];
+  if (nl >= sizeof name) nl = sizeof name - 1; /* refused as too long below */
+  memcpy(name, spec, nl);
+  name[nl] = '\0';
+  if (!colon) { /* a tenant with only the defaults: the name alone is checked */
+    char lower[80];
+    for (size_t i = 0; i <= nl; i++)
+      lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    if (!tenant_name_ok(lower)) {
+      snprintf(err, errlen, "tenant.%.64s: a tenant name is [a-z0-9_-]{1,64}", name);
+      return -1;
+    }
+    if (!config_tenant_find(c, lower) && !tenant_get(c, lower)) {
+      snprintf(err, errlen, "tenant.%s: too many tenants", lower);
+      return -1;
+    }
+    return 0;
+  }
+  for (const char *p = colon + 1;;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    char key[64], value[CFG_STR_MAX + 1];
+    if (!eq || eq == p || (size_t)(eq - p) >= sizeof key || len - (size_t)(eq - p) - 1 >= sizeof value) {
+      snprintf(err, errlen, "tenant.%.64s: expected key=value, got '%.*s'", name,
+               (int)(len < 64 ? len : 64), p);
+      return -1;
+    }
+    memcpy(key, p, (size_t)(eq - p));
+    key[eq - p] = '\0';
+    memcpy(value, eq + 1, len - (size_t)(eq - p) - 1);
+    value[len - (size_t)(eq - p) - 1] = '\0';
+    if (config_set_tenant(c, name, key, value, err, errlen) != 0) return -1;
+    if (!comma) return 0;
+    p = comma + 1;
+  }
+}
+
+void config_tenant(const amphi_config *c, const char *name, cfg_tenant *out) {
+  memset(out, 0, sizeof *out);
+  str_copy(out->name, name, sizeof out->name);
+  const cfg_tenant *t = config_tenant_find(c, name);
+  for (size_t k = 0; k < ARRAY_LEN(tenant_fields); k++) {
+    const cfg_entry *e = find(tenant_fields[k].key, strlen(tenant_fields[k].key));
+    const char *from = t && (t->set & (1u << k)) ? (const char *)t + tenant_fields[k].offset
+                                                 : (const char *)c + e->offset;
+    memcpy((char *)out + tenant_fields[k].offset, from, field_size(e));
+  }
+  out->set = t ? t->set : 0;
+}
+
+int config_tenant_value(const cfg_tenant *t, size_t k, char *out, size_t outlen) {
+  if (k >= ARRAY_LEN(tenant_fields)) return -1;
+  const cfg_entry *e = find(tenant_fields[k].key, strlen(tenant_fields[k].key));
+  const char *field = (const char *)t + tenant_fields[k].offset;
+  int w;
+  if (e->type == CFG_STRING)
+    w = snprintf(out, outlen, "%s", field);
+  else if (e->type == CFG_INT) {
+    int v;
+    memcpy(&v, field, sizeof v);
+    w = snprintf(out, outlen, "%d", v);
+  } else
+    w = snprintf(out, outlen, "%s", *(const bool *)field ? "true" : "false");
+  return w < 0 || (size_t)w >= outlen ? -1 : 0;
+}
+
+void config_free(amphi_config *c) {
+  if (!c) return;
+  free(c->tenants);
+  c->tenants = NULL;
+  c->n_tenants = c->cap_tenants = c->n_sorted = 0;
+}
+
 void config_defaults(amphi_config *c) {
   memset(c, 0, sizeof *c);
   char err[256];
@@ -164,7 +375,7 @@ int config_set(amphi_config *c, const char *key, const char *value, int where, c
   return set_entry(c, e, value, err, errlen);
 }
 
-int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
+static int parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
                       size_t errlen) {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -182,6 +393,19 @@ int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *e
     }
     for (size_t k = 0; k < n; k++) key[k] = (char)(a[k] == '-' ? '_' : a[k]);
     key[n] = '\0';
+    if ((where & CFG_RUN) && !strcmp(key, "tenant")) {
+      const char *spec = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+      char why[512];
+      if (!spec) {
+        snprintf(err, errlen, "--tenant: needs a value (name:key=value,...)");
+        return -1;
+      }
+      if (config_tenant_spec(c, spec, why, sizeof why) != 0) {
+        snprintf(err, errlen, "--tenant: %s", why);
+        return -1;
+      }
+      continue;
+    }
     const cfg_entry *e = find(key, n);
     if (!e || !(e->where & where)) {
       snprintf(err, errlen, "unknown flag --%.*s", (int)n, a);
@@ -208,6 +432,13 @@ int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *e
     }
   }
   return 0;
+}
+
+int config_parse_args(amphi_config *c, int argc, char **argv, int where, char *err,
+                      size_t errlen) {
+  int rc = parse_args(c, argc, argv, where, err, errlen);
+  sort_tenants(c);
+  return rc;
 }
 
 /* Debian's inih reads lines of at most INI_MAX_LINE bytes and passes no line number to the
@@ -258,8 +489,11 @@ static char *read_line(char *str, int num, void *stream) {
 static int on_ini(void *ud, const char *section, const char *key, const char *value) {
   ini_ctx *x = ud;
   if (x->why_line) return 0;
-  if (section[0] && strcmp(section, "amphi") != 0)
-    snprintf(x->why, sizeof x->why, "unknown section [%s]", section);
+  if (!strncmp(section, "tenant.", 7)) {
+    if (config_set_tenant(x->c, section + 7, key, value, x->why, sizeof x->why) == 0) return 1;
+  } else if (section[0] && strcmp(section, "amphi") != 0)
+    snprintf(x->why, sizeof x->why, "unknown section [%s] (sections: [amphi], [tenant.<name>])",
+             section);
   else if (config_set(x->c, key, value, CFG_SERVE, x->why, sizeof x->why) == 0)
     return 1;
   x->why_line = x->line;
@@ -317,11 +551,14 @@ int config_load_file(amphi_config *c, const char *path, char *err, size_t errlen
   }
   int rc = parse_text(c, path, buf, n, err, errlen);
   free(buf);
+  sort_tenants(c);
   return rc;
 }
 
 int config_load_string(amphi_config *c, const char *text, char *err, size_t errlen) {
-  return parse_text(c, "<config>", text, strlen(text), err, errlen);
+  int rc = parse_text(c, "<config>", text, strlen(text), err, errlen);
+  sort_tenants(c);
+  return rc;
 }
 
 static int id_ok(const char *s) {
@@ -381,4 +618,12 @@ void config_print_help(int where, void *file) {
       snprintf(name, sizeof name, "%s", e->key);
     fprintf(f, "  %-22s %s [%s]\n", name, e->help, e->def[0] ? e->def : "none");
   }
+  fprintf(f, "  %-22s %s:", where == CFG_RUN ? "--tenant name:k=v,..." : "[tenant.<name>]",
+          "one tenant's own values of these keys, the others taken from above");
+  for (size_t i = 0; i < cfg_tenant_keys_len; i++) {
+    fprintf(f, "%s ", i ? "," : "");
+    for (const char *k = cfg_tenant_keys[i]; *k; k++)
+      fputc(where == CFG_RUN && *k == '_' ? '-' : *k, f);
+  }
+  fprintf(f, "%s\n", where == CFG_RUN ? " (repeatable; values without commas)" : "");
 }

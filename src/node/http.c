@@ -95,6 +95,12 @@ int ws__http_callback(ws_server *s, struct lws *wsi, enum lws_callback_reasons r
       p->body_too_big = false;
       if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") || !strcmp(p->method, "DELETE"))
         return http_dispatch(s, wsi, p);
+      /* A PUT or POST may come without a body (`curl -X PUT`): then no body event follows. */
+      char clen[24];
+      ws__copy_hdr(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+      if ((!clen[0] || !strcmp(clen, "0")) &&
+          lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0)
+        return http_dispatch(s, wsi, p);
       return 0; /* wait for the body */
     }
     case LWS_CALLBACK_HTTP_BODY:

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/tenant.h"
 #include "signal/ticket.h"
 #include "signal/token.h"
 
@@ -21,7 +22,7 @@ int main_visitor_ticket(node_t *n, mroom *m, client_t *c, const char *id, const 
   if (id)
     str_copy(t.id, id, sizeof t.id);
   else
-    random_id(t.id, 12, "v");
+    room_life_new_id(&m->life, "v", t.id, sizeof t.id);
   str_copy(t.name, name, sizeof t.name);
   str_copy(t.node, p->id, sizeof t.node);
   t.moderator = moderator;
@@ -53,22 +54,14 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
     return;
   }
   const room_name *rn = &msg->u.join.room;
+  cfg_tenant tn; /* the tenant's key, issuer, audience, guests, visitors */
+  tenant_settings(&n->cfg, rn->tenant, &tn);
   token_claims claims;
-  memset(&claims, 0, sizeof claims);
-  bool has_token = false;
-  if (n->cfg.jwt_secret[0] && msg->u.join.token) {
-    const char *why = "";
-    if (token_verify(msg->u.join.token, strlen(msg->u.join.token),
-                     (const uint8_t *)n->cfg.jwt_secret, strlen(n->cfg.jwt_secret), wall_s(),
-                     n->cfg.jwt_issuer[0] ? n->cfg.jwt_issuer : NULL,
-                     n->cfg.jwt_audience[0] ? n->cfg.jwt_audience : NULL, rn->tenant, rn->room,
-                     &claims, &why) != 0) {
-      client_send_error(c, msg->id, E_UNAUTHORIZED, "token refused: %s", why);
-      return;
-    }
-    has_token = true;
-  } else if (n->cfg.jwt_secret[0] && !n->cfg.allow_anonymous && !msg->u.join.ticket) {
-    client_send_error(c, msg->id, E_UNAUTHORIZED, "this server needs a token to join");
+  bool has_token;
+  char why[128];
+  if (tenant_check_join(&tn, rn, msg->u.join.token, msg->u.join.ticket != NULL, wall_s(), &claims,
+                        &has_token, why, sizeof why) != 0) {
+    client_send_error(c, msg->id, E_UNAUTHORIZED, "%s", why);
     return;
   }
   /* A participant ticket is a promotion: the holder enters above max_participants. */
@@ -95,7 +88,15 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
   const demoted_entry *d = promoted ? NULL : main_demoted_find(m, claims.user_id, NULL);
   bool visitor = !promoted && (d || msg->u.join.visitor || claims.visitor ||
                                (long)m->base.r->n_parts >= m->base.r->max_participants);
+  if (visitor && !tn.visitors) {
+    client_send_error(c, msg->id, E_ROOM_FULL, "%s (this tenant's rooms have no visitors)",
+                      (long)m->base.r->n_parts >= m->base.r->max_participants
+                          ? "this room is full"
+                          : "nobody may join to watch");
+    return;
+  }
   if (visitor) {
+    m->base.empty_since_ms = 0; /* the room's empty time starts again from this redirect */
     redirect(n, c, msg, m, d ? d->id : NULL, name, has_token && claims.moderator);
     return;
   }
@@ -104,9 +105,9 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
   if (promoted)
     str_copy(p.id, t.id, sizeof p.id);
   else
-    random_id(p.id, 12, "p");
+    room_life_new_id(&m->life, "p", p.id, sizeof p.id);
   str_copy(p.name, name, sizeof p.name);
-  if (n->cfg.jwt_secret[0])
+  if (tn.jwt_secret[0])
     p.moderator = (has_token && claims.moderator) || (promoted && t.moderator);
   else
     p.moderator = !main_has_moderator(m->base.r); /* the first participant moderates */

@@ -10,6 +10,7 @@
 
 #include "signal/peers.h"
 #include "signal/poll_tally.h"
+#include "signal/room_life.h"
 #include "signal/rooms.h"
 #include "signal/signal_internal.h"
 
@@ -61,6 +62,7 @@ typedef struct mroom {
   bool count_dirty;
   uint64_t last_count_ms;
   uint64_t ended_ms; /* when an operator ended it; 0: open */
+  room_life life;    /* its ids, and how long it may stay empty (main_life.c) */
 } mroom;
 
 typedef struct main_node {
@@ -139,6 +141,17 @@ void main_participant_leaves(node_t *n, client_t *c);
 void main_set_tracks(node_t *n, mroom *m, const char *id, uint8_t tracks);
 void main_set_count(mroom *m, const char *node, long count);
 void main_end_room(node_t *n, mroom *m);
+
+/* main_life.c: rooms made ahead, and the end of rooms nobody is in */
+/* The room rn made ahead by an operator (admin PUT), or renewed when it is there; an ended
+ * room is replaced by a new one. *created says which. NULL when out of memory. */
+mroom *main_room_put(node_t *n, const room_name *rn, bool *created);
+/* The sweep: whether the open room m, with `visitors` on the visitor nodes, has been empty
+ * (or, made ahead, unused) for longer than its tenant allows. */
+bool main_room_idle(node_t *n, mroom *m, long visitors, uint64_t now);
+/* Ends an idle room: a last "closed" event (reason "empty") so every visitor node drops its
+ * mirror, then the room is freed. */
+void main_room_expire(node_t *n, mroom *m);
 
 /* main_admit.c */
 void main_join(node_t *n, client_t *c, const client_msg *msg);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/tenant.h"
 #include "signal/ticket.h"
 #include "wire/cmd.h"
 #include "wire/reply.h"
@@ -117,7 +118,8 @@ void main_raise_hand(node_t *n, mroom *m, const actor *a, bool raised) {
   }
   hand_change(n, m, &h, raised, false);
   main_actor_ok(n, a);
-  if (raised && a->node[0] && (n->cfg.auto_promote || m->base.r->auto_promote)) {
+  if (raised && a->node[0] &&
+      (tenant_auto_promote(&n->cfg, m->base.r->name.tenant) || m->base.r->auto_promote)) {
     actor self = {.id = "", .name = "", .role = "participant", .node = "", .moderator = true};
     main_promote(n, m, &self, a->id);
   }

@@ -9,7 +9,6 @@
 #include "signal/main_internal.h"
 
 #define COUNT_EVERY_MS 1000 /* interfaces.md: visitor_count at most once a second */
-#define ROOM_IDLE_MS 30000  /* an empty room is forgotten after this */
 #define ROOM_ENDED_MS 60000 /* an ended room refuses joins (room_closed) this long */
 
 static void on_message(node_t *n, client_t *c, client_msg *msg) {
@@ -82,9 +81,11 @@ static void tick(node_t *n, uint64_t now) {
                   NULL);
       }
     }
-    if (m->ended_ms ? now - m->ended_ms > ROOM_ENDED_MS
-                    : rooms_idle(&m->base, !m->base.members && total == 0, now, ROOM_IDLE_MS))
-      main_room_free(n, m);
+    if (m->ended_ms) {
+      if (now - m->ended_ms > ROOM_ENDED_MS) main_room_free(n, m);
+    } else if (main_room_idle(n, m, total, now)) { /* room_empty_timeout_s, main_life.c */
+      main_room_expire(n, m);
+    }
   }
 }
 

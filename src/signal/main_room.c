@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/tenant.h"
 
 mroom *main_room_find(node_t *n, const room_name *rn) {
   return MROOM(rooms_find(&M(n)->base.rooms, rn));
@@ -13,7 +14,8 @@ mroom *main_room_find(node_t *n, const room_name *rn) {
 
 mroom *main_room_get(node_t *n, const room_name *rn) {
   bool created;
-  mroom *m = MROOM(rooms_get(&M(n)->base.rooms, rn, sizeof *m, n->cfg.max_participants, &created));
+  mroom *m = MROOM(rooms_get(&M(n)->base.rooms, rn, sizeof *m,
+                             tenant_max_participants(&n->cfg, rn->tenant), &created));
   if (created) log_info(n->tag, "room %s opened", m->base.r->display);
   return m;
 }
@@ -93,7 +95,7 @@ bool main_has_moderator(const room_t *r) {
 /* Without a token key the first participant moderates; when the last moderator leaves, the
  * longest-present participant takes over, so a room is never left without one. */
 static void ensure_moderator(node_t *n, mroom *m) {
-  if (n->cfg.jwt_secret[0] || m->base.r->n_parts == 0 || main_has_moderator(m->base.r)) return;
+  if (tenant_has_key(&n->cfg, m->base.r->name.tenant) || m->base.r->n_parts == 0 || main_has_moderator(m->base.r)) return;
   participant p = m->base.r->parts[0];
   p.moderator = true;
   for (client_t *c = m->base.members; c; c = c->next)

@@ -164,7 +164,10 @@ static void tick(node_t *n, uint64_t now) {
     if ((m->base.n_members != m->reported && now - m->last_report_ms >= COUNT_MIN_GAP_MS) ||
         now - m->last_report_ms >= COUNT_REFRESH_MS)
       report_count(n, m, now);
-    if (rooms_idle(&m->base, !m->base.members && !m->waiting, now, MIRROR_IDLE_MS) && !m->syncing) {
+    /* An ended room's mirror goes at once: the main node may open the name again, and
+     * its new life needs a new mirror. */
+    bool idle = rooms_idle(&m->base, !m->base.members && !m->waiting, now, MIRROR_IDLE_MS);
+    if ((idle || m->base.r->ended) && !m->syncing) {
       if (m->reported != 0) report_count(n, m, now);
       mirror_free(n, m);
     }

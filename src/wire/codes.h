@@ -15,6 +15,7 @@
 #define E_RATE_LIMITED "rate_limited"
 #define E_TICKET_INVALID "ticket_invalid"
 #define E_ROOM_CLOSED "room_closed"
+#define E_ROOM_FULL "room_full" /* max_participants reached and the tenant has no visitors */
 #define E_UNAVAILABLE "unavailable"
 #define E_STALE "stale"
 

@@ -370,3 +370,24 @@ def test_hands_resync_after_lost_messages(amphi):
         assert not others, others
 
     run_with_clients(body)
+
+
+def test_auto_promote_by_the_admin_api(amphi):
+    from conftest import http_json
+    srv = amphi("--max-participants", 1, "--admin-token", "adm-0123456789", visitor_nodes=1)
+    auth = {"Authorization": "Bearer adm-0123456789"}
+    url = srv.http_url("/api/v1/rooms/" + ROOM)
+
+    async def body(clients):
+        await clients.join(srv, ROOM, "Ann")
+        v1 = await clients.join(srv, ROOM, "V1")
+        status, doc = http_json("PATCH", url, {"auto_promote": "yes"}, auth)
+        assert status == 400, (status, doc)
+        status, doc = http_json("PATCH", url, {"auto_promote": True}, auth)
+        assert status == 200 and doc["auto_promote"] is True, (status, doc)
+        await v1.wait_for(lambda m: m.get("type") == "room_updated"
+                          and m["room"].get("auto_promote") is True)
+        await ok(v1, {"type": "raise_hand", "raised": True})
+        await v1.wait_for("promoted")
+
+    run_with_clients(body)

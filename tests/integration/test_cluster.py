@@ -36,8 +36,9 @@ class Cluster:
     Ports as it lays them out: main P, visitor i P+i, NATS P+N+1, bridge j's HTTP P+N+1+j
     and its media UDP U+j-1 (U: media_port)."""
 
-    def __init__(self, tmp, visitors=2, max_participants=2, bridges=0):
+    def __init__(self, tmp, visitors=2, max_participants=2, bridges=0, configure_args=()):
         self.tmp = str(tmp)
+        self.configure_args = list(configure_args)  # more flags for `amphi configure`
         self.visitors = visitors
         self.max_participants = max_participants
         self.bridges = bridges
@@ -56,7 +57,8 @@ class Cluster:
             [AMPHI_BIN, "configure", "--visitor-nodes", str(self.visitors),
              "--bridges", str(self.bridges), "--host", "127.0.0.1",
              "--base-port", str(self.port)] + media +
-            ["--out", self.dir, "--max-participants", str(self.max_participants)],
+            ["--out", self.dir, "--max-participants", str(self.max_participants)] +
+            self.configure_args,
             capture_output=True, text=True, timeout=30, env=sanitizer_env())
         assert out.returncode == 0, out.stderr
         self.nats_port = self.port + self.visitors + 1

@@ -586,6 +586,141 @@ static void test_validate(void **state) {
   }
 }
 
+/* ---- tenants ---------------------------------------------------------------------- */
+
+static void test_tenant_sections(void **state) {
+  (void)state;
+  amphi_config c;
+  char err[512];
+  int rc = load(&c,
+                "jwt_secret = top\nmax_participants = 9\n"
+                "[tenant.acme]\njwt_secret = acme-key\nmax_participants = 3\nvisitors = false\n"
+                "[tenant.Beta]\nallow_anonymous = yes\nroom_empty_timeout_s = 5\n"
+                "[tenant.acme]\nauto_promote = on\n"
+                "[amphi]\nadmin_token = a\n",
+                err, sizeof err);
+  if (rc) fprintf(stderr, "%s\n", err);
+  assert_int_equal(rc, 0);
+  assert_string_equal(c.admin_token, "a"); /* [amphi] after a tenant is the top level again */
+  assert_int_equal((int)c.n_tenants, 2);    /* a section named twice is one tenant */
+  cfg_tenant t;
+  config_tenant(&c, "acme", &t);
+  assert_string_equal(t.jwt_secret, "acme-key");
+  assert_int_equal(t.max_participants, 3);
+  assert_false(t.visitors);
+  assert_true(t.auto_promote);
+  assert_false(t.allow_anonymous);
+  assert_int_equal(t.room_empty_timeout_s, 60);
+  config_tenant(&c, "beta", &t); /* lower-cased */
+  assert_string_equal(t.jwt_secret, "top");
+  assert_int_equal(t.max_participants, 9);
+  assert_true(t.visitors);
+  assert_true(t.allow_anonymous);
+  assert_int_equal(t.room_empty_timeout_s, 5);
+  config_tenant(&c, "unknown", &t); /* every tenant has settings: the top level's */
+  assert_string_equal(t.jwt_secret, "top");
+  assert_int_equal(t.max_participants, 9);
+  assert_int_equal((int)t.set, 0);
+  char v[64];
+  const cfg_tenant *acme = config_tenant_find(&c, "acme");
+  assert_non_null(acme);
+  assert_int_equal(config_tenant_value(acme, 3, v, sizeof v), 0); /* max_participants */
+  assert_string_equal(v, "3");
+  assert_int_equal(config_tenant_value(acme, 4, v, sizeof v), 0);
+  assert_string_equal(v, "false");
+  assert_int_equal(config_tenant_value(acme, 4, v, 3), -1); /* does not fit */
+  config_free(&c);
+  config_free(&c); /* twice is harmless */
+  assert_null(c.tenants);
+
+  /* many tenants, named in any order and some twice: each found, with its own value */
+  enum { MANY = 500 };
+  char *text = malloc(MANY * 80);
+  assert_non_null(text);
+  size_t used = 0;
+  for (int i = 0; i < MANY; i++)
+    used += (size_t)sprintf(text + used, "[tenant.t%d]\nmax_participants = %d\n",
+                            (i * 7919) % MANY, (i * 7919) % MANY);
+  sprintf(text + used, "[tenant.t3]\nvisitors = false\n");
+  rc = load(&c, text, err, sizeof err);
+  free(text);
+  assert_int_equal(rc, 0);
+  assert_int_equal((int)c.n_tenants, MANY);
+  for (int i = 0; i < MANY; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "t%d", i);
+    config_tenant(&c, name, &t);
+    assert_int_equal(t.max_participants, i);
+    assert_true(t.visitors == (i != 3));
+  }
+  assert_null(config_tenant_find(&c, "t500"));
+  config_free(&c);
+
+  /* errors name the line, the tenant and the key */
+  static const struct {
+    const char *text, *want;
+  } bad[] = {
+      {"port = 1\n[tenant.acme]\nport = 2\n", "<config>:3: tenant.acme: port: not a tenant key"},
+      {"[tenant.acme]\nmax_participants = -1\n", "<config>:2: tenant.acme: max_participants: -1"},
+      {"[tenant.acme]\nvisitors = maybe\n", "<config>:2: tenant.acme: visitors: not a boolean"},
+      {"[tenant.a/b]\nvisitors = true\n", "<config>:2: tenant.a/b: a tenant name"},
+      {"[tenant.]\nvisitors = true\n", "<config>:2: tenant.: a tenant name"},
+      {"[tenants]\nvisitors = true\n", "<config>:2: unknown section [tenants]"},
+      {"[tenant.acme]\nroom_empty_timeout_s = 0\n", "<config>:2: tenant.acme: room_empty_timeout_s"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    rc = load(&c, bad[i].text, err, sizeof err);
+    assert_int_equal(rc, -1);
+    assert_err_starts(err, bad[i].want);
+    config_free(&c);
+  }
+}
+
+static void test_tenant_flags(void **state) {
+  (void)state;
+  amphi_config c;
+  char err[512];
+  int rc = PARSE(&c, CFG_RUN, err, "--jwt-secret", "all", "--tenant",
+                 "acme:jwt-secret=k1,max_participants=4", "--tenant=beta:visitors=false",
+                 "--tenant", "gamma", "--tenant", "acme:jwt_issuer=idp");
+  if (rc) fprintf(stderr, "%s\n", err);
+  assert_int_equal(rc, 0);
+  assert_int_equal((int)c.n_tenants, 3);
+  cfg_tenant t;
+  config_tenant(&c, "acme", &t);
+  assert_string_equal(t.jwt_secret, "k1");
+  assert_string_equal(t.jwt_issuer, "idp");
+  assert_int_equal(t.max_participants, 4);
+  config_tenant(&c, "gamma", &t);
+  assert_string_equal(t.jwt_secret, "all");
+  config_tenant(&c, "beta", &t);
+  assert_false(t.visitors);
+  config_free(&c);
+
+  static const char *const bad[][2] = {
+      {"acme:max_participants", "--tenant: tenant.acme: expected key=value"},
+      {"acme:=3", "--tenant: tenant.acme: expected key=value"},
+      {"acme:nope=1", "--tenant: tenant.acme: nope: not a tenant key"},
+      {"Acme Corp", "--tenant: tenant.Acme Corp: a tenant name"},
+      {":visitors=true", "--tenant: tenant.: a tenant name"},
+      {"acme:visitors=true,", "--tenant: tenant.acme: expected key=value"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    rc = PARSE(&c, CFG_RUN, err, "--tenant", (char *)bad[i][0]);
+    assert_int_equal(rc, -1);
+    assert_err_starts(err, bad[i][1]);
+    config_free(&c);
+  }
+  rc = PARSE(&c, CFG_RUN, err, "--tenant");
+  assert_int_equal(rc, -1);
+  assert_err_starts(err, "--tenant: needs a value");
+  /* a flag of run only: serve files have sections instead */
+  rc = PARSE(&c, CFG_SERVE, err, "--tenant", "acme");
+  assert_int_equal(rc, -1);
+  assert_err_starts(err, "unknown flag --tenant");
+  config_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
@@ -601,6 +736,8 @@ int main(void) {
       cmocka_unit_test(test_file_long_value_not_cut_silently),
       cmocka_unit_test(test_load_file),
       cmocka_unit_test(test_validate),
+      cmocka_unit_test(test_tenant_sections),
+      cmocka_unit_test(test_tenant_flags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
