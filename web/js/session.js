@@ -16,6 +16,7 @@ export function mainUrl() {
 export function reasonText(reason) {
   switch (reason) {
     case 'ended': return 'This event has ended.';
+    case 'empty': return 'This room closed after everyone had left.';
     case 'shutdown': case undefined: case null: case '':
       return 'The server is restarting; reconnecting…';
     default: return `The connection was closed (${reason}).`;
@@ -192,10 +193,10 @@ export class Session extends EventTarget {
         this.emit('snapshot', m.room);
         break;
       case 'closed':
-        if (m.reason === 'ended') {
+        if (m.reason === 'ended' || m.reason === 'empty') {
           this.stopped = true;
           this.drop();
-          this.status('ended', reasonText('ended'));
+          this.status('ended', reasonText(m.reason));
         } else {
           this.status('reconnecting', reasonText(m.reason));
         }
