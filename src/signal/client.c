@@ -46,6 +46,10 @@ void client_send_json(client_t *c, json_t *json) {
 
 void client_send_ok(client_t *c, const char *id) { client_send_json(c, proto_ok(id)); }
 
+void client_send_not_here(client_t *c, const client_msg *m) {
+  client_send_error(c, m->id, E_BAD_REQUEST, "'%s' is not asked here", msg_type_name(m->type));
+}
+
 void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...) {
   char msg[256];
   va_list ap;

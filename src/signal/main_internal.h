@@ -53,8 +53,8 @@ typedef struct mroom {
   sroom base;                  /* first: the registry's part */
   mpoll polls[ROOM_POLLS_MAX]; /* as room_t.polls, same order */
   unsigned next_poll;          /* poll ids are q1, q2, ...: never reused in the room's life */
-  seen_visitor *seen;          /* ring of SEEN_MAX */
-  size_t n_seen, seen_next;
+  seen_visitor *seen; /* ring of up to SEEN_MAX (main_moderation.c) */
+  size_t n_seen, cap_seen, seen_next;
   demoted_entry *demoted;
   size_t n_demoted, cap_demoted;
   node_count *counts; /* visitors per visitor node */

@@ -56,9 +56,11 @@ static bool may_moderate(node_t *n, const actor *a, const char *what) {
 
 /* --- visitors heard from ------------------------------------------------------------------ */
 
+/* The ring of the last SEEN_MAX visitors heard from, grown as they come (most rooms hear from
+ * few): while not full, seen_next == n_seen; once full, seen_next is the oldest. */
 static seen_visitor *seen_find(mroom *m, const char *id) {
   for (size_t k = 0; k < m->n_seen; k++) {
-    seen_visitor *s = &m->seen[(m->seen_next + SEEN_MAX - 1 - k) % SEEN_MAX];
+    seen_visitor *s = &m->seen[(m->seen_next + m->cap_seen - 1 - k) % m->cap_seen];
     if (!strcmp(s->id, id)) return s;
   }
   return NULL;
@@ -67,10 +69,16 @@ static seen_visitor *seen_find(mroom *m, const char *id) {
 void main_seen(mroom *m, const char *id, const char *name, const char *node, bool moderator) {
   seen_visitor *s = seen_find(m, id);
   if (!s) {
-    if (!m->seen && !(m->seen = calloc(SEEN_MAX, sizeof *m->seen))) return;
+    if (m->n_seen == m->cap_seen && m->cap_seen < SEEN_MAX) {
+      size_t ncap = m->cap_seen ? 2 * m->cap_seen : 16;
+      seen_visitor *ns = realloc(m->seen, (ncap < SEEN_MAX ? ncap : SEEN_MAX) * sizeof *ns);
+      if (!ns) return;
+      m->seen = ns;
+      m->cap_seen = ncap < SEEN_MAX ? ncap : SEEN_MAX;
+    }
     s = &m->seen[m->seen_next];
-    m->seen_next = (m->seen_next + 1) % SEEN_MAX;
-    if (m->n_seen < SEEN_MAX) m->n_seen++;
+    if (++m->seen_next == SEEN_MAX) m->seen_next = 0; /* full: from now on a ring */
+    if (m->n_seen < m->cap_seen) m->n_seen++;
   }
   str_copy(s->id, id, sizeof s->id);
   str_copy(s->name, name, sizeof s->name);

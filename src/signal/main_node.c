@@ -60,9 +60,8 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
     case MSG_SUBSCRIBE_ANSWER:
       media_subscribe_answer(n, c, m->base.r, msg);
       break;
-    default: /* join, leave and ping: the front door's */
-      client_send_error(c, msg->id, E_BAD_REQUEST, "'%s' is not asked here",
-                        msg_type_name(msg->type));
+    default:
+      client_send_not_here(c, msg);
       break;
   }
 }

@@ -130,6 +130,9 @@ void client_send_json(client_t *c, json_t *json);
 void client_send_ok(client_t *c, const char *id);
 void client_send_error(client_t *c, const char *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The answer to a request a role's on_message never gets (join, leave, ping: the front
+ * door's own). */
+void client_send_not_here(client_t *c, const client_msg *m);
 void client_ref(client_t *c);
 void client_unref(client_t *c);
 

@@ -150,9 +150,8 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
     case MSG_PUBLISH:
       client_send_error(c, msg->id, E_FORBIDDEN, "visitors may not %s", msg_type_name(msg->type));
       break;
-    default: /* join, leave and ping: the front door's */
-      client_send_error(c, msg->id, E_BAD_REQUEST, "'%s' is not asked here",
-                        msg_type_name(msg->type));
+    default:
+      client_send_not_here(c, msg);
       break;
   }
 }
