@@ -40,6 +40,7 @@ typedef struct seen_visitor {
 } seen_visitor;
 
 #define SEEN_MAX 4096 /* visitors remembered per room, the most recent */
+#define RIDS_KEPT 1024 /* up-link request ids remembered per room: a retry is applied once */
 
 /* Someone a moderator demoted: a visitor in this room until promoted again, whatever its
  * token says. uid is its token's user id ("" without one); id is kept for its return. */
@@ -57,6 +58,8 @@ typedef struct mroom {
   size_t n_seen, cap_seen, seen_next;
   demoted_entry *demoted;
   size_t n_demoted, cap_demoted;
+  char (*rids)[WIRE_RID_MAX + 1]; /* ring of the last RIDS_KEPT applied request ids */
+  size_t n_rids, rids_next;
   node_count *counts; /* visitors per visitor node */
   size_t n_counts, cap_counts;
   bool count_dirty;

@@ -26,6 +26,7 @@ void main_room_free(node_t *n, mroom *m) {
   rooms_remove(&M(n)->base.rooms, &m->base);
   free(m->counts);
   free(m->seen);
+  free(m->rids);
   free(m->demoted);
   free(m);
 }

@@ -1,6 +1,7 @@
 /* The up-link: what visitor nodes ask of the main node on room.<t>.<r>.up (resync, their
  * visitors' chat, votes, hands and moderation, their visitor counts). The messages are
  * wire/uplink.h's and wire/audience.h's. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,19 @@ static void sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
   }
   bus_publish(n->bus, reply, NULL, text, len);
   free(text);
+}
+
+/* Whether the request rid was applied already (a visitor node retried it after a lost
+ * reply, or it came twice); if not, it is remembered as applied now. */
+static bool seen_rid(mroom *m, const char *rid) {
+  if (!rid) return false;
+  for (size_t k = 0; k < m->n_rids; k++)
+    if (!strcmp(m->rids[k], rid)) return true;
+  if (!m->rids && !(m->rids = calloc(RIDS_KEPT, sizeof *m->rids))) return false;
+  snprintf(m->rids[m->rids_next], sizeof m->rids[0], "%s", rid);
+  m->rids_next = (m->rids_next + 1) % RIDS_KEPT;
+  if (m->n_rids < RIDS_KEPT) m->n_rids++;
+  return false;
 }
 
 /* A visitor's request as an actor: answered on the bus request's reply subject. */
@@ -104,7 +118,7 @@ void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t 
   } else if (up.type == WIRE_UP_CHAT) {
     const wire_up_from *f = &up.u.chat.from;
     if (f->node) main_seen(m, f->id, f->name, f->node, f->moderator);
-    main_emit_chat(n, m, f->id, f->name, "visitor", up.u.chat.text);
+    if (!seen_rid(m, f->rid)) main_emit_chat(n, m, f->id, f->name, "visitor", up.u.chat.text);
     wire_publish(n->bus, reply, wire_reply_ok());
   } else if (up.type == WIRE_UP_VOTES) {
     votes_up(n, m, &up.u.votes, reply);

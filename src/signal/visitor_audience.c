@@ -19,14 +19,34 @@
 
 /* --- one request up for one client -------------------------------------------------------- */
 
+#define UP_TRIES 3 /* a request the main node did not answer goes again, same rid */
+
 typedef struct up_ctx {
+  node_t *n;
   client_t *c;
   char id[PROTO_ID_MAX + 1];
+  char subject[BUS_SUBJECT_MAX];
+  char *text; /* the request, sent again as it is: its rid makes the main node apply it once */
+  size_t len;
+  int tries;
 } up_ctx;
+
+static void up_free(up_ctx *x) {
+  client_unref(x->c);
+  free(x->text);
+  free(x);
+}
+
+static void on_up_reply(void *ud, int status, const uint8_t *data, size_t len);
+
+static int up_send(up_ctx *x) {
+  return bus_request(x->n->bus, x->subject, x->text, x->len, UP_TIMEOUT_MS, on_up_reply, x);
+}
 
 static void on_up_reply(void *ud, int status, const uint8_t *data, size_t len) {
   up_ctx *x = ud;
   client_t *c = x->c;
+  if (status == BUS_ETIMEDOUT && c->conn && ++x->tries < UP_TRIES && up_send(x) == BUS_OK) return;
   if (c->conn && status != BUS_ECLOSED) {
     wire_reply r;
     if (status != BUS_OK || wire_reply_decode(data, len, &r, NULL) != 0)
@@ -37,25 +57,29 @@ static void on_up_reply(void *ud, int status, const uint8_t *data, size_t len) {
       client_send_error(c, x->id, r.code, "%s", r.error);
     wire_reply_free(&r);
   }
-  client_unref(c);
-  free(x);
+  up_free(x);
 }
 
 void visitor_up_request(node_t *n, client_t *c, const client_msg *msg, json_t *j) {
   mirror *m = MIRROR(c->room);
-  up_ctx *x = malloc(sizeof *x);
-  if (!x || !j) {
+  up_ctx *x = calloc(1, sizeof *x);
+  size_t len = 0;
+  char *text = j ? wire_dump(j, &len) : NULL;
+  if (!x || !text) {
     free(x);
-    json_decref(j);
+    free(text);
     client_send_error(c, msg->id, E_UNAVAILABLE, x ? "this request cannot go up" : "out of memory");
     return;
   }
+  x->n = n;
   x->c = c;
+  x->text = text;
+  x->len = len;
   str_copy(x->id, msg->id, sizeof x->id);
+  str_copy(x->subject, m->up_subject, sizeof x->subject);
   client_ref(c);
-  if (wire_request(n->bus, m->up_subject, j, UP_TIMEOUT_MS, on_up_reply, x) != BUS_OK) {
-    client_unref(c);
-    free(x);
+  if (up_send(x) != BUS_OK) {
+    up_free(x);
     client_send_error(c, msg->id, E_UNAVAILABLE, "the bus is down");
   }
 }

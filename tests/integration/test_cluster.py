@@ -323,3 +323,26 @@ def test_cluster_polls_hands_promotion(cluster):
                          m["participant"]["id"] == j["id"])
 
     run_with_clients(body)
+
+
+def test_chat_sent_up_twice_with_one_rid_appears_once(cluster):
+    """A visitor node's request that arrives twice (a retry after a lost reply, a late
+    delivery) carries the same rid: the main node posts the chat once."""
+    v1 = read_conf(os.path.join(cluster.dir, "visitor-1.conf"))
+    up = (b'{"type":"chat","rid":"visitor-1.retry-7","node":"visitor-1",'
+          b'"from":{"id":"v-x","name":"Rita"},"text":"only once"}')
+
+    async def body(clients):
+        a = await clients.join(cluster, ROOM, "Ada")
+        sess = nats_session(cluster.nats_port, v1["nats_user"], v1["nats_password"])
+        for _ in range(3):
+            assert nats_pub(sess, "room.acme.townhall.up", up) == "+OK"
+        sess[0].close()
+        await a.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "only once")
+        ans = await a.request({"type": "chat", "text": "after"})
+        assert ans["type"] == "ok", ans
+        await a.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "after")
+        texts = [m["message"]["text"] for m in a.of_type("chat")]
+        assert texts == ["only once", "after"], texts
+
+    run_with_clients(body)
