@@ -58,6 +58,7 @@ typedef struct mroom {
   size_t n_seen, cap_seen, seen_next;
   demoted_entry *demoted;
   size_t n_demoted, cap_demoted;
+  uint64_t last_announce_ms;       /* of its last room_seq */
   char (*rids)[WIRE_RID_MAX + 1]; /* ring of the last RIDS_KEPT applied request ids */
   size_t n_rids, rids_next;
   node_count *counts; /* visitors per visitor node */

@@ -7,8 +7,12 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "wire/event.h"
 
 #define COUNT_EVERY_MS 1000 /* interfaces.md: visitor_count at most once a second */
+/* Where each room is (wire/event.h room_seq), for mirrors: a gap in a quiet room, or a room
+ * begun again, is found within this. */
+#define ANNOUNCE_EVERY_MS 1000
 #define ROOM_ENDED_MS 60000 /* an ended room refuses joins (room_closed) this long */
 
 static void on_message(node_t *n, client_t *c, client_msg *msg) {
@@ -71,6 +75,11 @@ static void tick(node_t *n, uint64_t now) {
   for (mroom *m = MROOM(M(n)->base.rooms.all), *next; m; m = next) {
     next = MROOM(m->base.next);
     main_polls_tick(n, m, now);
+    if (now - m->last_announce_ms >= ANNOUNCE_EVERY_MS) {
+      m->last_announce_ms = now;
+      wire_publish(n->bus, m->base.ev_subject,
+                   wire_room_seq_json(m->base.r->seq, m->base.r->epoch));
+    }
     long total = main_visitors_total(m);
     if (m->count_dirty && now - m->last_count_ms >= COUNT_EVERY_MS) {
       m->count_dirty = false;

@@ -16,7 +16,10 @@ mroom *main_room_get(node_t *n, const room_name *rn) {
   bool created;
   mroom *m = MROOM(rooms_get(&M(n)->base.rooms, rn, sizeof *m,
                              tenant_max_participants(&n->cfg, rn->tenant), &created));
-  if (created) log_info(n->tag, "room %s opened", m->base.r->display);
+  if (created) {
+    random_id(m->base.r->epoch, 12, "e");
+    log_info(n->tag, "room %s opened", m->base.r->display);
+  }
   return m;
 }
 

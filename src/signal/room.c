@@ -367,6 +367,7 @@ json_t *room_snapshot(const room_t *r, bool moderator) {
     json_object_set_new(snap, "hands_seq", json_integer(r->hseq));
   }
   if (r->bridge[0]) json_object_set_new(snap, "bridge", json_string(r->bridge));
+  if (r->epoch[0]) json_object_set_new(snap, "epoch", json_string(r->epoch));
   return snap;
 }
 
@@ -455,6 +456,8 @@ int room_load_snapshot(room_t *r, json_t *snap) {
   r->visitor_count = json_integer_value(vc);
   const char *bridge = json_string_value(json_object_get(snap, "bridge"));
   str_copy(r->bridge, bridge ? bridge : "", sizeof r->bridge);
+  const char *epoch = json_string_value(json_object_get(snap, "epoch"));
+  str_copy(r->epoch, epoch && strlen(epoch) < sizeof r->epoch ? epoch : "", sizeof r->epoch);
   r->media_gen++; /* whatever was published before, a snapshot may have changed it */
   return 0;
 }

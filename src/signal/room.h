@@ -78,6 +78,8 @@ typedef struct room {
   size_t n_hands, cap_hands;
   int64_t hseq;
   bool auto_promote;                  /* every raised hand is approved at once */
+  char epoch[33]; /* this life of the room on its main node: a new one when the room (or the
+                   * main node) begins again; in snapshots; "" until known */
   bool ended;                         /* a "closed" event was applied: the room is over */
   char bridge[65];                    /* node id of the bridge with the room's media */
   uint64_t media_gen;                 /* +1 whenever what is published changes */

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/visitor_internal.h"
+#include "wire/event.h"
 #include "wire/sync.h"
 
 #define SYNC_TRIES 3
@@ -33,8 +34,8 @@ static void send_snapshot(mirror *m, bool hands_only) {
   msgbuf *buf = plain ? msgbuf_from_json(plain) : NULL;
   for (client_t *c = m->base.members; c; c = c->next) {
     if (c->moderator)
-      client_send_json(c, json_pack("{s:s,s:o}", "type", "snapshot", "room",
-                                    room_snapshot(m->base.r, true)));
+      client_send_json(
+          c, json_pack("{s:s,s:o}", "type", "snapshot", "room", room_snapshot(m->base.r, true)));
     else if (buf && c->conn)
       ws_send(c->conn, buf);
   }
@@ -77,6 +78,26 @@ static void check_media(node_t *n, mirror *m) {
   media_offer_all(n, m->base.members, m->base.r);
 }
 
+/* The main node's room_seq: behind it, fetch what is missing; another epoch (the room or
+ * the main node began again), start over from a snapshot. 0, or -1: not a room_seq. */
+static int on_room_seq(node_t *n, mirror *m, const char *data, size_t len) {
+  wire_room_seq rs;
+  if (wire_room_seq_decode((const uint8_t *)data, len, &rs, NULL) != 0) return -1;
+  room_t *r = m->base.r;
+  if (r->epoch[0] && strcmp(rs.epoch, r->epoch) != 0) {
+    log_info(n->tag, "room %s: the main node's room began again (epoch %s, was %s): resyncing",
+             r->display, rs.epoch, r->epoch);
+    m->need_snapshot = true;
+    visitor_start_sync(n, m);
+  } else if (rs.latest > r->seq) {
+    log_info(n->tag, "room %s: at seq %lld, the main node at %lld: resyncing", r->display,
+             (long long)r->seq, (long long)rs.latest);
+    visitor_start_sync(n, m);
+  }
+  wire_room_seq_free(&rs);
+  return 0;
+}
+
 /* Applies one event text: fan it out if new, resync on a gap. 0, or -1 when a resync
  * started (the caller stops applying). */
 static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
@@ -96,7 +117,8 @@ static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
       visitor_start_sync(n, m);
       return -1;
     case ROOM_MALFORMED:
-      if (visitor_on_hand(n, m, data, len) == 0) return m->syncing ? -1 : 0;
+      if (visitor_on_hand(n, m, data, len) == 0 || on_room_seq(n, m, data, len) == 0)
+        return m->syncing ? -1 : 0;
       break;
   }
   log_warn(n->tag, "room %s: malformed event dropped", m->base.r->display);
@@ -177,8 +199,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
   }
   m->sync_failures = 0;
   if (snap) { /* already loaded above */
-    if (m->synced && m->base.members)
-      send_snapshot(m, m->base.r->seq == seq_before);
+    if (m->synced && m->base.members) send_snapshot(m, m->base.r->seq == seq_before);
   } else {
     size_t i;
     json_t *ev;

@@ -45,3 +45,27 @@ char *wire_event_encode(const wire_event *ev, size_t *len) {
   if (wire_event_check(ev->body, &chk, NULL) != 0) return NULL;
   return wire_dump(json_incref(ev->body), len);
 }
+
+static int room_seq_check(json_t *j, wire_room_seq *out, wire_err *err) {
+  int rc = wi_type(j, "room_seq", err);
+  if (rc) return rc;
+  if ((rc = wi_int(j, "latest", true, 0, INT64_MAX, 0, &out->latest, "room_seq", err)) ||
+      (rc = wi_str(j, "epoch", WI_REQUIRED | WI_NODE, 1, WIRE_EPOCH_MAX, &out->epoch, "room_seq",
+                   err)))
+    return rc;
+  return 0;
+}
+
+json_t *wire_room_seq_json(int64_t latest, const char *epoch) {
+  json_t *j = json_pack("{s:s,s:I,s:s}", "type", "room_seq", "latest", (json_int_t)latest, "epoch",
+                        epoch ? epoch : "");
+  wire_room_seq chk;
+  memset(&chk, 0, sizeof chk);
+  if (j && room_seq_check(j, &chk, NULL) != 0) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+WI_DECODER(wire_room_seq, wire_room_seq, "room_seq", room_seq_check)

@@ -35,6 +35,22 @@ int wire_event_check(json_t *body, wire_event *out, wire_err *err);
 /* Releases out->body when a decoder made it; NULL and zeroed structs do nothing. */
 void wire_event_free(wire_event *ev);
 
+/* The main node's word, every second, of where each room is: {"type":"room_seq","latest":N,
+ * "epoch":"<room's epoch>"}. Not a room event (no "seq"; never passed to clients): a mirror
+ * behind `latest` fetches what it misses (a quiet room's lost event is found within a
+ * second), one of another epoch (the room, or the main node, began again) starts over. */
+typedef struct wire_room_seq {
+  int64_t latest;    /* >= 0 */
+  const char *epoch; /* 1..WIRE_EPOCH_MAX bytes of [A-Za-z0-9_-] */
+  json_t *root;
+} wire_room_seq;
+
+#define WIRE_EPOCH_MAX 32
+
+json_t *wire_room_seq_json(int64_t latest, const char *epoch);
+int wire_room_seq_decode(const uint8_t *data, size_t len, wire_room_seq *out, wire_err *err);
+void wire_room_seq_free(wire_room_seq *s);
+
 /* Sets ev->body's "seq" to ev->seq, checks it and serializes it: the text every node and
  * client gets, malloc'd, NUL-terminated, *len its length. NULL when the event is not valid
  * or out of memory. ev->body keeps its reference (the caller's). */

@@ -91,6 +91,21 @@ class Cluster:
             self.admin_token = f.read().strip()
         return self
 
+    def restart(self, name):
+        """kill -9 of node name, then the same node started again (the same config)."""
+        i = next(k for k, (nm, _, _) in enumerate(self.procs) if nm == name)
+        _, p, err = self.procs[i]
+        p.kill()
+        p.wait(timeout=5)
+        with open(err, "ab") as f:
+            p = subprocess.Popen([AMPHI_BIN, "serve", "--config",
+                                  os.path.join(self.dir, name + ".conf")],
+                                 stdout=subprocess.DEVNULL, stderr=f,
+                                 stdin=subprocess.DEVNULL, env=sanitizer_env())
+        self.procs[i] = (name, p, err)
+        node = 0 if name == "main" else int(name.split("-")[1])
+        self._wait_healthy(node)
+
     def _wait_port(self, port, timeout=10):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -344,5 +359,30 @@ def test_chat_sent_up_twice_with_one_rid_appears_once(cluster):
         await a.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "after")
         texts = [m["message"]["text"] for m in a.of_type("chat")]
         assert texts == ["only once", "after"], texts
+
+    run_with_clients(body)
+
+
+def test_main_node_restarted_mirrors_start_over(cluster):
+    """kill -9 of the main node and a new one started: its rooms begin again with a new
+    epoch; the visitor nodes see it in the room's announcement within a second and take the
+    new state, so chat reaches the visitors again and a late visitor gets today's room."""
+    async def body(clients):
+        a = await clients.join(cluster, ROOM, "Ada")
+        v = await clients.join(cluster, ROOM, "Vic", visitor=True)
+        for t in ("one", "two"):
+            assert (await a.request({"type": "chat", "text": t}))["type"] == "ok"
+        await v.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "two")
+        cluster.restart("main")
+        time.sleep(1.5)  # heartbeats: the new main learns its visitor nodes
+        b = await clients.join(cluster, ROOM, "Bea")
+        assert b.joined["role"] == "participant"
+        assert (await b.request({"type": "chat", "text": "after"}))["type"] == "ok"
+        await v.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "after",
+                         timeout=6)
+        late = await clients.join(cluster, ROOM, "Lee", visitor=True)
+        names = [p["name"] for p in late.joined["room"]["participants"]]
+        assert names == ["Bea"], late.joined["room"]
+        assert [m["text"] for m in late.joined["room"]["chat"]] == ["after"]
 
     run_with_clients(body)

@@ -3,6 +3,8 @@ node (request/reply on the bus): its visitors still see every event once, in ord
 events are lost on purpose with the test-only fault hook --test-drop-events k (every k-th room
 event a visitor node receives from the bus is dropped)."""
 
+import asyncio
+
 from conftest import close_all, join, run
 
 ROOM = "acme/gaps"
@@ -36,5 +38,32 @@ def test_dropped_events_are_refetched(amphi):
             await close_all(*clients)
         log = srv.read_stderr()
         assert "resyncing" in log, "no gap was ever found: the hook did not drop anything"
+
+    run(body())
+
+
+def test_quiet_room_gap_repaired_within_seconds(amphi):
+    """In a room where nothing else happens, a lost event shows by no later event: the main
+    node's word of each room's latest seq, every second, makes the visitor node fetch it."""
+    import time
+    srv = amphi("--max-participants", 1, "--test-drop-events", 3, visitor_nodes=1)
+
+    async def body():
+        a = await join(srv, ROOM, "Ada")
+        v = await join(srv, ROOM, "Vic")
+        try:
+            for i in range(6):
+                t0 = time.monotonic()
+                ans = await a.request({"type": "chat", "text": "q%d" % i})
+                assert ans["type"] == "ok"
+                await v.wait_for(lambda m: m.get("type") == "chat" and
+                                 m["message"]["text"] == "q%d" % i, timeout=4)
+                assert time.monotonic() - t0 < 3.5
+                await asyncio.sleep(1.2)  # quiet: nothing but the announcements
+            chats = [m["message"]["text"] for m in v.of_type("chat")]
+            assert chats == ["q%d" % i for i in range(6)], chats
+        finally:
+            await close_all(a, v)
+        assert "the main node at" in srv.read_stderr(), "no quiet gap was ever repaired"
 
     run(body())
