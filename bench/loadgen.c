@@ -123,7 +123,8 @@ typedef struct client {
   size_t out_len;
   int chats; /* chat receipts */
   lg_poll_seen seen;
-  int last_vote; /* the option of its last vote sent, -1 before */
+  int last_vote;     /* the option of its last vote sent, -1 before */
+  bool vote_waiting; /* out is a vote */
 } client;
 
 static struct {
@@ -142,7 +143,8 @@ static struct {
   uv_signal_t sigusr1;
   bool usr1_on, voting, votes_all_sent, voted_written;
   int64_t vote_t0_us;  /* monotonic, SIGUSR1 */
-  int64_t last_vote_us; /* CLOCK_REALTIME, the last vote sent */
+  /* CLOCK_REALTIME: the last vote queued, the last written to its socket, the last answer */
+  int64_t last_queued_us, last_vote_us, last_answer_us;
   int votes_sent, votes_ok, votes_err;
 } G;
 
@@ -275,6 +277,7 @@ static void check_voted(void) {
 /* An ok or an error while voting. */
 static void vote_answered(bool ok) {
   if (!G.voting) return;
+  G.last_answer_us = real_us();
   if (ok)
     G.votes_ok++;
   else
@@ -294,8 +297,9 @@ static void send_vote(client *c, int option) {
     return;
   G.votes_sent++;
   c->last_vote = option;
-  G.last_vote_us = real_us();
+  G.last_queued_us = real_us();
   queue_out(c, c->j.vis.wsi, text);
+  c->vote_waiting = true;
 }
 
 /* Every millisecond of the window: the votes that are due. */
@@ -354,8 +358,10 @@ static void poll_fields(char *out, size_t cap) {
   }
   snprintf(out, cap,
            ",\"poll\":\"%s\",\"votes_sent\":%d,\"votes_ok\":%d,\"votes_err\":%d,"
-           "\"last_vote_us\":%lld,\"vote_counts\":\"%s\",\"poll_events\":%d",
-           G.poll_id, G.votes_sent, G.votes_ok, G.votes_err, (long long)G.last_vote_us, cs, events);
+           "\"last_queued_us\":%lld,\"last_vote_us\":%lld,\"last_answer_us\":%lld,"
+           "\"vote_counts\":\"%s\",\"poll_events\":%d",
+           G.poll_id, G.votes_sent, G.votes_ok, G.votes_err, (long long)G.last_queued_us,
+           (long long)G.last_vote_us, (long long)G.last_answer_us, cs, events);
 }
 
 static void write_polls_file(void) {
@@ -484,6 +490,10 @@ static int on_writeable(void *client_, lg_link *l, struct lws *wsi) {
   if (n == LG_WRITE_NOMEM) return -1;
   free(c->out);
   c->out = NULL;
+  if (c->vote_waiting) { /* a vote is sent when it is written, not when it is due */
+    c->vote_waiting = false;
+    G.last_vote_us = real_us();
+  }
   if (n < (int)c->out_len) {
     fail(c, "write failed");
     return -1;

@@ -7,7 +7,8 @@
 #   polls.<i>, polls.creator   one line per client: "tally voters changed_us events max_1s"
 #   up.txt             nats_tap.py's lines: "recv_us type node n_votes bytes"
 # and T_VOTE0_US, T_END_US (the signal to vote, the end of the measurement), N. It sets
-# JOINED ERRORS DROPS VOTES_SENT VOTES_OK VOTES_ERR VOTE_SPAN_MS EXPECTED CLIENTS TALLY_OK
+# JOINED ERRORS DROPS VOTES_SENT VOTES_OK VOTES_ERR VOTE_SPAN_MS QUEUE_SPAN_MS ANSWER_AFTER_MS
+# EXPECTED CLIENTS TALLY_OK
 # VOTERS_OK VOTERS_SEEN DELAY_MAX DELAY_P99 DELAY_P50 EV_MAX_1S EV_MEAN UP_MAX_<k> BATCHES_<k>
 # UP_SECONDS_<k> (k = 1, 2: visitor-<k>) BATCH_VOTES_MAX UP_VOTES_TOTAL BUS_PER_VOTE and the
 # verdicts V_A V_B V_C V_D (pass or FAIL).
@@ -24,7 +25,12 @@ poll_merge() {
   VOTES_OK=$(psum votes_ok)
   VOTES_ERR=$(psum votes_err)
   LAST_VOTE_US=$(sed -n 's/.*"last_vote_us":\([0-9]*\).*/\1/p' "$TMP/all.json" | sort -n | tail -1)
+  last_of() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$TMP/all.json" | sort -n | tail -1; }
+  LAST_QUEUED_US=$(last_of last_queued_us)
+  LAST_ANSWER_US=$(last_of last_answer_us)
   VOTE_SPAN_MS=$(( (${LAST_VOTE_US:-$T_VOTE0_US} - T_VOTE0_US) / 1000 ))
+  QUEUE_SPAN_MS=$(( (${LAST_QUEUED_US:-$T_VOTE0_US} - T_VOTE0_US) / 1000 ))
+  ANSWER_AFTER_MS=$(( (${LAST_ANSWER_US:-0} - ${LAST_VOTE_US:-0}) / 1000 ))
   # The truth: each visitor's last vote, per option, summed over the processes.
   EXPECTED=$(sed -n 's/.*"vote_counts":"\([0-9,]*\)".*/\1/p' "$TMP/all.json" | awk -F, '
     { for (i = 1; i <= NF; i++) { s[i] += $i; if (NF > n) n = NF } }
