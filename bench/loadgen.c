@@ -121,10 +121,10 @@ typedef struct client {
   lg_joiner j;   /* its two connections, the redirect, the message arriving */
   char *out;     /* one message waiting for the socket to be writable */
   size_t out_len;
+  char *next; /* and one after it (a vote's change can come while the first still waits) */
   int chats; /* chat receipts */
   lg_poll_seen seen;
   int last_vote;     /* the option of its last vote sent, -1 before */
-  bool vote_waiting; /* out is a vote */
 } client;
 
 static struct {
@@ -155,7 +155,8 @@ __attribute__((format(printf, 2, 3))) static void fail(client *c, const char *fm
   bool joining = c->st == ST_MAIN || c->st == ST_REDIRECT || c->st == ST_VISITOR;
   c->st = ST_FAILED;
   free(c->out);
-  c->out = NULL;
+  free(c->next);
+  c->out = c->next = NULL;
   /* Close whatever is still open; the close callbacks see ST_FAILED and stay quiet. */
   lg_kill(&c->j.main);
   lg_kill(&c->j.vis);
@@ -163,9 +164,13 @@ __attribute__((format(printf, 2, 3))) static void fail(client *c, const char *fm
 }
 
 static void queue_out(client *c, struct lws *wsi, char *text) {
+  if (c->out && !c->next) { /* written after out */
+    c->next = text;
+    return;
+  }
   if (c->out) { /* never happens with one message per interval; count it if it does */
     G.r.errors++;
-    log_err("client %d: a message was still waiting to be written", c->idx);
+    log_err("client %d: two messages were still waiting to be written", c->idx);
     free(c->out);
   }
   c->out = text;
@@ -299,7 +304,6 @@ static void send_vote(client *c, int option) {
   c->last_vote = option;
   G.last_queued_us = real_us();
   queue_out(c, c->j.vis.wsi, text);
-  c->vote_waiting = true;
 }
 
 /* Every millisecond of the window: the votes that are due. */
@@ -488,15 +492,19 @@ static int on_writeable(void *client_, lg_link *l, struct lws *wsi) {
   if (!c->out) return 0;
   int n = lg_write_text(wsi, c->out, c->out_len);
   if (n == LG_WRITE_NOMEM) return -1;
-  free(c->out);
-  c->out = NULL;
-  if (c->vote_waiting) { /* a vote is sent when it is written, not when it is due */
-    c->vote_waiting = false;
+  static const char vote[] = "{\"type\":\"poll_vote\"";
+  if (!strncmp(c->out, vote, sizeof vote - 1)) /* a vote is sent when written, not when due */
     G.last_vote_us = real_us();
-  }
+  free(c->out);
+  c->out = c->next;
+  c->next = NULL;
   if (n < (int)c->out_len) {
     fail(c, "write failed");
     return -1;
+  }
+  if (c->out) {
+    c->out_len = strlen(c->out);
+    lws_callback_on_writable(wsi);
   }
   return 0;
 }
@@ -582,6 +590,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < O.c.clients; i++) {
     lg_joiner_free(&G.cl[i].j);
     free(G.cl[i].out);
+    free(G.cl[i].next);
   }
   free(G.cl);
   free(G.plans);

@@ -17,8 +17,9 @@
 #
 # The visitor nodes share CPU 1; NATS, the main node, the load generators and the
 # subscriber share CPU 0. The table says how busy CPU 1 was with other processes than the
-# two nodes during the votes (a machine shared with other work); --nice N starts NATS and
-# the nodes at niceness N (e.g. -10, as root) so that such work takes less from them.
+# two nodes during the votes (a machine shared with other work); --nice N starts every
+# process of the benchmark at niceness N (e.g. -10, as root) so that such work takes less
+# from them.
 # Builds nothing: run `make` first (build/amphi, build/loadgen).
 #
 # usage: bench/poll.sh [--clients N] [--procs L] [--window MS] [--change-pct P]
@@ -112,18 +113,18 @@ VIS_PORTS=("$(conf port visitor-1)" "$(conf port visitor-2)")
 
 log "cluster in $TMP/cluster: main :$MAIN_PORT, visitor nodes :${VIS_PORTS[0]} :${VIS_PORTS[1]}," \
   "NATS :$NATS_PORT (monitoring :$MON_PORT)"
-SERVE=(nice -n "$NICE") # the processes under test
-"${SERVE[@]}" taskset -c 0 nats-server -c "$TMP/cluster/nats-server.conf" -m "$MON_PORT" >"$TMP/nats.log" 2>&1 &
+NICE_CMD=(nice -n "$NICE") # every process started here
+"${NICE_CMD[@]}" taskset -c 0 nats-server -c "$TMP/cluster/nats-server.conf" -m "$MON_PORT" >"$TMP/nats.log" 2>&1 &
 NATS_PID=$!
 PIDS+=("$NATS_PID")
 wait_http "http://127.0.0.1:$MON_PORT/varz" "nats-server" "$NATS_PID" ||
   { tail -3 "$TMP/nats.log" >&2; exit 1; }
-"${SERVE[@]}" taskset -c 0 "$AMPHI" serve --config "$TMP/cluster/main.conf" >"$TMP/main.log" 2>&1 &
+"${NICE_CMD[@]}" taskset -c 0 "$AMPHI" serve --config "$TMP/cluster/main.conf" >"$TMP/main.log" 2>&1 &
 MAIN_PID=$!
 PIDS+=("$MAIN_PID")
 VIS_PIDS=()
 for k in 1 2; do
-  "${SERVE[@]}" taskset -c 1 "$AMPHI" serve --config "$TMP/cluster/visitor-$k.conf" >"$TMP/visitor-$k.log" 2>&1 &
+  "${NICE_CMD[@]}" taskset -c 1 "$AMPHI" serve --config "$TMP/cluster/visitor-$k.conf" >"$TMP/visitor-$k.log" 2>&1 &
   VIS_PIDS+=($!)
   PIDS+=($!)
 done
@@ -135,24 +136,31 @@ for k in 1 2; do
 done
 sleep 2 # a few heartbeats: the main node must know both visitor nodes before redirecting
 
-# The subscriber on the up subject takes the main node's NATS user: the one allowed to.
-ROOM_SUBJECT=room.${ROOM%%/*}.${ROOM##*/}.up
-NATS_TAP_USER=$(conf nats_user main) NATS_TAP_PASSWORD=$(conf nats_password main) \
-  taskset -c 0 python3 "$TAP" --port "$NATS_PORT" --subject "$ROOM_SUBJECT" \
-  --out "$TMP/up.txt" --ready "$TMP/tap.ready" 2>"$TMP/tap.err" &
-TAP_PID=$!
-PIDS+=("$TAP_PID")
-for _ in $(seq 100); do
-  [ -f "$TMP/tap.ready" ] && break
-  kill -0 "$TAP_PID" 2>/dev/null || { echo "poll.sh: the subscriber exited:" >&2;
-                                      cat "$TMP/tap.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -f "$TMP/tap.ready" ] || { echo "poll.sh: the subscriber is not subscribed" >&2; exit 1; }
+# Two subscribers: on the up subject with the main node's NATS user (the one allowed to),
+# on the room's events with visitor-1's (what the main node emits, before any fan-out).
+ROOM_SUBJECT=room.${ROOM%%/*}.${ROOM##*/}
+start_tap() { # node subject name
+  NATS_TAP_USER=$(conf nats_user "$1") NATS_TAP_PASSWORD=$(conf nats_password "$1") \
+    "${NICE_CMD[@]}" taskset -c 0 python3 "$TAP" --port "$NATS_PORT" --subject "$2" \
+    --out "$TMP/$3.txt" --ready "$TMP/$3.ready" 2>"$TMP/$3.err" &
+  TAP_PIDS+=($!)
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    [ -f "$TMP/$3.ready" ] && return 0
+    kill -0 "$!" 2>/dev/null || { echo "poll.sh: the subscriber to $2 exited:" >&2;
+                                  cat "$TMP/$3.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "poll.sh: the subscriber to $2 is not subscribed" >&2
+  exit 1
+}
+TAP_PIDS=()
+start_tap main "$ROOM_SUBJECT.up" up
+start_tap visitor-1 "$ROOM_SUBJECT.ev" ev
 
 # --- the poll and its audience ----------------------------------------------------------
 WS=ws://127.0.0.1:$MAIN_PORT/ws
-taskset -c 0 "$LOADGEN" --main "$WS" --room "$ROOM" --poll-create "Which one?" \
+"${NICE_CMD[@]}" taskset -c 0 "$LOADGEN" --main "$WS" --room "$ROOM" --poll-create "Which one?" \
   --poll-options "red,green,blue" --poll-id-file "$TMP/poll.id" --polls-file "$TMP/polls.creator" \
   --hold 900 --name-prefix creator- --quiet --source-ip "$SRC_NET.10" \
   >"$TMP/creator.json" 2>"$TMP/creator.err" &
@@ -169,7 +177,7 @@ POLL=$(cat "$TMP/poll.id")
 log "poll $POLL created"
 
 loadgen_cmd() { # i clients conc
-  LG_CMD=(taskset -c 0 "$LOADGEN" --main "$WS" --room "$ROOM" --clients "$2" --concurrency "$3"
+  LG_CMD=("${NICE_CMD[@]}" taskset -c 0 "$LOADGEN" --main "$WS" --room "$ROOM" --clients "$2" --concurrency "$3"
     --hold 900 --name-prefix "lg$1-" --quiet --source-ip "$SRC_NET.$((10 + $1))"
     --ready-file "$TMP/ready.$1" --vote --vote-window "$WINDOW_MS" --change-pct "$CHANGE_PCT"
     --seed "$((SEED * 100 + $1))" --polls-file "$TMP/polls.$1" --voted-file "$TMP/voted.$1")
@@ -195,8 +203,8 @@ connz_in_msgs() { # node user
 print(sum(c.get("in_msgs", 0) for c in json.load(sys.stdin)["connections"]
           if c.get("authorized_user") == sys.argv[1]))' "$1"
 }
-# CPU 1's busy ticks, whoever ran (user, nice, system, irq, softirq, steal).
-cpu1_busy() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# CPU 1's busy ticks, whoever ran (user, nice, system, irq, softirq).
+cpu1_busy() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 IN0=("$(connz_in_msgs visitor-1)" "$(connz_in_msgs visitor-2)")
 BUSY0=$(cpu1_busy)
 CPU0=("$(cpu_ticks "${VIS_PIDS[0]}")" "$(cpu_ticks "${VIS_PIDS[1]}")" "$(cpu_ticks "$MAIN_PID")")
@@ -220,8 +228,8 @@ T_END_US=$(($(date +%s%N) / 1000))
 ALIVE=yes
 for p in "$MAIN_PID" "${VIS_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || ALIVE=no; done
 
-for p in "${LG_PIDS[@]}" "$CREATOR_PID" "$TAP_PID"; do kill -TERM "$p" 2>/dev/null || true; done
-for p in "${LG_PIDS[@]}" "$CREATOR_PID" "$TAP_PID"; do wait "$p" || true; done
+for p in "${LG_PIDS[@]}" "$CREATOR_PID" "${TAP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${LG_PIDS[@]}" "$CREATOR_PID" "${TAP_PIDS[@]}"; do wait "$p" || true; done
 
 # --- results ----------------------------------------------------------------------------
 . "$(dirname "${BASH_SOURCE[0]}")/merge.sh" # cpu_s
@@ -236,7 +244,7 @@ cat <<EOF
 
 === amphi poll benchmark: $N visitors, one poll, two visitor nodes ===
 machine:      $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -r)
-layout:       visitor nodes on CPU 1; NATS, main node, $L loadgens, creator, subscriber on CPU 0
+layout:       visitor nodes on CPU 1; NATS, main node, $L loadgens, creator, subscribers on CPU 0
 visitors:     $JOINED of $N joined (node 1: ${VIS_CONNS[0]:-?}, node 2: ${VIS_CONNS[1]:-?}); errors $ERRORS, drops $DROPS
 votes:        $VOTES_SENT written over ${VOTE_SPAN_MS} ms (due over ${QUEUE_SPAN_MS} ms), $N first votes and $((VOTES_SENT - N)) changes; $VOTES_OK ok, $VOTES_ERR refused, the last answered ${ANSWER_AFTER_MS} ms after the last was written
 CPU, votes:   visitor node 1 $(cpu_s "${CPU0[0]}" "${CPU1[0]}") s, node 2 $(cpu_s "${CPU0[1]}" "${CPU1[1]}") s, main $(cpu_s "${CPU0[2]}" "${CPU1[2]}") s over $PHASE_MS ms (signal to $SETTLE_S s after the last answer)
@@ -248,21 +256,22 @@ CPU 1, others: ${OTHERS_S} s (${OTHERS_PCT}% of the core) by other processes tha
 | (b) last vote sent -> final tally, max over clients | <= 1000 ms | ${DELAY_MAX} ms (p99 ${DELAY_P99} ms, p50 ${DELAY_P50} ms) | $V_B |
 | (c) bus messages up per visitor node, most in any 1 s | <= 10 | node 1: $UP_MAX_1, node 2: $UP_MAX_2 (votes batches: $BATCHES_1 and $BATCHES_2) | $V_C |
 | (d) poll events per client, most in any 1 s | <= 4 | ${EV_MAX_1S} (${EV_MEAN} events per client in all, on average) | $V_D |
+| (d') poll events the main node emitted, most in any 1 s | <= 4 | ${EMIT_MAX_1S} (${EMITTED} in all, at least ${EMIT_MIN_GAP_MS} ms apart) | $V_D2 |
 
-up, per node:  every message on $ROOM_SUBJECT from the signal on, by second (node 1 | node 2):
+up, per node:  every message on $ROOM_SUBJECT.up from the signal on, by second (node 1 | node 2):
                $UP_SECONDS_1 | $UP_SECONDS_2
                votes batches carry ${BATCH_VOTES_MAX} votes at most; ${BUS_PER_VOTE} bus messages up per vote ($UP_VOTES_TOTAL batches for $VOTES_SENT votes)
                nats-server /connz: the nodes' connections published $((IN1[0] - IN0[0])) and $((IN1[1] - IN0[1])) messages over $((
                  (T_END_US - T_VOTE0_US) / 1000)) ms (with heartbeats and replies to the main node's requests)
 visitor nodes alive at the end: $ALIVE
 EOF
-SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s"}}' \
+SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_emitted":%s,"poll_events_emitted_max_per_s":%s,"poll_events_emitted_min_gap_ms":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s","d_emitted":"%s"}}' \
   "$N" "$JOINED" "${VIS_CONNS[0]:-null}" "${VIS_CONNS[1]:-null}" "$VOTES_SENT" "$VOTES_OK" "$VOTES_ERR" \
   "$((VOTES_SENT - N))" "$WINDOW_MS" "$VOTE_SPAN_MS" "$ANSWER_AFTER_MS" "$OTHERS_PCT" "$EXPECTED" "$CLIENTS" "$TALLY_OK" "$VOTERS_OK" \
   "$DELAY_MAX" "$DELAY_P99" "$DELAY_P50" "$UP_MAX_1" "$UP_MAX_2" "$BATCHES_1" "$BATCHES_2" \
   "${UP_SECONDS_1// /,}" "${UP_SECONDS_2// /,}" "$((IN1[0] - IN0[0]))" "$((IN1[1] - IN0[1]))" \
-  "$PHASE_MS" "$BUS_PER_VOTE" "$EV_MAX_1S" "$EV_MEAN" "$ERRORS" "$DROPS" \
-  "$([ $ALIVE = yes ] && echo true || echo false)" "$V_A" "$V_B" "$V_C" "$V_D")
+  "$PHASE_MS" "$BUS_PER_VOTE" "$EV_MAX_1S" "$EMITTED" "$EMIT_MAX_1S" "$EMIT_MIN_GAP_MS" "$EV_MEAN" "$ERRORS" "$DROPS" \
+  "$([ $ALIVE = yes ] && echo true || echo false)" "$V_A" "$V_B" "$V_C" "$V_D" "$V_D2")
 echo "$SUMMARY"
 echo "$SUMMARY" >"$TMP/summary.json"
 [ -z "$JSON_OUT" ] || echo "$SUMMARY" >"$JSON_OUT"

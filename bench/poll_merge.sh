@@ -5,13 +5,14 @@
 #                      visitors' last vote counted per option; last_vote_us: when the last
 #                      vote was sent, CLOCK_REALTIME)
 #   polls.<i>, polls.creator   one line per client: "tally voters changed_us events max_1s"
-#   up.txt             nats_tap.py's lines: "recv_us type node n_votes bytes"
+#   up.txt, ev.txt     nats_tap.py's lines of the room's up subject and of its events:
+#                      "recv_us type node n_votes bytes"
 # and T_VOTE0_US, T_END_US (the signal to vote, the end of the measurement), N. It sets
 # JOINED ERRORS DROPS VOTES_SENT VOTES_OK VOTES_ERR VOTE_SPAN_MS QUEUE_SPAN_MS ANSWER_AFTER_MS
 # EXPECTED CLIENTS TALLY_OK
 # VOTERS_OK VOTERS_SEEN DELAY_MAX DELAY_P99 DELAY_P50 EV_MAX_1S EV_MEAN UP_MAX_<k> BATCHES_<k>
-# UP_SECONDS_<k> (k = 1, 2: visitor-<k>) BATCH_VOTES_MAX UP_VOTES_TOTAL BUS_PER_VOTE and the
-# verdicts V_A V_B V_C V_D (pass or FAIL).
+# UP_SECONDS_<k> (k = 1, 2: visitor-<k>) BATCH_VOTES_MAX UP_VOTES_TOTAL BUS_PER_VOTE EMITTED
+# EMIT_MAX_1S EMIT_MIN_GAP_MS and the verdicts V_A V_B V_C V_D V_D2 (pass or FAIL).
 
 poll_merge() {
   cat "$TMP"/loadgen.*.json >"$TMP/all.json"
@@ -58,13 +59,15 @@ poll_merge() {
 
   # The messages up, per node, from the signal to the end: by whole second since the
   # signal, and the most within any one second (a sliding window over their times).
+  max_1s() { # file of lines whose first field is a time in us: the most within one second
+    awk '{ t[NR] = $1; while (t[NR] - t[j + 1] >= 1000000) j++
+           if (NR - j > m) m = NR - j } END { print m + 0 }' "$1"
+  }
   for k in 1 2; do
     local node=visitor-$k
     awk -v t0="$T_VOTE0_US" -v t1="$T_END_US" -v node="$node" \
       '$3 == node && $1 >= t0 && $1 <= t1' "$TMP/up.txt" >"$TMP/up.$k"
-    printf -v "UP_MAX_$k" '%s' "$(awk '{ t[NR] = $1; j = 1
-        while (t[NR] - t[j] >= 1000000) j++
-        if (NR - j + 1 > m) m = NR - j + 1 } END { print m + 0 }' "$TMP/up.$k")"
+    printf -v "UP_MAX_$k" '%s' "$(max_1s "$TMP/up.$k")"
     printf -v "BATCHES_$k" '%s' "$(awk '$2 == "votes"' "$TMP/up.$k" | wc -l)"
     printf -v "UP_SECONDS_$k" '%s' "$(awk -v t0="$T_VOTE0_US" -v t1="$T_END_US" '
         { c[int(($1 - t0) / 1000000)]++ }
@@ -75,6 +78,14 @@ poll_merge() {
   UP_VOTES_TOTAL=$((BATCHES_1 + BATCHES_2))
   BUS_PER_VOTE=$(awk -v b="$UP_VOTES_TOTAL" -v v="$VOTES_SENT" 'BEGIN { printf "%.5f", v ? b / v : 0 }')
 
+  # The poll events as the main node put them on the bus.
+  awk -v t0="$T_VOTE0_US" -v t1="$T_END_US" '$2 == "poll" && $1 >= t0 && $1 <= t1' \
+    "$TMP/ev.txt" >"$TMP/ev.poll"
+  EMITTED=$(wc -l <"$TMP/ev.poll")
+  EMIT_MAX_1S=$(max_1s "$TMP/ev.poll")
+  EMIT_MIN_GAP_MS=$(awk 'NR > 1 && (g == "" || $1 - p < g) { g = $1 - p } { p = $1 }
+    END { printf "%.0f", g == "" ? 0 : g / 1000 }' "$TMP/ev.poll")
+
   verdict() { if [ "$1" = 1 ]; then echo pass; else echo FAIL; fi; }
   V_A=$(verdict "$([ "$TALLY_OK" = "$CLIENTS" ] && [ "$CLIENTS" -gt 0 ] && [ "$VOTES_OK" = "$VOTES_SENT" ] &&
     [ "$(awk -v e="$EXPECTED" 'BEGIN { n = split(e, a, ","); for (i = 1; i <= n; i++) s += a[i]; print s }')" = "$N" ] &&
@@ -82,4 +93,5 @@ poll_merge() {
   V_B=$(verdict "$(awk -v d="$DELAY_MAX" 'BEGIN { print (d != "null" && d + 0 <= 1000) }')")
   V_C=$(verdict "$([ "$UP_MAX_1" -le 10 ] && [ "$UP_MAX_2" -le 10 ] && echo 1)")
   V_D=$(verdict "$([ "$EV_MAX_1S" -le 4 ] && echo 1)")
+  V_D2=$(verdict "$([ "$EMIT_MAX_1S" -le 4 ] && echo 1)")
 }
