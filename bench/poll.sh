@@ -23,7 +23,8 @@
 # Builds nothing: run `make` first (build/amphi, build/loadgen).
 #
 # usage: bench/poll.sh [--clients N] [--procs L] [--window MS] [--change-pct P]
-#                      [--concurrency C] [--seed S] [--nice N] [--json PATH] [--keep]
+#                      [--concurrency C] [--seed S] [--nice N] [--json PATH] [--keep] [--perf]
+# --perf (implies --keep) records `perf` call graphs of visitor node 1 during the votes.
 # The same as environment variables: BENCH_CLIENTS, BENCH_PROCS, BENCH_WINDOW_MS,
 # BENCH_CHANGE_PCT, BENCH_CONCURRENCY. AMPHI_BIN and LOADGEN_BIN override the binaries.
 set -euo pipefail
@@ -41,6 +42,7 @@ SEED=1
 NICE=0
 JSON_OUT=
 KEEP=0
+PERF=0
 ROOM=acme/pollbench
 SETTLE_S=3           # after the last answer: late poll events still arrive and are timed
 JOIN_TIMEOUT_S=600   # the whole join phase
@@ -57,7 +59,8 @@ while [ $# -gt 0 ]; do
     --nice) NICE=$2; shift 2 ;;
     --json) JSON_OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --perf) PERF=1; KEEP=1; shift ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "poll.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -78,7 +81,9 @@ fi
 for b in "$AMPHI" "$LOADGEN"; do
   [ -x "$b" ] || { echo "poll.sh: $b not found: run make first" >&2; exit 2; }
 done
-for t in nats-server taskset curl ss awk sort getconf python3; do
+TOOLS="nats-server taskset curl ss awk sort getconf python3"
+[ $PERF = 0 ] || TOOLS="$TOOLS perf"
+for t in $TOOLS; do
   command -v "$t" >/dev/null || { echo "poll.sh: $t is needed" >&2; exit 2; }
 done
 
@@ -208,6 +213,12 @@ cpu1_busy() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 IN0=("$(connz_in_msgs visitor-1)" "$(connz_in_msgs visitor-2)")
 BUSY0=$(cpu1_busy)
 CPU0=("$(cpu_ticks "${VIS_PIDS[0]}")" "$(cpu_ticks "${VIS_PIDS[1]}")" "$(cpu_ticks "$MAIN_PID")")
+if [ $PERF = 1 ]; then
+  perf record -q -g -p "${VIS_PIDS[0]}" -o "$TMP/perf.visitor-1.data" >"$TMP/perf.log" 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+  sleep 0.5 # perf attached
+fi
 T_VOTE0_US=$(($(date +%s%N) / 1000))
 log "$N visitors vote within $WINDOW_MS ms, $CHANGE_PCT% of them twice"
 for p in "${LG_PIDS[@]}"; do kill -USR1 "$p"; done
@@ -225,6 +236,10 @@ IN1=("$(connz_in_msgs visitor-1)" "$(connz_in_msgs visitor-2)")
 BUSY1=$(cpu1_busy)
 CPU1=("$(cpu_ticks "${VIS_PIDS[0]}")" "$(cpu_ticks "${VIS_PIDS[1]}")" "$(cpu_ticks "$MAIN_PID")")
 T_END_US=$(($(date +%s%N) / 1000))
+if [ $PERF = 1 ]; then
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" || true
+fi
 ALIVE=yes
 for p in "$MAIN_PID" "${VIS_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || ALIVE=no; done
 
