@@ -273,6 +273,7 @@ CPU 1, others: ${OTHERS_S} s (${OTHERS_PCT}% of the core) by other processes tha
 | (d) poll events per client, most in any 1 s | <= 4 | ${EV_MAX_1S} (${EV_MEAN} events per client in all, on average) | $V_D |
 | (d') poll events the main node emitted, most in any 1 s | <= 4 | ${EMIT_MAX_1S} (${EMITTED} in all, at least ${EMIT_MIN_GAP_MS} ms apart) | $V_D2 |
 
+the last vote's way: $(set -- $PATH_MS; echo "to the last batch up $1 ms (visitor node), to the final poll event on the bus $2 ms (main node), to the last client $3 ms (fan-out)")
 up, per node:  every message on $ROOM_SUBJECT.up from the signal on, by second (node 1 | node 2):
                $UP_SECONDS_1 | $UP_SECONDS_2
                votes batches carry ${BATCH_VOTES_MAX} votes at most; ${BUS_PER_VOTE} bus messages up per vote ($UP_VOTES_TOTAL batches for $VOTES_SENT votes)
@@ -280,10 +281,10 @@ up, per node:  every message on $ROOM_SUBJECT.up from the signal on, by second (
                  (T_END_US - T_VOTE0_US) / 1000)) ms (with heartbeats and replies to the main node's requests)
 visitor nodes alive at the end: $ALIVE
 EOF
-SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_emitted":%s,"poll_events_emitted_max_per_s":%s,"poll_events_emitted_min_gap_ms":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s","d_emitted":"%s"}}' \
+SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"final_path_ms":[%s],"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_emitted":%s,"poll_events_emitted_max_per_s":%s,"poll_events_emitted_min_gap_ms":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s","d_emitted":"%s"}}' \
   "$N" "$JOINED" "${VIS_CONNS[0]:-null}" "${VIS_CONNS[1]:-null}" "$VOTES_SENT" "$VOTES_OK" "$VOTES_ERR" \
   "$((VOTES_SENT - N))" "$WINDOW_MS" "$VOTE_SPAN_MS" "$ANSWER_AFTER_MS" "$OTHERS_PCT" "$EXPECTED" "$CLIENTS" "$TALLY_OK" "$VOTERS_OK" \
-  "$DELAY_MAX" "$DELAY_P99" "$DELAY_P50" "$UP_MAX_1" "$UP_MAX_2" "$BATCHES_1" "$BATCHES_2" \
+  "$DELAY_MAX" "$DELAY_P99" "$DELAY_P50" "${PATH_MS// /,}" "$UP_MAX_1" "$UP_MAX_2" "$BATCHES_1" "$BATCHES_2" \
   "${UP_SECONDS_1// /,}" "${UP_SECONDS_2// /,}" "$((IN1[0] - IN0[0]))" "$((IN1[1] - IN0[1]))" \
   "$PHASE_MS" "$BUS_PER_VOTE" "$EV_MAX_1S" "$EMITTED" "$EMIT_MAX_1S" "$EMIT_MIN_GAP_MS" "$EV_MEAN" "$ERRORS" "$DROPS" \
   "$([ $ALIVE = yes ] && echo true || echo false)" "$V_A" "$V_B" "$V_C" "$V_D" "$V_D2")
