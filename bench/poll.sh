@@ -64,12 +64,9 @@ while [ $# -gt 0 ]; do
     *) echo "poll.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for v in N L WINDOW_MS CONC SEED; do
-  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
-    echo "poll.sh: $v must be a positive whole number, got '${!v}'" >&2
-    exit 2
-  fi
-done
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_counts N L WINDOW_MS CONC SEED
 if ! [[ $NICE =~ ^-?[0-9]+$ ]] || [ "$NICE" -lt -20 ] || [ "$NICE" -gt 19 ]; then
   echo "poll.sh: --nice must be -20..19, got '$NICE'" >&2
   exit 2
@@ -78,32 +75,12 @@ if ! [[ $CHANGE_PCT =~ ^[0-9]+$ ]] || [ "$CHANGE_PCT" -gt 50 ]; then
   echo "poll.sh: --change-pct must be 0..50, got '$CHANGE_PCT'" >&2
   exit 2
 fi
-for b in "$AMPHI" "$LOADGEN"; do
-  [ -x "$b" ] || { echo "poll.sh: $b not found: run make first" >&2; exit 2; }
-done
+need_built "$AMPHI" "$LOADGEN"
 TOOLS="nats-server taskset curl ss awk sort getconf python3"
 [ $PERF = 0 ] || TOOLS="$TOOLS perf"
-for t in $TOOLS; do
-  command -v "$t" >/dev/null || { echo "poll.sh: $t is needed" >&2; exit 2; }
-done
-
-# shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-TMP=$(mktemp -d /tmp/amphi-poll.XXXXXX)
-PIDS=()
-bench_traps
-
-# Ports P (main), P+1 and P+2 (visitor nodes), P+3 (NATS), P+4 (NATS monitoring), all free
-# and below the ephemeral range (lib.sh's port_free; signaling.sh says why).
-BASE=
-for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 12000))
-  free=1
-  for k in 0 1 2 3 4; do port_free $((p + k)) || free=0; done
-  if [ $free = 1 ]; then BASE=$p; break; fi
-done
-[ -n "$BASE" ] || { echo "poll.sh: no free port range found" >&2; exit 1; }
-SRC_NET=127.$((1 + RANDOM % 250)).$((RANDOM % 250))
+# Ports P (main), P+1 and P+2 (visitor nodes), P+3 (NATS), P+4 (NATS monitoring).
+# shellcheck disable=SC2086 # a list of names
+bench_start amphi-poll 5 $TOOLS
 MAIN_PORT=$BASE
 MON_PORT=$((BASE + 4))
 HZ=$(getconf CLK_TCK)
@@ -230,7 +207,6 @@ while :; do
   [ $SECONDS -lt $deadline ] || { log "not every vote answered after ${VOTE_TIMEOUT_S}s"; break; }
   sleep 0.1
 done
-T_ANSWERED_US=$(($(date +%s%N) / 1000))
 sleep "$SETTLE_S"
 IN1=("$(connz_in_msgs visitor-1)" "$(connz_in_msgs visitor-2)")
 BUSY1=$(cpu1_busy)
@@ -252,6 +228,8 @@ for p in "${LG_PIDS[@]}" "$CREATOR_PID" "${TAP_PIDS[@]}"; do wait "$p" || true; 
 poll_merge
 
 PHASE_MS=$(( (T_END_US - T_VOTE0_US) / 1000 ))
+IN_D1=$((IN1[0] - IN0[0]))
+IN_D2=$((IN1[1] - IN0[1]))
 OTHERS_S=$(awk -v b0="$BUSY0" -v b1="$BUSY1" -v a="$((CPU1[0] + CPU1[1] - CPU0[0] - CPU0[1]))" \
   -v hz="$HZ" 'BEGIN { o = (b1 - b0 - a) / hz; printf "%.2f", o < 0 ? 0 : o }')
 OTHERS_PCT=$(awk -v o="$OTHERS_S" -v ms="$PHASE_MS" 'BEGIN { printf "%.0f", 100 * o * 1000 / ms }')
@@ -273,19 +251,18 @@ CPU 1, others: ${OTHERS_S} s (${OTHERS_PCT}% of the core) by other processes tha
 | (d) poll events per client, most in any 1 s | <= 4 | ${EV_MAX_1S} (${EV_MEAN} events per client in all, on average) | $V_D |
 | (d') poll events the main node emitted, most in any 1 s | <= 4 | ${EMIT_MAX_1S} (${EMITTED} in all, at least ${EMIT_MIN_GAP_MS} ms apart) | $V_D2 |
 
-the last vote's way: $(set -- $PATH_MS; echo "to the last batch up $1 ms (visitor node), to the final poll event on the bus $2 ms (main node), to the last client $3 ms (fan-out)")
+the last vote's way: to the last batch up $PATH_VIS_MS ms (visitor node), to the final poll event on the bus $PATH_MAIN_MS ms (main node), to the last client $PATH_FAN_MS ms (fan-out)
 up, per node:  every message on $ROOM_SUBJECT.up from the signal on, by second (node 1 | node 2):
                $UP_SECONDS_1 | $UP_SECONDS_2
                votes batches carry ${BATCH_VOTES_MAX} votes at most; ${BUS_PER_VOTE} bus messages up per vote ($UP_VOTES_TOTAL batches for $VOTES_SENT votes)
-               nats-server /connz: the nodes' connections published $((IN1[0] - IN0[0])) and $((IN1[1] - IN0[1])) messages over $((
-                 (T_END_US - T_VOTE0_US) / 1000)) ms (with heartbeats and replies to the main node's requests)
+               nats-server /connz: the nodes' connections published $IN_D1 and $IN_D2 messages over $PHASE_MS ms (with heartbeats and replies to the main node's requests)
 visitor nodes alive at the end: $ALIVE
 EOF
 SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"final_path_ms":[%s],"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_emitted":%s,"poll_events_emitted_max_per_s":%s,"poll_events_emitted_min_gap_ms":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s","d_emitted":"%s"}}' \
   "$N" "$JOINED" "${VIS_CONNS[0]:-null}" "${VIS_CONNS[1]:-null}" "$VOTES_SENT" "$VOTES_OK" "$VOTES_ERR" \
   "$((VOTES_SENT - N))" "$WINDOW_MS" "$VOTE_SPAN_MS" "$ANSWER_AFTER_MS" "$OTHERS_PCT" "$EXPECTED" "$CLIENTS" "$TALLY_OK" "$VOTERS_OK" \
-  "$DELAY_MAX" "$DELAY_P99" "$DELAY_P50" "${PATH_MS// /,}" "$UP_MAX_1" "$UP_MAX_2" "$BATCHES_1" "$BATCHES_2" \
-  "${UP_SECONDS_1// /,}" "${UP_SECONDS_2// /,}" "$((IN1[0] - IN0[0]))" "$((IN1[1] - IN0[1]))" \
+  "$DELAY_MAX" "$DELAY_P99" "$DELAY_P50" "$PATH_VIS_MS,$PATH_MAIN_MS,$PATH_FAN_MS" "$UP_MAX_1" "$UP_MAX_2" "$BATCHES_1" "$BATCHES_2" \
+  "${UP_SECONDS_1// /,}" "${UP_SECONDS_2// /,}" "$IN_D1" "$IN_D2" \
   "$PHASE_MS" "$BUS_PER_VOTE" "$EV_MAX_1S" "$EMITTED" "$EMIT_MAX_1S" "$EMIT_MIN_GAP_MS" "$EV_MEAN" "$ERRORS" "$DROPS" \
   "$([ $ALIVE = yes ] && echo true || echo false)" "$V_A" "$V_B" "$V_C" "$V_D" "$V_D2")
 echo "$SUMMARY"

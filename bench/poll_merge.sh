@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # what it sets is for the script that sources it
 # bench/poll_merge.sh: the figures of bench/poll.sh from what its processes wrote into $TMP,
 # sourced by it, not run. poll_merge reads
 #   loadgen.<i>.json   the voting load generators' result lines (vote_counts: each of their
@@ -12,8 +12,8 @@
 # EXPECTED CLIENTS TALLY_OK
 # VOTERS_OK VOTERS_SEEN DELAY_MAX DELAY_P99 DELAY_P50 EV_MAX_1S EV_MEAN UP_MAX_<k> BATCHES_<k>
 # UP_SECONDS_<k> (k = 1, 2: visitor-<k>) BATCH_VOTES_MAX UP_VOTES_TOTAL BUS_PER_VOTE EMITTED
-# EMIT_MAX_1S EMIT_MIN_GAP_MS PATH_MS ("a b c": last vote to last batch up, to the final
-# event on the bus, to the last client; ms) and the verdicts V_A V_B V_C V_D V_D2 (pass or FAIL).
+# EMIT_MAX_1S EMIT_MIN_GAP_MS PATH_VIS_MS PATH_MAIN_MS PATH_FAN_MS (ms: the last vote to the
+# last batch up, then to the final event on the bus, then to the last client) and the verdicts V_A V_B V_C V_D V_D2 (pass or FAIL).
 
 poll_merge() {
   cat "$TMP"/loadgen.*.json >"$TMP/all.json"
@@ -89,8 +89,9 @@ poll_merge() {
   # coalesced by the main node), to the last client (fanned out, read by the load).
   LAST_BATCH_US=$(awk '$2 == "votes" && $1 > m { m = $1 } END { printf "%.0f", m }' "$TMP/up.1" "$TMP/up.2")
   FINAL_EV_US=$(awk 'END { printf "%.0f", $1 }' "$TMP/ev.poll")
-  PATH_MS=$(awk -v v="${LAST_VOTE_US:-0}" -v b="$LAST_BATCH_US" -v e="$FINAL_EV_US" -v d="$DELAY_MAX" \
-    'BEGIN { printf "%.0f %.0f %.0f", (b - v) / 1000, (e - b) / 1000, d - (e - v) / 1000 }')
+  read -r PATH_VIS_MS PATH_MAIN_MS PATH_FAN_MS < <(awk -v v="${LAST_VOTE_US:-0}" \
+    -v b="$LAST_BATCH_US" -v e="$FINAL_EV_US" -v d="$DELAY_MAX" \
+    'BEGIN { printf "%.0f %.0f %.0f\n", (b - v) / 1000, (e - b) / 1000, d - (e - v) / 1000 }')
   EMIT_MIN_GAP_MS=$(awk 'NR > 1 && (g == "" || $1 - p < g) { g = $1 - p } { p = $1 }
     END { printf "%.0f", g == "" ? 0 : g / 1000 }' "$TMP/ev.poll")
 
