@@ -16,7 +16,7 @@
 # It prints a table and writes the figures as one JSON object (--json, else $TMP only).
 #
 # The visitor nodes share CPU 1; NATS, the main node, the load generators and the
-# subscriber share CPU 0. The table says how busy CPU 1 was with other processes than the
+# subscriber share CPU 0. The table says how busy CPU 1 was with other things than the
 # two nodes during the votes (a machine shared with other work); --nice N starts every
 # process of the benchmark at niceness N (e.g. -10, as root) so that such work takes less
 # from them.
@@ -241,7 +241,7 @@ layout:       visitor nodes on CPU 1; NATS, main node, $L loadgens, creator, sub
 visitors:     $JOINED of $N joined (node 1: ${VIS_CONNS[0]:-?}, node 2: ${VIS_CONNS[1]:-?}); errors $ERRORS, drops $DROPS
 votes:        $VOTES_SENT written over ${VOTE_SPAN_MS} ms (due over ${QUEUE_SPAN_MS} ms), $N first votes and $((VOTES_SENT - N)) changes; $VOTES_OK ok, $VOTES_ERR refused, the last answered ${ANSWER_AFTER_MS} ms after the last was written
 CPU, votes:   visitor node 1 $(cpu_s "${CPU0[0]}" "${CPU1[0]}") s, node 2 $(cpu_s "${CPU0[1]}" "${CPU1[1]}") s, main $(cpu_s "${CPU0[2]}" "${CPU1[2]}") s over $PHASE_MS ms (signal to $SETTLE_S s after the last answer)
-CPU 1, others: ${OTHERS_S} s (${OTHERS_PCT}% of the core) by other processes than the two visitor nodes
+CPU 1, others: ${OTHERS_S} s (${OTHERS_PCT}% of the core) not charged to the two visitor nodes (other processes; interrupt time, some of it the nodes' own traffic)
 
 | measure | target | measured | verdict |
 |---|---|---|---|
