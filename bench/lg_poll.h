@@ -22,11 +22,10 @@ typedef struct lg_poll_seen {
   long long tally[LG_POLL_OPTIONS_MAX];
   int n_options;
   long long voters;
-  int64_t changed_us;          /* CLOCK_REALTIME when the tally last changed */
-  int events;                  /* poll events of the poll received */
-  int max_1s;                  /* the most of them received within any one second */
-  int64_t ring[LG_POLL_RING];  /* the last receipt times (monotonic), oldest overwritten */
-  int ring_n;
+  int64_t changed_us;         /* CLOCK_REALTIME when the tally last changed */
+  int events;                 /* poll events of the poll received */
+  int max_1s;                 /* the most of them received within any one second */
+  int64_t ring[LG_POLL_RING]; /* the last receipt times (monotonic), oldest overwritten */
 } lg_poll_seen;
 
 /* One poll object ({"id","options":[{"votes"}],"voters"}) of the poll called id (the first

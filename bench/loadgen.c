@@ -122,9 +122,9 @@ typedef struct client {
   char *out;     /* one message waiting for the socket to be writable */
   size_t out_len;
   char *next; /* and one after it (a vote's change can come while the first still waits) */
-  int chats; /* chat receipts */
+  int chats;  /* chat receipts */
   lg_poll_seen seen;
-  int last_vote;     /* the option of its last vote sent, -1 before */
+  int last_vote; /* the option of its last vote sent, -1 before */
 } client;
 
 static struct {
@@ -142,7 +142,7 @@ static struct {
   uv_timer_t vote_timer;
   uv_signal_t sigusr1;
   bool usr1_on, voting, votes_all_sent, voted_written;
-  int64_t vote_t0_us;  /* monotonic, SIGUSR1 */
+  int64_t vote_t0_us; /* monotonic, SIGUSR1 */
   /* CLOCK_REALTIME: the last vote queued, the last written to its socket, the last answer */
   int64_t last_queued_us, last_vote_us, last_answer_us;
   int votes_sent, votes_ok, votes_err;
@@ -467,12 +467,13 @@ static int on_established(void *client_, lg_link *l, struct lws *wsi) {
   char *text = NULL;
   int rc;
   if (l == &c->j.main) {
-    rc = participant() ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}",
-                              O.room, O.c.name_prefix)
-                   : asprintf(&text,
-                              "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
-                              "\"visitor\":true}",
-                              O.room, O.c.name_prefix, c->idx);
+    rc = participant()
+             ? asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%sspeaker\"}", O.room,
+                        O.c.name_prefix)
+             : asprintf(&text,
+                        "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"%s%d\","
+                        "\"visitor\":true}",
+                        O.room, O.c.name_prefix, c->idx);
   } else {
     char *ticket = lg_take_ticket(&c->j);
     rc = asprintf(&text, "{\"type\":\"join\",\"room\":\"%s\",\"ticket\":\"%s\"}", O.room, ticket);
