@@ -100,6 +100,9 @@ need_tools() { for t; do command -v "$t" >/dev/null || { echo "$ME: $t is needed
 cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of stat)
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# How long the process's first thread (an event loop) has waited runnable for a CPU, in
+# ms (the second field of schedstat): what a busy machine took from it.
+runq_ms() { awk '{ printf "%.0f\n", $2 / 1e6 }' "/proc/$1/task/$1/schedstat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 

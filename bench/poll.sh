@@ -189,6 +189,8 @@ print(sum(c.get("in_msgs", 0) for c in json.load(sys.stdin)["connections"]
 cpu1_busy() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 IN0=("$(connz_in_msgs visitor-1)" "$(connz_in_msgs visitor-2)")
 BUSY0=$(cpu1_busy)
+runq_all() { for p in "${VIS_PIDS[@]}" "${LG_PIDS[@]}"; do runq_ms "$p"; done; }
+mapfile -t RUNQ0 < <(runq_all)
 CPU0=("$(cpu_ticks "${VIS_PIDS[0]}")" "$(cpu_ticks "${VIS_PIDS[1]}")" "$(cpu_ticks "$MAIN_PID")")
 if [ $PERF = 1 ]; then
   perf record -q -g -p "${VIS_PIDS[0]}" -o "$TMP/perf.visitor-1.data" >"$TMP/perf.log" 2>&1 &
@@ -210,6 +212,7 @@ done
 sleep "$SETTLE_S"
 IN1=("$(connz_in_msgs visitor-1)" "$(connz_in_msgs visitor-2)")
 BUSY1=$(cpu1_busy)
+mapfile -t RUNQ1 < <(runq_all)
 CPU1=("$(cpu_ticks "${VIS_PIDS[0]}")" "$(cpu_ticks "${VIS_PIDS[1]}")" "$(cpu_ticks "$MAIN_PID")")
 T_END_US=$(($(date +%s%N) / 1000))
 if [ $PERF = 1 ]; then
@@ -228,6 +231,10 @@ for p in "${LG_PIDS[@]}" "$CREATOR_PID" "${TAP_PIDS[@]}"; do wait "$p" || true; 
 poll_merge
 
 PHASE_MS=$(( (T_END_US - T_VOTE0_US) / 1000 ))
+WAITED=() # ms each waited for a CPU over the votes: the visitor nodes, then the loadgens
+for i in "${!RUNQ1[@]}"; do WAITED+=($((RUNQ1[i] - RUNQ0[i]))); done
+W_VIS="${WAITED[0]} and ${WAITED[1]}"
+W_LG="${WAITED[*]:2}"
 IN_D1=$((IN1[0] - IN0[0]))
 IN_D2=$((IN1[1] - IN0[1]))
 OTHERS_S=$(awk -v b0="$BUSY0" -v b1="$BUSY1" -v a="$((CPU1[0] + CPU1[1] - CPU0[0] - CPU0[1]))" \
@@ -241,6 +248,7 @@ layout:       visitor nodes on CPU 1; NATS, main node, $L loadgens, creator, sub
 visitors:     $JOINED of $N joined (node 1: ${VIS_CONNS[0]:-?}, node 2: ${VIS_CONNS[1]:-?}); errors $ERRORS, drops $DROPS
 votes:        $VOTES_SENT written over ${VOTE_SPAN_MS} ms (due over ${QUEUE_SPAN_MS} ms), $N first votes and $((VOTES_SENT - N)) changes; $VOTES_OK ok, $VOTES_ERR refused, the last answered ${ANSWER_AFTER_MS} ms after the last was written
 CPU, votes:   visitor node 1 $(cpu_s "${CPU0[0]}" "${CPU1[0]}") s, node 2 $(cpu_s "${CPU0[1]}" "${CPU1[1]}") s, main $(cpu_s "${CPU0[2]}" "${CPU1[2]}") s over $PHASE_MS ms (signal to $SETTLE_S s after the last answer)
+waited:       for a CPU, runnable (event-loop threads): visitor nodes $W_VIS ms, loadgens ${W_LG// /, } ms
 CPU 1, others: ${OTHERS_S} s (${OTHERS_PCT}% of the core) not charged to the two visitor nodes (other processes; interrupt time, some of it the nodes' own traffic)
 
 | measure | target | measured | verdict |
@@ -258,9 +266,9 @@ up, per node:  every message on $ROOM_SUBJECT.up from the signal on, by second (
                nats-server /connz: the nodes' connections published $IN_D1 and $IN_D2 messages over $PHASE_MS ms (with heartbeats and replies to the main node's requests)
 visitor nodes alive at the end: $ALIVE
 EOF
-SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"final_path_ms":[%s],"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_emitted":%s,"poll_events_emitted_max_per_s":%s,"poll_events_emitted_min_gap_ms":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s","d_emitted":"%s"}}' \
+SUMMARY=$(printf '{"benchmark":"poll","clients":%s,"joined":%s,"visitors_node":[%s,%s],"votes_sent":%s,"votes_ok":%s,"votes_err":%s,"changes":%s,"window_ms":%s,"votes_written_ms":%s,"last_answer_after_ms":%s,"cpu1_others_pct":%s,"runq_wait_ms":{"visitor_nodes":[%s],"loadgens":[%s]},"expected":[%s],"clients_checked":%s,"clients_with_final_tally":%s,"clients_with_all_voters":%s,"final_delay_ms":{"max":%s,"p99":%s,"p50":%s},"final_path_ms":[%s],"up_max_per_s":[%s,%s],"up_vote_batches":[%s,%s],"up_per_s_by_second":[[%s],[%s]],"connz_in_msgs":[%s,%s],"connz_window_ms":%s,"bus_messages_per_vote":%s,"poll_events_max_per_s":%s,"poll_events_emitted":%s,"poll_events_emitted_max_per_s":%s,"poll_events_emitted_min_gap_ms":%s,"poll_events_mean_per_client":%s,"errors":%s,"drops":%s,"alive":%s,"verdict":{"a":"%s","b":"%s","c":"%s","d":"%s","d_emitted":"%s"}}' \
   "$N" "$JOINED" "${VIS_CONNS[0]:-null}" "${VIS_CONNS[1]:-null}" "$VOTES_SENT" "$VOTES_OK" "$VOTES_ERR" \
-  "$((VOTES_SENT - N))" "$WINDOW_MS" "$VOTE_SPAN_MS" "$ANSWER_AFTER_MS" "$OTHERS_PCT" "$EXPECTED" "$CLIENTS" "$TALLY_OK" "$VOTERS_OK" \
+  "$((VOTES_SENT - N))" "$WINDOW_MS" "$VOTE_SPAN_MS" "$ANSWER_AFTER_MS" "$OTHERS_PCT" "${W_VIS/ and /,}" "${W_LG// /,}" "$EXPECTED" "$CLIENTS" "$TALLY_OK" "$VOTERS_OK" \
   "$DELAY_MAX" "$DELAY_P99" "$DELAY_P50" "$PATH_VIS_MS,$PATH_MAIN_MS,$PATH_FAN_MS" "$UP_MAX_1" "$UP_MAX_2" "$BATCHES_1" "$BATCHES_2" \
   "${UP_SECONDS_1// /,}" "${UP_SECONDS_2// /,}" "$IN_D1" "$IN_D2" \
   "$PHASE_MS" "$BUS_PER_VOTE" "$EV_MAX_1S" "$EMITTED" "$EMIT_MAX_1S" "$EMIT_MIN_GAP_MS" "$EV_MEAN" "$ERRORS" "$DROPS" \
