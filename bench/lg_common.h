@@ -264,6 +264,11 @@ static inline int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* An empty vector has no array at all, which qsort may not be given. */
+static inline void lg_sort(i64vec *a) {
+  if (a->n) qsort(a->v, a->n, sizeof *a->v, cmp_i64);
+}
+
 /* Nearest rank on a sorted vector, in milliseconds; -1 when empty (JSON has no NaN). */
 static inline double pct_ms(const i64vec *a, double p) {
   if (!a->n) return -1;
@@ -423,8 +428,8 @@ static inline void lg_print_result(lg_stats *s, bool ready, const char *delays_f
   struct rusage ru_end;
   getrusage(RUSAGE_SELF, &ru_end);
   lg_write_delays(delays_file, s);
-  qsort(s->join_us.v, s->join_us.n, sizeof *s->join_us.v, cmp_i64);
-  qsort(s->delays_us.v, s->delays_us.n, sizeof *s->delays_us.v, cmp_i64);
+  lg_sort(&s->join_us);
+  lg_sort(&s->delays_us);
   double join_s = lg_join_s(s, joined);
   int chats_seen = 0;
   for (int k = 0; k < s->per_k_cap; k++) chats_seen += s->per_k[k] > 0;

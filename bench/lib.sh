@@ -48,11 +48,61 @@ wait_http() { # url what pid [tenths]: until the url answers, 10 s by default
 
 port_free() { ! ss -Htan "sport = :$1" | grep -q .; } # in no state at all: TIME_WAIT blocks a bind too
 
+# BASE: a port P with P .. P+n-1 all free, below the ephemeral range (32768 up here), where
+# a benchmark's own tens of thousands of client connections take their local ports. Ends
+# the script when 50 tries find none.
+free_ports() { # n
+  local p k free
+  BASE=
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 12000))
+    free=1
+    for ((k = 0; k < $1; k++)); do port_free $((p + k)) || { free=0; break; }; done
+    # shellcheck disable=SC2034 # the caller's
+    if [ $free = 1 ]; then BASE=$p; return 0; fi
+  done
+  echo "$ME: no free port range found" >&2
+  exit 1
+}
+
+# The start of a run of a cluster benchmark: the tools it needs (or exit 2), TMP (a new temp
+# dir /tmp/<stem>.XXXXXX), PIDS (empty) and the traps that stop them, BASE (n free ports)
+# and SRC_NET: client source addresses new for every run (127.R.S, each loadgen binding its
+# sockets to its own 127.R.S.x, so that the local ports of one process's thousands of
+# connections, and the TIME_WAIT ones a previous run left for a minute, are not searched
+# by the next).
+bench_start() { # stem n tool...
+  need_tools "${@:3}"
+  TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  bench_traps
+  free_ports "$2"
+  # shellcheck disable=SC2034 # the caller's
+  SRC_NET=127.$((1 + RANDOM % 250)).$((RANDOM % 250))
+}
+
+# Each variable named holds a positive whole number, or exit 2 saying which does not.
+need_counts() { # name...
+  local v
+  for v; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] && continue
+    echo "$ME: $v must be a positive whole number, got '${!v}'" >&2
+    exit 2
+  done
+}
+
+# The built binaries and the tools a script needs, or exit 2 saying which is missing.
+need_built() { for b; do [ -x "$b" ] || { echo "$ME: $b not found: run make first" >&2; exit 2; }; done; }
+need_tools() { for t; do command -v "$t" >/dev/null || { echo "$ME: $t is needed" >&2; exit 2; }; done; }
+
 # These read /proc, and print 0 for a process that is gone, so that a process dying under
 # load still leads to a summary (which says so) rather than to a silent stop.
 cpu_ticks() { # utime + stime of a process, in clock ticks (fields 14, 15 of stat)
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# How long the process's first thread (an event loop) has waited runnable for a CPU, in
+# ms (the second field of schedstat): what a busy machine took from it.
+runq_ms() { awk '{ printf "%.0f\n", $2 / 1e6 }' "/proc/$1/task/$1/schedstat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 

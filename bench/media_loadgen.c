@@ -2019,7 +2019,7 @@ static void measure_step(int idx, int target, step_result *sr) {
   double secs = (double)(r->t1_us - r->t0_us) / 1e6;
   static long hz;
   if (!hz) hz = sysconf(_SC_CLK_TCK);
-  qsort(r->delays.v, r->delays.n, sizeof *r->delays.v, cmp_i64);
+  lg_sort(&r->delays);
   sr->receivers = target;
   sr->up = atomic_load(&M.n_up);
   sr->failed = atomic_load(&M.n_failed) + atomic_load(&SIG.failed);

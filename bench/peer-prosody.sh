@@ -53,12 +53,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$GC" in default|generational) ;; *) echo "peer-prosody.sh: --gc default|generational" >&2; exit 2 ;; esac
-for v in N L K INTERVAL_MS CONC JOIN_TIMEOUT_S; do
-  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
-    echo "peer-prosody.sh: $v must be a positive whole number, got '${!v}'" >&2
-    exit 2
-  fi
-done
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_counts N L K INTERVAL_MS CONC JOIN_TIMEOUT_S
 if [ $((N / L + 64)) -gt "$(ulimit -Hn)" ]; then
   echo "peer-prosody.sh: $((N / L)) sockets per loadgen exceed the descriptor limit: raise --procs" >&2
   exit 2
@@ -67,9 +64,6 @@ if [ $((N + 64)) -gt "$(ulimit -Hn)" ]; then
   echo "peer-prosody.sh: Prosody cannot hold $N sockets with a descriptor limit of $(ulimit -Hn)" >&2
   exit 2
 fi
-
-# shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- Prosody itself ------------------------------------------------------------------------
 if ! command -v prosody >/dev/null; then

@@ -83,42 +83,17 @@ if ! [[ $IDLE_S =~ ^[0-9]+$ ]] || [ "$IDLE_S" -gt 600 ]; then
   echo "signaling.sh: --idle must be 0..600 seconds, got '$IDLE_S'" >&2
   exit 2
 fi
-for v in N L K INTERVAL_MS CONC; do
-  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
-    echo "signaling.sh: $v must be a positive whole number, got '${!v}'" >&2
-    exit 2
-  fi
-done
-for b in "$AMPHI" "$LOADGEN"; do
-  [ -x "$b" ] || { echo "signaling.sh: $b not found: run make first" >&2; exit 2; }
-done
-TOOLS="nats-server taskset curl ss awk sort getconf"
-[ $PERF = 0 ] || TOOLS="$TOOLS perf"
-for t in $TOOLS; do
-  command -v "$t" >/dev/null || { echo "signaling.sh: $t is needed" >&2; exit 2; }
-done
-
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-TMP=$(mktemp -d /tmp/amphi-bench.XXXXXX)
-PIDS=()
-
-# Every process started here is stopped here, whatever way the script ends.
-bench_traps
-
-# A base port with P (main), P+1 (visitor node) and P+2 (NATS) all free: below the
-# ephemeral range (32768 up here), where the benchmark's own tens of thousands of client
-# connections take their local ports, and in no state at all (TIME_WAIT blocks a bind too).
-BASE=
-for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 12000))
-  if port_free $p && port_free $((p + 1)) && port_free $((p + 2)); then BASE=$p; break; fi
-done
-[ -n "$BASE" ] || { echo "signaling.sh: no free port range found" >&2; exit 1; }
-# Client source addresses, new for every run: each loadgen binds its sockets to its own
-# 127.R.S.x, so that the local ports of one process's thousands of connections, and the
-# TIME_WAIT ones a previous run left for a minute, are not searched by the next.
-SRC_NET=127.$((1 + RANDOM % 250)).$((RANDOM % 250))
+need_counts N L K INTERVAL_MS CONC
+need_built "$AMPHI" "$LOADGEN"
+TOOLS="nats-server taskset curl ss awk sort getconf"
+[ $PERF = 0 ] || TOOLS="$TOOLS perf"
+# Every process started here is stopped here, whatever way the script ends. A base port
+# with P (main), P+1 (visitor node) and P+2 (NATS) all free (lib.sh: below the ephemeral
+# range, and in no state at all: TIME_WAIT blocks a bind too).
+# shellcheck disable=SC2086 # a list of names
+bench_start amphi-bench 3 $TOOLS
 MAIN_PORT=$BASE
 VIS_PORT=$((BASE + 1))
 
