@@ -46,6 +46,9 @@ static void redirect(node_t *n, client_t *c, const client_msg *msg, mroom *m, co
                         node, "url", url, "ticket", ticket);
   if (msg->id[0]) json_object_set_new(r, "id", json_string(msg->id));
   client_send_json(c, r);
+  /* The socket has had its answer: it goes to the visitor node, and may not join (and so
+   * open rooms) again and again here. */
+  c->state = CLIENT_LEFT;
 }
 
 void main_join(node_t *n, client_t *c, const client_msg *msg) {
