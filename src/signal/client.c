@@ -110,6 +110,7 @@ void signal_node_stop(node_t *n, void (*free_room)(node_t *n, sroom *s)) {
     free_room(n, r);
   }
   rooms_fini(&s->rooms);
+  ticket_replay_free(&s->used_tickets);
   uv_timer_stop(&s->tick);
   s->tick.data = s; /* freed in the close callback, never inside the timer's own callback */
   uv_close((uv_handle_t *)&s->tick, free_impl);
@@ -203,8 +204,8 @@ void signal_send_joined(client_t *c, const room_t *r, const char *role) {
   json_t *j = json_pack("{s:s,s:s,s:s,s:b}", "type", "joined", "role", role, "id", c->id,
                         "moderator", c->moderator);
   /* "id" of joined is the member's id (interfaces.md §3), not the request's. */
-  bool resumes = c->since >= 0 && c->since <= r->seq &&
-                 (uint64_t)(r->seq - c->since) <= (uint64_t)r->hist_len;
+  bool resumes =
+      c->since >= 0 && c->since <= r->seq && (uint64_t)(r->seq - c->since) <= (uint64_t)r->hist_len;
   if (!resumes) {
     json_object_set_new(j, "room", room_snapshot(r, c->moderator));
     client_send_json(c, j);
@@ -226,9 +227,14 @@ int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char
   char room[sizeof t->room];
   snprintf(room, sizeof room, "%s/%s", msg->u.join.room.tenant, msg->u.join.room.room);
   const char *why = "";
-  if (ticket_check(msg->u.join.ticket, SN(n)->key, SN(n)->keylen, wall_s(), role, n->tag, room, t,
-                   &why) == 0)
-    return 0;
+  int64_t now = wall_s();
+  if (ticket_check(msg->u.join.ticket, SN(n)->key, SN(n)->keylen, now, role, n->tag, room, t,
+                   &why) == 0) {
+    int seen = ticket_replay_take(&SN(n)->used_tickets, msg->u.join.ticket, t->exp, now);
+    if (seen == 0) return 0;
+    why = seen > 0 ? "already used (a ticket lets one socket in; join through the main node again)"
+                   : "cannot be recorded";
+  }
   client_send_error(c, msg->id, E_TICKET_INVALID, "ticket refused: %s", why);
   return -1;
 }

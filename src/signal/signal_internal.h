@@ -16,6 +16,7 @@
 #include "signal/proto.h"
 #include "signal/ratelimit.h"
 #include "signal/rooms.h"
+#include "signal/ticket_replay.h"
 #include "wire/bridge_ctl.h"
 #include "wire/subjects.h"
 #include "wire/wire.h"
@@ -65,6 +66,7 @@ typedef struct signal_node {
   uint8_t key[CFG_STR_MAX]; /* cluster secret: signs and checks tickets */
   size_t keylen;
   room_registry rooms; /* the main node's rooms, or a visitor node's mirrors */
+  ticket_replay used_tickets; /* tickets let in, until they expire: each works once */
   uv_timer_t tick;     /* every SIGNAL_TICK_MS: counts, idle rooms, dead nodes */
   void (*on_tick)(node_t *n, uint64_t now_ms);
 } signal_node;
