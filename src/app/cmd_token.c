@@ -49,6 +49,21 @@ int cmd_token(int argc, char **argv) {
     fprintf(stderr, "amphi token: --secret is required\n");
     return 2;
   }
+  /* --room acme/townhall means the room townhall of the tenant acme (the claims name them
+   * apart: room and sub), unless --tenant says otherwise. */
+  char room_part[130] = "", tenant_part[130] = "";
+  const char *slash = strchr(room, '/');
+  if (slash && (size_t)(slash - room) < sizeof tenant_part && strlen(slash + 1) < sizeof room_part) {
+    snprintf(tenant_part, sizeof tenant_part, "%.*s", (int)(slash - room), room);
+    snprintf(room_part, sizeof room_part, "%s", slash + 1);
+    if (strcmp(sub, "*") != 0 && strcmp(sub, tenant_part) != 0) {
+      fprintf(stderr, "amphi token: --room %s is in tenant %s, not --tenant %s\n", room,
+              tenant_part, sub);
+      return 2;
+    }
+    room = room_part;
+    sub = tenant_part;
+  }
   int64_t now = wall_s();
   if (ttl > INT64_MAX - now) { /* strtol gives LONG_MAX for any larger number */
     fprintf(stderr, "amphi token: --ttl is too large\n");

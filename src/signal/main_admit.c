@@ -75,7 +75,7 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
     promoted = true;
   }
   const char *name = promoted           ? t.name
-                     : claims.name[0]   ? claims.name
+                     : proto_name_ok(claims.name) ? claims.name
                      : msg->u.join.name ? msg->u.join.name
                                         : "Guest";
   mroom *m = main_room_get(n, rn);

@@ -134,6 +134,10 @@ static bool text_ok(const char *s, size_t min, size_t max, int flags) {
   return !((flags & TEXT_NOT_BLANK) && blank);
 }
 
+bool proto_name_ok(const char *s) {
+  return s && text_ok(s, 1, PROTO_NAME_MAX, TEXT_NOT_BLANK | TEXT_NO_CONTROL);
+}
+
 static int get_text(parse_ctx *c, const char *key, int required, size_t min, size_t max,
                     int flags, const char **out) {
   json_t *v = json_object_get(c->obj, key);

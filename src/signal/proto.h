@@ -141,6 +141,10 @@ static inline void room_name_format(const room_name *n, char *out, size_t outlen
   wire_room_name_format(n, out, outlen);
 }
 
+/* Whether s is a display name as a join's "name" must be (1..64 characters, no control
+ * characters, not blank): for names from elsewhere (a token) too. s must be valid UTF-8. */
+bool proto_name_ok(const char *s);
+
 /* Number of Unicode code points in valid UTF-8 text (jansson has already validated it).
  * NULL counts 0. */
 size_t utf8_length(const char *s);

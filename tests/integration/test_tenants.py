@@ -285,3 +285,45 @@ def test_tenant_isolation(amphi):
                 assert c.joined["room"]["name"] == s["room"]
 
     run_with_clients(body, timeout=90)
+
+
+def test_amphi_token_with_tenant_in_room(amphi):
+    """`amphi token --room acme/townhall` makes a token for that room of that tenant."""
+    from conftest import amphi_token, join
+    srv = amphi("--jwt-secret", "tok-secret-0123456789", visitor_nodes=1)
+    tok = amphi_token("--secret", "tok-secret-0123456789", "--room", "acme/townhall",
+                      "--name", "Tia", "--moderator")
+
+    async def body(clients):
+        c = await clients.join(srv, "acme/townhall", "x", token=tok)
+        assert c.joined["role"] == "participant" and c.joined["moderator"] is True, c.joined
+        other = await clients.connect(srv.ws_url(), "other")
+        ans = await other.join({"room": "beta/townhall", "token": tok})
+        assert ans["type"] == "error" and ans["code"] == "unauthorized", ans
+
+    run_with_clients(body)
+
+
+def test_names_from_tokens_are_checked(amphi):
+    """A token's name is held to the join's rules (1..64 characters, no control character,
+    not blank); one that breaks them is not used: the join's own name is."""
+    import time as _t
+    from conftest import make_jwt
+    secret = "name-secret-0123456789"
+    srv = amphi("--jwt-secret", secret, visitor_nodes=1)
+
+    def tok(name):
+        return make_jwt(secret, {"room": "townhall", "sub": "acme", "exp": int(_t.time()) + 600,
+                                 "context": {"user": {"name": name, "id": "u1"}}})
+
+    async def body(clients):
+        for bad in ("evil\\u0007bell".encode().decode("unicode_escape"), "   ", "x" * 200):
+            c = await clients.join(srv, "acme/townhall", "Plain", token=tok(bad))
+            me = [p for p in c.joined["room"]["participants"] if p["id"] == c.joined["id"]]
+            assert me and me[0]["name"] == "Plain", (bad, c.joined["room"]["participants"])
+            await c.close()
+        c = await clients.join(srv, "acme/townhall", "Plain", token=tok("Zoë"))
+        me = [p for p in c.joined["room"]["participants"] if p["id"] == c.joined["id"]]
+        assert me[0]["name"] == "Zoë"
+
+    run_with_clients(body)
