@@ -202,7 +202,7 @@ static void on_promote_reply(void *ud, int status, const uint8_t *data, size_t l
   wire_reply r;
   memset(&r, 0, sizeof r);
   bool ok = status == BUS_OK && wire_reply_decode(data, len, &r, NULL) == 0 && r.ok;
-  if (!ok && status == BUS_OK && r.code[0] && strcmp(x->code, E_UNAVAILABLE) != 0) {
+  if (!ok && status == BUS_OK && r.code && strcmp(x->code, E_UNAVAILABLE) != 0) {
     str_copy(x->code, r.code, sizeof x->code); /* not_found, unless a node did not answer */
     str_copy(x->error, r.error, sizeof x->error);
   } else if (!ok) {

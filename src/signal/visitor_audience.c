@@ -49,6 +49,7 @@ static void on_up_reply(void *ud, int status, const uint8_t *data, size_t len) {
   if (status == BUS_ETIMEDOUT && c->conn && ++x->tries < UP_TRIES && up_send(x) == BUS_OK) return;
   if (c->conn && status != BUS_ECLOSED) {
     wire_reply r;
+    memset(&r, 0, sizeof r); /* freed below whether or not a reply was decoded */
     if (status != BUS_OK || wire_reply_decode(data, len, &r, NULL) != 0)
       client_send_error(c, x->id, E_UNAVAILABLE, "the main node did not answer");
     else if (r.ok)

@@ -386,3 +386,27 @@ def test_main_node_restarted_mirrors_start_over(cluster):
         assert [m["text"] for m in late.joined["room"]["chat"]] == ["after"]
 
     run_with_clients(body)
+
+
+def test_chat_while_the_main_node_is_paused_appears_once(cluster):
+    """SIGSTOP of the main node: a visitor's chat goes up three times (same rid) and is
+    answered unavailable; after SIGCONT the main node reads all three and posts it once."""
+    async def body(clients):
+        a = await clients.join(cluster, ROOM, "Ada")
+        v = await clients.join(cluster, ROOM, "Vic", visitor=True)
+        main = next(p for name, p, _ in cluster.procs if name == "main")
+        main.send_signal(signal.SIGSTOP)
+        try:
+            ans = await v.request({"type": "chat", "text": "while paused"}, timeout=15)
+            assert ans["type"] == "error" and ans["code"] == "unavailable", ans
+        finally:
+            main.send_signal(signal.SIGCONT)
+        await v.wait_for(lambda m: m.get("type") == "chat" and
+                         m["message"]["text"] == "while paused", timeout=10)
+        assert (await a.request({"type": "chat", "text": "later"}))["type"] == "ok"
+        for c in (a, v):
+            await c.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "later")
+            texts = [m["message"]["text"] for m in c.of_type("chat")]
+            assert texts == ["while paused", "later"], (c.label, texts)
+
+    run_with_clients(body, timeout=90)
