@@ -77,15 +77,22 @@ function summary(delays, bad) {
 }
 
 // Both watching pages read for SECONDS; the bridge's CPU over the same window.
-async function measure(watchers, bridgePid) {
+// Where the delay sits: the publisher's pacer (ms a packet waited to be sent), its bandwidth
+// estimate, and each watcher's jitter buffer (ms a frame waited), over the window.
+async function measure(watchers, bridgePid, publisher) {
+  const c0s = await Promise.all([publisher, ...watchers.map((w) => w.page)].map((p) => p.evaluate(() => window.glass.counters())));
   for (const w of watchers) await w.page.evaluate(() => window.glass.take());
   const t0 = Date.now(), c0 = cpuTicks(bridgePid);
   await sleep(SECONDS * 1000);
   const cpu = (cpuTicks(bridgePid) - c0) / ((Date.now() - t0) / 1000); // ticks a second = % of a core
-  const out = { bridge_cpu_pct: Math.round(cpu) };
-  for (const w of watchers) {
+  const c1s = await Promise.all([publisher, ...watchers.map((w) => w.page)].map((p) => p.evaluate(() => window.glass.counters())));
+  const per = (a, b, num, den) => (b[den] - a[den] > 0 ? +((1000 * (b[num] - a[num])) / (b[den] - a[den])).toFixed(1) : null);
+  const out = { bridge_cpu_pct: Math.round(cpu),
+    publisher_pacer_ms: per(c0s[0], c1s[0], 'sendDelay', 'sent'),
+    publisher_estimate_kbps: Math.round(c1s[0].outBps / 1000) };
+  for (const [k, w] of watchers.entries()) {
     const { delays, bad } = await w.page.evaluate(() => window.glass.take());
-    out[w.path] = summary(delays, bad);
+    out[w.path] = { ...summary(delays, bad), jitter_buffer_ms: per(c0s[k + 1], c1s[k + 1], 'jbDelay', 'jbCount') };
   }
   return out;
 }
@@ -164,14 +171,14 @@ try {
       throw new Error('no requestVideoFrameCallback');
   }
   log(`measuring ${SECONDS} s, idle`);
-  result.idle = await measure(watchers, cluster.bridgePid);
+  result.idle = await measure(watchers, cluster.bridgePid, ann);
   if (PROMOTES > 0) result.promote = await promoteRuns(ann, bob, vic);
   if (LOAD > 0) {
     log(`starting ${LOAD} receivers of media_loadgen`);
     const load = await startLoad(cluster);
     try {
       log(`measuring ${SECONDS} s, loaded`);
-      result.loaded = { receivers: LOAD, ...await measure(watchers, cluster.bridgePid) };
+      result.loaded = { receivers: LOAD, ...await measure(watchers, cluster.bridgePid, ann) };
     } finally { await load.stop(); }
   }
 } finally {
@@ -180,8 +187,8 @@ try {
 }
 
 const row = (name, m, path) => m && m[path] &&
-  console.log(`| ${name} | ${m.bridge_cpu_pct}% | ${m[path].frames} (${m[path].unreadable} unreadable) | ${m[path].p50_ms} ms | ${m[path].p99_ms} ms |`);
-console.log('| path | bridge CPU | frames read | p50 | p99 |\n|---|---|---|---|---|');
+  console.log(`| ${name} | ${m.bridge_cpu_pct}% | ${m[path].frames} (${m[path].unreadable} unreadable) | ${m[path].p50_ms} ms | ${m[path].p99_ms} ms | ${m.publisher_pacer_ms} ms | ${m[path].jitter_buffer_ms} ms |`);
+console.log('| path | bridge CPU | frames read | p50 | p99 | sender pacer | jitter buffer |\n|---|---|---|---|---|---|---|');
 row('amphi participant -> participant, idle', result.idle, 'participant_to_participant');
 row('amphi participant -> visitor, idle', result.idle, 'participant_to_visitor');
 row(`amphi participant -> participant, ${LOAD} receivers`, result.loaded, 'participant_to_participant');

@@ -42,6 +42,36 @@
       return out;
     };
   }
+  // Every peer connection the client makes, so that the bench can ask where the delay sits
+  // (the sender's pacer, the receiver's jitter buffer) without a hook in the client.
+  const pcs = [];
+  const NativePc = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...a) {
+    const pc = new NativePc(...a);
+    pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = NativePc.prototype;
+  // Sums over the video streams of every connection: the sender's pacer (totalPacketSendDelay
+  // over packetsSent), the receiver's jitter buffer (jitterBufferDelay over its count).
+  async function counters() {
+    const c = { sendDelay: 0, sent: 0, jbDelay: 0, jbCount: 0, outBps: 0 };
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      for (const r of (await pc.getStats()).values()) {
+        if (r.type === 'outbound-rtp' && r.kind === 'video') {
+          c.sendDelay += r.totalPacketSendDelay || 0;
+          c.sent += r.packetsSent || 0;
+        } else if (r.type === 'inbound-rtp' && r.kind === 'video') {
+          c.jbDelay += r.jitterBufferDelay || 0;
+          c.jbCount += r.jitterBufferEmittedCount || 0;
+        } else if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) {
+          c.outBps = Math.max(c.outBps, r.availableOutgoingBitrate);
+        }
+      }
+    }
+    return c;
+  }
   function decode(px) { // px: RGBA of a W x H frame; the time's low 32 bits, or null
     let v = 0, sum = 0;
     for (let k = 0; k < 40; k++) {
@@ -79,6 +109,7 @@
       video.requestVideoFrameCallback(onFrame);
       return true;
     },
+    counters,
     take() {
       const d = window.glass.delays, bad = window.glass.bad;
       window.glass.delays = [];
