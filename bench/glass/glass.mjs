@@ -31,6 +31,15 @@ function cpuTicks(pid) { // user + system time of pid, in clock ticks (100 a sec
   return Number(f[11]) + Number(f[12]);
 }
 
+function cpuBusy() { // per CPU: [busy, total] jiffies from /proc/stat
+  return fs.readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => {
+    const v = l.split(/\s+/).slice(1, 9).map(Number);
+    const idle = v[3] + v[4];
+    const total = v.reduce((a, b) => a + b, 0);
+    return [total - idle, total];
+  });
+}
+
 async function startCluster() {
   const port = await freeBase(4);
   const mediaPort = await freeBase(1, udpPortFree);
@@ -82,14 +91,16 @@ function summary(delays, bad) {
 async function measure(watchers, bridgePid, publisher) {
   const c0s = await Promise.all([publisher, ...watchers.map((w) => w.page)].map((p) => p.evaluate(() => window.glass.counters())));
   for (const w of watchers) await w.page.evaluate(() => window.glass.take());
-  const t0 = Date.now(), c0 = cpuTicks(bridgePid);
+  const t0 = Date.now(), c0 = cpuTicks(bridgePid), m0 = cpuBusy();
   await sleep(SECONDS * 1000);
   const cpu = (cpuTicks(bridgePid) - c0) / ((Date.now() - t0) / 1000); // ticks a second = % of a core
   const c1s = await Promise.all([publisher, ...watchers.map((w) => w.page)].map((p) => p.evaluate(() => window.glass.counters())));
   const per = (a, b, num, den) => (b[den] - a[den] > 0 ? +((1000 * (b[num] - a[num])) / (b[den] - a[den])).toFixed(1) : null);
   const out = { bridge_cpu_pct: Math.round(cpu),
     publisher_pacer_ms: per(c0s[0], c1s[0], 'sendDelay', 'sent'),
-    publisher_estimate_kbps: Math.round(c1s[0].outBps / 1000) };
+    publisher_estimate_kbps: Math.round(c1s[0].outBps / 1000),
+    // the whole machine, per core: is Chromium (mostly CPU 0) short of a core?
+    cores_busy_pct: cpuBusy().map(([b, t], i) => Math.round((100 * (b - m0[i][0])) / (t - m0[i][1]))) };
   for (const [k, w] of watchers.entries()) {
     const { delays, bad } = await w.page.evaluate(() => window.glass.take());
     out[w.path] = { ...summary(delays, bad), jitter_buffer_ms: per(c0s[k + 1], c1s[k + 1], 'jbDelay', 'jbCount') };
@@ -187,8 +198,8 @@ try {
 }
 
 const row = (name, m, path) => m && m[path] &&
-  console.log(`| ${name} | ${m.bridge_cpu_pct}% | ${m[path].frames} (${m[path].unreadable} unreadable) | ${m[path].p50_ms} ms | ${m[path].p99_ms} ms | ${m.publisher_pacer_ms} ms | ${m[path].jitter_buffer_ms} ms |`);
-console.log('| path | bridge CPU | frames read | p50 | p99 | sender pacer | jitter buffer |\n|---|---|---|---|---|---|---|');
+  console.log(`| ${name} | ${m.bridge_cpu_pct}% | ${m[path].frames} (${m[path].unreadable} unreadable) | ${m[path].p50_ms} ms | ${m[path].p99_ms} ms | ${m.publisher_pacer_ms} ms | ${m[path].jitter_buffer_ms} ms | ${m.cores_busy_pct.join('% / ')}% |`);
+console.log('| path | bridge CPU | frames read | p50 | p99 | sender pacer | jitter buffer | CPU 0 / CPU 1 busy |\n|---|---|---|---|---|---|---|---|');
 row('amphi participant -> participant, idle', result.idle, 'participant_to_participant');
 row('amphi participant -> visitor, idle', result.idle, 'participant_to_visitor');
 row(`amphi participant -> participant, ${LOAD} receivers`, result.loaded, 'participant_to_participant');
