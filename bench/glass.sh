@@ -28,5 +28,7 @@ fi
 [ -x "${MEDIA_LOADGEN_BIN:-$ROOT/build/media_loadgen}" ] || { echo "glass.sh: build/media_loadgen missing: make build" >&2; exit 1; }
 [ -d "$ROOT/tests/browser/node_modules/playwright-core" ] || (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund)
 args=("$@")
-printf '%s\n' "${args[@]}" | grep -qx -- --json || args+=(--json "$PWD/glass.json")
+has_json=0
+for a in "$@"; do [ "$a" = --json ] && has_json=1; done
+[ $has_json = 1 ] || args+=(--json "$PWD/glass.json")
 exec "$ROOT/tests/browser/run-in-netns.sh" node "$ROOT/bench/glass/glass.mjs" "${args[@]}"
