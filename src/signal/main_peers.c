@@ -29,6 +29,7 @@ void main_node_gone(void *ud, const char *id) {
   log_warn(n->tag, "node %s missed 3 heartbeats: dropping it", id);
   for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next)) {
     main_set_count(m, id, 0);
+    main_hands_of_node_gone(n, m, id);
     if (!strcmp(m->base.r->bridge, id)) bridge_gone(n, m);
   }
 }

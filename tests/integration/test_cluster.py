@@ -410,3 +410,21 @@ def test_chat_while_the_main_node_is_paused_appears_once(cluster):
             assert texts == ["while paused", "later"], (c.label, texts)
 
     run_with_clients(body, timeout=90)
+
+
+def test_hands_of_a_dead_visitor_node_go_down(cluster):
+    """A visitor node killed with its visitor's hand up: once the main node drops the node
+    (3 missed heartbeats), the moderator sees that hand go down."""
+    async def body(clients):
+        a = await clients.join(cluster, ROOM, "Ada")
+        v = await clients.join(cluster, ROOM, "Vic", visitor=True)
+        assert (await v.request({"type": "raise_hand", "raised": True}))["type"] == "ok"
+        await a.wait_for(lambda m: m.get("type") == "hand" and m["hand"]["raised"])
+        name = "visitor-%d" % v.node
+        proc = next(p for nm, p, _ in cluster.procs if nm == name)
+        proc.kill()
+        await a.wait_for(lambda m: m.get("type") == "hand" and not m["hand"]["raised"]
+                         and m["hand"]["id"] == v.joined["id"], timeout=8)
+        cluster.restart(name)  # a node that stops well, for the fixture's check
+
+    run_with_clients(body)

@@ -288,8 +288,7 @@ function joinErrorText(m) {
 $('raise-hand').addEventListener('click', async () => {
   const want = !room.myHand;
   const ans = await send({ type: 'raise_hand', raised: want });
-  if (ans.type === 'error') notify(ans.message);
-  else if (!session.moderator) { /* the server's hand message confirms it */ }
+  if (ans.type === 'error') notify(ans.message); // else the server's hand message shows it
 });
 $('mute-audio').addEventListener('click', async () => {
   if (!publisher) return;
