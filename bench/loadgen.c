@@ -331,7 +331,8 @@ static void on_usr1(uv_signal_t *s, int signum) {
   }
   int n_options = 0;
   for (int i = 0; i < O.c.clients && !n_options; i++) n_options = G.cl[i].seen.n_options;
-  G.plans = calloc((size_t)O.c.clients, sizeof *G.plans);
+  /* clients is at least 1 (the flag's bounds); said here so the compiler sees it too */
+  G.plans = O.c.clients > 0 ? calloc((unsigned)O.c.clients, sizeof *G.plans) : NULL;
   if (!G.plans || n_options < 1) {
     G.r.errors++;
     log_err("cannot plan the votes (%d options known)", n_options);
