@@ -149,7 +149,9 @@ static void free_bridge(bridge_t *b) {
 
 static void on_tick(uv_timer_t *t) {
   bridge_t *b = t->data;
-  br_ep_tick(b, now_ms());
+  uint64_t now = now_ms();
+  br_keyframes_due(b, now); /* sent with the tick's flush */
+  br_ep_tick(b, now);
 }
 
 bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,

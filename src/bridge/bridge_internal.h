@@ -68,6 +68,7 @@ typedef struct br_stream {
   br_cached *cache;
   unsigned cache_mask;
   uint64_t last_kf_ms;
+  bool kf_pending; /* a request came inside the window: send one when it ends */
   /* reception statistics for RR (RFC 3550 A.1, A.3) */
   bool seq_init;
   uint16_t max_seq;
@@ -224,7 +225,11 @@ void br_stream_destroy(br_stream *s);
 void br_rx_sync(br_endpoint *ep);
 void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
 void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+/* A PLI toward the stream's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
+ * one when that window ends (br_keyframes_due), however many asked meanwhile. */
 void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now);
+/* Sends the deferred keyframe requests whose window has ended (the bridge's timer). */
+void br_keyframes_due(bridge_t *b, uint64_t now);
 void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now);
 
 /* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */

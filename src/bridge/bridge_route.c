@@ -9,7 +9,8 @@
  *
  * Receivers' feedback stays at the bridge: NACKs are answered from the cache, PLI and FIR
  * become at most one PLI per stream per BR_KEYFRAME_GAP_MS toward the publisher whatever
- * the number of receivers asking, receiver reports are consumed. The publisher gets the
+ * the number of receivers asking (a request inside that window is deferred to its end, not
+ * dropped), receiver reports are consumed. The publisher gets the
  * bridge's own receiver reports; its sender reports go on to the receivers under the
  * outgoing SSRC (they carry the RTP/NTP time pairing receivers need for lip sync). */
 #include <stdlib.h>
@@ -195,15 +196,30 @@ static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t l
   br_tx_commit(b, l, &to->addr, to->addrlen);
 }
 
+/* A receiver that asks inside the window still needs a keyframe (it joined, or lost one):
+ * dropping its request would leave it waiting for one the publisher was never asked for,
+ * which with aiortc and browsers can be forever. So it waits for the window's end, and one
+ * PLI then serves everyone who asked in between. */
 void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now) {
   if (s->kind != SDP_VIDEO || !s->in_ssrc || !s->pub->srtp) return;
-  if (s->last_kf_ms && now - s->last_kf_ms < BR_KEYFRAME_GAP_MS) return;
+  if (s->last_kf_ms && now - s->last_kf_ms < BR_KEYFRAME_GAP_MS) {
+    s->kf_pending = true;
+    return;
+  }
   s->last_kf_ms = now;
+  s->kf_pending = false;
   uint8_t pli[16];
   int n = rtcp_build_pli(pli, sizeof pli, s->pub->rtcp_ssrc, s->in_ssrc);
   if (n <= 0) return;
   send_rtcp(b, s->pub, pli, (size_t)n);
   b->ctr.keyframe_requests++;
+}
+
+void br_keyframes_due(bridge_t *b, uint64_t now) {
+  for (br_conf *c = b->confs; c; c = c->next)
+    for (br_stream *s = c->streams; s; s = s->next)
+      if (s->kf_pending && now - s->last_kf_ms >= BR_KEYFRAME_GAP_MS)
+        br_request_keyframe(b, s, now);
 }
 
 static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
