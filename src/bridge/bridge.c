@@ -257,4 +257,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
   metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
   metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
+  metrics_histogram(out, "amphi_bridge_hop_seconds",
+                    "Per forwarded RTP packet: from its arrival (read right after recvmmsg) to the sendmmsg that sent it.",
+                    &b->hop);
 }

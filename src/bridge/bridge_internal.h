@@ -25,6 +25,7 @@
 #include "media/dtls.h"
 #include "media/msrtp.h"
 #include "media/sdp.h"
+#include "node/histogram.h"
 
 #define BR_MTU 1500                                /* largest datagram handled */
 #define BR_BUFSZ (BR_MTU + MSRTP_MAX_TRAILER + 16) /* one packet buffer */
@@ -131,12 +132,14 @@ struct br_conf {
   struct br_conf *next;
 };
 
-/* One datagram waiting in the send batch. */
+/* The datagrams waiting in the send batch. */
 typedef struct br_txq {
   struct mmsghdr msgs[BR_BATCH];
   struct iovec iov[BR_BATCH];
   struct sockaddr_storage addr[BR_BATCH];
   uint8_t buf[BR_BATCH][BR_BUFSZ];
+  /* a forwarded packet's arrival (monotonic ns), for the hop histogram; 0: not forwarded */
+  uint64_t arrived_ns[BR_BATCH];
   int n;
 } br_txq;
 
@@ -177,6 +180,8 @@ struct bridge {
   uint64_t consent_ms;      /* BR_CONSENT_MS, or AMPHI_TEST_CONSENT_MS in tests */
   uint64_t drop_state;
   br_counters ctr;
+  uint64_t rx_ns;  /* monotonic ns when the receive batch being handled came in; 0: none */
+  histogram hop;   /* arrival to send of every forwarded packet */
   const char *tag;
   int closing; /* handles still closing after bridge_destroy */
 };
@@ -191,6 +196,8 @@ void br_handle_closed(uv_handle_t *h);
 /* Next free buffer of the send batch (BR_BUFSZ bytes); commit it with its length. */
 uint8_t *br_tx_slot(bridge_t *b);
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
+/* The datagram committed last forwards a packet that arrived at arrived_ns (0: unknown). */
+void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns);
 void br_tx_flush(bridge_t *b);
 /* One received datagram (also the fuzzer's way in). */
 void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,

@@ -144,12 +144,15 @@ static bool test_drop(bridge_t *b) {
   return (int)(x % 100) < b->test_drop_pct;
 }
 
-static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len) {
+/* arrived_ns: when the packet reached the bridge, for the hop histogram (0: a resend). */
+static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len,
+                     uint64_t arrived_ns) {
   uint8_t *slot = br_tx_slot(b);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtp(rx->srtp, slot, &l) != 0) return;
   br_tx_commit(b, l, &rx->addr, rx->addrlen);
+  br_tx_mark_forward(b, arrived_ns);
   b->ctr.rtp_out++;
 }
 
@@ -181,7 +184,7 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
   memcpy(c->data, buf, l);
   for (int i = 0; i < s->n_rx; i++) {
     if (test_drop(b)) continue;
-    send_rtp(b, s->rx[i], buf, l);
+    send_rtp(b, s->rx[i], buf, l, b->rx_ns);
   }
 }
 
@@ -238,7 +241,7 @@ static void answer_nack(uint16_t seq, void *ud) {
   nack_ctx *n = ud;
   br_cached *c = &n->s->cache[seq & n->s->cache_mask];
   if (!c->len || c->seq != seq) return; /* too old: the receiver will ask for a keyframe */
-  send_rtp(n->b, n->ep, c->data, c->len);
+  send_rtp(n->b, n->ep, c->data, c->len, 0);
   n->b->ctr.retransmits++;
 }
 

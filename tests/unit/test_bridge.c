@@ -505,6 +505,11 @@ static void test_bridge_end_to_end(void **state) {
   assert_non_null(strstr(buf, "amphi_endpoints{node=\"bridge-t\",role=\"bridge\"} 3"));
   assert_non_null(strstr(buf, "amphi_rtp_packets_out_total{node=\"bridge-t\",role=\"bridge\"} 22"));
   assert_non_null(strstr(buf, "amphi_rtp_retransmits_total{node=\"bridge-t\",role=\"bridge\"} 2"));
+  /* every live copy (10 packets to 2 receivers) timed from arrival to send; resends not */
+  assert_non_null(
+      strstr(buf, "amphi_bridge_hop_seconds_count{node=\"bridge-t\",role=\"bridge\"} 20"));
+  assert_non_null(strstr(
+      buf, "amphi_bridge_hop_seconds_bucket{node=\"bridge-t\",role=\"bridge\",le=\"+Inf\"} 20"));
   free(buf);
 
   /* the publisher stops sending video: its stream ends and r1's next offer keeps the
