@@ -243,6 +243,8 @@ void bridge_destroy(bridge_t *b) {
 
 long bridge_endpoint_count(const bridge_t *b) { return b->n_endpoints; }
 
+long bridge_receiver_count(const bridge_t *b) { return b->n_receivers; }
+
 void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_gauge(out, "amphi_endpoints", "ICE/DTLS endpoints (peer connections) on this bridge.",
                 b->n_endpoints);

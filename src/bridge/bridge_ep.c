@@ -168,6 +168,7 @@ br_endpoint *br_ep_create(bridge_t *b, br_conf *c, const char *id, const char *o
   if (c->eps) c->eps->prev = ep;
   c->eps = ep;
   b->n_endpoints++;
+  if (!publisher) b->n_receivers++;
   return ep;
 }
 
@@ -218,6 +219,7 @@ void br_ep_destroy(br_endpoint *ep, bool notify) {
   if (ep->next) ep->next->prev = ep->prev;
   if (notify && had_streams) notify_unpublished(ep);
   b->n_endpoints--;
+  if (!ep->publisher) b->n_receivers--;
   free(ep);
   br_conf_maybe_free(b, c);
 }

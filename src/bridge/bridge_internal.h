@@ -169,6 +169,7 @@ struct bridge {
   dtls_identity *ident;
   br_conf *confs;
   long n_endpoints;
+  long n_receivers; /* endpoints that receive (clients and relay children): the load */
   br_endpoint *by_ufrag[BR_HASH_BUCKETS];
   br_endpoint *by_addr[BR_HASH_BUCKETS];
   br_rxq *rx;
