@@ -112,6 +112,7 @@ void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr
     return;
   }
   br_endpoint *ep = br_ep_by_addr(b, from);
+  if (!ep) ep = br_relay_by_packet(b, buf, len, from);
   if (!ep) {
     b->ctr.bad_packets++; /* nobody checked in from there: not ours */
     return;

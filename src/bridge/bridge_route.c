@@ -44,6 +44,7 @@ br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const c
   s->pub = pub;
   s->kind = kind;
   str_copy(s->pub_mid, mid, sizeof s->pub_mid);
+  str_copy(s->owner, pub->owner, sizeof s->owner);
   do random_bytes(&s->out_ssrc, sizeof s->out_ssrc);
   while (s->out_ssrc == 0 || out_ssrc_used(c, s->out_ssrc));
   br_stream **pp = &c->streams; /* appended: offers list streams in publishing order */
@@ -64,6 +65,15 @@ void br_stream_destroy(br_stream *s) {
   free(s->rx);
   free(s->cache);
   free(s);
+}
+
+void br_stream_end(br_stream *s) {
+  for (br_stream **pp = &s->conf->streams; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  br_stream_destroy(s);
 }
 
 static void rx_remove(br_stream *s, br_endpoint *ep) {
@@ -87,6 +97,18 @@ static void rx_add(br_stream *s, br_endpoint *ep) {
   }
   s->rx[s->n_rx++] = ep;
 }
+
+void br_rx_attach_relay(br_stream *s, br_endpoint *ep) {
+  rx_add(s, ep);
+  for (int i = 1; i < s->n_rx; i++)
+    if (s->rx[i] == ep) {
+      s->rx[i] = s->rx[0];
+      s->rx[0] = ep;
+      return;
+    }
+}
+
+void br_rx_detach(br_stream *s, br_endpoint *ep) { rx_remove(s, ep); }
 
 /* An endpoint is only ever in the receiver lists of streams its slots hold (a stream leaves
  * a slot only by ending, which frees its list), so those are the lists to leave. */
@@ -167,6 +189,7 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtp_in++;
+  ep->heard = true;
   rtp_pkt p;
   if (rtp_parse(buf, l, &p) != 0) {
     b->ctr.bad_packets++;
@@ -231,18 +254,37 @@ static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
   return NULL;
 }
 
+#define NACK_UP_MAX 64
+
 typedef struct nack_ctx {
   bridge_t *b;
   br_endpoint *ep;
   br_stream *s;
+  uint16_t missing[NACK_UP_MAX]; /* not in the cache */
+  int n_missing;
 } nack_ctx;
 
 static void answer_nack(uint16_t seq, void *ud) {
   nack_ctx *n = ud;
   br_cached *c = &n->s->cache[seq & n->s->cache_mask];
-  if (!c->len || c->seq != seq) return; /* too old: the receiver will ask for a keyframe */
+  if (!c->len || c->seq != seq) {
+    if (n->n_missing < NACK_UP_MAX) n->missing[n->n_missing++] = seq;
+    return; /* too old, or lost before it got here */
+  }
   send_rtp(n->b, n->ep, c->data, c->len, 0);
   n->b->ctr.retransmits++;
+}
+
+/* An edge's cache lacks what was lost on the way from its parent: the parent has it. Its
+ * answer arrives as RTP and goes to every receiver of the edge (SRTP's replay check drops
+ * the copies of those that had it). Further up, older than every cache: a keyframe then. */
+static void nack_upstream(bridge_t *b, const nack_ctx *n) {
+  br_stream *s = n->s;
+  if (!n->n_missing || !s->pub->relay || !s->pub->srtp || !s->in_ssrc) return;
+  uint8_t nack[16 + 4 * NACK_UP_MAX];
+  int len = rtcp_build_nack(nack, sizeof nack, s->pub->rtcp_ssrc, s->in_ssrc, n->missing,
+                            (size_t)n->n_missing);
+  if (len > 0) send_rtcp(b, s->pub, nack, (size_t)len);
 }
 
 static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h, uint64_t now) {
@@ -258,8 +300,9 @@ static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h
     }
     if (s) br_request_keyframe(b, s, now);
   } else if (h->pt == RTCP_RTPFB && fb.fmt == RTCP_FB_NACK && s) {
-    nack_ctx n = {b, ep, s};
+    nack_ctx n = {.b = b, .ep = ep, .s = s};
     rtcp_nack_foreach(&fb, answer_nack, &n);
+    nack_upstream(b, &n);
   }
 }
 
@@ -285,6 +328,7 @@ void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtcp_in++;
+  ep->heard = true;
   uint64_t now = now_ms();
   rtcp_iter it;
   rtcp_hdr h;

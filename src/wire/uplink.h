@@ -23,11 +23,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/bridge_relay.h"
 #include "wire/count.h"
 #include "wire/sync.h"
 #include "wire/wire.h"
 
-typedef enum { WIRE_UP_SYNC = 0, WIRE_UP_COUNT, WIRE_UP_CHAT, WIRE_UP__COUNT } wire_up_type;
+typedef enum {
+  WIRE_UP_SYNC = 0,
+  WIRE_UP_COUNT,
+  WIRE_UP_CHAT,
+  WIRE_UP_MEDIA, /* bridge_relay.h */
+  WIRE_UP__COUNT
+} wire_up_type;
 
 /* The envelope of a visitor's request. */
 typedef struct wire_up_from {
@@ -49,6 +56,7 @@ typedef struct wire_up {
     wire_sync_req sync;
     wire_count count;
     wire_chat_up chat;
+    wire_media_up media;
   } u;
   json_t *root; /* owned; the union's pointers point into it (their own roots are NULL) */
 } wire_up;
