@@ -6,7 +6,7 @@ capacity."""
 import asyncio
 import time
 
-from conftest import TIMEOUT, close_all, join, run
+from conftest import close_all, join, run
 from media_client import Publisher, Subscriber, close_media, metrics, start_media_amphi
 from test_media import AV, candidates
 
@@ -30,10 +30,9 @@ async def publish_anywhere(pub, retry_for=5.0):
     return ports.pop()
 
 
-async def wait_bridges_heard(srv, n, timeout=10.0):
-    """Until the main node has had a heartbeat of n bridges (their first one may come after
-    the nodes answer /healthz): watched through the bridges' own heartbeat counters is not
-    possible, so wait two heartbeat intervals."""
+async def wait_bridges_heard():
+    """The main node places media by the bridges' heartbeats (one a second): before the
+    first of each, a bridge does not exist for it. Two intervals make sure of all three."""
     await asyncio.sleep(2.2)
 
 
@@ -50,7 +49,7 @@ def test_visitors_spread_over_edges_fed_once_by_the_origin(amphi):
     async def body():
         clients, media = [], []
         try:
-            await wait_bridges_heard(srv, 3)
+            await wait_bridges_heard()
             a = await join(srv, ROOM, "Ada")
             clients.append(a)
             pa = Publisher(a)
@@ -89,6 +88,93 @@ def test_visitors_spread_over_edges_fed_once_by_the_origin(amphi):
                 me = metrics(urls[port])
                 assert me["amphi_relays_in"] == 1, me
                 assert me["amphi_endpoints"] >= 4, me
+        finally:
+            await close_media(*media)
+            await close_all(*clients)
+
+    run(body(), 90)
+
+
+def count_plis(pub):
+    """Counts the PLIs pub's video sender gets, by wrapping aiortc's RTCP handler."""
+    from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket
+    sender = next(t.sender for t in pub.pc.getTransceivers() if t.kind == "video")
+    seen = {"pli": 0}
+    handle = sender._handle_rtcp_packet
+
+    async def counting(packet):
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_PLI:
+            seen["pli"] += 1
+        return await handle(packet)
+
+    sender._handle_rtcp_packet = counting
+    return seen
+
+
+def video_ssrc(sub):
+    m = next(m for m in sub.mlines.values() if m.kind == "video" and m.direction == "sendonly")
+    return m.ssrcs[0]
+
+
+def test_relay_level_with_fanout_one(amphi):
+    """relay_fanout 1: the origin feeds one edge, which feeds the next, so the tree has depth
+    2; the deepest viewers decode, and a PLI from one of them reaches the publisher once,
+    through one coalesced request at every level."""
+    srv = start_media_amphi(amphi, "--max-participants", 1, "--bridges", 3,
+                            "--bridge-capacity", 2, "--relay-fanout", 1)
+    urls = bridge_port_url(srv)
+
+    async def body():
+        clients, media = [], []
+        try:
+            await wait_bridges_heard()
+            a = await join(srv, ROOM, "Ada")
+            clients.append(a)
+            pa = Publisher(a)
+            media.append(pa)
+            ida = a.joined["id"]
+            origin = await publish_anywhere(pa)
+            await pa.wait_connected()
+            plis = count_plis(pa)
+
+            by_port = {}
+            subs = []
+            for i in range(4):  # two per edge; one after the other, so the order is known
+                v = await join(srv, ROOM, "V%d" % i, visitor=True)
+                clients.append(v)
+                s = Subscriber(v)
+                media.append(s)
+                subs.append(s)
+                await s.wait_streams({ida: AV})
+                await s.wait_video_frames(5, publisher=ida)
+                await s.wait_audio_frames(5, publisher=ida)
+                port = {p for _, p, _ in candidates(s.offer)}.pop()
+                by_port.setdefault(port, []).append(s)
+            assert origin not in by_port and len(by_port) == 2, by_port
+            first, deep = list(by_port)  # insertion order: the first edge opened first
+            assert [len(by_port[first]), len(by_port[deep])] == [2, 2]
+            mo, m1, m2 = (metrics(urls[p]) for p in (origin, first, deep))
+            assert (mo["amphi_relays_out"], mo["amphi_relays_in"]) == (1, 0), mo
+            assert (m1["amphi_relays_out"], m1["amphi_relays_in"]) == (1, 1), m1
+            assert (m2["amphi_relays_out"], m2["amphi_relays_in"]) == (0, 1), m2
+
+            # a PLI from a viewer at depth 2, after the joins' own requests have settled
+            await asyncio.sleep(1.5)
+            before = {p: metrics(urls[p])["amphi_keyframe_requests_total"]
+                      for p in (origin, first, deep)}
+            plis["pli"] = 0
+            s = by_port[deep][0]
+            receiver = next(t.receiver for t in s.pc.getTransceivers() if t.kind == "video")
+            for _ in range(3):  # three in a row: still one request at each level
+                await receiver._send_rtcp_pli(video_ssrc(s))
+            await asyncio.sleep(0.3)
+            after = {p: metrics(urls[p])["amphi_keyframe_requests_total"]
+                     for p in (origin, first, deep)}
+            assert {p: after[p] - before[p] for p in after} == {origin: 1, first: 1, deep: 1}, \
+                (before, after)
+            assert plis["pli"] == 1, plis
+            seen = s.received(ida, "video").frames
+            await s.wait_video_frames(seen + 10, publisher=ida)
         finally:
             await close_media(*media)
             await close_all(*clients)
