@@ -239,6 +239,7 @@ void bridge_destroy(bridge_t *b) {
   bus_unsubscribe(b->rpc_sub);
   b->rpc_sub = NULL;
   b->stopping = true;
+  br_relay_orphan_syncs(b);
   /* Destroying a conference's last endpoint frees the conference (streams belong to their
    * publishing endpoints, so none outlive them); relay syncs in flight find no conference
    * when the bus hands their callbacks BUS_ECLOSED. */

@@ -201,7 +201,8 @@ struct bridge {
   long n_receivers; /* endpoints that receive (clients and relay children): the load */
   br_endpoint *by_ufrag[BR_HASH_BUCKETS];
   br_endpoint *by_addr[BR_HASH_BUCKETS];
-  br_endpoint *relays; /* every relay endpoint, of every conference */
+  br_endpoint *relays;   /* every relay endpoint, of every conference */
+  struct br_sync *syncs; /* relay requests in flight (bridge_relay.c) */
   bool stopping;       /* bridge_destroy runs: no relay is released on the bus */
   br_rxq *rx;
   br_txq *tx;
@@ -261,6 +262,8 @@ void br_relay_conf_check(bridge_t *b, br_conf *c);
 /* Keep-alive toward children, consent from what was heard. */
 void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now);
 void br_conf_free_waiters(br_conf *c);
+/* The bridge goes: replies to its relay requests that come later find no bridge. */
+void br_relay_orphan_syncs(bridge_t *b);
 
 /* bridge_ep.c: endpoints, ICE-lite, DTLS */
 bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);

@@ -177,11 +177,26 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
 
 /* --- the child's side -------------------------------------------------------------------- */
 
-typedef struct sync_ctx {
-  bridge_t *b;
+typedef struct br_sync {
+  bridge_t *b; /* NULL once the bridge is gone */
   char room[BR_ROOM_MAX];
   char parent[65];
+  struct br_sync *next; /* bridge_t.syncs */
 } sync_ctx;
+
+static void sync_unlink(sync_ctx *x) {
+  if (!x->b) return;
+  for (sync_ctx **pp = &x->b->syncs; *pp; pp = &(*pp)->next)
+    if (*pp == x) {
+      *pp = x->next;
+      return;
+    }
+}
+
+void br_relay_orphan_syncs(bridge_t *b) {
+  for (sync_ctx *x = b->syncs; x; x = x->next) x->b = NULL;
+  b->syncs = NULL;
+}
 
 static br_stream *mirror_of(br_conf *c, br_endpoint *up, uint32_t ssrc) {
   for (br_stream *s = c->streams; s; s = s->next)
@@ -266,7 +281,8 @@ static void start_sync(bridge_t *b, br_conf *c);
 static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len) {
   sync_ctx *x = ud;
   bridge_t *b = x->b;
-  br_conf *c = status == BUS_ECLOSED ? NULL : br_conf_get(b, x->room, false);
+  sync_unlink(x);
+  br_conf *c = status == BUS_ECLOSED || !b ? NULL : br_conf_get(b, x->room, false);
   if (!c) {
     free(x);
     return;
@@ -312,7 +328,11 @@ static void start_sync(bridge_t *b, br_conf *c) {
     str_copy(x->room, c->name, sizeof x->room);
     str_copy(x->parent, c->upstream, sizeof x->parent);
     c->syncing = true;
-    if (wire_request(b->bus, subject, j, RELAY_RPC_TIMEOUT_MS, on_sync_reply, x) == BUS_OK) return;
+    if (wire_request(b->bus, subject, j, RELAY_RPC_TIMEOUT_MS, on_sync_reply, x) == BUS_OK) {
+      x->next = b->syncs;
+      b->syncs = x;
+      return;
+    }
     c->syncing = false;
     j = NULL; /* wire_request took it */
   }
