@@ -301,6 +301,8 @@ void br_rx_attach_relay(br_stream *s, br_endpoint *ep);
 void br_rx_detach(br_stream *s, br_endpoint *ep);
 /* Unlinks s from its conference and frees it. */
 void br_stream_end(br_stream *s);
+/* Ends pub's streams in c that are not among keep[0..n-1]. */
+void br_streams_keep_only(br_conf *c, const br_endpoint *pub, br_stream *const *keep, int n);
 
 /* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */
 int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,

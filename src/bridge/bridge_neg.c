@@ -196,13 +196,7 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
   }
   ans->n_media = off->n_media;
   /* Streams of m-lines that stopped sending, or are gone from the offer, end. */
-  for (br_stream *s = c->streams, *next; s; s = next) {
-    next = s->next;
-    if (s->pub != ep) continue;
-    bool kept = false;
-    for (int i = 0; i < n_seen && !kept; i++) kept = seen[i] == s;
-    if (!kept) br_stream_end(s);
-  }
+  br_streams_keep_only(c, ep, seen, n_seen);
   if (sdp_write(ans, out, cap) < 0) {
     snprintf(err, errlen, "the answer does not fit");
     return -1;

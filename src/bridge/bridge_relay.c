@@ -231,13 +231,7 @@ static void mirror_streams(br_conf *c, br_endpoint *up, const wire_br_reply *r) 
     s->out_pt = br_out_pt(c, kind, s->codec, s->fmtp);
     seen[n_seen++] = s;
   }
-  for (br_stream *s = c->streams, *next; s; s = next) {
-    next = s->next;
-    if (s->pub != up) continue;
-    bool kept = false;
-    for (int i = 0; i < n_seen && !kept; i++) kept = seen[i] == s;
-    if (!kept) br_stream_end(s);
-  }
+  br_streams_keep_only(c, up, seen, n_seen);
 }
 
 static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br_reply *r) {

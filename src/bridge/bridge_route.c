@@ -76,6 +76,16 @@ void br_stream_end(br_stream *s) {
   br_stream_destroy(s);
 }
 
+void br_streams_keep_only(br_conf *c, const br_endpoint *pub, br_stream *const *keep, int n) {
+  for (br_stream *s = c->streams, *next; s; s = next) {
+    next = s->next;
+    if (s->pub != pub) continue;
+    bool kept = false;
+    for (int i = 0; i < n && !kept; i++) kept = keep[i] == s;
+    if (!kept) br_stream_end(s);
+  }
+}
+
 static void rx_remove(br_stream *s, br_endpoint *ep) {
   for (int i = 0; i < s->n_rx; i++)
     if (s->rx[i] == ep) {

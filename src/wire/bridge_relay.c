@@ -5,6 +5,8 @@
 
 #include "wire/wire_internal.h"
 
+#define KEY_HEX ((size_t)WIRE_BR_KEYS_LEN * 2) /* the keys' hex digits */
+
 /* --- the relay reply ----------------------------------------------------------------------- */
 
 static int hex_nibble(char c) {
@@ -50,10 +52,9 @@ int wire_br_relay_reply_check(json_t *j, wire_br_reply *out, wire_err *err) {
                    err)) ||
       (rc = wi_int(j, "port", true, 1, 65535, 0, &out->port, what, err)) ||
       (rc = wi_int(j, "ssrc", true, 0, UINT32_MAX, 0, &out->ssrc, what, err)) ||
-      (rc = wi_str(j, "key", WI_REQUIRED, 2 * WIRE_BR_KEYS_LEN, 2 * WIRE_BR_KEYS_LEN, &key, what,
-                   err)))
+      (rc = wi_str(j, "key", WI_REQUIRED, KEY_HEX, KEY_HEX, &key, what, err)))
     return rc;
-  for (int i = 0; i < WIRE_BR_KEYS_LEN; i++) {
+  for (size_t i = 0; i < WIRE_BR_KEYS_LEN; i++) {
     int hi = hex_nibble(key[2 * i]), lo = hex_nibble(key[2 * i + 1]);
     if (hi < 0 || lo < 0) return wi_fail(err, WIRE_EFIELD, "relay: \"key\" is not lower-case hex");
     out->keys[i] = (uint8_t)(hi << 4 | lo);
@@ -72,8 +73,8 @@ int wire_br_relay_reply_check(json_t *j, wire_br_reply *out, wire_err *err) {
 
 json_t *wire_br_relay_reply_json(const wire_br_reply *r) {
   if (!r->host || r->n_streams < 0 || r->n_streams > WIRE_BR_STREAMS_MAX) return NULL;
-  char key[2 * WIRE_BR_KEYS_LEN + 1];
-  for (int i = 0; i < WIRE_BR_KEYS_LEN; i++) snprintf(key + 2 * i, 3, "%02x", r->keys[i]);
+  char key[KEY_HEX + 1];
+  for (size_t i = 0; i < WIRE_BR_KEYS_LEN; i++) snprintf(key + 2 * i, 3, "%02x", r->keys[i]);
   json_t *streams = json_array();
   for (int i = 0; streams && i < r->n_streams; i++) {
     const wire_br_stream *s = &r->streams[i];

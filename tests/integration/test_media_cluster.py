@@ -8,10 +8,10 @@ import asyncio
 import pytest
 
 from conftest import close_all, join, run
-from media_client import Publisher, Subscriber, close_media, metrics
+from media_client import Subscriber, close_media, metrics
 from test_cluster import NATS, Cluster
 from test_media import AV, candidates, everyone_receives_the_others
-from test_media_relay import publish_anywhere, wait_bridges_heard
+from test_media_relay import ROOM, all_decode, publishing_participant
 
 
 @pytest.fixture
@@ -49,23 +49,13 @@ def test_cluster_visitors_receive_through_a_relay(relay_cluster):
     async def body():
         clients, media = [], []
         try:
-            await wait_bridges_heard()
-            a = await join(c, "acme/cluster-relay", "Ada")
-            clients.append(a)
-            pa = Publisher(a)
-            media.append(pa)
-            ida = a.joined["id"]
-            origin = await publish_anywhere(pa)
-            vs = [await join(c, "acme/cluster-relay", "V%d" % i, visitor=True) for i in range(3)]
+            ida, origin, _ = await publishing_participant(c, clients, media)
+            vs = [await join(c, ROOM, "V%d" % i, visitor=True) for i in range(3)]
             clients += vs
             subs = [Subscriber(v) for v in vs]
             media += subs
             await asyncio.gather(*(s.wait_streams({ida: AV}) for s in subs))
-            waits = []
-            for s in subs:
-                waits += [s.wait_video_frames(5, publisher=ida),
-                          s.wait_audio_frames(5, publisher=ida)]
-            await asyncio.gather(*waits)
+            await all_decode(subs, ida)
             ports = {p for s in subs for _, p, _ in candidates(s.offer)}
             assert len(ports) == 1 and origin not in ports, (origin, ports)
             assert metrics(urls[origin])["amphi_relays_out"] == 1

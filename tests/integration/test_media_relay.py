@@ -4,30 +4,40 @@ from the origin (or, with relay_fanout 1, from another edge), never past an edge
 capacity."""
 
 import asyncio
-import time
 
 from conftest import close_all, join, run
 from media_client import Publisher, Subscriber, close_media, metrics, start_media_amphi
-from test_media import AV, candidates
+from test_media import AV, candidates, publish
 
 ROOM = "acme/relay"
 
 
-async def publish_anywhere(pub, retry_for=5.0):
-    """pub.publish(), retried while the main node knows no bridge yet; the UDP port of the
-    bridge it landed on (the origin)."""
-    deadline = time.monotonic() + retry_for
-    while True:
-        try:
-            ans = await pub.publish()
-            break
-        except AssertionError as e:
-            if "'unavailable'" not in str(e) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+async def publish_anywhere(pub):
+    """Publishes; the UDP port of the bridge it landed on (the origin)."""
+    ans = await publish(pub)
     ports = {port for _, port, _ in candidates(ans["sdp"])}
     assert len(ports) == 1, ans["sdp"]
     return ports.pop()
+
+
+async def publishing_participant(srv, clients, media):
+    """Ada joins and publishes (added to clients and media); her id and her origin's port."""
+    await wait_bridges_heard()
+    a = await join(srv, ROOM, "Ada")
+    clients.append(a)
+    pa = Publisher(a)
+    media.append(pa)
+    origin = await publish_anywhere(pa)
+    await pa.wait_connected()
+    return a.joined["id"], origin, pa
+
+
+async def all_decode(subs, pid, n=5):
+    """Until every subscriber decoded n video and n audio frames of pid."""
+    waits = []
+    for s in subs:
+        waits += [s.wait_video_frames(n, publisher=pid), s.wait_audio_frames(n, publisher=pid)]
+    await asyncio.gather(*waits)
 
 
 async def wait_bridges_heard():
@@ -49,25 +59,14 @@ def test_visitors_spread_over_edges_fed_once_by_the_origin(amphi):
     async def body():
         clients, media = [], []
         try:
-            await wait_bridges_heard()
-            a = await join(srv, ROOM, "Ada")
-            clients.append(a)
-            pa = Publisher(a)
-            media.append(pa)
-            ida = a.joined["id"]
-            origin = await publish_anywhere(pa)
-            await pa.wait_connected()
-
+            ida, origin, _ = await publishing_participant(srv, clients, media)
             vs = await asyncio.gather(*(join(srv, ROOM, "V%d" % i, visitor=True)
                                         for i in range(8)))
             clients += vs
             subs = [Subscriber(v) for v in vs]
             media += subs
             await asyncio.gather(*(s.wait_streams({ida: AV}) for s in subs))
-            waits = []
-            for s in subs:
-                waits += [s.wait_video_frames(5, publisher=ida), s.wait_audio_frames(5, publisher=ida)]
-            await asyncio.gather(*waits)
+            await all_decode(subs, ida)
 
             ports = {}
             for s in subs:
@@ -127,14 +126,7 @@ def test_relay_level_with_fanout_one(amphi):
     async def body():
         clients, media = [], []
         try:
-            await wait_bridges_heard()
-            a = await join(srv, ROOM, "Ada")
-            clients.append(a)
-            pa = Publisher(a)
-            media.append(pa)
-            ida = a.joined["id"]
-            origin = await publish_anywhere(pa)
-            await pa.wait_connected()
+            ida, origin, pa = await publishing_participant(srv, clients, media)
             plis = count_plis(pa)
 
             by_port = {}
