@@ -125,9 +125,12 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       op_publish(b, reply, c, req.endpoint, req.owner, req.sdp);
       break;
     case WIRE_BR_OFFER:
-      if (c->upstream[0]) /* an edge: its parent's streams first */
+      if (c->upstream[0]) { /* an edge: its parent's streams first */
+        /* The endpoint exists (and counts in the load the heartbeat announces) from now,
+         * not only once the sync is back: placements meanwhile see it. */
+        if (!br_ep_find(c, req.endpoint)) br_ep_create(b, c, req.endpoint, req.owner, false);
         br_relay_hold(b, c, WIRE_BR_OFFER, reply, req.endpoint, req.owner);
-      else
+      } else
         br_reply_offer(b, reply, c, req.endpoint, req.owner);
       break;
     case WIRE_BR_FEED:

@@ -364,10 +364,17 @@ static void free_idle_conf(bridge_t *b, br_conf *c, uint64_t now) {
   br_conf_maybe_free(b, c);
 }
 
+static bool conf_alive(const bridge_t *b, const br_conf *c) {
+  for (const br_conf *x = b->confs; x; x = x->next)
+    if (x == c) return true;
+  return false;
+}
+
 void br_ep_tick(bridge_t *b, uint64_t now) {
   for (br_conf *c = b->confs, *cn; c; c = cn) {
     cn = c->next; /* c may be freed when its last endpoint goes */
     if (c->eps) c->idle_since_ms = 0;
+  rescan:
     for (br_endpoint *ep = c->eps, *en; ep; ep = en) {
       en = ep->next;
       if (ep->relay) {
@@ -380,7 +387,10 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
                  (unsigned long long)b->consent_ms);
         b->ctr.expired++;
         br_ep_destroy(ep, true);
-        continue;
+        /* That may have ended the conference, or its relay from upstream (the next
+         * endpoint, maybe): start over on what is left. */
+        if (!conf_alive(b, c)) break;
+        goto rescan;
       }
       if (ep->dtls && dtls_conn_state(ep->dtls) == DTLS_HANDSHAKING) {
         long t = dtls_conn_timeout_ms(ep->dtls);
@@ -392,7 +402,7 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
       }
       if (ep->relay) br_relay_tick(b, ep, now);
     }
-    if (!c->eps) free_idle_conf(b, c, now);
+    if (conf_alive(b, c) && !c->eps) free_idle_conf(b, c, now);
   }
   br_tx_flush(b);
 }
