@@ -2,7 +2,8 @@
 
 const uint64_t histogram_bounds_ns[HISTOGRAM_BUCKETS] = {
     5000,    10000,    25000,    50000,    100000,   250000,   500000,
-    1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000};
+    1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000, 500000000,
+    1000000000};
 
 void metrics_histogram(metrics_out *m, const char *name, const char *help, const histogram *h) {
   fprintf(m->f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);

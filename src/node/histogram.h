@@ -1,5 +1,5 @@
 /* A Prometheus histogram of durations with fixed buckets, cheap enough for a hot path: no
- * allocation, a few compares per observation. The buckets span 5 us to 100 ms, which covers
+ * allocation, a few compares per observation. The buckets span 5 us to 1 s, which covers
  * a forwarding hop from an idle core to one that is badly behind. */
 #ifndef AMPHI_NODE_HISTOGRAM_H
 #define AMPHI_NODE_HISTOGRAM_H
@@ -8,7 +8,7 @@
 
 #include "node/metrics.h"
 
-#define HISTOGRAM_BUCKETS 14
+#define HISTOGRAM_BUCKETS 17
 
 /* Upper bounds of the buckets, in nanoseconds, ascending. */
 extern const uint64_t histogram_bounds_ns[HISTOGRAM_BUCKETS];

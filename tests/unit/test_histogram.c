@@ -23,13 +23,13 @@ static void test_buckets(void **state) {
   histogram_observe(&h, 5000);       /* a bound belongs to its bucket */
   histogram_observe(&h, 5001);       /* the next one (<= 10 us) */
   histogram_observe(&h, 700000);     /* <= 1 ms */
-  histogram_observe(&h, 1000000000); /* past the last bound: +Inf */
+  histogram_observe(&h, 2000000000); /* past the last bound (1 s): +Inf */
   assert_int_equal(h.counts[0], 2);
   assert_int_equal(h.counts[1], 1);
   assert_int_equal(h.counts[7], 1);
   assert_int_equal(h.counts[HISTOGRAM_BUCKETS], 1);
   assert_int_equal(h.count, 5);
-  assert_int_equal(h.sum_ns, 0 + 5000 + 5001 + 700000 + 1000000000ull);
+  assert_int_equal(h.sum_ns, 0 + 5000 + 5001 + 700000 + 2000000000ull);
   for (int i = 1; i < HISTOGRAM_BUCKETS; i++)
     assert_true(histogram_bounds_ns[i] > histogram_bounds_ns[i - 1]);
 
@@ -45,7 +45,8 @@ static void test_buckets(void **state) {
   assert_non_null(strstr(buf, "x_seconds_bucket{node=\"b1\",role=\"bridge\",le=\"0.001\"} 4\n"));
   assert_non_null(strstr(buf, "x_seconds_bucket{node=\"b1\",role=\"bridge\",le=\"0.1\"} 4\n"));
   assert_non_null(strstr(buf, "x_seconds_bucket{node=\"b1\",role=\"bridge\",le=\"+Inf\"} 5\n"));
-  assert_non_null(strstr(buf, "x_seconds_sum{node=\"b1\",role=\"bridge\"} 1.000710001\n"));
+  assert_non_null(strstr(buf, "x_seconds_bucket{node=\"b1\",role=\"bridge\",le=\"1\"} 4\n"));
+  assert_non_null(strstr(buf, "x_seconds_sum{node=\"b1\",role=\"bridge\"} 2.000710001\n"));
   assert_non_null(strstr(buf, "x_seconds_count{node=\"b1\",role=\"bridge\"} 5\n"));
   free(buf);
 }
