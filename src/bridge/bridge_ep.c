@@ -364,33 +364,40 @@ static void free_idle_conf(bridge_t *b, br_conf *c, uint64_t now) {
   br_conf_maybe_free(b, c);
 }
 
-static bool conf_alive(const bridge_t *b, const br_conf *c) {
-  for (const br_conf *x = b->confs; x; x = x->next)
-    if (x == c) return true;
-  return false;
+/* Ends the endpoints the timer marked, one at a time from the top: ending one may take its
+ * conference, or the conference's relay from upstream, with it, so nothing found before an
+ * end is used after it. (A mass expiry costs a scan per endpoint; it happens once.) */
+static void end_expired(bridge_t *b) {
+  for (;;) {
+    br_endpoint *gone = NULL;
+    for (br_conf *c = b->confs; c && !gone; c = c->next)
+      for (br_endpoint *e = c->eps; e && !gone; e = e->next)
+        /* br_ep_destroy unlinks an endpoint (and a conference it frees) before freeing
+         * it; the analyzer loses that in the doubly linked list and takes the freed one
+         * for still listed. */
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+        if (e->expired) gone = e;
+    if (!gone) return;
+    log_info(b->tag, "endpoint %s: no consent for %llu ms, gone", gone->id,
+             (unsigned long long)b->consent_ms);
+    b->ctr.expired++;
+    br_ep_destroy(gone, true);
+  }
 }
 
 void br_ep_tick(bridge_t *b, uint64_t now) {
-  for (br_conf *c = b->confs, *cn; c; c = cn) {
-    cn = c->next; /* c may be freed when its last endpoint goes */
+  bool expired = false;
+  for (br_conf *c = b->confs; c; c = c->next) {
     if (c->eps) c->idle_since_ms = 0;
-  rescan:
-    for (br_endpoint *ep = c->eps, *en; ep; ep = en) {
-      en = ep->next;
+    for (br_endpoint *ep = c->eps; ep; ep = ep->next) {
       if (ep->relay) {
         if (ep->heard) ep->last_consent_ms = now;
         ep->heard = false;
       }
       uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
       if (now - seen > b->consent_ms) {
-        log_info(b->tag, "endpoint %s: no consent for %llu ms, gone", ep->id,
-                 (unsigned long long)b->consent_ms);
-        b->ctr.expired++;
-        br_ep_destroy(ep, true);
-        /* That may have ended the conference, or its relay from upstream (the next
-         * endpoint, maybe): start over on what is left. */
-        if (!conf_alive(b, c)) break;
-        goto rescan;
+        ep->expired = expired = true;
+        continue;
       }
       if (ep->dtls && dtls_conn_state(ep->dtls) == DTLS_HANDSHAKING) {
         long t = dtls_conn_timeout_ms(ep->dtls);
@@ -402,7 +409,11 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
       }
       if (ep->relay) br_relay_tick(b, ep, now);
     }
-    if (conf_alive(b, c) && !c->eps) free_idle_conf(b, c, now);
+  }
+  if (expired) end_expired(b);
+  for (br_conf *c = b->confs, *cn; c; c = cn) {
+    cn = c->next; /* c may be freed */
+    if (!c->eps) free_idle_conf(b, c, now);
   }
   br_tx_flush(b);
 }

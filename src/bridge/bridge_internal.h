@@ -110,6 +110,7 @@ struct br_endpoint {
   struct sockaddr_storage addr;
   socklen_t addrlen;
   bool has_addr;
+  bool expired; /* the timer found it without consent: it ends (br_ep_tick) */
   uint64_t created_ms, last_consent_ms;
   dtls_conn *dtls;
   msrtp *srtp;

@@ -148,7 +148,9 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
     wire_publish(b->bus, reply, wire_reply_error(E_BAD_REQUEST, "relay: host is no address"));
     return;
   }
-  bool fresh = !br_ep_find(c, req->endpoint) ? true : false;
+  char id[BR_ID_MAX];
+  snprintf(id, sizeof id, "%s.r", req->endpoint);
+  bool fresh = br_ep_find(c, id) == NULL;
   br_endpoint *ep = relay_ep(b, c, req->endpoint, false);
   if (!ep) {
     wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
