@@ -403,11 +403,11 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
         long t = dtls_conn_timeout_ms(ep->dtls);
         if (t == 0) dtls_conn_handle_timeout(ep->dtls);
       }
+      if (ep->relay) br_relay_tick(b, ep, now); /* before the reports: it defers to them */
       if (ep->publisher && ep->srtp && now - ep->last_rr_ms >= BR_RR_EVERY_MS) {
         ep->last_rr_ms = now;
         br_send_receiver_reports(b, ep, now);
       }
-      if (ep->relay) br_relay_tick(b, ep, now);
     }
   }
   if (expired) end_expired(b);

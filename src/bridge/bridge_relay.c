@@ -15,8 +15,9 @@
  *
  * Feedback goes up by itself: the child's receiving side is a publisher to it, so its
  * coalesced PLI and its NACKs for what its cache lacks go to the parent, which treats them
- * as a receiver's. Each side keeps the other's consent with RTCP (the child's receiver
- * reports, the parent's empty ones); a relay that hears nothing for the consent time ends.
+ * as a receiver's. Each side keeps the other's consent with RTCP every second (the child's
+ * receiver reports, empty ones before any packet came, and the parent's empty ones); a
+ * relay that hears nothing for the consent time ends.
  * An edge left with no endpoint but its parent's relay lets the relay go (`release`), and
  * so on up the tree. */
 #include <arpa/inet.h>
@@ -101,8 +102,21 @@ br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
   return NULL;
 }
 
+/* The child's receiver reports keep the relay alive at the parent, but it has none to send
+ * before the first packet of a stream: an empty report then, as the parent always sends. */
+static bool reports_something(const br_endpoint *ep) {
+  for (const br_stream *s = ep->conf->streams; s; s = s->next)
+    if (s->pub == ep && s->seq_init) return true;
+  return false;
+}
+
 void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now) {
-  if (ep->publisher || !ep->srtp || now - ep->last_rr_ms < BR_RR_EVERY_MS) return;
+  if (!ep->srtp) return;
+  if (ep->publisher) {
+    if (reports_something(ep) || now - ep->last_rr_ms < BR_RR_EVERY_MS) return;
+  } else if (now - ep->last_rr_ms < BR_RR_EVERY_MS) {
+    return;
+  }
   ep->last_rr_ms = now;
   uint8_t rr[8];
   int n = rtcp_build_rr(rr, sizeof rr, ep->rtcp_ssrc, NULL, 0);

@@ -172,3 +172,36 @@ def test_relay_level_with_fanout_one(amphi):
             await close_all(*clients)
 
     run(body(), 90)
+
+
+def test_relay_kept_alive_by_rtcp(amphi):
+    """A relay has no ICE consent checks: what each side hears from the other keeps it (RTP
+    and SRs down, receiver reports up, and empty reports either way when nothing else
+    flows). With the consent time at 8 s (clients check every 5 s or so), the relay
+    outlives it and the visitor on the edge keeps decoding."""
+    srv = start_media_amphi(amphi, "--max-participants", 1, "--bridges", 2,
+                            "--test-consent-ms", 8000)
+    urls = bridge_port_url(srv)
+
+    async def body():
+        clients, media = [], []
+        try:
+            ida, origin, _ = await publishing_participant(srv, clients, media)
+            v = await join(srv, ROOM, "Vic", visitor=True)
+            clients.append(v)
+            s = Subscriber(v)
+            media.append(s)
+            await all_decode([s], ida)
+            edge = {p for _, p, _ in candidates(s.offer)}.pop()
+            assert edge != origin
+            await asyncio.sleep(10)
+            assert metrics(urls[origin])["amphi_relays_out"] == 1
+            assert metrics(urls[edge])["amphi_relays_in"] == 1
+            seen = s.received(ida, "video").frames
+            await s.wait_video_frames(seen + 10, publisher=ida)
+            assert metrics(urls[origin])["amphi_endpoints_expired_total"] == 0
+        finally:
+            await close_media(*media)
+            await close_all(*clients)
+
+    run(body(), 60)
