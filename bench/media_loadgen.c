@@ -1869,6 +1869,8 @@ static bool nap(int64_t ms) {
   return false;
 }
 
+#define HOP_BUCKETS_MAX 32
+
 typedef struct cpu_snap {
   /* client core, server core: /proc/stat ticks */
   uint64_t busy[2], total[2], softirq[2];
@@ -1876,6 +1878,9 @@ typedef struct cpu_snap {
   double self_cpu_s;
   double metric_out; /* amphi_rtp_packets_out_total, or -1 */
   int64_t t_metric;  /* when it was read: a busy server answers late */
+  /* amphi_bridge_hop_seconds: cumulative count per bucket, the bounds in seconds */
+  double hop_le[HOP_BUCKETS_MAX], hop_cum[HOP_BUCKETS_MAX];
+  int n_hop;
   uint64_t udp_rcvbuf_err, udp_sndbuf_err;
   int64_t t_us;
 } cpu_snap;
@@ -1961,6 +1966,52 @@ static double read_metric(const char *name) {
   return v;
 }
 
+/* The bridge's hop histogram (arrival to send per forwarded packet): its _bucket lines. */
+static void read_hop(cpu_snap *s) {
+  s->n_hop = 0;
+  if (!O.metrics_url) return;
+  lgm_http h;
+  if (lgm_http_init(&h, O.metrics_url) != 0) return;
+  char *body = NULL;
+  size_t bl;
+  int st = lgm_http_request(&h, "GET", "", NULL, &body, &bl, 5000);
+  lgm_http_close(&h);
+  static const char key[] = "amphi_bridge_hop_seconds_bucket{";
+  for (char *p = st == 200 ? body : NULL; p && *p && s->n_hop < HOP_BUCKETS_MAX;) {
+    char *le;
+    /* ",le=": "role=" ends in "le=" too */
+    if (!strncmp(p, key, sizeof key - 1) && (le = strstr(p, ",le=\"")) != NULL) {
+      char *sp = strchr(le, ' ');
+      double bound = !strncmp(le + 5, "+Inf", 4) ? INFINITY : strtod(le + 5, NULL);
+      if (sp) {
+        s->hop_le[s->n_hop] = bound;
+        s->hop_cum[s->n_hop++] = strtod(sp + 1, NULL);
+      }
+    }
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  free(body);
+}
+
+/* The upper bound (ms) of the bucket holding quantile q of what was added from a to b; -1
+ * without data. */
+static double hop_quantile_ms(const cpu_snap *a, const cpu_snap *b, double q) {
+  if (a->n_hop != b->n_hop || b->n_hop == 0) return -1;
+  double total = b->hop_cum[b->n_hop - 1] - a->hop_cum[a->n_hop - 1];
+  if (total <= 0) return -1;
+  for (int i = 0; i < b->n_hop; i++)
+    if (b->hop_cum[i] - a->hop_cum[i] >= q * total) return b->hop_le[i] * 1000.0;
+  return -1;
+}
+
+/* A hop quantile for JSON: null when unknown or past the last bucket. */
+static const char *hop_text(double ms, char out[32]) {
+  if (ms < 0 || isinf(ms)) return "null";
+  snprintf(out, 32, "%.3f", ms);
+  return out;
+}
+
 static void snap(cpu_snap *s) {
   s->t_us = mono_us();
   read_core(O.client_cpu, &s->busy[0], &s->total[0], &s->softirq[0]);
@@ -1972,6 +2023,7 @@ static void snap(cpu_snap *s) {
   int64_t t0 = mono_us();
   s->metric_out = read_metric("amphi_rtp_packets_out_total");
   s->t_metric = (t0 + mono_us()) / 2;
+  read_hop(s);
   read_udp_errors(&s->udp_rcvbuf_err, &s->udp_sndbuf_err);
 }
 
@@ -1981,6 +2033,7 @@ typedef struct step_result {
   int receivers, up, failed;
   double pps, loss_pct, deficit_pct, d50, d99, dmax;
   double srv_cpu_pct, srv_core_pct, cli_core_pct, self_cpu_pct, metric_pps;
+  double hop_p50_ms, hop_p99_ms; /* the bridge's own share (bucket upper bounds); -1: none */
   /* What each side used of its core: its process plus the core's softirq (the kernel's
    * packet work done for it, not always charged to any process), at most the core's busy
    * time. Unlike "core busy" alone this leaves out other programs on a shared machine. */
@@ -2041,6 +2094,8 @@ static void measure_step(int idx, int target, step_result *sr) {
   sr->metric_pps = a.metric_out >= 0 && b.metric_out >= 0 && b.t_metric > a.t_metric
                        ? (b.metric_out - a.metric_out) / ((double)(b.t_metric - a.t_metric) / 1e6)
                        : -1;
+  sr->hop_p50_ms = hop_quantile_ms(&a, &b, 0.50);
+  sr->hop_p99_ms = hop_quantile_ms(&a, &b, 0.99);
   double srv_sirq = pct(b.softirq[1] - a.softirq[1], b.total[1] - a.total[1]);
   double cli_sirq = pct(b.softirq[0] - a.softirq[0], b.total[0] - a.total[0]);
   /* Tick-based accounting may charge softirq time to the process it interrupted too, and
@@ -2061,7 +2116,7 @@ static void measure_step(int idx, int target, step_result *sr) {
              connect_ok && !sr->client_limited && atomic_load(&M.pub_state) == P_UP;
   /* Mean video+audio packet rate times the mean size is not kept; the rate is what counts. */
   double pub_pps = secs > 0 ? (double)(r->pub_audio + r->pub_video) / secs : 0;
-  char label[256];
+  char label[256], hop50[32], hop99[32];
   label_field(label, sizeof label);
   printf(
       "{\"server\":\"%s\"%s,\"step\":%d,\"receivers\":%d,\"up\":%d,\"failed\":%d,"
@@ -2074,6 +2129,7 @@ static void measure_step(int idx, int target, step_result *sr) {
       "\"loadgen_cpu_pct\":%.1f,\"server_load_pct\":%.1f,\"client_load_pct\":%.1f,"
       "\"server_core_other_pct\":%.1f,\"udp_rcvbuf_errors\":%llu,\"udp_sndbuf_errors\":%llu,"
       "\"unprotect_errors\":%llu,\"keyframes\":%llu,\"keyframe_requests\":%llu,"
+      "\"bridge_hop_p50_ms\":%s,\"bridge_hop_p99_ms\":%s,"
       "\"srtp\":\"%s\",\"pass\":%s,\"client_limited\":%s}\n",
       server_name(), label, idx, target, sr->up, sr->failed, secs, sr->pps, sr->metric_pps, pub_pps,
       (unsigned long long)r->expected, (unsigned long long)r->lost, sr->loss_pct, sr->deficit_pct,
@@ -2085,16 +2141,19 @@ static void measure_step(int idx, int target, step_result *sr) {
       (unsigned long long)(b.udp_rcvbuf_err - a.udp_rcvbuf_err),
       (unsigned long long)(b.udp_sndbuf_err - a.udp_sndbuf_err),
       (unsigned long long)r->unprotect_errors, (unsigned long long)atomic_load(&M.keyframes),
-      (unsigned long long)atomic_load(&M.kf_requests), profile_name(), sr->pass ? "true" : "false",
+      (unsigned long long)atomic_load(&M.kf_requests), hop_text(sr->hop_p50_ms, hop50),
+      hop_text(sr->hop_p99_ms, hop99),
+      profile_name(), sr->pass ? "true" : "false",
       sr->client_limited ? "true" : "false");
   fflush(stdout);
   if (!O.quiet)
     fprintf(stderr,
             LG_NAME
             ": %s step %d: %d receivers (%d up, %d failed): %.0f pkts/s out, loss %.3f %%, "
-            "delay p50 %.1f ms p99 %.1f ms, server %.0f %% of its core, client %.0f %%\n",
+            "delay p50 %.1f ms p99 %.1f ms (the bridge's own hop: p50 <= %.3f ms, p99 <= %.3f ms), "
+            "server %.0f %% of its core, client %.0f %%\n",
             server_name(), idx, target, sr->up, sr->failed, sr->pps, sr->loss_pct, sr->d50, sr->d99,
-            sr->srv_load_pct, sr->cli_load_pct);
+            sr->hop_p50_ms, sr->hop_p99_ms, sr->srv_load_pct, sr->cli_load_pct);
   free(r->delays.v);
   memset(&r->delays, 0, sizeof r->delays);
 }

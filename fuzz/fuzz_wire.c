@@ -14,6 +14,7 @@
 #include "wire/audience.h"
 #include "wire/bridge_ctl.h"
 #include "wire/cmd.h"
+#include "wire/bridge_relay.h"
 #include "wire/count.h"
 #include "wire/event.h"
 #include "wire/heartbeat.h"
@@ -40,6 +41,9 @@ enum {
   K_ALLOW,
   K_PROMOTE_CMD,
   K_ROOM_SEQ,
+  K_BR_REPLY_FEED,
+  K_BR_REPLY_RELAY,
+  K_MEDIA_REPLY,
   K__COUNT
 };
 
@@ -105,6 +109,9 @@ static void fuzz_up(const uint8_t *d, size_t n) {
     case WIRE_UP_MODERATE:
       j = wire_moderate_up_json(&a.u.moderate);
       break;
+    case WIRE_UP_MEDIA:
+      j = wire_media_up_json(&a.u.media);
+      break;
     default:
       CHECK(0);
   }
@@ -146,6 +153,14 @@ static void fuzz_up(const uint8_t *d, size_t n) {
       CHECK(same_str(x->target, y->target) && same_str(x->poll, y->poll));
       CHECK(x->max_participants == y->max_participants && x->auto_promote == y->auto_promote);
       CHECK(x->from.moderator == y->from.moderator);
+      break;
+    }
+    case WIRE_UP_MEDIA: {
+      const wire_media_up *x = &a.u.media, *y = &b.u.media;
+      CHECK(wire_node_id_ok(x->node) && x->visitor);
+      CHECK(x->op == WIRE_MEDIA_ALLOC ? x->bridge == NULL : wire_node_id_ok(x->bridge));
+      CHECK(x->op == y->op && strcmp(x->node, y->node) == 0);
+      CHECK(strcmp(x->visitor, y->visitor) == 0 && same_str(x->bridge, y->bridge));
       break;
     }
     default: {
@@ -255,6 +270,9 @@ static void fuzz_br_req(const uint8_t *d, size_t n) {
   CHECK(wire_br_req_decode((const uint8_t *)t, len, &b, NULL) == 0);
   CHECK(a.op == b.op && strcmp(a.room, b.room) == 0 && strcmp(a.endpoint, b.endpoint) == 0);
   CHECK(strcmp(a.owner, b.owner) == 0 && same_str(a.sdp, b.sdp) && a.version == b.version);
+  CHECK(same_str(a.host, b.host) && a.port == b.port && a.ssrc == b.ssrc);
+  if (a.op == WIRE_BR_FEED || a.op == WIRE_BR_RELAY) CHECK(wire_node_id_ok(a.endpoint));
+  if (a.op == WIRE_BR_RELAY) CHECK(a.host && a.port >= 1 && a.port <= 65535);
   wire_br_req_free(&b);
   free(t);
   wire_br_req_free(&a);
@@ -269,9 +287,33 @@ static void fuzz_br_reply(wire_br_op op, const uint8_t *d, size_t n) {
   same_status(&a.status, &b.status);
   CHECK(same_str(a.sdp, b.sdp) && a.audio == b.audio && a.video == b.video);
   CHECK(a.unchanged == b.unchanged && a.version == b.version && a.active == b.active);
+  CHECK(same_str(a.host, b.host) && a.port == b.port && a.ssrc == b.ssrc);
+  CHECK(!memcmp(a.keys, b.keys, sizeof a.keys) && a.n_streams == b.n_streams);
+  CHECK(a.n_streams >= 0 && a.n_streams <= WIRE_BR_STREAMS_MAX);
+  for (int i = 0; i < a.n_streams; i++) {
+    const wire_br_stream *x = &a.streams[i], *y = &b.streams[i];
+    CHECK(x->ssrc == y->ssrc && x->video == y->video && x->pt == y->pt && x->clock == y->clock);
+    CHECK(x->channels == y->channels && strcmp(x->codec, y->codec) == 0);
+    CHECK(strcmp(x->fmtp, y->fmtp) == 0 && strcmp(x->owner, y->owner) == 0);
+  }
   wire_br_reply_free(&b);
   free(t);
   wire_br_reply_free(&a);
+}
+
+static void fuzz_media_reply(const uint8_t *d, size_t n) {
+  wire_media_reply a, b;
+  if (wire_media_reply_decode(d, n, &a, NULL) != 0) return;
+  size_t len;
+  json_t *j = a.status.ok ? wire_media_reply_json(a.bridge) : wire_reply_json(&a.status);
+  char *t = must_dump(j, &len);
+  CHECK(wire_media_reply_decode((const uint8_t *)t, len, &b, NULL) == 0);
+  same_status(&a.status, &b.status);
+  CHECK(same_str(a.bridge, b.bridge));
+  CHECK(!a.status.ok || wire_node_id_ok(a.bridge));
+  wire_media_reply_free(&b);
+  free(t);
+  wire_media_reply_free(&a);
 }
 
 static void fuzz_br_event(const uint8_t *d, size_t n) {
@@ -373,6 +415,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case K_ROOM_SEQ:
       fuzz_room_seq(d, n);
+      break;
+    case K_BR_REPLY_FEED:
+      fuzz_br_reply(WIRE_BR_FEED, d, n);
+      break;
+    case K_BR_REPLY_RELAY:
+      fuzz_br_reply(WIRE_BR_RELAY, d, n);
+      break;
+    case K_MEDIA_REPLY:
+      fuzz_media_reply(d, n);
       break;
   }
   free(s);

@@ -7,7 +7,11 @@
  *                                                 or {ok, unchanged, version, active}
  *   answer   {room, endpoint, sdp, version}    -> {ok}
  *   release  {room, endpoint}                  -> {ok}
- * Failures: {ok:false, code, error}. An offer creates the receiving endpoint on first use. */
+ *   feed     {room, endpoint (parent bridge)}  -> {ok}                 (bridge_relay.c)
+ *   relay    {room, endpoint (child bridge), host, port, ssrc} -> {ok, host, port, ssrc,
+ *                                                 key, streams}       (bridge_relay.c)
+ * Failures: {ok:false, code, error}. An offer creates the receiving endpoint on first use; on
+ * an edge it waits for the parent's current streams first. */
 #include "bridge/bridge.h"
 
 #include <stdlib.h>
@@ -48,8 +52,8 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
   wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_PUBLISH, &r));
 }
 
-static void op_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
-                     const char *owner) {
+void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+                    const char *owner) {
   br_endpoint *ep = br_ep_find(c, epid);
   if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
     reply_error(b, reply, E_UNAVAILABLE, "out of memory");
@@ -103,7 +107,8 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
     reply_error(b, reply, E_BAD_REQUEST, why.text);
     return;
   }
-  bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER;
+  bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER ||
+                 req.op == WIRE_BR_FEED || req.op == WIRE_BR_RELAY;
   br_conf *c = br_conf_get(b, req.room, creates);
   if (!c) {
     if (creates)
@@ -120,7 +125,19 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       op_publish(b, reply, c, req.endpoint, req.owner, req.sdp);
       break;
     case WIRE_BR_OFFER:
-      op_offer(b, reply, c, req.endpoint, req.owner);
+      if (c->upstream[0]) { /* an edge: its parent's streams first */
+        /* The endpoint exists (and counts in the load the heartbeat announces) from now,
+         * not only once the sync is back: placements meanwhile see it. */
+        if (!br_ep_find(c, req.endpoint)) br_ep_create(b, c, req.endpoint, req.owner, false);
+        br_relay_hold(b, c, WIRE_BR_OFFER, reply, req.endpoint, req.owner);
+      } else
+        br_reply_offer(b, reply, c, req.endpoint, req.owner);
+      break;
+    case WIRE_BR_FEED:
+      br_op_feed(b, reply, c, req.endpoint);
+      break;
+    case WIRE_BR_RELAY:
+      br_op_relay(b, reply, c, &req);
       break;
     case WIRE_BR_ANSWER:
       op_answer(b, reply, c, req.endpoint, req.sdp, req.version);
@@ -149,7 +166,9 @@ static void free_bridge(bridge_t *b) {
 
 static void on_tick(uv_timer_t *t) {
   bridge_t *b = t->data;
-  br_ep_tick(b, now_ms());
+  uint64_t now = now_ms();
+  br_keyframes_due(b, now); /* sent with the tick's flush */
+  br_ep_tick(b, now);
 }
 
 bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,
@@ -222,10 +241,15 @@ void bridge_destroy(bridge_t *b) {
   if (!b) return;
   bus_unsubscribe(b->rpc_sub);
   b->rpc_sub = NULL;
+  b->stopping = true;
+  br_relay_orphan_syncs(b);
   /* Destroying a conference's last endpoint frees the conference (streams belong to their
-   * publishing endpoints, so none outlive them). */
+   * publishing endpoints, so none outlive them); relay syncs in flight find no conference
+   * when the bus hands their callbacks BUS_ECLOSED. */
   while (b->confs) {
     br_conf *c = b->confs;
+    br_conf_free_waiters(c);
+    c->syncing = false;
     if (c->eps) {
       br_ep_destroy(c->eps, false);
     } else {
@@ -241,6 +265,8 @@ void bridge_destroy(bridge_t *b) {
 
 long bridge_endpoint_count(const bridge_t *b) { return b->n_endpoints; }
 
+long bridge_receiver_count(const bridge_t *b) { return b->n_receivers; }
+
 void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_gauge(out, "amphi_endpoints", "ICE/DTLS endpoints (peer connections) on this bridge.",
                 b->n_endpoints);
@@ -255,4 +281,16 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
   metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
   metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
+  long children = 0, parents = 0;
+  for (const br_endpoint *e = b->relays; e; e = e->relay_next) {
+    if (e->publisher)
+      parents++;
+    else
+      children++;
+  }
+  metrics_gauge(out, "amphi_relays_out", "Relays feeding another bridge (one per conference and child).", children);
+  metrics_gauge(out, "amphi_relays_in", "Relays this bridge is fed by (one per conference it is an edge of).", parents);
+  metrics_histogram(out, "amphi_bridge_hop_seconds",
+                    "Per forwarded RTP packet: from its arrival (read right after recvmmsg) to the sendmmsg that sent it.",
+                    &b->hop);
 }

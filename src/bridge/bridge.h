@@ -32,6 +32,8 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
  * NULL does nothing. */
 void bridge_destroy(bridge_t *b);
 long bridge_endpoint_count(const bridge_t *b);
+/* Receiving endpoints (clients' and relay children's): what its heartbeat calls its load. */
+long bridge_receiver_count(const bridge_t *b);
 /* The bridge's metric families. */
 void bridge_write_metrics(const bridge_t *b, metrics_out *out);
 

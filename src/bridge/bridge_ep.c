@@ -42,7 +42,7 @@ static unsigned hash_addr(const struct sockaddr_storage *a) {
   return hash_bytes(k, sizeof k);
 }
 
-static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
   if (a->ss_family != b->ss_family) return false;
   if (a->ss_family == AF_INET) {
     const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
@@ -85,13 +85,13 @@ static void addr_remove(bridge_t *b, br_endpoint *ep) {
 
 br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from) {
   for (br_endpoint *e = b->by_addr[hash_addr(from)]; e; e = e->addr_next)
-    if (addr_equal(&e->addr, from)) return e;
+    if (br_addr_equal(&e->addr, from)) return e;
   return NULL;
 }
 
 static void addr_set(bridge_t *b, br_endpoint *ep, const struct sockaddr_storage *a,
                      socklen_t len) {
-  if (ep->has_addr && addr_equal(&ep->addr, a)) return;
+  if (ep->has_addr && br_addr_equal(&ep->addr, a)) return;
   addr_remove(b, ep);
   br_endpoint *other = br_ep_by_addr(b, a);
   if (other) addr_remove(b, other); /* a stale endpoint the client's port was reused from */
@@ -120,7 +120,13 @@ br_conf *br_conf_get(bridge_t *b, const char *room, bool create) {
 }
 
 void br_conf_maybe_free(bridge_t *b, br_conf *c) {
-  if (c->eps || c->streams) return;
+  if (c->eps || c->streams || c->syncing || c->waiting || c->waiting_next) return;
+  /* An edge keeps knowing its parent while the main node may still send it viewers; the
+   * timer frees it after a while without any (br_ep_tick). */
+  if (c->upstream[0] && !b->stopping) {
+    if (!c->idle_since_ms) c->idle_since_ms = now_ms();
+    return;
+  }
   for (br_conf **pp = &b->confs; *pp; pp = &(*pp)->next)
     if (*pp == c) {
       *pp = c->next;
@@ -168,6 +174,7 @@ br_endpoint *br_ep_create(bridge_t *b, br_conf *c, const char *id, const char *o
   if (c->eps) c->eps->prev = ep;
   c->eps = ep;
   b->n_endpoints++;
+  if (!publisher) b->n_receivers++;
   return ep;
 }
 
@@ -207,6 +214,7 @@ void br_ep_destroy(br_endpoint *ep, bool notify) {
   msrtp_free(ep->srtp);
   ep->srtp = NULL;
   br_rx_sync(ep);
+  if (ep->relay) br_relay_unlink(b, ep);
   dtls_conn_free(ep->dtls);
   ep->dtls = NULL;
   addr_remove(b, ep);
@@ -216,9 +224,11 @@ void br_ep_destroy(br_endpoint *ep, bool notify) {
   else
     c->eps = ep->next;
   if (ep->next) ep->next->prev = ep->prev;
-  if (notify && had_streams) notify_unpublished(ep);
+  if (notify && had_streams && !ep->relay) notify_unpublished(ep);
   b->n_endpoints--;
+  if (!ep->publisher) b->n_receivers--;
   free(ep);
+  if (!b->stopping) br_relay_conf_check(b, c);
   br_conf_maybe_free(b, c);
 }
 
@@ -346,28 +356,64 @@ void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len) {
 
 /* --- timers -------------------------------------------------------------------------------- */
 
+#define BR_EDGE_IDLE_MS 60000 /* an edge forgets a conference it had no endpoint of for this */
+
+static void free_idle_conf(bridge_t *b, br_conf *c, uint64_t now) {
+  if (c->eps || !c->idle_since_ms || now - c->idle_since_ms < BR_EDGE_IDLE_MS) return;
+  c->upstream[0] = 0;
+  br_conf_maybe_free(b, c);
+}
+
+/* Ends the endpoints the timer marked, one at a time from the top: ending one may take its
+ * conference, or the conference's relay from upstream, with it, so nothing found before an
+ * end is used after it. (A mass expiry costs a scan per endpoint; it happens once.) */
+static void end_expired(bridge_t *b) {
+  for (;;) {
+    br_endpoint *gone = NULL;
+    for (br_conf *c = b->confs; c && !gone; c = c->next)
+      for (br_endpoint *e = c->eps; e && !gone; e = e->next)
+        /* br_ep_destroy unlinks an endpoint (and a conference it frees) before freeing
+         * it; the analyzer loses that in the doubly linked list and takes the freed one
+         * for still listed. */
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+        if (e->expired) gone = e;
+    if (!gone) return;
+    log_info(b->tag, "endpoint %s: no consent for %llu ms, gone", gone->id,
+             (unsigned long long)b->consent_ms);
+    b->ctr.expired++;
+    br_ep_destroy(gone, true);
+  }
+}
+
 void br_ep_tick(bridge_t *b, uint64_t now) {
-  for (br_conf *c = b->confs, *cn; c; c = cn) {
-    cn = c->next; /* c may be freed when its last endpoint goes */
-    for (br_endpoint *ep = c->eps, *en; ep; ep = en) {
-      en = ep->next;
+  bool expired = false;
+  for (br_conf *c = b->confs; c; c = c->next) {
+    if (c->eps) c->idle_since_ms = 0;
+    for (br_endpoint *ep = c->eps; ep; ep = ep->next) {
+      if (ep->relay) {
+        if (ep->heard) ep->last_consent_ms = now;
+        ep->heard = false;
+      }
       uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
       if (now - seen > b->consent_ms) {
-        log_info(b->tag, "endpoint %s: no consent for %llu ms, gone", ep->id,
-                 (unsigned long long)b->consent_ms);
-        b->ctr.expired++;
-        br_ep_destroy(ep, true);
+        ep->expired = expired = true;
         continue;
       }
       if (ep->dtls && dtls_conn_state(ep->dtls) == DTLS_HANDSHAKING) {
         long t = dtls_conn_timeout_ms(ep->dtls);
         if (t == 0) dtls_conn_handle_timeout(ep->dtls);
       }
+      if (ep->relay) br_relay_tick(b, ep, now); /* before the reports: it defers to them */
       if (ep->publisher && ep->srtp && now - ep->last_rr_ms >= BR_RR_EVERY_MS) {
         ep->last_rr_ms = now;
         br_send_receiver_reports(b, ep, now);
       }
     }
+  }
+  if (expired) end_expired(b);
+  for (br_conf *c = b->confs, *cn; c; c = cn) {
+    cn = c->next; /* c may be freed */
+    if (!c->eps) free_idle_conf(b, c, now);
   }
   br_tx_flush(b);
 }

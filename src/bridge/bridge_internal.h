@@ -10,6 +10,14 @@
  * one stream, or none (inactive) after its stream went away, until a new stream of the same
  * kind takes it. So m-lines never disappear from a receiver's SDP, as JSEP requires.
  *
+ * A *relay* carries a conference's streams from one bridge (its parent: the origin, where
+ * participants publish, or another edge) to another (an edge), over plain UDP between the
+ * two bridges' ports with SRTP keys the parent handed out on the bus (bridge_relay.c). On
+ * the parent it is a receiving endpoint that takes every stream ("<child>.r"); on the child
+ * a publishing one whose streams mirror the parent's ("<parent>.up"). Neither has ICE or
+ * DTLS, and neither is in the address table: several conferences may relay between the
+ * same two ports, so their packets are told apart by SSRC (br_relay_by_packet).
+ *
  * Threads: a bridge lives on one loop (one core); nothing here is locked. */
 #ifndef AMPHI_BRIDGE_BRIDGE_INTERNAL_H
 #define AMPHI_BRIDGE_BRIDGE_INTERNAL_H
@@ -25,6 +33,8 @@
 #include "media/dtls.h"
 #include "media/msrtp.h"
 #include "media/sdp.h"
+#include "node/histogram.h"
+#include "wire/bridge_ctl.h"
 
 #define BR_MTU 1500                                /* largest datagram handled */
 #define BR_BUFSZ (BR_MTU + MSRTP_MAX_TRAILER + 16) /* one packet buffer */
@@ -68,6 +78,7 @@ typedef struct br_stream {
   br_cached *cache;
   unsigned cache_mask;
   uint64_t last_kf_ms;
+  bool kf_pending; /* a request came inside the window: send one when it ends */
   /* reception statistics for RR (RFC 3550 A.1, A.3) */
   bool seq_init;
   uint16_t max_seq;
@@ -75,6 +86,7 @@ typedef struct br_stream {
   uint32_t last_sr_mid; /* middle 32 bits of the last SR's NTP time */
   uint64_t last_sr_ms;
   uint64_t packets;
+  char owner[BR_ID_MAX]; /* the publishing participant (a relay's: as its parent said) */
   struct br_stream *next; /* in conf */
 } br_stream;
 
@@ -98,6 +110,7 @@ struct br_endpoint {
   struct sockaddr_storage addr;
   socklen_t addrlen;
   bool has_addr;
+  bool expired; /* the timer found it without consent: it ends (br_ep_tick) */
   uint64_t created_ms, last_consent_ms;
   dtls_conn *dtls;
   msrtp *srtp;
@@ -111,15 +124,34 @@ struct br_endpoint {
   bool slots_changed; /* since the last offer */
   int64_t version;
   uint64_t sess_id;
+  /* relay (bridge_relay.c): toward a child when !publisher, from the parent when publisher */
+  bool relay;
+  bool heard;         /* an authenticated packet came since the last tick (its consent) */
+  uint32_t peer_ssrc; /* the other bridge's SSRC in RTCP toward this one */
+  uint8_t relay_keys[WIRE_BR_KEYS_LEN]; /* as the parent made them: its send, its receive */
+  br_endpoint *relay_next;              /* bridge_t.relays */
   /* links */
   br_endpoint *ufrag_next, *addr_next;
   br_endpoint *prev, *next; /* in conf */
 };
 
+/* A request held until the conference's next relay sync with its parent is back. */
+typedef struct br_waiter {
+  wire_br_op op; /* WIRE_BR_OFFER or WIRE_BR_RELAY */
+  char *reply;   /* the bus reply subject */
+  char endpoint[BR_ID_MAX], owner[BR_ID_MAX];
+  struct br_waiter *next;
+} br_waiter;
+
 struct br_conf {
   char name[BR_ROOM_MAX];
   br_endpoint *eps;
   br_stream *streams;
+  /* an edge's: the bridge it takes the streams from ("": it has the publishers) */
+  char upstream[65];
+  bool syncing;                        /* a relay request to upstream is in flight */
+  br_waiter *waiting, *waiting_next;   /* for the sync in flight; for the one after it */
+  uint64_t idle_since_ms;              /* an edge with no endpoint left: since when */
   uint8_t next_video_pt; /* dynamic payload types given to video codecs */
   struct {
     char codec[SDP_TOKEN_MAX];
@@ -130,12 +162,14 @@ struct br_conf {
   struct br_conf *next;
 };
 
-/* One datagram waiting in the send batch. */
+/* The datagrams waiting in the send batch. */
 typedef struct br_txq {
   struct mmsghdr msgs[BR_BATCH];
   struct iovec iov[BR_BATCH];
   struct sockaddr_storage addr[BR_BATCH];
   uint8_t buf[BR_BATCH][BR_BUFSZ];
+  /* a forwarded packet's arrival (monotonic ns), for the hop histogram; 0: not forwarded */
+  uint64_t arrived_ns[BR_BATCH];
   int n;
 } br_txq;
 
@@ -165,8 +199,12 @@ struct bridge {
   dtls_identity *ident;
   br_conf *confs;
   long n_endpoints;
+  long n_receivers; /* endpoints that receive (clients and relay children): the load */
   br_endpoint *by_ufrag[BR_HASH_BUCKETS];
   br_endpoint *by_addr[BR_HASH_BUCKETS];
+  br_endpoint *relays;   /* every relay endpoint, of every conference */
+  struct br_sync *syncs; /* relay requests in flight (bridge_relay.c) */
+  bool stopping;       /* bridge_destroy runs: no relay is released on the bus */
   br_rxq *rx;
   br_txq *tx;
   sdp_session *scratch;     /* SDP parsed from clients, reused */
@@ -176,6 +214,8 @@ struct bridge {
   uint64_t consent_ms;      /* BR_CONSENT_MS, or AMPHI_TEST_CONSENT_MS in tests */
   uint64_t drop_state;
   br_counters ctr;
+  uint64_t rx_ns;  /* monotonic ns when the receive batch being handled came in; 0: none */
+  histogram hop;   /* arrival to send of every forwarded packet */
   const char *tag;
   int closing; /* handles still closing after bridge_destroy */
 };
@@ -190,6 +230,8 @@ void br_handle_closed(uv_handle_t *h);
 /* Next free buffer of the send batch (BR_BUFSZ bytes); commit it with its length. */
 uint8_t *br_tx_slot(bridge_t *b);
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
+/* The datagram committed last forwards a packet that arrived at arrived_ns (0: unknown). */
+void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns);
 void br_tx_flush(bridge_t *b);
 /* One received datagram (also the fuzzer's way in). */
 void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -201,7 +243,31 @@ void br_send_to(bridge_t *b, const uint8_t *data, size_t len, const struct socka
                 socklen_t tolen);
 void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
 
+/* bridge.c: the offer reply for a receiving endpoint (made on first use). */
+void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+                    const char *owner);
+
+/* bridge_relay.c */
+void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent);
+void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *req);
+/* An edge's request that needs the parent's current streams: held for the next sync. */
+void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,
+                   const char *owner);
+/* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
+br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
+                                const struct sockaddr_storage *from);
+/* ep (a relay) is going: out of the relay list and of every stream's receivers. */
+void br_relay_unlink(bridge_t *b, br_endpoint *ep);
+/* After an endpoint of c went: an edge with nothing below it lets its parent's relay go. */
+void br_relay_conf_check(bridge_t *b, br_conf *c);
+/* Keep-alive toward children, consent from what was heard. */
+void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now);
+void br_conf_free_waiters(br_conf *c);
+/* The bridge goes: replies to its relay requests that come later find no bridge. */
+void br_relay_orphan_syncs(bridge_t *b);
+
 /* bridge_ep.c: endpoints, ICE-lite, DTLS */
+bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 br_conf *br_conf_get(bridge_t *b, const char *room, bool create);
 void br_conf_maybe_free(bridge_t *b, br_conf *c);
 br_endpoint *br_ep_find(br_conf *c, const char *id);
@@ -224,8 +290,20 @@ void br_stream_destroy(br_stream *s);
 void br_rx_sync(br_endpoint *ep);
 void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
 void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+/* A PLI toward the stream's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
+ * one when that window ends (br_keyframes_due), however many asked meanwhile. */
 void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now);
+/* Sends the deferred keyframe requests whose window has ended (the bridge's timer). */
+void br_keyframes_due(bridge_t *b, uint64_t now);
 void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now);
+/* A relay child takes s, ahead of the viewers (a level's delay is where it sits in the
+ * batch); and leaves it. */
+void br_rx_attach_relay(br_stream *s, br_endpoint *ep);
+void br_rx_detach(br_stream *s, br_endpoint *ep);
+/* Unlinks s from its conference and frees it. */
+void br_stream_end(br_stream *s);
+/* Ends pub's streams in c that are not among keep[0..n-1]. */
+void br_streams_keep_only(br_conf *c, const br_endpoint *pub, br_stream *const *keep, int n);
 
 /* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */
 int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,
@@ -236,5 +314,7 @@ int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t ca
                   bool *unchanged);
 int br_take_answer(bridge_t *b, br_endpoint *ep, const char *answer, int64_t version, char *err,
                    size_t errlen);
+/* The payload type toward receivers of a codec in c (one numbering per conference). */
+uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -44,8 +45,30 @@ void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, so
   memcpy(&q->addr[i], to, tolen);
   q->iov[i].iov_len = len;
   q->msgs[i].msg_hdr.msg_namelen = tolen;
+  q->arrived_ns[i] = 0;
   q->n++;
   b->ctr.bytes_out += len;
+}
+
+void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns) {
+  if (b->tx->n > 0) b->tx->arrived_ns[b->tx->n - 1] = arrived_ns;
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One clock read per batch: every forwarded packet in it left with that system call. */
+static void observe_hops(bridge_t *b) {
+  br_txq *q = b->tx;
+  uint64_t now = 0;
+  for (int i = 0; i < q->n; i++) {
+    if (!q->arrived_ns[i]) continue;
+    if (!now) now = mono_ns();
+    histogram_observe(&b->hop, now > q->arrived_ns[i] ? now - q->arrived_ns[i] : 0);
+  }
 }
 
 void br_tx_flush(bridge_t *b) {
@@ -62,8 +85,10 @@ void br_tx_flush(bridge_t *b) {
      * address): skip that one datagram rather than the whole batch. UDP may lose it. */
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) b->ctr.send_errors++;
     b->ctr.dropped_tx++;
+    q->arrived_ns[off] = 0; /* never sent: no hop */
     off++;
   }
+  observe_hops(b);
   q->n = 0;
 }
 
@@ -87,6 +112,7 @@ void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr
     return;
   }
   br_endpoint *ep = br_ep_by_addr(b, from);
+  if (!ep) ep = br_relay_by_packet(b, buf, len, from);
   if (!ep) {
     b->ctr.bad_packets++; /* nobody checked in from there: not ours */
     return;
@@ -112,6 +138,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       q->msgs[i].msg_hdr.msg_namelen = sizeof q->addr[i];
     int n = recvmmsg(b->fd, q->msgs, BR_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) break;
+    b->rx_ns = mono_ns(); /* the hop histogram's arrival time for this batch */
     for (int i = 0; i < n; i++) {
       if (q->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         b->ctr.bad_packets++; /* larger than any packet we forward */
@@ -123,6 +150,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (n < BR_BATCH) break;
   }
   br_tx_flush(b);
+  b->rx_ns = 0;
 }
 
 int br_io_open(bridge_t *b, char *err, size_t errlen) {

@@ -57,7 +57,7 @@ static const sdp_codec *pick_video(const sdp_media *m) {
   return best;
 }
 
-static uint8_t out_pt_of(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp) {
+uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp) {
   if (kind == SDP_AUDIO) return PT_OPUS;
   for (int i = 0; i < c->n_pts; i++)
     if (!strcasecmp(c->pts[i].codec, codec) && !strcmp(c->pts[i].fmtp, fmtp)) return c->pts[i].pt;
@@ -118,13 +118,6 @@ static br_stream *pub_stream(br_conf *c, br_endpoint *ep, const char *mid) {
   return NULL;
 }
 
-static void unlink_stream(br_conf *c, br_stream *s) {
-  for (br_stream **pp = &c->streams; *pp; pp = &(*pp)->next)
-    if (*pp == s) {
-      *pp = s->next;
-      return;
-    }
-}
 
 int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,
                bool *audio, bool *video, char *err, size_t errlen) {
@@ -183,8 +176,7 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
     uint32_t ssrc = om->fid_primary ? om->fid_primary : om->n_ssrcs ? om->ssrcs[0] : 0;
     br_stream *s = pub_stream(c, ep, om->mid);
     if (s && (s->kind != om->kind || (ssrc && s->in_ssrc && s->in_ssrc != ssrc))) {
-      unlink_stream(c, s); /* a new source in the same m-line: receivers get a new SSRC */
-      br_stream_destroy(s);
+      br_stream_end(s); /* a new source in the same m-line: receivers get a new SSRC */
       s = NULL;
     }
     if (!s && !(s = br_stream_create(c, ep, om->kind, om->mid))) {
@@ -197,23 +189,14 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
     s->clock = codec->clock;
     s->channels = codec->channels;
     str_copy(s->fmtp, codec->fmtp, sizeof s->fmtp);
-    s->out_pt = out_pt_of(c, s->kind, s->codec, s->fmtp);
+    s->out_pt = br_out_pt(c, s->kind, s->codec, s->fmtp);
     seen[n_seen++] = s;
     if (om->kind == SDP_AUDIO) *audio = true;
     if (om->kind == SDP_VIDEO) *video = true;
   }
   ans->n_media = off->n_media;
   /* Streams of m-lines that stopped sending, or are gone from the offer, end. */
-  for (br_stream *s = c->streams, *next; s; s = next) {
-    next = s->next;
-    if (s->pub != ep) continue;
-    bool kept = false;
-    for (int i = 0; i < n_seen && !kept; i++) kept = seen[i] == s;
-    if (!kept) {
-      unlink_stream(c, s);
-      br_stream_destroy(s);
-    }
-  }
+  br_streams_keep_only(c, ep, seen, n_seen);
   if (sdp_write(ans, out, cap) < 0) {
     snprintf(err, errlen, "the answer does not fit");
     return -1;
@@ -264,7 +247,7 @@ static void default_codec(sdp_codec *c, sdp_kind kind) {
 int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t cap, int *active,
                   bool *unchanged) {
   for (br_stream *s = c->streams; s; s = s->next)
-    if (strcmp(s->pub->owner, ep->owner) != 0 && !in_slots(ep, s)) place_stream(ep, s);
+    if (strcmp(s->owner, ep->owner) != 0 && !in_slots(ep, s)) place_stream(ep, s);
   *active = 0;
   for (int i = 0; i < ep->n_slots; i++) *active += ep->slots[i].stream != NULL;
   /* Another participant's publishing changed nothing for this receiver (its own did, say):
@@ -307,9 +290,9 @@ int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t ca
     m->n_codecs = 1;
     m->ssrcs[0] = s->out_ssrc;
     m->n_ssrcs = 1;
-    str_copy(m->cname, s->pub->owner, sizeof m->cname);
-    str_copy(m->msid_stream, s->pub->owner, sizeof m->msid_stream);
-    snprintf(m->msid_track, sizeof m->msid_track, "%.40s-%s", s->pub->owner,
+    str_copy(m->cname, s->owner, sizeof m->cname);
+    str_copy(m->msid_stream, s->owner, sizeof m->msid_stream);
+    snprintf(m->msid_track, sizeof m->msid_track, "%.40s-%s", s->owner,
              s->kind == SDP_AUDIO ? "audio" : "video");
   }
   o->n_media = ep->n_slots;

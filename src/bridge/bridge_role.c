@@ -8,6 +8,9 @@ static int start(node_t *n, char *err, size_t errlen) {
                      n->cfg.test_drop_rtp};
   bridge_t *b = bridge_create(&n->loop, n->bus, &p, err, errlen);
   if (!b) return -1;
+  /* The node shell heartbeats cfg.capacity: for a bridge that is receivers, bridge_capacity
+   * (a visitor node's capacity key means visitors). */
+  n->cfg.capacity = n->cfg.bridge_capacity;
   n->impl = b;
   return 0;
 }
@@ -21,7 +24,7 @@ static void metrics(node_t *n, metrics_out *out) {
   if (n->impl) bridge_write_metrics(n->impl, out);
 }
 
-static long load(node_t *n) { return n->impl ? bridge_endpoint_count(n->impl) : 0; }
+static long load(node_t *n) { return n->impl ? bridge_receiver_count(n->impl) : 0; }
 
 const node_role bridge_role = {
     .name = "bridge",

@@ -9,7 +9,8 @@
  *
  * Receivers' feedback stays at the bridge: NACKs are answered from the cache, PLI and FIR
  * become at most one PLI per stream per BR_KEYFRAME_GAP_MS toward the publisher whatever
- * the number of receivers asking, receiver reports are consumed. The publisher gets the
+ * the number of receivers asking (a request inside that window is deferred to its end, not
+ * dropped), receiver reports are consumed. The publisher gets the
  * bridge's own receiver reports; its sender reports go on to the receivers under the
  * outgoing SSRC (they carry the RTP/NTP time pairing receivers need for lip sync). */
 #include <stdlib.h>
@@ -43,6 +44,7 @@ br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const c
   s->pub = pub;
   s->kind = kind;
   str_copy(s->pub_mid, mid, sizeof s->pub_mid);
+  str_copy(s->owner, pub->owner, sizeof s->owner);
   do random_bytes(&s->out_ssrc, sizeof s->out_ssrc);
   while (s->out_ssrc == 0 || out_ssrc_used(c, s->out_ssrc));
   br_stream **pp = &c->streams; /* appended: offers list streams in publishing order */
@@ -63,6 +65,25 @@ void br_stream_destroy(br_stream *s) {
   free(s->rx);
   free(s->cache);
   free(s);
+}
+
+void br_stream_end(br_stream *s) {
+  for (br_stream **pp = &s->conf->streams; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  br_stream_destroy(s);
+}
+
+void br_streams_keep_only(br_conf *c, const br_endpoint *pub, br_stream *const *keep, int n) {
+  for (br_stream *s = c->streams, *next; s; s = next) {
+    next = s->next;
+    if (s->pub != pub) continue;
+    bool kept = false;
+    for (int i = 0; i < n && !kept; i++) kept = keep[i] == s;
+    if (!kept) br_stream_end(s);
+  }
 }
 
 static void rx_remove(br_stream *s, br_endpoint *ep) {
@@ -86,6 +107,18 @@ static void rx_add(br_stream *s, br_endpoint *ep) {
   }
   s->rx[s->n_rx++] = ep;
 }
+
+void br_rx_attach_relay(br_stream *s, br_endpoint *ep) {
+  rx_add(s, ep);
+  for (int i = 1; i < s->n_rx; i++)
+    if (s->rx[i] == ep) {
+      s->rx[i] = s->rx[0];
+      s->rx[0] = ep;
+      return;
+    }
+}
+
+void br_rx_detach(br_stream *s, br_endpoint *ep) { rx_remove(s, ep); }
 
 /* An endpoint is only ever in the receiver lists of streams its slots hold (a stream leaves
  * a slot only by ending, which frees its list), so those are the lists to leave. */
@@ -143,12 +176,15 @@ static bool test_drop(bridge_t *b) {
   return (int)(x % 100) < b->test_drop_pct;
 }
 
-static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len) {
+/* arrived_ns: when the packet reached the bridge, for the hop histogram (0: a resend). */
+static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len,
+                     uint64_t arrived_ns) {
   uint8_t *slot = br_tx_slot(b);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtp(rx->srtp, slot, &l) != 0) return;
   br_tx_commit(b, l, &rx->addr, rx->addrlen);
+  br_tx_mark_forward(b, arrived_ns);
   b->ctr.rtp_out++;
 }
 
@@ -163,6 +199,7 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtp_in++;
+  ep->heard = true;
   rtp_pkt p;
   if (rtp_parse(buf, l, &p) != 0) {
     b->ctr.bad_packets++;
@@ -180,7 +217,7 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
   memcpy(c->data, buf, l);
   for (int i = 0; i < s->n_rx; i++) {
     if (test_drop(b)) continue;
-    send_rtp(b, s->rx[i], buf, l);
+    send_rtp(b, s->rx[i], buf, l, b->rx_ns);
   }
 }
 
@@ -195,15 +232,30 @@ static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t l
   br_tx_commit(b, l, &to->addr, to->addrlen);
 }
 
+/* A receiver that asks inside the window still needs a keyframe (it joined, or lost one):
+ * dropping its request would leave it waiting for one the publisher was never asked for,
+ * which with aiortc and browsers can be forever. So it waits for the window's end, and one
+ * PLI then serves everyone who asked in between. */
 void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now) {
   if (s->kind != SDP_VIDEO || !s->in_ssrc || !s->pub->srtp) return;
-  if (s->last_kf_ms && now - s->last_kf_ms < BR_KEYFRAME_GAP_MS) return;
+  if (s->last_kf_ms && now - s->last_kf_ms < BR_KEYFRAME_GAP_MS) {
+    s->kf_pending = true;
+    return;
+  }
   s->last_kf_ms = now;
+  s->kf_pending = false;
   uint8_t pli[16];
   int n = rtcp_build_pli(pli, sizeof pli, s->pub->rtcp_ssrc, s->in_ssrc);
   if (n <= 0) return;
   send_rtcp(b, s->pub, pli, (size_t)n);
   b->ctr.keyframe_requests++;
+}
+
+void br_keyframes_due(bridge_t *b, uint64_t now) {
+  for (br_conf *c = b->confs; c; c = c->next)
+    for (br_stream *s = c->streams; s; s = s->next)
+      if (s->kf_pending && now - s->last_kf_ms >= BR_KEYFRAME_GAP_MS)
+        br_request_keyframe(b, s, now);
 }
 
 static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
@@ -212,18 +264,37 @@ static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
   return NULL;
 }
 
+#define NACK_UP_MAX 64
+
 typedef struct nack_ctx {
   bridge_t *b;
   br_endpoint *ep;
   br_stream *s;
+  uint16_t missing[NACK_UP_MAX]; /* not in the cache */
+  int n_missing;
 } nack_ctx;
 
 static void answer_nack(uint16_t seq, void *ud) {
   nack_ctx *n = ud;
   br_cached *c = &n->s->cache[seq & n->s->cache_mask];
-  if (!c->len || c->seq != seq) return; /* too old: the receiver will ask for a keyframe */
-  send_rtp(n->b, n->ep, c->data, c->len);
+  if (!c->len || c->seq != seq) {
+    if (n->n_missing < NACK_UP_MAX) n->missing[n->n_missing++] = seq;
+    return; /* too old, or lost before it got here */
+  }
+  send_rtp(n->b, n->ep, c->data, c->len, 0);
   n->b->ctr.retransmits++;
+}
+
+/* An edge's cache lacks what was lost on the way from its parent: the parent has it. Its
+ * answer arrives as RTP and goes to every receiver of the edge (SRTP's replay check drops
+ * the copies of those that had it). Further up, older than every cache: a keyframe then. */
+static void nack_upstream(bridge_t *b, const nack_ctx *n) {
+  br_stream *s = n->s;
+  if (!n->n_missing || !s->pub->relay || !s->pub->srtp || !s->in_ssrc) return;
+  uint8_t nack[16 + 4 * NACK_UP_MAX];
+  int len = rtcp_build_nack(nack, sizeof nack, s->pub->rtcp_ssrc, s->in_ssrc, n->missing,
+                            (size_t)n->n_missing);
+  if (len > 0) send_rtcp(b, s->pub, nack, (size_t)len);
 }
 
 static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h, uint64_t now) {
@@ -239,8 +310,9 @@ static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h
     }
     if (s) br_request_keyframe(b, s, now);
   } else if (h->pt == RTCP_RTPFB && fb.fmt == RTCP_FB_NACK && s) {
-    nack_ctx n = {b, ep, s};
+    nack_ctx n = {.b = b, .ep = ep, .s = s};
     rtcp_nack_foreach(&fb, answer_nack, &n);
+    nack_upstream(b, &n);
   }
 }
 
@@ -266,6 +338,7 @@ void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtcp_in++;
+  ep->heard = true;
   uint64_t now = now_ms();
   rtcp_iter it;
   rtcp_hdr h;

@@ -69,6 +69,15 @@ const cfg_entry cfg_table[] = {
      "address the bridges put in their ICE candidates"},
     {"media_port", I(media_port), "10000", 1, 65535, CFG_BOTH, NULL,
      "UDP media port: with `run`, of the first bridge (bridge j on media_port+j-1); with `serve`, of this bridge"},
+    /* A conference past one bridge (docs/PERFORMANCE.md): 600 receivers of a 1.5 Mbps
+     * stream are 80% of a bridge's core, the rest is headroom for join storms and relays; a
+     * relay child costs its parent what one receiver costs, so 8 of them take ~1% of it, and
+     * a tree of depth 3 then feeds 8^3 edges (300,000 receivers). */
+    {"bridge_capacity", I(bridge_capacity), "600", 1, 1000000, CFG_BOTH, NULL,
+     "receivers a bridge takes (its heartbeat says so); a conference fills the bridges that "
+     "carry it before it opens another edge"},
+    {"relay_fanout", I(relay_fanout), "8", 1, 1024, CFG_BOTH, NULL,
+     "relay children one bridge feeds before a conference's tree grows a level (main node)"},
     {"log_level", S(log_level), "info", 0, 0, CFG_BOTH, "debug|info|warn|error",
      "least severe log lines written"},
     /* Test only: each shortens a timer or injects a fault so that a test can show the

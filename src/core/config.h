@@ -69,6 +69,8 @@ typedef struct amphi_config {
   /* media */
   char media_ip[64];
   int media_port;
+  int bridge_capacity;      /* receivers one bridge takes (bridges announce it) */
+  int relay_fanout;         /* relay children one bridge feeds (the main node's trees) */
   /* logging */
   char log_level[16];
   /* test hooks: faults and short timers that only tests set; 0 leaves each off */

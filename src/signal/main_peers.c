@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/main_media.h"
 #include "wire/bridge_ctl.h"
 
 void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len) {
@@ -32,6 +33,7 @@ void main_node_gone(void *ud, const char *id) {
     main_hands_of_node_gone(n, m, id);
     if (!strcmp(m->base.r->bridge, id)) bridge_gone(n, m);
   }
+  main_media_bridge_gone(n, id);
 }
 
 /* A bridge ended a publisher by itself (no consent for 30 s: the client went away). */

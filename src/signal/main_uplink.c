@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "signal/main_internal.h"
+#include "signal/main_media.h"
 #include "wire/reply.h"
 #include "wire/uplink.h"
 
@@ -129,6 +130,8 @@ void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t 
     moderate_up(n, m, &up.u.moderate, reply);
   } else if (up.type == WIRE_UP_COUNT) {
     main_set_count(m, up.u.count.node, (long)up.u.count.count);
+  } else if (up.type == WIRE_UP_MEDIA) {
+    main_media_up(n, m, reply, &up.u.media);
   }
   wire_up_free(&up);
 }

@@ -3,7 +3,10 @@
  * its endpoints when it goes. Publishing (main node only) is in main_publish.c and uses
  * media_rpc from here.
  *
- * A client has one receiving endpoint on the bridge, "<client id>.s". Its offer is
+ * A client has one receiving endpoint on a bridge, "<client id>.s": a participant on the
+ * room's bridge (its origin, where participants publish), a visitor on the bridge the main
+ * node allocates (main_media.c: an edge fed from the origin, or the origin itself while it
+ * is the only bridge with room), asked for on the room's up-link once. Its offer is
  * (re)made whenever what the room publishes changes (room_t.media_gen) and when it joins.
  * One offer request per client is in flight at a time: a change that comes meanwhile is
  * remembered and asked for once the reply is in, so offers reach the client in version
@@ -13,9 +16,10 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "signal/signal_internal.h"
 #include "signal/room.h"
 #include "signal/rooms.h"
+#include "signal/signal_internal.h"
+#include "wire/bridge_relay.h"
 
 #define RPC_TIMEOUT_MS 5000
 
@@ -82,6 +86,7 @@ static bool has_streams_for(const room_t *r, const client_t *c) {
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c);
+static void on_alloc(void *ud, int status, const uint8_t *data, size_t len);
 
 static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {
   (void)id;
@@ -102,6 +107,62 @@ static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const c
   offer_again_if_asked(n, c);
 }
 
+typedef struct alloc_ctx {
+  node_t *n;
+  client_t *c;
+  char origin[65];
+  char subject[BUS_SUBJECT_MAX]; /* the room's up-link */
+} alloc_ctx;
+
+static void on_alloc(void *ud, int status, const uint8_t *data, size_t len) {
+  alloc_ctx *x = ud;
+  client_t *c = x->c;
+  wire_media_reply r;
+  wire_err why;
+  int rc = status == BUS_OK ? wire_media_reply_decode(data, len, &r, &why) : -1;
+  if (status != BUS_ECLOSED) {
+    c->offer_busy = false;
+    if (rc == 0 && r.status.ok && (!c->conn || c->state != CLIENT_JOINED)) {
+      wire_media_up rel = {.op = WIRE_MEDIA_RELEASE, .node = x->n->tag, .visitor = c->id,
+                           .bridge = r.bridge}; /* it left meanwhile */
+      wire_publish(x->n->bus, x->subject, wire_media_up_json(&rel));
+    } else if (rc == 0 && r.status.ok) {
+      str_copy(c->bridge, r.bridge, sizeof c->bridge);
+      str_copy(c->origin, x->origin, sizeof c->origin);
+      c->offer_again = true; /* the offer, now that there is a bridge to ask */
+    } else {
+      log_warn(x->n->tag, "no media bridge for visitor %s: %s", c->id,
+               rc != 0 ? "no answer" : r.status.error);
+    }
+    if (c->conn && c->state == CLIENT_JOINED) offer_again_if_asked(x->n, c);
+  }
+  if (rc == 0) wire_media_reply_free(&r);
+  client_unref(c);
+  free(x);
+}
+
+/* A visitor's bridge, from the main node. */
+static void alloc_bridge(node_t *n, client_t *c, const room_t *r) {
+  char subject[BUS_SUBJECT_MAX];
+  wire_media_up req = {.op = WIRE_MEDIA_ALLOC, .node = n->tag, .visitor = c->id};
+  alloc_ctx *x = malloc(sizeof *x);
+  json_t *j = x ? wire_media_up_json(&req) : NULL;
+  if (j && wire_subject_room(WIRE_SUBJ_ROOM_UP, &r->name, subject, sizeof subject) == 0) {
+    *x = (alloc_ctx){.n = n, .c = c};
+    str_copy(x->origin, r->bridge, sizeof x->origin);
+    str_copy(x->subject, subject, sizeof x->subject);
+    client_ref(c);
+    c->offer_busy = true;
+    if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_alloc, x) == BUS_OK) return;
+    c->offer_busy = false;
+    client_unref(c);
+    j = NULL; /* wire_request took it */
+  }
+  json_decref(j);
+  free(x);
+  log_warn(n->tag, "cannot ask for a media bridge for visitor %s", c->id);
+}
+
 void media_offer(node_t *n, client_t *c, const room_t *r) {
   if (!c->conn || c->state != CLIENT_JOINED || !r->bridge[0]) return;
   if (!c->offered && !has_streams_for(r, c)) return; /* nothing to receive yet */
@@ -109,14 +170,21 @@ void media_offer(node_t *n, client_t *c, const room_t *r) {
     c->offer_again = true;
     return;
   }
-  if (c->bridge[0] && strcmp(c->bridge, r->bridge) != 0) media_release(n, c, false);
-  str_copy(c->bridge, r->bridge, sizeof c->bridge);
+  if (c->bridge[0] && strcmp(c->origin, r->bridge) != 0) media_release(n, c, false);
+  if (!c->bridge[0]) {
+    if (c->visitor) {
+      alloc_bridge(n, c, r);
+      return;
+    }
+    str_copy(c->bridge, r->bridge, sizeof c->bridge);
+    str_copy(c->origin, r->bridge, sizeof c->origin);
+  }
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);
   wire_br_req req = {.op = WIRE_BR_OFFER, .endpoint = ep, .owner = c->id};
   str_copy(req.room, r->display, sizeof req.room);
   c->offer_busy = true;
-  if (media_rpc(n, r->bridge, &req, c, NULL, on_offer) != 0) c->offer_busy = false;
+  if (media_rpc(n, c->bridge, &req, c, NULL, on_offer) != 0) c->offer_busy = false;
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c) {
@@ -162,6 +230,15 @@ static void release_endpoint(node_t *n, const char *bridge, const char *room, co
     wire_publish(n->bus, subject, wire_br_req_json(&req));
 }
 
+/* The main node counts the visitor off its bridge (fire and forget, as the release). */
+static void release_allocation(node_t *n, const client_t *c, const room_t *r) {
+  char subject[BUS_SUBJECT_MAX];
+  wire_media_up req = {.op = WIRE_MEDIA_RELEASE, .node = n->tag, .visitor = c->id,
+                       .bridge = c->bridge};
+  if (wire_subject_room(WIRE_SUBJ_ROOM_UP, &r->name, subject, sizeof subject) == 0)
+    wire_publish(n->bus, subject, wire_media_up_json(&req));
+}
+
 void media_release(node_t *n, client_t *c, bool publisher) {
   const room_t *r = c->room ? c->room->r : NULL;
   if (!r) return;
@@ -169,11 +246,12 @@ void media_release(node_t *n, client_t *c, bool publisher) {
   if (c->bridge[0]) {
     snprintf(ep, sizeof ep, "%s.s", c->id);
     release_endpoint(n, c->bridge, r->display, ep);
+    if (c->visitor) release_allocation(n, c, r);
   }
   if (publisher && r->bridge[0]) {
     snprintf(ep, sizeof ep, "%s.p", c->id);
     release_endpoint(n, r->bridge, r->display, ep);
   }
-  c->bridge[0] = 0;
+  c->bridge[0] = c->origin[0] = 0;
   c->offered = false;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "signal/media_tree.h"
 #include "wire/heartbeat.h"
 
 peer *peers_find(peers *p, const char *id) {
@@ -79,7 +80,24 @@ size_t peers_count(const peers *p, const char *role) {
   return k;
 }
 
+struct media_tree *peers_tree(peers *p, const char *room, int create) {
+  for (media_tree *t = p->trees; t; t = t->next)
+    if (!strcmp(t->room, room)) return t;
+  if (!create) return NULL;
+  media_tree *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  str_copy(t->room, room, sizeof t->room);
+  t->next = p->trees;
+  p->trees = t;
+  return t;
+}
+
 void peers_free(peers *p) {
+  while (p->trees) {
+    media_tree *t = p->trees;
+    p->trees = t->next;
+    free(t);
+  }
   free(p->v);
   p->v = NULL;
   p->n = p->cap = 0;

@@ -3,7 +3,8 @@
  * A node missing 3 heartbeats (of its own announced interval) is dead. The main node picks
  * the least-loaded live visitor node for each redirect; heartbeats are a second apart, so
  * during a join storm it also counts the redirects it made since a node's last heartbeat,
- * which keeps thousands of joiners of one second from all landing on one node. */
+ * which keeps thousands of joiners of one second from all landing on one node. Bridges are
+ * placed the same way, and each conference's tree of bridges is kept here beside them. */
 #ifndef AMPHI_SIGNAL_PEERS_H
 #define AMPHI_SIGNAL_PEERS_H
 
@@ -21,9 +22,12 @@ typedef struct peer {
   uint64_t interval_ms;
 } peer;
 
+struct media_tree;
+
 typedef struct peers {
   peer *v;
   size_t n, cap;
+  struct media_tree *trees; /* each conference's media topology (media_tree.h) */
 } peers;
 
 /* A heartbeat arrived (its bytes: wire/heartbeat.h). 1 if it is a node not known before, 0 if
@@ -35,6 +39,9 @@ void peers_expire(peers *p, uint64_t now, void (*gone)(void *ud, const char *id)
 peer *peers_pick(peers *p, const char *role);
 peer *peers_find(peers *p, const char *id);
 size_t peers_count(const peers *p, const char *role);
+/* The media tree of a conference ("tenant/room"); made empty when create, else NULL. */
+struct media_tree *peers_tree(peers *p, const char *room, int create);
+/* Frees the nodes and the trees. */
 void peers_free(peers *p);
 
 #endif

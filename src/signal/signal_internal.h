@@ -40,6 +40,7 @@ typedef struct client {
   ratelimit rl;
   /* media (media.c) */
   char bridge[65];  /* bridge holding its receiving endpoint; "" when none */
+  char origin[65];  /* the room's bridge when that one was chosen (an edge fed from it) */
   bool offered;     /* a subscribe_offer was sent */
   bool offer_busy;  /* an offer request is out */
   bool offer_again; /* the streams changed while it was out */

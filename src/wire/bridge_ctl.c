@@ -3,12 +3,14 @@
 #include <string.h>
 
 #include "media/sdp.h"
+#include "wire/bridge_relay.h"
 #include "wire/wire_internal.h"
 
 /* The bridge writes offers up to its SDP buffer: they must fit in a reply. */
 _Static_assert(WIRE_SDP_MAX >= SDP_TEXT_MAX, "bridge SDP does not fit the wire bound");
 
-static const char *const op_names[WIRE_BR__COUNT] = {"publish", "offer", "answer", "release"};
+static const char *const op_names[WIRE_BR__COUNT] = {"publish", "offer",   "answer",
+                                                     "release", "feed", "relay"};
 
 const char *wire_br_op_name(wire_br_op op) {
   return (unsigned)op < WIRE_BR__COUNT ? op_names[op] : "unknown";
@@ -46,6 +48,20 @@ static int req_check(json_t *j, wire_br_req *out, wire_err *err) {
       (rc = wi_str(j, "sdp", needs_sdp ? WI_REQUIRED : 0, 1, WIRE_SDP_MAX, &out->sdp, what, err)) ||
       (rc = wi_int(j, "version", false, 0, INT64_MAX, -1, &out->version, what, err)))
     return rc;
+  if (out->op == WIRE_BR_FEED || out->op == WIRE_BR_RELAY) {
+    if (!wire_node_id_ok(out->endpoint))
+      return wi_fail(err, WIRE_EFIELD, "%s: \"endpoint\" is not a bridge's node id", what);
+  }
+  if (out->op == WIRE_BR_RELAY &&
+      ((rc = wi_str(j, "host", WI_REQUIRED | WI_NO_CTRL, 1, WIRE_BR_HOST_MAX, &out->host, what,
+                    err)) ||
+       (rc = wi_int(j, "port", true, 1, 65535, 0, &out->port, what, err)) ||
+       (rc = wi_int(j, "ssrc", true, 0, UINT32_MAX, 0, &out->ssrc, what, err))))
+    return rc;
+  if (out->op != WIRE_BR_RELAY) {
+    out->host = NULL;
+    out->port = out->ssrc = 0;
+  }
   /* Only publish and offer name an owner: the others' is "" whatever was sent. */
   if (!out->owner || (out->op != WIRE_BR_PUBLISH && out->op != WIRE_BR_OFFER)) out->owner = "";
   if (!needs_sdp) out->sdp = NULL;
@@ -70,6 +86,10 @@ json_t *wire_br_req_json(const wire_br_req *r) {
     bad = !r->sdp || wi_set_str(j, "sdp", r->sdp);
   if (!bad && r->op == WIRE_BR_ANSWER && r->version >= 0)
     bad = json_object_set_new(j, "version", json_integer(r->version));
+  if (!bad && r->op == WIRE_BR_RELAY)
+    bad = wi_set_str(j, "host", r->host) ||
+          json_object_set_new(j, "port", json_integer(r->port)) ||
+          json_object_set_new(j, "ssrc", json_integer(r->ssrc));
   wire_br_req chk;
   memset(&chk, 0, sizeof chk);
   if (bad || req_check(j, &chk, NULL) != 0) {
@@ -102,8 +122,11 @@ static int reply_check(wire_br_op op, json_t *j, wire_br_reply *out, wire_err *e
         return rc;
       if (out->unchanged) out->sdp = NULL;
       break;
+    case WIRE_BR_RELAY:
+      return wire_br_relay_reply_check(j, out, err);
     case WIRE_BR_ANSWER:
     case WIRE_BR_RELEASE:
+    case WIRE_BR_FEED:
       break;
     default:
       return wi_fail(err, WIRE_ETYPE, "bridge reply: unknown op");
@@ -147,6 +170,9 @@ json_t *wire_br_reply_json(wire_br_op op, const wire_br_reply *r) {
                       (json_int_t)r->version, "active", (json_int_t)r->active);
       else
         return NULL;
+      break;
+    case WIRE_BR_RELAY:
+      j = wire_br_relay_reply_json(r);
       break;
     default:
       return wire_reply_ok();

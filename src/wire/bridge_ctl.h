@@ -10,6 +10,15 @@
  *            or {ok, unchanged:true, version, active} when nothing changed since the last one
  *   answer   {op, room, endpoint, sdp, version}  -> {ok}
  *   release  {op, room, endpoint}                -> {ok} (may be sent without a reply subject)
+ *   feed     {op, room, endpoint (the parent bridge's id)} -> {ok}
+ *            main -> a new edge: take this conference's streams from that bridge
+ *   relay    {op, room, endpoint (the child bridge's id), host, port (its media address),
+ *             ssrc (its SSRC in RTCP toward the parent)}
+ *            -> {ok, host, port (the parent's media address), ssrc (the parent's SSRC in RTCP
+ *                toward the child), key (hex: the parent's SRTP send key||salt, then its
+ *                receive key||salt, AEAD_AES_128_GCM), streams: [{ssrc, kind, pt, codec,
+ *                clock, channels, fmtp, owner}] (what the parent forwards, under its SSRCs)}
+ *            an edge -> its parent: open the relay, or refresh its list of streams
  * Failures: reply.h's {"ok":false,"code","error"}; codes bad_request, not_found, stale,
  * unavailable.
  * Event: {"op":"unpublished","room","owner","endpoint"} when a publishing endpoint expired
@@ -33,10 +42,16 @@ typedef enum {
   WIRE_BR_OFFER,
   WIRE_BR_ANSWER,
   WIRE_BR_RELEASE,
+  WIRE_BR_FEED,
+  WIRE_BR_RELAY,
   WIRE_BR__COUNT
 } wire_br_op;
 
-/* "publish", "offer", "answer", "release"; "unknown" outside the enum. */
+#define WIRE_BR_STREAMS_MAX 32 /* streams one relay carries */
+#define WIRE_BR_KEYS_LEN 56    /* two AEAD_AES_128_GCM master keys with their salts */
+#define WIRE_BR_HOST_MAX 45    /* an IPv4 or IPv6 address as text */
+
+/* "publish", "offer", "answer", "release", "feed", "relay"; "unknown" outside the enum. */
 const char *wire_br_op_name(wire_br_op op);
 
 typedef struct wire_br_req {
@@ -46,8 +61,23 @@ typedef struct wire_br_req {
   const char *owner;             /* publish, offer: 0..WIRE_ENDPOINT_MAX bytes; else "" */
   const char *sdp;               /* publish, answer: 1..WIRE_SDP_MAX bytes; else NULL */
   int64_t version;               /* answer: >= 0, or -1 when absent */
+  const char *host;              /* relay: 1..WIRE_BR_HOST_MAX bytes; else NULL */
+  int64_t port;                  /* relay: 1..65535; else 0 */
+  int64_t ssrc;                  /* relay: 0..2^32-1; else 0 */
   json_t *root;                  /* owned after wire_br_req_decode */
 } wire_br_req;
+
+/* One stream a relay carries (its reply's "streams"). */
+typedef struct wire_br_stream {
+  int64_t ssrc;      /* the parent's outgoing SSRC */
+  bool video;        /* "kind": "video" or "audio" */
+  int64_t pt;        /* the parent's outgoing payload type, 0..127 */
+  const char *codec; /* 1..32 bytes [A-Za-z0-9_-] */
+  int64_t clock;     /* 1..2^32-1 */
+  int64_t channels;  /* 0..8 */
+  const char *fmtp;  /* 0..511 bytes, no control characters */
+  const char *owner; /* the publishing participant (its msid), 0..WIRE_ENDPOINT_MAX bytes */
+} wire_br_stream;
 
 /* New reference, or NULL (invalid fields, out of memory). Only the op's fields are written. */
 json_t *wire_br_req_json(const wire_br_req *r);
@@ -63,7 +93,13 @@ typedef struct wire_br_reply {
   bool unchanged;    /* offer */
   int64_t version;   /* offer: the offer's version (>= 0); -1 for the other ops */
   int64_t active;    /* offer: sendonly m-lines (>= 0) */
-  json_t *root;      /* owned after wire_br_reply_decode */
+  /* relay */
+  const char *host;
+  int64_t port, ssrc;
+  uint8_t keys[WIRE_BR_KEYS_LEN];
+  wire_br_stream streams[WIRE_BR_STREAMS_MAX];
+  int n_streams;
+  json_t *root; /* owned after wire_br_reply_decode */
 } wire_br_reply;
 
 /* New reference, or NULL. An error reply when !status.ok; answer and release: {"ok":true}. */

@@ -19,8 +19,9 @@ static const struct {
     [WIRE_SUBJ_ROOM_UP] = {"room", "up", KEY_ROOM, "room.*.*.up", {NO, ANY, NO}, {ANY, NO, NO}},
     [WIRE_SUBJ_NODE_HB] = {"node", "hb", KEY_NONE, "node.hb", {ANY, ANY, ANY}, {ANY, NO, NO}},
     [WIRE_SUBJ_NODE_CMD] = {"node", "cmd", KEY_NODE, "node.*.cmd", {ANY, NO, NO}, {NO, OWN, NO}},
+    /* Bridges ask each other for relays (bridge_ctl.h's relay and release). */
     [WIRE_SUBJ_BRIDGE_RPC] =
-        {"bridge", "rpc", KEY_NODE, "bridge.*.rpc", {ANY, ANY, NO}, {NO, NO, OWN}},
+        {"bridge", "rpc", KEY_NODE, "bridge.*.rpc", {ANY, ANY, ANY}, {NO, NO, OWN}},
     [WIRE_SUBJ_BRIDGE_EV] = {"bridge", "ev", KEY_NODE, "bridge.*.ev", {NO, NO, OWN}, {ANY, NO, NO}},
     /* Reply subjects are _INBOX.<id>.<random>.<n> (bus.h): every node makes requests or may. */
     [WIRE_SUBJ_INBOX] = {"_INBOX", ">", KEY_NODE, NULL, {NO, NO, NO}, {OWN, OWN, OWN}},

@@ -6,7 +6,8 @@
  *   node.hb                   every node: heartbeats (heartbeat.h)
  *   node.<id>.cmd             main -> one node: commands (none sent yet; the allow-list
  *                             reserves it)
- *   bridge.<id>.rpc           main and visitor nodes -> a bridge: control (bridge_ctl.h)
+ *   bridge.<id>.rpc           main and visitor nodes -> a bridge: control; a bridge -> its
+ *                             parent in a conference's tree: relays (bridge_ctl.h)
  *   bridge.<id>.ev            a bridge -> main: its events (bridge_ctl.h)
  *   _INBOX.<id>.>             replies to the requests a node makes (bus.h names them)
  *

@@ -4,8 +4,9 @@
 
 #include "wire/wire_internal.h"
 
-static const char *const type_names[WIRE_UP__COUNT] = {"sync", "count", "chat",
-                                                       "votes", "hand",  "moderate"};
+static const char *const type_names[WIRE_UP__COUNT] = {"sync",  "count",    "chat",
+                                                       "votes", "hand",     "moderate",
+                                                       "media"};
 
 const char *wire_up_type_name(wire_up_type t) {
   return (unsigned)t < WIRE_UP__COUNT ? type_names[t] : "unknown";
@@ -66,6 +67,10 @@ static int up_check(json_t *j, wire_up *out, wire_err *err) {
   if (!strcmp(type, "moderate")) {
     out->type = WIRE_UP_MODERATE;
     return wire_moderate_up_check(j, &out->u.moderate, err);
+  }
+  if (!strcmp(type, "media")) {
+    out->type = WIRE_UP_MEDIA;
+    return wire_media_up_check(j, &out->u.media, err);
   }
   return wi_fail(err, WIRE_ETYPE, "up-link message: unknown type");
 }

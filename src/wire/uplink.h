@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "wire/audience.h"
+#include "wire/bridge_relay.h"
 #include "wire/count.h"
 #include "wire/sync.h"
 #include "wire/wire.h"
@@ -36,6 +37,7 @@ typedef enum {
   WIRE_UP_VOTES,
   WIRE_UP_HAND,
   WIRE_UP_MODERATE,
+  WIRE_UP_MEDIA, /* bridge_relay.h */
   WIRE_UP__COUNT
 } wire_up_type;
 
@@ -54,6 +56,7 @@ typedef struct wire_up {
     wire_votes_up votes;
     wire_hand_up hand;
     wire_moderate_up moderate;
+    wire_media_up media;
   } u;
   json_t *root; /* owned; the union's pointers point into it (their own roots are NULL) */
 } wire_up;

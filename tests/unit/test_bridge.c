@@ -3,7 +3,7 @@
  * with the bridge over loopback UDP, while the test plays the nodes' part on the bus.
  * Checks: negotiation (ICE-lite, setup, codecs, payload types, slots), forwarding under the
  * bridge's SSRC and payload type, NACK answered from the cache, keyframe requests coalesced
- * toward the publisher, a receiver's media dropped, stale answers refused, an unpublished
+ * toward the publisher (deferred to the end of the window, not dropped), a receiver's media dropped, stale answers refused, an unpublished
  * stream's slot going inactive, and the counters. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -462,9 +462,11 @@ static void test_bridge_end_to_end(void **state) {
   assert_int_equal(p.seq, 105);
   assert_int_equal(r2.rtp_count, 10);
 
-  /* keyframe requests: after the connects' own (coalesced) request, 20 PLIs from two
-   * receivers within 500 ms reach the publisher as one */
-  pump(all, 3, 600, NULL, NULL);
+  /* keyframe requests: after the connects' own (coalesced) requests, 20 PLIs from two
+   * receivers within 500 ms reach the publisher as one at once and one more when the
+   * window ends (for everyone who asked inside it), then nothing. First the connects' own
+   * deferred request goes and its window ends. */
+  pump(all, 3, 1100, NULL, NULL);
   pub.pli_count = 0;
   uint8_t pli[16];
   int pl = rtcp_build_pli(pli, sizeof pli, 77, ssrc1);
@@ -474,10 +476,19 @@ static void test_bridge_end_to_end(void **state) {
   }
   pump(all, 3, 300, NULL, NULL);
   assert_int_equal(pub.pli_count, 1);
-  pump(all, 3, 300, NULL, NULL); /* past 500 ms: the next request goes through */
-  send_rtcp(&r1, pli, (size_t)pl);
-  pump(all, 3, 200, NULL, NULL);
+  pump(all, 3, 400, NULL, NULL); /* the window ended at 500 ms: the deferred one went */
   assert_int_equal(pub.pli_count, 2);
+  pump(all, 3, 600, NULL, NULL);
+  assert_int_equal(pub.pli_count, 2); /* one deferred request, however many asked */
+  send_rtcp(&r1, pli, (size_t)pl);  /* past the window: straight through */
+  pump(all, 3, 200, NULL, NULL);
+  assert_int_equal(pub.pli_count, 3);
+  /* one request right after that one: not dropped, deferred to the window's end */
+  send_rtcp(&r2, pli, (size_t)pl);
+  pump(all, 3, 200, NULL, NULL);
+  assert_int_equal(pub.pli_count, 3);
+  pump(all, 3, 400, NULL, NULL);
+  assert_int_equal(pub.pli_count, 4);
 
   /* a receiver's own RTP goes nowhere */
   send_rtp(&r1, pt1, 9999, 1, "not allowed");
@@ -494,6 +505,11 @@ static void test_bridge_end_to_end(void **state) {
   assert_non_null(strstr(buf, "amphi_endpoints{node=\"bridge-t\",role=\"bridge\"} 3"));
   assert_non_null(strstr(buf, "amphi_rtp_packets_out_total{node=\"bridge-t\",role=\"bridge\"} 22"));
   assert_non_null(strstr(buf, "amphi_rtp_retransmits_total{node=\"bridge-t\",role=\"bridge\"} 2"));
+  /* every live copy (10 packets to 2 receivers) timed from arrival to send; resends not */
+  assert_non_null(
+      strstr(buf, "amphi_bridge_hop_seconds_count{node=\"bridge-t\",role=\"bridge\"} 20"));
+  assert_non_null(strstr(
+      buf, "amphi_bridge_hop_seconds_bucket{node=\"bridge-t\",role=\"bridge\",le=\"+Inf\"} 20"));
   free(buf);
 
   /* the publisher stops sending video: its stream ends and r1's next offer keeps the

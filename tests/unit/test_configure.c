@@ -290,7 +290,8 @@ static void test_nats_conf_is_the_allow_list(void **state) {
                 "\"_INBOX.main.>\"] }"));
   free(m);
   char *b2 = nats_user_block(conf, "bridge-2");
-  assert_non_null(strstr(b2, "publish: { allow: [\"node.hb\", \"bridge.bridge-2.ev\"] }"));
+  assert_non_null(strstr(
+      b2, "publish: { allow: [\"node.hb\", \"bridge.*.rpc\", \"bridge.bridge-2.ev\"] }"));
   assert_non_null(
       strstr(b2, "subscribe: { allow: [\"bridge.bridge-2.rpc\", \"_INBOX.bridge-2.>\"] }"));
   free(b2);

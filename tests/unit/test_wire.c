@@ -198,7 +198,7 @@ static void test_allow_list(void **state) {
   assert_int_equal(wire_allow_list(WIRE_ROLE_BRIDGE, "bridge-2", &a), 0);
   join_list(pub, a.publish, a.n_publish);
   join_list(sub, a.subscribe, a.n_subscribe);
-  assert_string_equal(pub, "\"node.hb\", \"bridge.bridge-2.ev\"");
+  assert_string_equal(pub, "\"node.hb\", \"bridge.*.rpc\", \"bridge.bridge-2.ev\"");
   assert_string_equal(sub, "\"bridge.bridge-2.rpc\", \"_INBOX.bridge-2.>\"");
   assert_int_equal(wire_allow_list(WIRE_ROLE_BRIDGE, "a.b", &a), WIRE_EFIELD);
   assert_int_equal(wire_allow_list(WIRE_ROLE__COUNT, "x", &a), WIRE_EFIELD);

@@ -1,0 +1,101 @@
+/* Media allocation on the main node: where each visitor receives from (media_tree.h), and
+ * telling a bridge new to a conference's tree whom it is fed from before any visitor node
+ * sends it an offer request. */
+#include "signal/main_media.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "signal/media_tree.h"
+#include "wire/reply.h"
+#include "wire/subjects.h"
+
+#define FEED_TIMEOUT_MS 3000
+
+typedef struct feed_ctx {
+  node_t *n;
+  char *reply; /* the visitor node's, or NULL */
+  char room[160];
+  char bridge[MT_ID_MAX];
+} feed_ctx;
+
+static void on_feed_reply(void *ud, int status, const uint8_t *data, size_t len) {
+  feed_ctx *x = ud;
+  if (status != BUS_ECLOSED) {
+    wire_reply r;
+    bool ok = status == BUS_OK && wire_reply_decode(data, len, &r, NULL) == 0 && r.ok;
+    if (status == BUS_OK && r.root) wire_reply_free(&r);
+    if (ok) {
+      if (x->reply) wire_publish(x->n->bus, x->reply, wire_media_reply_json(x->bridge));
+    } else {
+      log_warn(x->n->tag, "conference %s: bridge %s did not take its feed", x->room, x->bridge);
+      media_tree *t = peers_tree(&M(x->n)->peers, x->room, 0);
+      if (t) mt_release(t, x->bridge);
+      if (x->reply)
+        wire_publish(x->n->bus, x->reply,
+                     wire_reply_error(E_UNAVAILABLE, "the edge bridge did not answer"));
+    }
+  }
+  free(x->reply);
+  free(x);
+}
+
+/* Tells a new edge its parent; the visitor node hears of its bridge once that is done. */
+static void feed(node_t *n, const media_tree *t, int i, const char *reply) {
+  char subject[BUS_SUBJECT_MAX];
+  wire_br_req req = {.op = WIRE_BR_FEED, .endpoint = t->v[i].parent};
+  str_copy(req.room, t->room, sizeof req.room);
+  feed_ctx *x = calloc(1, sizeof *x);
+  json_t *j = x ? wire_br_req_json(&req) : NULL;
+  if (j && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, t->v[i].id, subject, sizeof subject) == 0 &&
+      (!reply || (x->reply = strdup(reply)))) {
+    x->n = n;
+    str_copy(x->room, t->room, sizeof x->room);
+    str_copy(x->bridge, t->v[i].id, sizeof x->bridge);
+    log_info(n->tag, "conference %s: edge %s opened under %s (depth %d)", t->room, t->v[i].id,
+             t->v[i].parent, t->v[i].depth);
+    if (wire_request(n->bus, subject, j, FEED_TIMEOUT_MS, on_feed_reply, x) == BUS_OK) return;
+    j = NULL; /* wire_request took it */
+  }
+  json_decref(j);
+  if (x) free(x->reply);
+  free(x);
+  wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
+}
+
+void main_media_up(node_t *n, mroom *m, const char *reply, const wire_media_up *req) {
+  const room_t *r = m->base.r;
+  peers *p = &M(n)->peers;
+  if (req->op == WIRE_MEDIA_RELEASE) {
+    media_tree *t = peers_tree(p, r->display, 0);
+    if (t) mt_release(t, req->bridge);
+    wire_publish(n->bus, reply, wire_reply_ok());
+    return;
+  }
+  if (!r->bridge[0]) {
+    wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "nothing is published here"));
+    return;
+  }
+  media_tree *t = peers_tree(p, r->display, 1);
+  if (!t) {
+    wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
+    return;
+  }
+  mt_set_origin(t, r->bridge);
+  int before = t->n;
+  int i = mt_place(t, p, n->cfg.relay_fanout);
+  if (i < 0) {
+    log_warn(n->tag, "conference %s: no bridge has room for visitor %s", r->display, req->visitor);
+    wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "no media bridge has room"));
+  } else if (i >= before) {
+    feed(n, t, i, reply);
+  } else {
+    wire_publish(n->bus, reply, wire_media_reply_json(t->v[i].id));
+  }
+}
+
+void main_media_bridge_gone(node_t *n, const char *id) {
+  for (media_tree *t = M(n)->peers.trees; t; t = t->next) mt_drop(t, id);
+}

@@ -1,0 +1,50 @@
+/* The parts of bridge control that concern a conference spread over bridges (docs/
+ * PROTOCOL.md, "Bridge control" and "Media allocation"):
+ *
+ * - the reply to `relay` (bridge_ctl.h): the parent's address, keys and streams, checked
+ *   here for bridge_ctl.c;
+ * - a visitor node's request to the main node, on room.<tenant>.<room>.up, for the bridge
+ *   one of its visitors receives from, and its notice when the visitor is gone from it:
+ *     {"type":"media","op":"alloc","node","visitor"}              -> {ok, bridge}
+ *     {"type":"media","op":"release","node","visitor","bridge"}   -> (no reply needed)
+ *
+ * No state; any thread. */
+#ifndef AMPHI_WIRE_BRIDGE_RELAY_H
+#define AMPHI_WIRE_BRIDGE_RELAY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "wire/bridge_ctl.h"
+
+/* For bridge_ctl.c: the relay-specific part of an ok reply (root borrowed). */
+int wire_br_relay_reply_check(json_t *j, wire_br_reply *out, wire_err *err);
+json_t *wire_br_relay_reply_json(const wire_br_reply *r);
+
+typedef enum { WIRE_MEDIA_ALLOC = 0, WIRE_MEDIA_RELEASE } wire_media_op;
+
+typedef struct wire_media_up {
+  wire_media_op op;
+  const char *node;    /* the visitor node asking: a node id */
+  const char *visitor; /* 1..WIRE_ID_MAX bytes, no control characters */
+  const char *bridge;  /* release: a node id; alloc: NULL */
+} wire_media_up;
+
+/* Checks a parsed message of type "media"; root borrowed. */
+int wire_media_up_check(json_t *root, wire_media_up *out, wire_err *err);
+/* New reference, or NULL (invalid fields, out of memory). */
+json_t *wire_media_up_json(const wire_media_up *m);
+
+/* The reply to alloc: {ok, bridge}. */
+typedef struct wire_media_reply {
+  wire_reply status;
+  const char *bridge; /* ok alloc: a node id */
+  json_t *root;
+} wire_media_reply;
+
+json_t *wire_media_reply_json(const char *bridge);
+int wire_media_reply_decode(const uint8_t *data, size_t len, wire_media_reply *out,
+                            wire_err *err);
+void wire_media_reply_free(wire_media_reply *r);
+
+#endif
