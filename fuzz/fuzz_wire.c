@@ -179,10 +179,12 @@ static void fuzz_up(const uint8_t *d, size_t n) {
 
 static void fuzz_promote_cmd(const uint8_t *d, size_t n) {
   wire_promote_cmd a, b;
+  int ping = wire_cmd_is_ping(d, n);
   if (wire_promote_cmd_decode(d, n, &a, NULL) != 0) {
     CHECK(a.root == NULL);
     return;
   }
+  CHECK(!ping); /* a command is one or the other */
   CHECK(a.target && a.url && a.main && wire_node_id_ok(a.main));
   size_t len;
   char *t = must_dump(wire_promote_cmd_json(&a), &len);

@@ -501,6 +501,11 @@ uint64_t bus_denied(const bus_t *bus) {
   return bus->be->denied(bus);
 }
 
+int bus_connected(const bus_t *bus) {
+  if (!bus || bus->destroyed) return 0;
+  return bus->be->connected ? bus->be->connected(bus) : 1;
+}
+
 uint64_t bus_dropped(const bus_t *bus) { return bus ? atomic_load(&bus->dropped) : 0; }
 
 void bus_set_queue_limit(bus_t *bus, size_t max_bytes) {

@@ -41,6 +41,7 @@ enum {
   BUS_ETIMEDOUT = -2, /* no reply within the timeout */
   BUS_ECLOSED = -3,   /* the bus was destroyed or the connection is gone */
   BUS_EDENIED = -4,   /* the server refused (NATS permissions violation) */
+  BUS_ENORESP = -5,   /* nobody subscribes to the subject (bus_probe only) */
 };
 
 /* Longest subject accepted, bytes. */
@@ -99,6 +100,17 @@ void bus_unsubscribe(bus_sub_t *sub);
  * ignored so the two behave alike). */
 int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
                 bus_reply_cb cb, void *ud);
+
+/* bus_request, but a subject nobody subscribes to is reported at once, with BUS_ENORESP:
+ * the NATS server's "no responders" notice, or on the hub no bus with a matching
+ * subscription. A node's connection to NATS dropping takes its subscriptions with it, so a
+ * probe of one of its subjects tells within a round trip that it is gone. */
+int bus_probe(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
+              bus_reply_cb cb, void *ud);
+
+/* 1 while the bus reaches its server (the hub: always), 0 while it is reconnecting: what
+ * it did not hear meanwhile says nothing about the other nodes. */
+int bus_connected(const bus_t *bus);
 
 /* 1 when subject (no wildcards) matches pattern (may hold '*' and '>'), else 0. */
 int bus_subject_match(const char *pattern, const char *subject);

@@ -20,8 +20,7 @@
 typedef struct bus_backend {
   const char *kind; /* "local" or "nats", for logs */
   /* Sends one message; subject and reply are already validated. BUS_OK or BUS_E*. */
-  int (*publish)(bus_t *bus, const char *subject, const char *reply, const void *data,
-                 size_t len);
+  int (*publish)(bus_t *bus, const char *subject, const char *reply, const void *data, size_t len);
   /* Registers interest with the server. The local hub needs nothing: it reads the table. */
   int (*subscribe)(bus_t *bus, bus_sub_t *sub);
   /* Withdraws that interest; after it returns no new message for sub is enqueued. */
@@ -29,7 +28,12 @@ typedef struct bus_backend {
   /* After it returns no thread enqueues into the bus any more; frees the backend state. */
   void (*detach)(bus_t *bus);
   uint64_t (*denied)(const bus_t *bus);
+  int (*connected)(const bus_t *bus); /* NULL: always connected */
 } bus_backend_t;
+
+/* The reply subject of a delivered message that is a "no responders" notice for the
+ * request whose inbox subject it carries: empty, which no real subject is. */
+#define BUS__NO_RESPONDERS ""
 
 /* Longest bus name, bytes. Names become one subject token, so '.', '*', '>' and spaces
  * are refused. */
@@ -44,8 +48,7 @@ void *bus__impl(const bus_t *bus);
  * matching subscriptions) if at least one subscription of the bus matches subject, and
  * wakes the owner loop. 1 if queued, 0 if nothing matched, the queue was full or the bus
  * is closing. */
-int bus__offer(bus_t *bus, const char *subject, const char *reply, const void *data,
-               size_t len);
+int bus__offer(bus_t *bus, const char *subject, const char *reply, const void *data, size_t len);
 
 /* Any thread, for backends whose server already did the matching (one message per
  * subscription, as NATS sends it). sub must not have been unsubscribed yet: the backend

@@ -10,6 +10,7 @@
 #include "core/log.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct bus_hub {
   uv_mutex_t mu;
@@ -47,7 +48,12 @@ static int local_publish(bus_t *bus, const char *subject, const char *reply, con
                          size_t len) {
   bus_hub_t *hub = bus__impl(bus);
   uv_mutex_lock(&hub->mu);
-  for (size_t i = 0; i < hub->n; i++) bus__offer(hub->buses[i], subject, reply, data, len);
+  int taken = 0;
+  for (size_t i = 0; i < hub->n; i++) taken |= bus__offer(hub->buses[i], subject, reply, data, len);
+  /* Nobody took a request: the requester hears so, as NATS tells its clients. (A full queue
+   * also counts as nobody here; a probe's caller treats both as "not reachable now".) */
+  if (!taken && reply && !strncmp(reply, "_INBOX.", 7))
+    bus__offer(bus, reply, BUS__NO_RESPONDERS, NULL, 0);
   uv_mutex_unlock(&hub->mu);
   return BUS_OK;
 }

@@ -33,6 +33,7 @@ typedef struct nats_link {
   int refs;
   bus_t *bus; /* NULL once detached */
   _Atomic uint64_t denied;
+  _Atomic int up; /* connected to a server (1) or reconnecting (0) */
   /* Touched only on libnats' callback thread (one per process). */
   uint64_t deny_log_ms, deny_unlogged;
   char name[BUS_NAME_MAX + 1];
@@ -73,16 +74,16 @@ static void on_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void 
   (void)ns;
   nats_subctx_t *ctx = closure;
   nats_link_t *link = ctx->link;
-  /* The server's "no responders" notice (status 503, empty body) is not a reply: letting it
-   * through would hand the requester an empty answer. The local hub has no such notice, so
-   * the request simply times out, on both backends alike. */
-  if (!natsMsg_IsNoResponders(msg)) {
-    uv_mutex_lock(&link->mu);
-    if (ctx->sub && link->bus)
-      bus__deliver_to(link->bus, ctx->sub, natsMsg_GetSubject(msg), natsMsg_GetReply(msg),
-                      natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
-    uv_mutex_unlock(&link->mu);
-  }
+  /* The server's "no responders" notice (status 503, empty body) is not a reply: it goes
+   * to the request marked as such (bus_request.c), never as an empty answer. */
+  int none = natsMsg_IsNoResponders(msg);
+  uv_mutex_lock(&link->mu);
+  if (ctx->sub && link->bus)
+    bus__deliver_to(link->bus, ctx->sub, natsMsg_GetSubject(msg),
+                    none ? BUS__NO_RESPONDERS : natsMsg_GetReply(msg),
+                    none ? NULL : natsMsg_GetData(msg),
+                    none ? 0 : (size_t)natsMsg_GetDataLength(msg));
+  uv_mutex_unlock(&link->mu);
   natsMsg_Destroy(msg);
 }
 
@@ -122,12 +123,14 @@ static void on_disconnected(natsConnection *nc, void *closure) {
   nats_link_t *link = closure;
   /* libnats reports a disconnect on our own close too; only a lost server is news. */
   if (natsConnection_IsClosed(nc)) return;
+  atomic_store(&link->up, 0);
   log_warn(link->name, "nats: disconnected, reconnecting");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure) {
   (void)nc;
   nats_link_t *link = closure;
+  atomic_store(&link->up, 1);
   log_info(link->name, "nats: reconnected");
 }
 
@@ -225,6 +228,11 @@ static void nats_detach(bus_t *bus) {
   free(im);
 }
 
+static int nats_connected(const bus_t *bus) {
+  nats_impl_t *im = bus__impl(bus);
+  return atomic_load(&im->link->up);
+}
+
 static uint64_t nats_denied(const bus_t *bus) {
   const nats_impl_t *im = bus__impl(bus);
   return atomic_load(&im->link->denied);
@@ -237,6 +245,7 @@ static const bus_backend_t nats_backend = {
     .unsubscribe = nats_unsubscribe,
     .detach = nats_detach,
     .denied = nats_denied,
+    .connected = nats_connected,
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -267,6 +276,9 @@ bus_t *bus_nats_create(uv_loop_t *loop, const char *name, const char *url, const
     return NULL;
   }
   link->refs = 2; /* this bus, and the connection until its closed callback */
+  /* Up from the start: connecting below either succeeds or fails the whole bus, and a
+   * disconnect callback after it must not be overwritten by a late store here. */
+  atomic_store(&link->up, 1);
   str_copy(link->name, name, sizeof link->name);
 
   natsOptions *opts = NULL;

@@ -17,6 +17,7 @@ struct bus_req {
   uint64_t id;
   bus_reply_cb cb;
   void *ud;
+  int probe; /* bus_probe: a no-responders notice ends it */
 };
 
 static void on_req_closed(uv_handle_t *h) { free(h->data); }
@@ -41,8 +42,8 @@ static void on_req_timeout(uv_timer_t *t) {
 
 static void on_inbox(void *ud, const char *subject, const char *reply, const uint8_t *data,
                      size_t len) {
-  (void)reply;
   bus_t *bus = ud;
+  int no_responders = reply && !strcmp(reply, BUS__NO_RESPONDERS);
   bus_requests *rq = bus__requests(bus);
   if (strncmp(subject, rq->inbox, rq->inbox_len) != 0) return;
   const char *tail = subject + rq->inbox_len;
@@ -53,16 +54,21 @@ static void on_inbox(void *ud, const char *subject, const char *reply, const uin
   bus_req_t *r = rq->list;
   while (r && r->id != id) r = r->next;
   if (!r) { /* a second reply, or one after the timeout */
-    log_debug(bus_name(bus), "bus: late or unknown reply %s", subject);
+    if (!no_responders) log_debug(bus_name(bus), "bus: late or unknown reply %s", subject);
     return;
   }
+  /* A plain request waits for its timeout as before, so both backends time out alike. */
+  if (no_responders && !r->probe) return;
   req_unlink(rq, r);
   uv_close((uv_handle_t *)&r->timer, on_req_closed);
-  r->cb(r->ud, BUS_OK, data, len);
+  if (no_responders)
+    r->cb(r->ud, BUS_ENORESP, NULL, 0);
+  else
+    r->cb(r->ud, BUS_OK, data, len);
 }
 
-int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
-                bus_reply_cb cb, void *ud) {
+static int request(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
+                   bus_reply_cb cb, void *ud, int probe) {
   if (!bus) return BUS_ERROR;
   if (bus__destroyed(bus)) return BUS_ECLOSED;
   if (!cb || timeout_ms <= 0 || !bus__valid_subject(subject, 0) || (len && !data)) return BUS_ERROR;
@@ -79,6 +85,7 @@ int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, i
   r->id = ++rq->next;
   r->cb = cb;
   r->ud = ud;
+  r->probe = probe;
   char reply[BUS_SUBJECT_MAX + 24];
   snprintf(reply, sizeof reply, "%s%" PRIu64, rq->inbox, r->id);
   /* Published before the request is registered: the reply can only arrive through the
@@ -95,6 +102,16 @@ int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, i
   if (rq->list) rq->list->prev = r;
   rq->list = r;
   return BUS_OK;
+}
+
+int bus_request(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
+                bus_reply_cb cb, void *ud) {
+  return request(bus, subject, data, len, timeout_ms, cb, ud, 0);
+}
+
+int bus_probe(bus_t *bus, const char *subject, const void *data, size_t len, int timeout_ms,
+              bus_reply_cb cb, void *ud) {
+  return request(bus, subject, data, len, timeout_ms, cb, ud, 1);
 }
 
 void bus__requests_end(bus_t *bus) {

@@ -72,9 +72,13 @@ static void on_http(void *ud, const ws_http_req *req, ws_http_res *res) {
     json_body(res, 405,
               json_pack("{s:s,s:s}", "error", "bad_request", "message", "method not allowed"));
   } else if (!strcmp(req->path, "/healthz")) {
-    json_body(res, n->stopping ? 503 : 200,
-              json_pack("{s:s,s:s,s:s}", "status", n->stopping ? "stopping" : "ok", "role",
-                        n->role->name, "node", n->tag));
+    bool bus_up = bus_connected(n->bus);
+    json_t *body =
+        json_pack("{s:s,s:s,s:s,s:s}", "status", bus_up ? "ok" : "degraded", "role", n->role->name,
+                  "node", n->tag, "bus", bus_up ? "connected" : "reconnecting");
+    if (body && n->role->health) n->role->health(n, body);
+    if (body && n->stopping) json_object_set_new(body, "status", json_string("stopping"));
+    json_body(res, n->stopping ? 503 : 200, body);
   } else if (!strcmp(req->path, "/metrics")) {
     metrics(n, res);
   } else if (!static_file(n->cfg.web_root, strcmp(req->path, "/") ? req->path : "/index.html",

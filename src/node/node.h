@@ -9,6 +9,7 @@
 #ifndef AMPHI_NODE_NODE_H
 #define AMPHI_NODE_NODE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,9 @@ typedef struct node_role {
    * instead ("/index.html" for a page address the client reads itself), or NULL for 404.
    * May be NULL. */
   const char *(*fallback_page)(node_t *n, const char *path);
+  /* Adds the role's own fields to /healthz's body (may set "status" to "degraded": the node
+   * works, but not wholly). May be NULL. */
+  void (*health)(node_t *n, json_t *body);
   /* The role's own metric families, after the shell's. May be NULL. */
   void (*metrics)(node_t *n, metrics_out *out);
   /* Clients or endpoints held: the load in heartbeats. */

@@ -39,7 +39,7 @@ typedef struct seen_visitor {
   bool moderator;
 } seen_visitor;
 
-#define SEEN_MAX 4096 /* visitors remembered per room, the most recent */
+#define SEEN_MAX 4096  /* visitors remembered per room, the most recent */
 #define RIDS_KEPT 1024 /* up-link request ids remembered per room: a retry is applied once */
 
 /* Someone a moderator demoted: a visitor in this room until promoted again, whatever its
@@ -54,11 +54,11 @@ typedef struct mroom {
   sroom base;                  /* first: the registry's part */
   mpoll polls[ROOM_POLLS_MAX]; /* as room_t.polls, same order */
   unsigned next_poll;          /* poll ids are q1, q2, ...: never reused in the room's life */
-  seen_visitor *seen; /* ring of up to SEEN_MAX (main_moderation.c) */
+  seen_visitor *seen;          /* ring of up to SEEN_MAX (main_moderation.c) */
   size_t n_seen, cap_seen, seen_next;
   demoted_entry *demoted;
   size_t n_demoted, cap_demoted;
-  uint64_t last_announce_ms;       /* of its last room_seq */
+  uint64_t last_announce_ms;      /* of its last room_seq */
   char (*rids)[WIRE_RID_MAX + 1]; /* ring of the last RIDS_KEPT applied request ids */
   size_t n_rids, rids_next;
   node_count *counts; /* visitors per visitor node */
@@ -73,6 +73,9 @@ typedef struct main_node {
   signal_node base; /* first: the shared part (base.rooms: the rooms) */
   peers peers;
   bus_sub_t *up_sub, *hb_sub, *bridge_sub;
+  uint64_t peers_judged_ms; /* main_peers_tick: when it last looked */
+  uint64_t probed_ms;       /* when visitor nodes were last probed */
+  bool deaf;                /* the bus was down at the last look */
 } main_node;
 
 static inline main_node *M(node_t *n) { return n->impl; }
@@ -173,6 +176,9 @@ void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t 
 void main_on_bridge_ev(void *ud, const char *subject, const char *reply, const uint8_t *data,
                        size_t len);
 void main_node_gone(void *ud, const char *id);
+/* Every tick: who is dead (not while the bus is down, and a stall of this node's own loop
+ * is not the others' silence), and which visitor nodes the bus still reaches. */
+void main_peers_tick(node_t *n, uint64_t now);
 /* main_admin.c: /api/v1/rooms...; 1 when handled */
 int main_admin_http(node_t *n, const ws_http_req *req, ws_http_res *res);
 

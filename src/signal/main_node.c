@@ -71,7 +71,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
 }
 
 static void tick(node_t *n, uint64_t now) {
-  peers_expire(&M(n)->peers, now, main_node_gone, n);
+  main_peers_tick(n, now);
   for (mroom *m = MROOM(M(n)->base.rooms.all), *next; m; m = next) {
     next = MROOM(m->base.next);
     main_polls_tick(n, m, now);
@@ -141,4 +141,4 @@ static long load(node_t *n) {
   return k;
 }
 
-SIGNAL_ROLE(signal_role_main, "main", main_join, main_participant_leaves, main_admin_http);
+SIGNAL_ROLE(signal_role_main, "main", main_join, main_participant_leaves, main_admin_http, NULL);

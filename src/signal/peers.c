@@ -56,12 +56,16 @@ void peers_expire(peers *p, uint64_t now, void (*gone)(void *ud, const char *id)
   }
 }
 
+void peers_credit(peers *p, uint64_t ms) {
+  for (size_t i = 0; i < p->n; i++) p->v[i].last_ms += ms;
+}
+
 peer *peers_pick(peers *p, const char *role) {
   peer *best = NULL;
   double best_fill = 0;
   for (size_t i = 0; i < p->n; i++) {
     peer *e = &p->v[i];
-    if (strcmp(e->role, role) != 0 || e->capacity <= 0) continue;
+    if (strcmp(e->role, role) != 0 || e->capacity <= 0 || e->unreachable) continue;
     long used = e->load + e->pending;
     if (used >= e->capacity) continue;
     double fill = (double)used / (double)e->capacity;

@@ -15,11 +15,13 @@ typedef struct peer {
   char id[65];
   char role[16];
   char url[256];
-  long load;        /* from the last heartbeat */
+  long load; /* from the last heartbeat */
   long capacity;
   long pending;     /* redirects sent there since that heartbeat */
   uint64_t last_ms; /* when it was last heard */
   uint64_t interval_ms;
+  int unreachable; /* the bus says nobody holds its command subject (a probe) */
+  int probing;     /* a probe is on its way */
 } peer;
 
 struct media_tree;
@@ -35,7 +37,12 @@ typedef struct peers {
 int peers_heartbeat(peers *p, const char *data, size_t len, uint64_t now);
 /* Drops nodes silent for 3 intervals; calls gone(ud, id) for each before it is dropped. */
 void peers_expire(peers *p, uint64_t now, void (*gone)(void *ud, const char *id), void *ud);
-/* The live node of role with the lowest (load+pending)/capacity that has room, or NULL. */
+/* The caller was not listening for ms (its loop stalled, its bus reconnecting): every
+ * node's silence is counted from that much later, so what the caller did not hear is not
+ * taken for the others' death. */
+void peers_credit(peers *p, uint64_t ms);
+/* The live, reachable node of role with the lowest (load+pending)/capacity that has room, or NULL.
+ */
 peer *peers_pick(peers *p, const char *role);
 peer *peers_find(peers *p, const char *id);
 size_t peers_count(const peers *p, const char *role);

@@ -33,9 +33,9 @@ typedef struct client {
   bool moderator;
   char id[PROTO_ID_MAX + 1];
   char name[4 * PROTO_NAME_MAX + 1];
-  char uid[65]; /* main node: its token's user id, "" without one (demotions stick to it) */
-  struct sroom *room;         /* inside the role's room (main) or mirror (visitor); NULL: none */
-  int64_t since;              /* the join's "since" (it resumes), or -1 */
+  char uid[65];       /* main node: its token's user id, "" without one (demotions stick to it) */
+  struct sroom *room; /* inside the role's room (main) or mirror (visitor); NULL: none */
+  int64_t since;      /* the join's "since" (it resumes), or -1 */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
   /* media (media.c) */
@@ -66,9 +66,9 @@ typedef struct signal_node {
   const signal_ops *ops;
   uint8_t key[CFG_STR_MAX]; /* cluster secret: signs and checks tickets */
   size_t keylen;
-  room_registry rooms; /* the main node's rooms, or a visitor node's mirrors */
+  room_registry rooms;        /* the main node's rooms, or a visitor node's mirrors */
   ticket_replay used_tickets; /* tickets let in, until they expire: each works once */
-  uv_timer_t tick;     /* every SIGNAL_TICK_MS: counts, idle rooms, dead nodes */
+  uv_timer_t tick;            /* every SIGNAL_TICK_MS: counts, idle rooms, dead nodes */
   void (*on_tick)(node_t *n, uint64_t now_ms);
 } signal_node;
 
@@ -97,7 +97,7 @@ const char *signal_room_page(node_t *n, const char *path);
 /* How a signaling role declares itself, at the end of its file: its signal_ops (`ops`,
  * declared before its start) from join_, leave_ and its on_message and metrics, and its node_role
  * from its start, destroy, load, and the hooks both roles share. */
-#define SIGNAL_ROLE(var, name_, join_, leave_, on_http_)                                 \
+#define SIGNAL_ROLE(var, name_, join_, leave_, on_http_, health_)                        \
   static const signal_ops ops = {                                                        \
       .join = (join_), .on_message = on_message, .leave = (leave_), .metrics = metrics}; \
   const node_role var = {.name = (name_),                                                \
@@ -108,6 +108,7 @@ const char *signal_room_page(node_t *n, const char *path);
                          .on_close = signal_client_close,                                \
                          .on_stop = signal_clients_goodbye,                              \
                          .on_http = (on_http_),                                          \
+                         .health = (health_),                                            \
                          .fallback_page = signal_room_page,                              \
                          .metrics = signal_metrics,                                      \
                          .load = load}

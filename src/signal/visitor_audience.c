@@ -63,6 +63,11 @@ static void on_up_reply(void *ud, int status, const uint8_t *data, size_t len) {
 
 void visitor_up_request(node_t *n, client_t *c, const client_msg *msg, json_t *j) {
   mirror *m = MIRROR(c->room);
+  if (V(n)->main_lost) { /* visitor_main_watch.c: said at once, not after 3 tries */
+    json_decref(j);
+    client_send_error(c, msg->id, E_UNAVAILABLE, "the main node is unreachable");
+    return;
+  }
   up_ctx *x = calloc(1, sizeof *x);
   size_t len = 0;
   char *text = j ? wire_dump(j, &len) : NULL;
@@ -323,6 +328,10 @@ void visitor_on_cmd(void *ud, const char *subject, const char *reply, const uint
                     size_t len) {
   (void)subject;
   node_t *n = ud;
+  if (wire_cmd_is_ping(data, len)) {
+    wire_publish(n->bus, reply, wire_reply_ok());
+    return;
+  }
   wire_promote_cmd cmd;
   wire_err why;
   if (wire_promote_cmd_decode(data, len, &cmd, &why) != 0) {

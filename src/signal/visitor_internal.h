@@ -28,8 +28,8 @@ typedef struct mirror {
   long reported; /* last count sent up (-1: never) */
   uint64_t last_report_ms;
   char up_subject[BUS_SUBJECT_MAX];
-  uint64_t media_gen; /* room_t.media_gen the visitors' offers were made for */
-  bool need_snapshot; /* the next sync asks for a whole snapshot (hands missed) */
+  uint64_t media_gen;         /* room_t.media_gen the visitors' offers were made for */
+  bool need_snapshot;         /* the next sync asks for a whole snapshot (hands missed) */
   struct vote_batch *batches; /* votes gathered, one batch per poll (visitor_audience.c) */
 } mirror;
 
@@ -43,6 +43,9 @@ typedef struct visitor_node {
   uint64_t vote_n; /* votes taken so far: each vote's number */
   uint64_t batches_sent;
   bus_sub_t *cmd_sub; /* node.<id>.cmd */
+  bus_sub_t *hb_sub;  /* node.hb: the main node's heartbeats (visitor_main_watch.c) */
+  uint64_t main_heard_ms, main_interval_ms, watch_ms;
+  bool main_lost; /* no heartbeat of the main node for 3 intervals */
 } visitor_node;
 
 static inline visitor_node *V(node_t *n) { return n->impl; }
@@ -67,6 +70,13 @@ void visitor_moderate(node_t *n, client_t *c, const client_msg *msg);
 int visitor_on_hand(node_t *n, mirror *m, const char *data, size_t len);
 void visitor_on_cmd(void *ud, const char *subject, const char *reply, const uint8_t *data,
                     size_t len);
+
+/* visitor_main_watch.c */
+int visitor_watch_start(node_t *n);
+void visitor_watch_stop(node_t *n);
+void visitor_watch_tick(node_t *n, uint64_t now);
+/* /healthz: "main":"reachable"|"unreachable", and "status":"degraded" while unreachable. */
+void visitor_watch_health(node_t *n, json_t *body);
 
 /* visitor_sync.c */
 /* Subscribed to the room's events: applies, holds or drops each (ud is the mirror). */

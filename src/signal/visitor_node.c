@@ -157,6 +157,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
 }
 
 static void tick(node_t *n, uint64_t now) {
+  visitor_watch_tick(n, now);
   for (mirror *m = MIRROR(V(n)->base.rooms.all), *next; m; m = next) {
     next = MIRROR(m->base.next);
     visitor_votes_tick(n, m, now);
@@ -191,6 +192,11 @@ static int start(node_t *n, char *err, size_t errlen) {
     destroy(n);
     return -1;
   }
+  if (visitor_watch_start(n) != 0) {
+    snprintf(err, errlen, "cannot subscribe to the heartbeats on the bus");
+    destroy(n);
+    return -1;
+  }
   return 0;
 }
 
@@ -201,7 +207,10 @@ static void free_room(node_t *n, sroom *s) {
 }
 
 static void destroy(node_t *n) {
-  if (n->impl) bus_unsubscribe(V(n)->cmd_sub);
+  if (n->impl) {
+    bus_unsubscribe(V(n)->cmd_sub);
+    visitor_watch_stop(n);
+  }
   signal_node_stop(n, free_room);
 }
 
@@ -215,4 +224,4 @@ static void metrics(node_t *n, node_metrics *out) {
 
 static long load(node_t *n) { return V(n)->visitors; }
 
-SIGNAL_ROLE(signal_role_visitor, "visitor", handle_join, leave, NULL);
+SIGNAL_ROLE(signal_role_visitor, "visitor", handle_join, leave, NULL, visitor_watch_health);

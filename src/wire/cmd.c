@@ -37,3 +37,12 @@ json_t *wire_promote_cmd_json(const wire_promote_cmd *c) {
 }
 
 WI_DECODER(wire_promote_cmd, wire_promote_cmd, "promote command", promote_check)
+
+json_t *wire_ping_cmd_json(void) { return json_pack("{s:s}", "type", "ping"); }
+
+int wire_cmd_is_ping(const uint8_t *data, size_t len) {
+  json_t *j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, NULL);
+  int ping = j && wi_type(j, "ping", NULL) == 0;
+  json_decref(j);
+  return ping;
+}

@@ -9,6 +9,11 @@
  * in url is replaced by the host the visitor used to reach its node. Reply not_found when
  * the visitor is not there (any more): the main node may ask every visitor node.
  *
+ *   {"type":"ping"}
+ *
+ * ping: answered ok at once. The main node probes every visitor node so: NATS answers "no
+ * responders" the moment a node's connection is gone, and it gets no more redirects.
+ *
  * No state; any thread. */
 #ifndef AMPHI_WIRE_CMD_H
 #define AMPHI_WIRE_CMD_H
@@ -31,5 +36,10 @@ json_t *wire_promote_cmd_json(const wire_promote_cmd *c);
 /* 0 and out (wire_promote_cmd_free), or WIRE_EJSON / WIRE_ETYPE / WIRE_EFIELD. */
 int wire_promote_cmd_decode(const uint8_t *data, size_t len, wire_promote_cmd *out, wire_err *err);
 void wire_promote_cmd_free(wire_promote_cmd *c);
+
+/* {"type":"ping"}: new reference, or NULL (out of memory). */
+json_t *wire_ping_cmd_json(void);
+/* 1 when data is a ping command, else 0 (anything else, not JSON included). */
+int wire_cmd_is_ping(const uint8_t *data, size_t len);
 
 #endif

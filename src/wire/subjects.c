@@ -17,7 +17,8 @@ static const struct {
 } table[WIRE_SUBJ__COUNT] = {
     [WIRE_SUBJ_ROOM_EV] = {"room", "ev", KEY_ROOM, "room.*.*.ev", {ANY, NO, NO}, {NO, ANY, NO}},
     [WIRE_SUBJ_ROOM_UP] = {"room", "up", KEY_ROOM, "room.*.*.up", {NO, ANY, NO}, {ANY, NO, NO}},
-    [WIRE_SUBJ_NODE_HB] = {"node", "hb", KEY_NONE, "node.hb", {ANY, ANY, ANY}, {ANY, NO, NO}},
+    /* Visitor nodes watch the main node's (visitor_main_watch.c). */
+    [WIRE_SUBJ_NODE_HB] = {"node", "hb", KEY_NONE, "node.hb", {ANY, ANY, ANY}, {ANY, ANY, NO}},
     [WIRE_SUBJ_NODE_CMD] = {"node", "cmd", KEY_NODE, "node.*.cmd", {ANY, NO, NO}, {NO, OWN, NO}},
     /* Bridges ask each other for relays (bridge_ctl.h's relay and release). */
     [WIRE_SUBJ_BRIDGE_RPC] =

@@ -3,7 +3,7 @@
  *
  *   room.<tenant>.<room>.ev   main -> visitor nodes: room events (event.h)
  *   room.<tenant>.<room>.up   visitor nodes -> main: sync, chat, counts (uplink.h)
- *   node.hb                   every node: heartbeats (heartbeat.h)
+ *   node.hb                   every node -> main and visitor nodes: heartbeats (heartbeat.h)
  *   node.<id>.cmd             main -> one node: commands (none sent yet; the allow-list
  *                             reserves it)
  *   bridge.<id>.rpc           main and visitor nodes -> a bridge: control; a bridge -> its

@@ -31,7 +31,6 @@
 #include "core/log.h"
 #include "core/util.h"
 
-
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 typedef int (*pred_fn)(void *arg);
@@ -322,16 +321,12 @@ static void test_local_request_reply(void **state) {
   assert_non_null(bus_subscribe(bridge, "bridge.b2.rpc", responder_cb, &twice));
 
   reply_t r1 = {0}, r2 = {0}, r3 = {0}, bad = {0};
-  assert_int_equal(bus_request(main_bus, "bridge.b1.rpc", "alloc", 5, 2000, reply_cb, &r1),
-                   BUS_OK);
-  assert_int_equal(bus_request(main_bus, "bridge.b2.rpc", "relay", 5, 2000, reply_cb, &r2),
-                   BUS_OK);
+  assert_int_equal(bus_request(main_bus, "bridge.b1.rpc", "alloc", 5, 2000, reply_cb, &r1), BUS_OK);
+  assert_int_equal(bus_request(main_bus, "bridge.b2.rpc", "relay", 5, 2000, reply_cb, &r2), BUS_OK);
   uint64_t t0 = now_ms();
-  assert_int_equal(bus_request(main_bus, "bridge.none.rpc", "x", 1, 150, reply_cb, &r3),
-                   BUS_OK);
+  assert_int_equal(bus_request(main_bus, "bridge.none.rpc", "x", 1, 150, reply_cb, &r3), BUS_OK);
   assert_int_equal(bus_request(main_bus, "bridge.b1.rpc", "x", 1, 0, reply_cb, &bad), BUS_ERROR);
-  assert_int_equal(bus_request(main_bus, "bridge.*.rpc", "x", 1, 100, reply_cb, &bad),
-                   BUS_ERROR);
+  assert_int_equal(bus_request(main_bus, "bridge.*.rpc", "x", 1, 100, reply_cb, &bad), BUS_ERROR);
   assert_int_equal(bus_request(main_bus, "bridge.b1.rpc", "x", 1, 100, NULL, NULL), BUS_ERROR);
 
   assert_true(wait_count(&env->loop, &r3.calls, 1, 3000));
@@ -347,8 +342,26 @@ static void test_local_request_reply(void **state) {
   assert_int_equal(bad.calls, 0);
   assert_int_equal(resp.count, 1);
 
-  bus_destroy(main_bus);
+  /* A probe of a subject nobody holds ends at once with BUS_ENORESP; one that is held is
+   * answered as a request; a subscription gone makes the next probe fail the same way. */
+  reply_t p1 = {0}, p2 = {0}, p3 = {0};
+  t0 = now_ms();
+  assert_int_equal(bus_probe(main_bus, "node.gone.cmd", "ping", 4, 2000, reply_cb, &p1), BUS_OK);
+  assert_int_equal(bus_probe(main_bus, "bridge.b1.rpc", "ping", 4, 2000, reply_cb, &p2), BUS_OK);
+  assert_true(wait_count(&env->loop, &p1.calls, 1, 1000));
+  assert_true(wait_count(&env->loop, &p2.calls, 1, 1000));
+  assert_int_equal(p1.status, BUS_ENORESP);
+  assert_true(p1.at_ms - t0 < 500);
+  assert_int_equal(p2.status, BUS_OK);
+  assert_string_equal(p2.data, "ok:ping");
   bus_destroy(bridge);
+  run_for(&env->loop, 20);
+  assert_int_equal(bus_probe(main_bus, "bridge.b1.rpc", "ping", 4, 2000, reply_cb, &p3), BUS_OK);
+  assert_true(wait_count(&env->loop, &p3.calls, 1, 1000));
+  assert_int_equal(p3.status, BUS_ENORESP);
+  assert_int_equal(bus_connected(main_bus), 1);
+
+  bus_destroy(main_bus);
 }
 
 /* ---- unsubscribe and subscribe from inside callbacks ---------------------------------------- */
@@ -801,8 +814,9 @@ static int nats_teardown(void **state) {
 
 static int have_nats_server(void) {
   if (nats_server_bin()) return 1;
-  print_message("SKIP: nats-server not found in /usr/sbin, /usr/bin, /usr/local/bin or "
-                "$AMPHI_NATS_SERVER (install nats-server to run the NATS tests)\n");
+  print_message(
+      "SKIP: nats-server not found in /usr/sbin, /usr/bin, /usr/local/bin or "
+      "$AMPHI_NATS_SERVER (install nats-server to run the NATS tests)\n");
   return 0;
 }
 
@@ -865,6 +879,18 @@ static void test_nats_pubsub_request(void **state) {
   assert_int_equal(r2.status, BUS_ETIMEDOUT);
   assert_true(r2.at_ms - t0 >= 190);
   assert_int_equal(r1.calls, 1);
+  /* ...but a probe hears it at once */
+  reply_t p1 = {0}, p2 = {0};
+  t0 = now_ms();
+  assert_int_equal(bus_probe(a, "bridge.none.rpc", "x", 1, 3000, reply_cb, &p1), BUS_OK);
+  assert_int_equal(bus_probe(a, "bridge.b1.rpc", "ping", 4, 3000, reply_cb, &p2), BUS_OK);
+  assert_true(wait_count(&loop, &p1.calls, 1, 3000));
+  assert_true(wait_count(&loop, &p2.calls, 1, 3000));
+  assert_int_equal(p1.status, BUS_ENORESP);
+  assert_true(p1.at_ms - t0 < 1000);
+  assert_int_equal(p2.status, BUS_OK);
+  assert_string_equal(p2.data, "ok:ping");
+  assert_int_equal(bus_connected(a), 1);
 
   /* unsubscribed while its copy already waits in the queue: libnats has handed the
    * message over during the sleep (the loop is not running, so nothing is delivered yet);

@@ -279,7 +279,8 @@ static void test_nats_conf_is_the_allow_list(void **state) {
   char *v1 = nats_user_block(conf, "visitor-1");
   assert_non_null(
       strstr(v1, "publish: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.rpc\"] }"));
-  assert_non_null(strstr(v1, "subscribe: { allow: [\"room.*.*.ev\", \"node.visitor-1.cmd\", "
+  assert_non_null(strstr(v1, "subscribe: { allow: [\"room.*.*.ev\", \"node.hb\", "
+                             "\"node.visitor-1.cmd\", "
                              "\"_INBOX.visitor-1.>\"] }"));
   free(v1);
   char *m = nats_user_block(conf, "main");

@@ -194,7 +194,8 @@ static void test_allow_list(void **state) {
   join_list(pub, a.publish, a.n_publish);
   join_list(sub, a.subscribe, a.n_subscribe);
   assert_string_equal(pub, "\"room.*.*.up\", \"node.hb\", \"bridge.*.rpc\"");
-  assert_string_equal(sub, "\"room.*.*.ev\", \"node.visitor-1.cmd\", \"_INBOX.visitor-1.>\"");
+  assert_string_equal(
+      sub, "\"room.*.*.ev\", \"node.hb\", \"node.visitor-1.cmd\", \"_INBOX.visitor-1.>\"");
   assert_int_equal(wire_allow_list(WIRE_ROLE_BRIDGE, "bridge-2", &a), 0);
   join_list(pub, a.publish, a.n_publish);
   join_list(sub, a.subscribe, a.n_subscribe);

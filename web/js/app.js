@@ -263,7 +263,7 @@ function listen(s) {
       $('ended-text').textContent = text;
       banner('');
     } else {
-      banner(text, state === 'reconnecting');
+      banner(text, state === 'reconnecting' || state === 'degraded');
     }
   });
   s.addEventListener('failure', (e) => {

@@ -192,6 +192,10 @@ export class Session extends EventTarget {
       case 'snapshot':
         this.emit('snapshot', m.room);
         break;
+      case 'main_status': // our visitor node lost (or found again) the conference's main node
+        this.status(m.reachable ? 'connected' : 'degraded',
+          m.reachable ? '' : 'The conference server cannot be reached. You keep watching; chat, polls and hands are back when it is.');
+        break;
       case 'closed':
         if (m.reason === 'ended' || m.reason === 'empty') {
           this.stopped = true;
