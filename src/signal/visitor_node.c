@@ -102,9 +102,26 @@ static void handle_join(node_t *n, client_t *c, const client_msg *msg) {
   }
 }
 
+/* A chat's request id when the client named its request: the same visitor sending the same
+ * text under the same id again (its retry after `unavailable`, on this node or, resumed, on
+ * another) carries the same rid, and the main node posts it once (RIDS_KEPT). The text's
+ * hash is in it so that a client reusing ids for different chats loses none. 0, or -1 when
+ * it does not fit (the node's own numbering is used then). */
+static int client_rid(const client_t *c, const client_msg *msg, char *rid, size_t ridlen) {
+  for (const unsigned char *p = (const unsigned char *)msg->id; *p; p++)
+    if (*p < 0x20 || *p == 0x7f) return -1; /* rids carry no control characters */
+  if (!msg->id[0]) return -1;
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)msg->u.chat.text; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  int k = snprintf(rid, ridlen, "c.%s.%s.%08x", c->id, msg->id, h);
+  return k > 0 && (size_t)k < ridlen ? 0 : -1;
+}
+
 static void visitor_chat(node_t *n, client_t *c, const client_msg *msg) {
-  char rid[WIRE_RID_MAX + 1];
+  char rid[WIRE_RID_MAX + 1], own[WIRE_RID_MAX + 1];
   wire_chat_up up = {.from = visitor_from(n, c, rid, sizeof rid), .text = msg->u.chat.text};
+  if (client_rid(c, msg, own, sizeof own) == 0) up.from.rid = own;
   visitor_up_request(n, c, msg, wire_chat_up_json(&up));
 }
 

@@ -393,19 +393,28 @@ def test_main_node_restarted_mirrors_start_over(cluster):
 
 def test_chat_while_the_main_node_is_paused_appears_once(cluster):
     """SIGSTOP of the main node: a visitor's chat goes up three times (same rid) and is
-    answered unavailable; after SIGCONT the main node reads all three and posts it once."""
+    answered unavailable; after SIGCONT the main node reads all three and posts it once,
+    and the client's own retry of it (same request id, same text) is answered ok and posts
+    nothing more."""
     async def body(clients):
         a = await clients.join(cluster, ROOM, "Ada")
         v = await clients.join(cluster, ROOM, "Vic", visitor=True)
         main = next(p for name, p, _ in cluster.procs if name == "main")
         main.send_signal(signal.SIGSTOP)
+        msg = {"type": "chat", "text": "while paused", "id": "chat-1"}
         try:
-            ans = await v.request({"type": "chat", "text": "while paused"}, timeout=15)
+            ans = await v.request(msg, timeout=15)
             assert ans["type"] == "error" and ans["code"] == "unavailable", ans
         finally:
             main.send_signal(signal.SIGCONT)
         await v.wait_for(lambda m: m.get("type") == "chat" and
                          m["message"]["text"] == "while paused", timeout=10)
+        for _ in range(10):  # until its node hears the main node again
+            ans = await v.request(msg)
+            if ans.get("code") != "unavailable":
+                break
+            await asyncio.sleep(0.5)
+        assert ans["type"] == "ok", ans
         assert (await a.request({"type": "chat", "text": "later"}))["type"] == "ok"
         for c in (a, v):
             await c.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "later")
