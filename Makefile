@@ -12,7 +12,7 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps deps-check build asan tsan-build fuzz run check unit unit-asan integration \
-        tsan browser fuzz-run tidy bench format clean
+        tsan browser fuzz-run tidy bench format clean install
 
 all: build
 
@@ -94,6 +94,11 @@ check: deps-check
 	$(MAKE) tsan
 	$(MAKE) browser
 	$(MAKE) fuzz-run
+
+# PREFIX=/usr/local and DESTDIR (staging) as usual; `amphi configure --prefix` agrees.
+PREFIX     ?= /usr/local
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	bench/run.sh

@@ -48,9 +48,10 @@ static void cf_usage(FILE *f) {
           "  --host H               IP address the nodes and NATS bind and advertise "
           "[127.0.0.1]\n"
           "  --base-port P          main node on P, visitor i on P+i, NATS on P+N+1, bridge j\n"
-          "                         on P+N+1+j [8080]\n"
+          "                         on P+N+1+j [%d: clear of `amphi run`'s 8080 and up]\n"
           "  --nats URL             NATS URL the nodes use [nats://H:P+N+1]\n"
-          "  --media-port U         UDP port of bridge 1; bridge j uses U+j-1 [10000]\n"
+          "  --media-port U         UDP port of bridge 1; bridge j uses U+j-1 [%d: clear of\n"
+          "                         `amphi run`'s 10000]\n"
           "  --max-participants N   main participants of a room before joiners become "
           "visitors [30]\n"
           "  --tenant NAME[:KEY=VALUE,...]\n"
@@ -59,8 +60,10 @@ static void cf_usage(FILE *f) {
           "                         jwt_audience, max_participants, visitors, auto_promote,\n"
           "                         allow_anonymous, room_empty_timeout_s,\n"
           "                         room_unused_timeout_s (values without commas)\n"
+          "  --prefix P             where `make install PREFIX=P` put amphi: the units run\n"
+          "                         P/bin/amphi, the nodes serve P/share/amphi/web [%s]\n"
           "  --help                 this text\n",
-          CF_MAX_VISITORS, CF_MAX_BRIDGES);
+          CF_MAX_VISITORS, CF_MAX_BRIDGES, CF_BASE_PORT, CF_MEDIA_PORT, CF_PREFIX);
 }
 
 /* ---- flags ---------------------------------------------------------------------------- */
@@ -195,11 +198,12 @@ enum {
   F_NATS,
   F_MEDIA_PORT,
   F_MAX_PARTICIPANTS,
+  F_PREFIX,
   F_COUNT
 };
 static const char *const cf_flags[F_COUNT] = {
     "--visitor-nodes", "--out",  "--bridges",    "--host",
-    "--base-port",     "--nats", "--media-port", "--max-participants"};
+    "--base-port",     "--nats", "--media-port", "--max-participants", "--prefix"};
 
 /* 0 to go on, 2 on bad flags, or -1 after --help (exit 0). */
 static int cf_parse(cf_setup *p, int argc, char **argv) {
@@ -258,11 +262,11 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
     return 2;
   /* Ports and max_participants are checked against the config table's own bounds first,
    * so configure takes exactly what serve will. */
-  p->base_port = 8080;
+  p->base_port = CF_BASE_PORT;
   if (val[F_BASE_PORT] && (cf_table_check("--base-port", "port", val[F_BASE_PORT]) ||
                            cf_int("--base-port", val[F_BASE_PORT], 1, 65535, &p->base_port)))
     return 2;
-  p->media_port = 10000;
+  p->media_port = CF_MEDIA_PORT;
   if (val[F_MEDIA_PORT] && (cf_table_check("--media-port", "media_port", val[F_MEDIA_PORT]) ||
                             cf_int("--media-port", val[F_MEDIA_PORT], 1, 65535, &p->media_port)))
     return 2;
@@ -271,6 +275,18 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
       (cf_table_check("--max-participants", "max_participants", val[F_MAX_PARTICIPANTS]) ||
        cf_int("--max-participants", val[F_MAX_PARTICIPANTS], 0, INT_MAX, &p->max_participants)))
     return 2;
+  const char *prefix = val[F_PREFIX] ? val[F_PREFIX] : CF_PREFIX;
+  /* It goes into units and config values: an absolute path of plain characters. */
+  size_t pl = strlen(prefix);
+  while (pl > 1 && prefix[pl - 1] == '/') pl--;
+  if (prefix[0] != '/' || pl >= sizeof p->prefix - 32 || strcspn(prefix, " \t\r\n\"'\\;#") < pl) {
+    fprintf(stderr, "amphi configure: --prefix: an absolute path without spaces, quotes or "
+                    "';' and '#', please: '%s'\n", prefix);
+    return 2;
+  }
+  p->prefix_given = val[F_PREFIX] != NULL;
+  memcpy(p->prefix, prefix, pl);
+  p->prefix[pl] = '\0';
   const char *host = val[F_HOST] ? val[F_HOST] : "127.0.0.1";
   if (cf_host(host, p->host, sizeof p->host)) return 2;
   if (cf_table_check("--host", "listen", p->host)) return 2;

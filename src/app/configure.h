@@ -23,10 +23,15 @@
 #include "app/secret.h"
 #include "core/config.h"
 
-/* Where the units expect the folder and the binaries once installed. */
+/* Where the units expect the folder and the binaries once installed: amphi where `make
+ * install` puts it (its PREFIX, --prefix here), NATS where Debian does. */
 #define CF_INSTALL_DIR "/etc/amphi"
-#define CF_AMPHI_BIN "/usr/local/bin/amphi"
-#define CF_NATS_BIN "/usr/sbin/nats-server" /* where Debian installs it */
+#define CF_PREFIX "/usr/local"
+#define CF_NATS_BIN "/usr/sbin/nats-server"
+/* Default ports: clear of `amphi run`'s (8080 and up, UDP 10000 and up), so the quick start
+ * and a generated cluster can run on one machine one after the other, or side by side. */
+#define CF_BASE_PORT 8180
+#define CF_MEDIA_PORT 10100
 
 typedef struct cf_password {
   char hex[SECRET_HEX];
@@ -35,6 +40,8 @@ typedef struct cf_password {
 /* Everything configure writes, decided before the first byte is. */
 typedef struct cf_setup {
   const char *out; /* the output folder, from argv */
+  char prefix[256]; /* --prefix, no trailing '/' */
+  int prefix_given;
   char host[64];
   int visitors, bridges, base_port, media_port, max_participants;
   char nats_url[CFG_STR_MAX];

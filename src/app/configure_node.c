@@ -93,6 +93,11 @@ static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
   cf_kv_add(l, "nats_password", "%s", s->passwords[k].hex);
   /* Bridges take no tickets, so they are not given the key that signs them. */
   if (n->role != PLAN_BRIDGE) cf_kv_add(l, "cluster_secret", "%s", s->cluster_secret);
+  /* Where `make install PREFIX=<prefix>` put the web client, written out when --prefix is
+   * given so the operator sees which folder is served. Without it, the binary finds the
+   * folder beside itself (or, run from a checkout, the source tree's). */
+  if (n->role != PLAN_BRIDGE && s->prefix_given)
+    cf_kv_add(l, "web_root", "%s/share/amphi/web", s->prefix);
   cf_kv_add(l, "heartbeat_ms", "%s", cf_entry("heartbeat_ms")->def);
   if (n->role == PLAN_MAIN) {
     cf_kv_add(l, "max_participants", "%d", s->max_participants);

@@ -52,7 +52,7 @@ char *cf_nats_unit(const cf_setup *s) {
 char *cf_node_unit(const cf_setup *s, int k) {
   const plan_node *n = &s->plan->nodes[k];
   char exec[PATH_MAX + 64], what[96];
-  snprintf(exec, sizeof exec, "%s serve --config %s/%s", CF_AMPHI_BIN, CF_INSTALL_DIR,
+  snprintf(exec, sizeof exec, "%s/bin/amphi serve --config %s/%s", s->prefix, CF_INSTALL_DIR,
            n->conf_file);
   snprintf(what, sizeof what, "amphi %s node %s", plan_role_name(n->role), n->id);
   int low = n->port < 1024 || (n->role == PLAN_BRIDGE && n->media_port < 1024);

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/util.h"
 
@@ -28,7 +30,8 @@ const cfg_entry cfg_table[] = {
     {"capacity", I(capacity), "20000", 1, 1000000, CFG_BOTH, NULL,
      "visitors one visitor node takes; a full node gets no more redirects"},
     {"web_root", S(web_root), AMPHI_WEB_DIR, 0, 0, CFG_BOTH, NULL,
-     "folder of the web client's static files"},
+     "folder of the web client's static files; default: <prefix>/share/amphi/web beside an "
+     "installed binary, else the source tree's web/"},
     {"max_participants", I(max_participants), "30", 0, 100000, CFG_BOTH, NULL,
      "main participants of a room before new joiners become visitors (live per room)"},
     {"visitors", B(visitors), "true", 0, 0, CFG_BOTH, NULL,
@@ -365,6 +368,24 @@ void config_free(amphi_config *c) {
   c->n_tenants = c->cap_tenants = c->n_sorted = 0;
 }
 
+/* The web client's folder when no config names one: where `make install` puts it beside
+ * the binary (<prefix>/bin/amphi, <prefix>/share/amphi/web), so an installed amphi under any
+ * prefix, or a staged one under DESTDIR, finds its own; else the source tree it was built
+ * from (the table's default), for `make run` in a checkout. */
+static void default_web_root(char *out, size_t len) {
+  char exe[PATH_MAX], cand[PATH_MAX + 32], real[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+  if (slash) {
+    *slash = '\0';
+    snprintf(cand, sizeof cand, "%s/../share/amphi/web/index.html", exe);
+    if (access(cand, R_OK) == 0 && realpath(cand, real) && strlen(real) < len) {
+      *strrchr(real, '/') = '\0';
+      str_copy(out, real, len);
+    }
+  }
+}
+
 void config_defaults(amphi_config *c) {
   memset(c, 0, sizeof *c);
   char err[256];
@@ -372,6 +393,7 @@ void config_defaults(amphi_config *c) {
     if (set_entry(c, &cfg_table[i], cfg_table[i].def, err, sizeof err) != 0 &&
         cfg_table[i].type != CFG_STRING)
       abort(); /* a bad default in the table is a programming error */
+  default_web_root(c->web_root, sizeof c->web_root);
 }
 
 int config_set(amphi_config *c, const char *key, const char *value, int where, char *err,

@@ -244,7 +244,7 @@ static void test_node_files_load_with_the_right_ports(void **state) {
     assert_string_equal(c.node_id, id);
     assert_string_equal(c.nats_user, id);
     assert_int_equal(c.port, 9000 + 3 + 1 + j); /* P+N+1+j: above the NATS port */
-    assert_int_equal(c.media_port, 10000 + j - 1);
+    assert_int_equal(c.media_port, 10100 + j - 1); /* clear of amphi run's 10000 */
     assert_string_equal(c.media_ip, "127.0.0.1");
     assert_string_equal(c.cluster_secret, ""); /* bridges take no tickets */
     str_copy(passwords[np++], c.nats_password, CFG_STR_MAX);
@@ -406,10 +406,47 @@ static void test_flags_shape_the_cluster(void **state) {
   assert_non_null(strstr(conf, "listen: \"127.0.0.1:4222\""));
   free(conf);
   load_node(dir, "bridge-1.conf", &c);
-  assert_int_equal(c.port, 8080 + 1 + 1 + 1); /* bridges stay above P+N+1 */
+  assert_int_equal(c.port, 8180 + 1 + 1 + 1); /* bridges stay above P+N+1 */
   char *u = slurp(dir, "systemd/amphi-bridge-1.service");
   assert_non_null(strstr(u, "AmbientCapabilities=CAP_NET_BIND_SERVICE\n")); /* UDP 500 */
   free(u);
+}
+
+/* --prefix: the units run <prefix>/bin/amphi and the signaling nodes serve
+ * <prefix>/share/amphi/web, as `make install PREFIX=<prefix>` lays them out; without it the
+ * units run /usr/local/bin/amphi and no web_root is written (the binary finds its own). */
+static void test_prefix(void **state) {
+  (void)state;
+  char dir[PATH_MAX], err[1024];
+  snprintf(dir, sizeof dir, "%s/prefix", g_tmp);
+  assert_int_equal(run_cfg(err, sizeof err, "--visitor-nodes", "1", "--prefix", "/opt/amphi/",
+                           "--out", dir, NULL),
+                   0);
+  char *u = slurp(dir, "systemd/amphi-visitor-1.service");
+  assert_non_null(strstr(u, "ExecStart=/opt/amphi/bin/amphi serve --config /etc/amphi/"));
+  free(u);
+  amphi_config c;
+  load_node(dir, "main.conf", &c);
+  assert_string_equal(c.web_root, "/opt/amphi/share/amphi/web");
+  load_node(dir, "visitor-1.conf", &c);
+  assert_string_equal(c.web_root, "/opt/amphi/share/amphi/web");
+  char *m = slurp(dir, "main.conf");
+  assert_non_null(strstr(m, "\nweb_root = /opt/amphi/share/amphi/web\n"));
+  free(m);
+  snprintf(dir, sizeof dir, "%s/noprefix", g_tmp);
+  assert_int_equal(run_cfg(err, sizeof err, "--visitor-nodes", "1", "--out", dir, NULL), 0);
+  m = slurp(dir, "main.conf");
+  assert_null(strstr(m, "\nweb_root ="));
+  free(m);
+  /* The default ports stay clear of the quick start's: amphi run's main node on the
+   * table's port (8080), its 2 visitor nodes and 1 bridge above it, its media on 10000. */
+  amphi_config run;
+  config_defaults(&run);
+  load_node(dir, "main.conf", &c);
+  assert_true(c.port > run.port + 2 + 1);
+  load_node(dir, "bridge-1.conf", &c);
+  assert_true(c.media_port > run.media_port);
+  assert_int_equal(c.media_port, 10100);
 }
 
 /* inih reads at most 199 bytes a line: a long --out path (echoed in the headers) must not
@@ -434,7 +471,7 @@ static void test_long_paths_and_limits(void **state) {
   assert_int_equal(c.port, 21000);
   load_node(dir, "bridge-64.conf", &c);
   assert_int_equal(c.port, 20000 + 1000 + 1 + 64);
-  assert_int_equal(c.media_port, 10063);
+  assert_int_equal(c.media_port, 10163);
   assert_true(exists(dir, "systemd/amphi-visitor-1000.service"));
   nats_server_accepts(dir);
 }
@@ -483,6 +520,9 @@ static void test_bad_flags(void **state) {
   expect_bad("--max-participants", "--visitor-nodes", "1", "--max-participants", "-1", "--out",
              out, NULL);
   expect_bad("--out", "--visitor-nodes", "1", "--out", NULL);
+  expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "opt/amphi", "--out", out, NULL);
+  expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "/opt/am phi", "--out", out, NULL);
+  expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "/opt/a;b", "--out", out, NULL);
   char long_url[256] = "nats://";
   memset(long_url + 7, 'h', 200);
   expect_bad("--nats", "--visitor-nodes", "1", "--nats", long_url, "--out", out, NULL);
@@ -513,6 +553,7 @@ int main(void) {
       cmocka_unit_test(test_rerun_replaces_files),
       cmocka_unit_test(test_flags_shape_the_cluster),
       cmocka_unit_test(test_long_paths_and_limits),
+      cmocka_unit_test(test_prefix),
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_help_and_io_failure),
   };
