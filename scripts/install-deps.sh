@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config
   libsrtp2-dev libnats-dev libinih-dev)
 check_pkgs=(nats-server libcmocka-dev clang clang-tidy libclang-rt-14-dev
   python3 python3-pytest python3-websockets python3-aiortc python3-av python3-numpy
-  iproute2 procps chromium)
+  iproute2 procps chromium nginx openssl)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = check ] && want+=("${check_pkgs[@]}")
@@ -33,4 +33,12 @@ echo "amphi: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # apt-get update once: a fresh machine may have no package lists yet.
 apt-get update -qq
+# Packages with a daemon (nginx, nats-server) would start it at once on its default port;
+# the tests run their own, so nothing starts while installing.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
+fi
+trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -62,6 +62,13 @@ static void cf_usage(FILE *f) {
           "                         room_unused_timeout_s (values without commas)\n"
           "  --prefix P             where `make install PREFIX=P` put amphi: the units run\n"
           "                         P/bin/amphi, the nodes serve P/share/amphi/web [%s]\n"
+          "  --public-host H[:PORT] the public name clients use: nginx-amphi-site.conf is a\n"
+          "                         whole nginx site terminating TLS on PORT [443], and\n"
+          "                         every node's public_url is wss://H[:PORT]/... (visitor\n"
+          "                         i: /v<i>/ws): nothing to edit by hand\n"
+          "  --tls-cert C, --tls-key K\n"
+          "                         the site's certificate and key [the Let's Encrypt paths\n"
+          "                         /etc/letsencrypt/live/H/fullchain.pem, privkey.pem]\n"
           "  --help                 this text\n",
           CF_MAX_VISITORS, CF_MAX_BRIDGES, CF_BASE_PORT, CF_MEDIA_PORT, CF_PREFIX);
 }
@@ -199,11 +206,64 @@ enum {
   F_MEDIA_PORT,
   F_MAX_PARTICIPANTS,
   F_PREFIX,
+  F_PUBLIC_HOST,
+  F_TLS_CERT,
+  F_TLS_KEY,
   F_COUNT
 };
 static const char *const cf_flags[F_COUNT] = {
     "--visitor-nodes", "--out",  "--bridges",    "--host",
-    "--base-port",     "--nats", "--media-port", "--max-participants", "--prefix"};
+    "--base-port",     "--nats", "--media-port", "--max-participants", "--prefix",
+    "--public-host",   "--tls-cert", "--tls-key"};
+
+/* A value that goes into nginx's config and into URLs: printable, no spaces, quotes, ';',
+ * '{', '}' or '#' (nginx would read them as syntax), bounded. */
+static int cf_plain(const char *flag, const char *v, size_t max) {
+  size_t n = strlen(v);
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f || strchr("\"';{}#\\$", v[i])) {
+      fprintf(stderr, "amphi configure: %s: '%s' holds a character nginx would misread\n", flag,
+              v);
+      return -1;
+    }
+  if (!n || n >= max) {
+    fprintf(stderr, "amphi configure: %s: %s\n", flag, n ? "too long" : "empty");
+    return -1;
+  }
+  return 0;
+}
+
+/* --public-host H[:PORT], --tls-cert, --tls-key. */
+static int cf_public(cf_setup *p, const char *host, const char *cert, const char *key) {
+  if (!host) {
+    if (cert || key) {
+      fprintf(stderr, "amphi configure: --tls-cert and --tls-key go with --public-host\n");
+      return -1;
+    }
+    return 0;
+  }
+  if (cf_plain("--public-host", host, sizeof p->public_host)) return -1;
+  /* A DNS name or an IPv4 address, and a port: what a certificate names. */
+  const char *colon = strchr(host, ':');
+  size_t hl = colon ? (size_t)(colon - host) : strlen(host);
+  p->public_port = 443;
+  if (colon && cf_int("--public-host", colon + 1, 1, 65535, &p->public_port)) return -1;
+  if (!hl || strcspn(host, "/?@[]") < strlen(host)) {
+    fprintf(stderr, "amphi configure: --public-host: a host name[:port], not a URL: '%s'\n",
+            host);
+    return -1;
+  }
+  memcpy(p->public_host, host, hl);
+  p->public_host[hl] = '\0';
+  char def[320];
+  snprintf(def, sizeof def, "/etc/letsencrypt/live/%s/fullchain.pem", p->public_host);
+  if (cf_plain("--tls-cert", cert ? cert : def, sizeof p->tls_cert)) return -1;
+  str_copy(p->tls_cert, cert ? cert : def, sizeof p->tls_cert);
+  snprintf(def, sizeof def, "/etc/letsencrypt/live/%s/privkey.pem", p->public_host);
+  if (cf_plain("--tls-key", key ? key : def, sizeof p->tls_key)) return -1;
+  str_copy(p->tls_key, key ? key : def, sizeof p->tls_key);
+  return 0;
+}
 
 /* 0 to go on, 2 on bad flags, or -1 after --help (exit 0). */
 static int cf_parse(cf_setup *p, int argc, char **argv) {
@@ -287,6 +347,7 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
   p->prefix_given = val[F_PREFIX] != NULL;
   memcpy(p->prefix, prefix, pl);
   p->prefix[pl] = '\0';
+  if (cf_public(p, val[F_PUBLIC_HOST], val[F_TLS_CERT], val[F_TLS_KEY])) return 2;
   const char *host = val[F_HOST] ? val[F_HOST] : "127.0.0.1";
   if (cf_host(host, p->host, sizeof p->host)) return 2;
   if (cf_table_check("--host", "listen", p->host)) return 2;
@@ -387,6 +448,8 @@ static int cf_generate(const cf_setup *p) {
     if (cf_emit(p->out, name, 0644, cf_node_unit(p, k))) goto out;
   }
   if (cf_emit(p->out, "nginx-amphi.conf", 0644, cf_nginx_conf(p))) goto out;
+  if (p->public_host[0] && cf_emit(p->out, "nginx-amphi-site.conf", 0644, cf_nginx_site(p)))
+    goto out;
   rc = 0;
 out:
   for (int k = 0; k < plan->count; k++) free(confs[k]);
@@ -414,6 +477,9 @@ static void cf_summary(const cf_setup *p) {
   printf("  admin-token          bearer token of the main node's admin API\n");
   printf("  systemd/             amphi-nats.service and amphi-<node>.service per node\n");
   printf("  nginx-amphi.conf     reverse-proxy locations for one public host\n");
+  if (p->public_host[0])
+    printf("  nginx-amphi-site.conf the TLS site of %s:%d (to /etc/nginx/sites-enabled/)\n",
+           p->public_host, p->public_port);
   printf("Files holding secrets are mode 0600. Start the cluster on this machine:\n");
   printf("  nats-server -c %s/nats-server.conf\n", d);
   for (int k = 0; k < plan->count; k++)

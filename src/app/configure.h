@@ -42,6 +42,9 @@ typedef struct cf_setup {
   const char *out; /* the output folder, from argv */
   char prefix[256]; /* --prefix, no trailing '/' */
   int prefix_given;
+  char public_host[128]; /* --public-host without its port; "" without the flag */
+  int public_port;       /* 443 unless given */
+  char tls_cert[256], tls_key[256];
   char host[64];
   int visitors, bridges, base_port, media_port, max_participants;
   char nats_url[CFG_STR_MAX];
@@ -82,10 +85,15 @@ void cf_hostport(char *out, size_t len, const char *host, int port);
  * `amphi serve`. NULL with the reason in err. */
 char *cf_node_conf(const cf_setup *s, int k, char *err, size_t errlen);
 char *cf_nats_conf(const cf_setup *s);
+/* What clients use to reach node k's WebSocket through the proxy ("" when --public-host
+ * was not given): wss://H[:PORT]/ws for the main node, /v<i>/ws for visitor i. */
+void cf_public_url(const cf_setup *s, int k, char *out, size_t len);
 /* The NATS server's own unit (amphi-nats.service), and node k's unit. */
 char *cf_nats_unit(const cf_setup *s);
 char *cf_node_unit(const cf_setup *s, int k);
 char *cf_nginx_conf(const cf_setup *s);
+/* nginx-amphi-site.conf: the whole TLS site of --public-host (only then). */
+char *cf_nginx_site(const cf_setup *s);
 
 /* ---- disk (configure_disk.c) ---- */
 

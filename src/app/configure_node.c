@@ -87,7 +87,12 @@ static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
   cf_kv_add(l, "node_id", "%s", n->id);
   cf_kv_add(l, "listen", "%s", s->host);
   cf_kv_add(l, "port", "%d", n->port);
-  if (n->public_url[0]) cf_kv_add(l, "public_url", "%s", n->public_url);
+  char public_url[sizeof n->public_url + 160];
+  cf_public_url(s, k, public_url, sizeof public_url);
+  if (public_url[0])
+    cf_kv_add(l, "public_url", "%s", public_url);
+  else if (n->public_url[0])
+    cf_kv_add(l, "public_url", "%s", n->public_url);
   cf_kv_add(l, "nats_url", "%s", s->nats_url);
   cf_kv_add(l, "nats_user", "%s", n->id);
   cf_kv_add(l, "nats_password", "%s", s->passwords[k].hex);

@@ -381,11 +381,13 @@ class Client:
         self._task = asyncio.get_running_loop().create_task(self._reader())
 
     @classmethod
-    async def connect(cls, url, label=None):
+    async def connect(cls, url, label=None, ssl=None):
+        """ssl: the SSLContext of a wss:// URL (a test's own certificate authority)."""
         cls._n += 1
+        kw = {"ssl": ssl} if ssl is not None else {}
         ws = await asyncio.wait_for(
             websockets.connect(url, open_timeout=TIMEOUT, close_timeout=2,
-                               max_size=2 ** 22, ping_interval=None),
+                               max_size=2 ** 22, ping_interval=None, **kw),
             TIMEOUT)
         return cls(ws, label or "c%d" % cls._n)
 

@@ -447,6 +447,23 @@ static void test_prefix(void **state) {
   load_node(dir, "bridge-1.conf", &c);
   assert_true(c.media_port > run.media_port);
   assert_int_equal(c.media_port, 10100);
+
+  /* --public-host on 443: public_urls through it, the whole site with the Let's Encrypt
+   * paths, and plain HTTP sent over. */
+  snprintf(dir, sizeof dir, "%s/public", g_tmp);
+  assert_int_equal(run_cfg(err, sizeof err, "--visitor-nodes", "2", "--public-host",
+                           "meet.example.org", "--out", dir, NULL),
+                   0);
+  load_node(dir, "main.conf", &c);
+  assert_string_equal(c.public_url, "wss://meet.example.org/ws");
+  load_node(dir, "visitor-2.conf", &c);
+  assert_string_equal(c.public_url, "wss://meet.example.org/v2/ws");
+  char *site = slurp(dir, "nginx-amphi-site.conf");
+  assert_non_null(strstr(site, "listen 443 ssl;"));
+  assert_non_null(
+      strstr(site, "ssl_certificate /etc/letsencrypt/live/meet.example.org/fullchain.pem;"));
+  assert_non_null(strstr(site, "return 301 https://$host$request_uri;"));
+  free(site);
 }
 
 /* inih reads at most 199 bytes a line: a long --out path (echoed in the headers) must not
@@ -521,6 +538,15 @@ static void test_bad_flags(void **state) {
              out, NULL);
   expect_bad("--out", "--visitor-nodes", "1", "--out", NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "opt/amphi", "--out", out, NULL);
+  expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "https://x.org", "--out",
+             out, NULL);
+  expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "x.org:0", "--out", out,
+             NULL);
+  expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "x.org;", "--out", out,
+             NULL);
+  expect_bad("--tls-cert", "--visitor-nodes", "1", "--tls-cert", "/c.pem", "--out", out, NULL);
+  expect_bad("--tls-key", "--visitor-nodes", "1", "--public-host", "x.org", "--tls-key",
+             "/k {.pem", "--out", out, NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "/opt/am phi", "--out", out, NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "/opt/a;b", "--out", out, NULL);
   char long_url[256] = "nats://";
