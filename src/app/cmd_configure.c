@@ -212,9 +212,9 @@ enum {
   F_COUNT
 };
 static const char *const cf_flags[F_COUNT] = {
-    "--visitor-nodes", "--out",  "--bridges",    "--host",
-    "--base-port",     "--nats", "--media-port", "--max-participants", "--prefix",
-    "--public-host",   "--tls-cert", "--tls-key"};
+    "--visitor-nodes", "--out",         "--bridges",    "--host",
+    "--base-port",     "--nats",        "--media-port", "--max-participants",
+    "--prefix",        "--public-host", "--tls-cert",   "--tls-key"};
 
 /* A value that goes into nginx's config and into URLs: printable, no spaces, quotes, ';',
  * '{', '}' or '#' (nginx would read them as syntax), bounded. */
@@ -222,8 +222,7 @@ static int cf_plain(const char *flag, const char *v, size_t max) {
   size_t n = strlen(v);
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f || strchr("\"';{}#\\$", v[i])) {
-      fprintf(stderr, "amphi configure: %s: '%s' holds a character nginx would misread\n", flag,
-              v);
+      fprintf(stderr, "amphi configure: %s: '%s' holds a character nginx would misread\n", flag, v);
       return -1;
     }
   if (!n || n >= max) {
@@ -249,8 +248,7 @@ static int cf_public(cf_setup *p, const char *host, const char *cert, const char
   p->public_port = 443;
   if (colon && cf_int("--public-host", colon + 1, 1, 65535, &p->public_port)) return -1;
   if (!hl || strcspn(host, "/?@[]") < strlen(host)) {
-    fprintf(stderr, "amphi configure: --public-host: a host name[:port], not a URL: '%s'\n",
-            host);
+    fprintf(stderr, "amphi configure: --public-host: a host name[:port], not a URL: '%s'\n", host);
     return -1;
   }
   memcpy(p->public_host, host, hl);
@@ -340,8 +338,10 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
   size_t pl = strlen(prefix);
   while (pl > 1 && prefix[pl - 1] == '/') pl--;
   if (prefix[0] != '/' || pl >= sizeof p->prefix - 32 || strcspn(prefix, " \t\r\n\"'\\;#") < pl) {
-    fprintf(stderr, "amphi configure: --prefix: an absolute path without spaces, quotes or "
-                    "';' and '#', please: '%s'\n", prefix);
+    fprintf(stderr,
+            "amphi configure: --prefix: an absolute path without spaces, quotes or "
+            "';' and '#', please: '%s'\n",
+            prefix);
     return 2;
   }
   p->prefix_given = val[F_PREFIX] != NULL;

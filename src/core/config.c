@@ -64,14 +64,14 @@ const cfg_entry cfg_table[] = {
     {"nats_url", S(nats_url), "", 0, 0, CFG_SERVE, NULL,
      "NATS server(s) of the cluster, e.g. nats://127.0.0.1:4222 (comma-separated for several)"},
     {"nats_user", S(nats_user), "", 0, 0, CFG_SERVE, NULL, "NATS user of this node"},
-    {"nats_password", S(nats_password), "", 0, 0, CFG_SERVE, NULL,
-     "NATS password of this node"},
+    {"nats_password", S(nats_password), "", 0, 0, CFG_SERVE, NULL, "NATS password of this node"},
     {"heartbeat_ms", I(heartbeat_ms), "1000", 100, 60000, CFG_BOTH, NULL,
      "interval of node heartbeats; a node silent for 3 intervals is dead"},
     {"media_ip", S(media_ip), "127.0.0.1", 0, 0, CFG_BOTH, NULL,
      "address the bridges put in their ICE candidates"},
     {"media_port", I(media_port), "10000", 1, 65535, CFG_BOTH, NULL,
-     "UDP media port: with `run`, of the first bridge (bridge j on media_port+j-1); with `serve`, of this bridge"},
+     "UDP media port: with `run`, of the first bridge (bridge j on media_port+j-1); with `serve`, "
+     "of this bridge"},
     /* A conference past one bridge (docs/PERFORMANCE.md): 600 receivers of a 1.5 Mbps
      * stream are 80% of a bridge's core, the rest is headroom for join storms and relays; a
      * relay child costs its parent what one receiver costs, so 8 of them take ~1% of it, and

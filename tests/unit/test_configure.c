@@ -279,9 +279,10 @@ static void test_nats_conf_is_the_allow_list(void **state) {
   char *v1 = nats_user_block(conf, "visitor-1");
   assert_non_null(
       strstr(v1, "publish: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.rpc\"] }"));
-  assert_non_null(strstr(v1, "subscribe: { allow: [\"room.*.*.ev\", \"node.hb\", "
-                             "\"node.visitor-1.cmd\", "
-                             "\"_INBOX.visitor-1.>\"] }"));
+  assert_non_null(strstr(v1,
+                         "subscribe: { allow: [\"room.*.*.ev\", \"node.hb\", "
+                         "\"node.visitor-1.cmd\", "
+                         "\"_INBOX.visitor-1.>\"] }"));
   free(v1);
   char *m = nats_user_block(conf, "main");
   assert_non_null(strstr(m, "publish: { allow: [\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", "
@@ -545,8 +546,8 @@ static void test_bad_flags(void **state) {
   expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "x.org;", "--out", out,
              NULL);
   expect_bad("--tls-cert", "--visitor-nodes", "1", "--tls-cert", "/c.pem", "--out", out, NULL);
-  expect_bad("--tls-key", "--visitor-nodes", "1", "--public-host", "x.org", "--tls-key",
-             "/k {.pem", "--out", out, NULL);
+  expect_bad("--tls-key", "--visitor-nodes", "1", "--public-host", "x.org", "--tls-key", "/k {.pem",
+             "--out", out, NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "/opt/am phi", "--out", out, NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "/opt/a;b", "--out", out, NULL);
   char long_url[256] = "nats://";
