@@ -37,6 +37,8 @@
 #define CF_NATS_URL_MAX 180
 
 static void cf_usage(FILE *f) {
+  static amphi_config d; /* the defaults shown (static: the struct is large) */
+  config_defaults(&d);
   fprintf(f,
           "usage: amphi configure --visitor-nodes N --out DIR [flags]\n"
           "Writes a cluster's configuration into DIR: nats-server.conf (one NATS user and\n"
@@ -53,6 +55,10 @@ static void cf_usage(FILE *f) {
           "  --media-port U         UDP port of bridge 1; bridge j uses U+j-1 [10000]\n"
           "  --max-participants N   main participants of a room before joiners become "
           "visitors [30]\n"
+          "  --bridge-capacity N    receivers one bridge takes before a conference opens\n"
+          "                         another edge (written to the bridges' configs) [%d]\n"
+          "  --relay-fanout F       relay children one bridge feeds before a conference's\n"
+          "                         tree grows a level (written to main.conf) [%d]\n"
           "  --tenant NAME[:KEY=VALUE,...]\n"
           "                         a tenant's own settings, written to main.conf as\n"
           "                         [tenant.NAME]; repeatable; keys: jwt_secret, jwt_issuer,\n"
@@ -60,7 +66,7 @@ static void cf_usage(FILE *f) {
           "                         allow_anonymous, room_empty_timeout_s,\n"
           "                         room_unused_timeout_s (values without commas)\n"
           "  --help                 this text\n",
-          CF_MAX_VISITORS, CF_MAX_BRIDGES);
+          CF_MAX_VISITORS, CF_MAX_BRIDGES, d.bridge_capacity, d.relay_fanout);
 }
 
 /* ---- flags ---------------------------------------------------------------------------- */
@@ -195,11 +201,14 @@ enum {
   F_NATS,
   F_MEDIA_PORT,
   F_MAX_PARTICIPANTS,
+  F_BRIDGE_CAPACITY,
+  F_RELAY_FANOUT,
   F_COUNT
 };
 static const char *const cf_flags[F_COUNT] = {
     "--visitor-nodes", "--out",  "--bridges",    "--host",
-    "--base-port",     "--nats", "--media-port", "--max-participants"};
+    "--base-port",     "--nats", "--media-port", "--max-participants", "--bridge-capacity",
+    "--relay-fanout"};
 
 /* 0 to go on, 2 on bad flags, or -1 after --help (exit 0). */
 static int cf_parse(cf_setup *p, int argc, char **argv) {
@@ -270,6 +279,17 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
   if (val[F_MAX_PARTICIPANTS] &&
       (cf_table_check("--max-participants", "max_participants", val[F_MAX_PARTICIPANTS]) ||
        cf_int("--max-participants", val[F_MAX_PARTICIPANTS], 0, INT_MAX, &p->max_participants)))
+    return 2;
+  /* Defaults from the config table (which the benchmark set), checked by its bounds. */
+  p->bridge_capacity = p->tenants.bridge_capacity; /* config_defaults above */
+  if (val[F_BRIDGE_CAPACITY] &&
+      (cf_table_check("--bridge-capacity", "bridge_capacity", val[F_BRIDGE_CAPACITY]) ||
+       cf_int("--bridge-capacity", val[F_BRIDGE_CAPACITY], 1, INT_MAX, &p->bridge_capacity)))
+    return 2;
+  p->relay_fanout = p->tenants.relay_fanout;
+  if (val[F_RELAY_FANOUT] &&
+      (cf_table_check("--relay-fanout", "relay_fanout", val[F_RELAY_FANOUT]) ||
+       cf_int("--relay-fanout", val[F_RELAY_FANOUT], 1, INT_MAX, &p->relay_fanout)))
     return 2;
   const char *host = val[F_HOST] ? val[F_HOST] : "127.0.0.1";
   if (cf_host(host, p->host, sizeof p->host)) return 2;

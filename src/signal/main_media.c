@@ -96,6 +96,51 @@ void main_media_up(node_t *n, mroom *m, const char *reply, const wire_media_up *
   }
 }
 
+/* Fire and forget to one bridge: a `feed` or a `release` nobody waits for. */
+static void tell_bridge(node_t *n, const char *bridge, wire_br_op op, const char *room,
+                        const char *endpoint) {
+  char subject[BUS_SUBJECT_MAX];
+  wire_br_req req = {.op = op, .endpoint = endpoint};
+  str_copy(req.room, room, sizeof req.room);
+  if (wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, bridge, subject, sizeof subject) == 0)
+    wire_publish(n->bus, subject, wire_br_req_json(&req));
+}
+
+/* An edge of t died. Its parent lets the relay to it go at once (rather than after the
+ * consent time); the edges it fed are fed from its parent instead; then the visitor nodes
+ * hear of it on the room's .ev subject and move their viewers (media.c). The feeds go out
+ * before the notice, so a child has its new parent before the first offer request that
+ * the notice causes reaches it. */
+static void edge_gone(node_t *n, media_tree *t, int i) {
+  char gone[MT_ID_MAX], parent[MT_ID_MAX], ep[MT_ID_MAX + 2];
+  char refed[MT_NODES_MAX][MT_ID_MAX];
+  const char *refed_p[MT_NODES_MAX];
+  int n_refed = 0;
+  str_copy(gone, t->v[i].id, sizeof gone);
+  str_copy(parent, t->v[i].parent, sizeof parent);
+  for (int k = 1; k < t->n; k++)
+    if (!strcmp(t->v[k].parent, gone) && n_refed < WIRE_MOVED_MAX) {
+      str_copy(refed[n_refed], t->v[k].id, sizeof refed[n_refed]);
+      refed_p[n_refed] = refed[n_refed];
+      n_refed++;
+    }
+  log_warn(n->tag, "conference %s: edge %s is gone (%ld viewers to move, %d edges re-fed from %s)",
+           t->room, gone, t->v[i].viewers, n_refed, parent);
+  mt_drop(t, gone);
+  snprintf(ep, sizeof ep, "%s.r", gone);
+  tell_bridge(n, parent, WIRE_BR_RELEASE, t->room, ep);
+  for (int k = 0; k < n_refed; k++) tell_bridge(n, refed[k], WIRE_BR_FEED, t->room, parent);
+  room_name rn;
+  mroom *m = room_name_parse(t->room, &rn) == 0 ? main_room_find(n, &rn) : NULL;
+  if (m) wire_publish(n->bus, m->base.ev_subject, wire_media_moved_json(gone, refed_p, n_refed));
+}
+
 void main_media_bridge_gone(node_t *n, const char *id) {
-  for (media_tree *t = M(n)->peers.trees; t; t = t->next) mt_drop(t, id);
+  for (media_tree *t = M(n)->peers.trees; t; t = t->next) {
+    int i = mt_find(t, id);
+    if (i > 0)
+      edge_gone(n, t, i);
+    else if (i == 0)
+      mt_drop(t, id); /* the origin: the room's media starts over (main_peers.c) */
+  }
 }
