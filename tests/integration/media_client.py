@@ -404,6 +404,7 @@ class Subscriber:
         self.by_stream = collections.defaultdict(Received)  # (publisher id, kind)
         self.error = None
         self.restarts = 0       # offers that came with "restart" (a new peer connection)
+        self.restart_times = []  # when each was applied (time.monotonic())
         self._consumers = []
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -444,6 +445,7 @@ class Subscriber:
             old, self.pc = self.pc, RTCPeerConnection(rtc_configuration())
             self.pc.on("track", self._on_track)
             self.restarts += 1
+            self.restart_times.append(time.monotonic())
             try:
                 await asyncio.wait_for(old.close(), 5)
             except Exception:
