@@ -164,9 +164,25 @@ static void free_bridge(bridge_t *b) {
   free(b);
 }
 
+/* A tick far later than due means the bridge did not run (SIGSTOP, a stalled machine): it
+ * could not hear anyone meanwhile, and libuv runs timers before it reads the socket, so
+ * judging consent now would end every endpoint whose packets are waiting to be read. The
+ * time the bridge lost does not count against its peers' consent. */
+#define PAUSED_MS 1000
+
 static void on_tick(uv_timer_t *t) {
   bridge_t *b = t->data;
   uint64_t now = now_ms();
+  if (b->last_tick_ms && now - b->last_tick_ms > PAUSED_MS) {
+    uint64_t lost = now - b->last_tick_ms - TICK_MS;
+    log_warn(b->tag, "the bridge did not run for %llu ms: consent times moved on by as much",
+             (unsigned long long)lost);
+    br_ep_shift_consent(b, lost);
+    /* A parent that heard nothing from this bridge for that long ended its relay: ask it
+     * again now rather than after another 3 s of silence. */
+    br_relay_resync_all(b, now);
+  }
+  b->last_tick_ms = now;
   br_keyframes_due(b, now); /* sent with the tick's flush */
   br_ep_tick(b, now);
 }

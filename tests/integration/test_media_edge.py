@@ -113,3 +113,94 @@ def test_viewers_of_a_dead_edge_decode_again_elsewhere(edge_cluster):
             await close_all(*clients)
 
     run(body(), 120)
+
+
+# --- a relay that goes silent -------------------------------------------------------------
+
+SLOW_HEARTBEAT_MS = 3000  # the bridges': dead to the main node after 9 s, not 3
+PAUSE_S = 4.5             # past a relay's 3 s of silence, well short of 9 s
+
+
+def slow_bridges(folder):
+    """Bridges heartbeat every 3 s, so one stopped for 4.5 s loses its relays (silent for
+    3 s) but is not declared dead."""
+    import glob
+    import os
+    for path in glob.glob(os.path.join(folder, "bridge-*.conf")):
+        with open(path) as f:
+            text = f.read()
+        assert "heartbeat_ms = 1000\n" in text, text
+        with open(path, "w") as f:
+            f.write(text.replace("heartbeat_ms = 1000\n", "heartbeat_ms = %d\n" %
+                                 SLOW_HEARTBEAT_MS))
+
+
+@pytest.fixture
+def slow_cluster(tmp_path):
+    assert NATS, "nats-server is not installed (Debian package nats-server)"
+    c = Cluster(tmp_path, bridges=2, max_participants=1, edit=slow_bridges)
+    try:
+        yield c.start()
+    finally:
+        c.stop()
+
+
+def proc_of(c, port):
+    name = "bridge-%d" % (port - c.media_port + 1)
+    return name, next(p for nm, p, _ in c.procs if nm == name)
+
+
+def test_a_silent_relay_is_made_again(slow_cluster):
+    """SIGSTOP of an edge for 4.5 s: its parent ends the relay (silent past the consent time);
+    once the edge runs again it finds its parent's relay silent and asks for it again, under
+    the same streams, so its viewers decode again with no new offer. Then SIGSTOP of the
+    origin: the edge's relay goes silent from the other side and is made again too."""
+    import signal
+    from media_client import metrics
+    c = slow_cluster
+    urls = {c.media_port + j: c.bridge_urls[j] for j in range(c.bridges)}
+
+    async def body():
+        clients, media = [], []
+        try:
+            ida, origin, _ = await publishing_participant(c, clients, media)
+            vs = [await join(c, ROOM, "V%d" % i, visitor=True) for i in range(2)]
+            clients += vs
+            subs = [Subscriber(v) for v in vs]
+            media += subs
+            await asyncio.gather(*(s.wait_streams({ida: AV}) for s in subs))
+            await all_decode(subs, ida)
+            edges = {port_of(s) for s in subs}
+            assert len(edges) == 1 and origin not in edges, (origin, edges)
+            edge = edges.pop()
+            versions = [s.version for s in subs]
+            for port, what in ((edge, "edge"), (origin, "origin")):
+                name, p = proc_of(c, port)
+                p.send_signal(signal.SIGSTOP)
+                await asyncio.sleep(PAUSE_S)
+                p.send_signal(signal.SIGCONT)
+                resumed = time.monotonic()
+                # What the edge's socket held from the first seconds of the stop plays
+                # first; media has to flow again after that (a relay silent for 3 s
+                # ended, then made again), so frames are counted from 4 s on.
+                later = resumed + 4.0
+                deadline = resumed + 15
+                while time.monotonic() < deadline and not all(
+                        s.received(ida, "video").count(since=later) >= 10 for s in subs):
+                    await asyncio.sleep(0.05)
+                now = time.monotonic()
+                assert all(s.received(ida, "video").count(since=later) >= 10 for s in subs), \
+                    "%s %s stopped %.1f s: no video again: %s" % (
+                        what, name, PAUSE_S, [s.describe() for s in subs])
+                gap = max(s.received(ida, "video").max_gap(resumed, now) for s in subs)
+                print("\n%s %s stopped for %.1f s: after it ran again, video stopped for "
+                      "%.2f s at most" % (what, name, PAUSE_S, gap))
+                assert [s.version for s in subs] == versions, "a new offer was needed"
+                assert all(s.restarts == 0 for s in subs)
+                assert metrics(urls[origin])["amphi_relays_out"] == 1
+                assert metrics(urls[edge])["amphi_relays_in"] == 1
+        finally:
+            await close_media(*media)
+            await close_all(*clients)
+
+    run(body(), 120)
