@@ -6,6 +6,7 @@
  *   offer    {room, endpoint, owner}           -> {ok, sdp (offer), version, active}
  *                                                 or {ok, unchanged, version, active}
  *   answer   {room, endpoint, sdp, version}    -> {ok}
+ *   carries  {room, endpoint}                  -> {ok, audio, video}
  *   release  {room, endpoint}                  -> {ok}
  *   feed     {room, endpoint (parent bridge)}  -> {ok}                 (bridge_relay.c)
  *   relay    {room, endpoint (child bridge), host, port, ssrc} -> {ok, host, port, ssrc,
@@ -100,6 +101,25 @@ static void on_rpc(void *ud, const char *subject, const char *reply, const uint8
   br_on_control(ud, reply, data, len);
 }
 
+/* What a publishing endpoint still sends: the main node asks after it had taken this
+ * bridge for dead (a pause, a bus outage) and hears it again, to take its publishers back. */
+static void op_carries(bridge_t *b, const char *reply, br_conf *c, const char *epid) {
+  br_endpoint *ep = br_ep_find(c, epid);
+  if (!ep || !ep->publisher || ep->relay) {
+    reply_error(b, reply, E_NOT_FOUND, "no such publisher");
+    return;
+  }
+  wire_br_reply r;
+  memset(&r, 0, sizeof r);
+  r.status.ok = true;
+  for (const br_stream *s = c->streams; s; s = s->next)
+    if (s->pub == ep) {
+      if (s->kind == SDP_VIDEO) r.video = true;
+      if (s->kind == SDP_AUDIO) r.audio = true;
+    }
+  wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_CARRIES, &r));
+}
+
 void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len) {
   wire_br_req req;
   wire_err why;
@@ -141,6 +161,9 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       break;
     case WIRE_BR_ANSWER:
       op_answer(b, reply, c, req.endpoint, req.sdp, req.version);
+      break;
+    case WIRE_BR_CARRIES:
+      op_carries(b, reply, c, req.endpoint);
       break;
     default: {
       br_endpoint *ep = br_ep_find(c, req.endpoint);

@@ -204,3 +204,68 @@ def test_a_silent_relay_is_made_again(slow_cluster):
             await close_all(*clients)
 
     run(body(), 120)
+
+
+# --- a bridge taken for dead that comes back ----------------------------------------------
+
+
+@pytest.fixture
+def one_bridge_cluster(tmp_path):
+    assert NATS, "nats-server is not installed (Debian package nats-server)"
+    c = Cluster(tmp_path, bridges=1, max_participants=1)
+    try:
+        yield c.start()
+    finally:
+        c.stop()
+
+
+def test_a_bridge_back_from_the_dead_keeps_its_publishers(one_bridge_cluster):
+    """SIGSTOP of the only bridge for 5 s: the main node misses 3 heartbeats and takes it
+    for dead (the publisher's tracks cleared, the room without a bridge). SIGCONT: it
+    heartbeats again, the main node asks it what it still carries, and the room's media is
+    its again: a visitor joining afterwards gets an offer and decodes video; the one
+    watching all along goes on."""
+    import signal
+    c = one_bridge_cluster
+
+    async def body():
+        clients, media = [], []
+        try:
+            ida, origin, _ = await publishing_participant(c, clients, media)
+            v0 = await join(c, ROOM, "V0", visitor=True)
+            clients.append(v0)
+            s0 = Subscriber(v0)
+            media.append(s0)
+            await all_decode([s0], ida)
+            name, p = proc_of(c, origin)
+            p.send_signal(signal.SIGSTOP)
+            mark = len(v0.msgs)
+            try:
+                await v0.wait_for(lambda m: m.get("type") == "room_updated" and
+                                  m.get("room", {}).get("bridge") == "", timeout=10,
+                                  start=mark, what="the bridge taken for dead")
+            finally:
+                p.send_signal(signal.SIGCONT)
+            resumed = time.monotonic()
+            await v0.wait_for(lambda m: m.get("type") == "room_updated" and
+                              m.get("room", {}).get("bridge") == name, timeout=10,
+                              start=mark, what="the bridge taken back")
+            print("\n%s stopped past 3 heartbeats: taken back %.2f s after it ran again" % (
+                name, time.monotonic() - resumed))
+            v1 = await join(c, ROOM, "V1", visitor=True)
+            clients.append(v1)
+            s1 = Subscriber(v1)
+            media.append(s1)
+            await s1.wait_streams({ida: AV})
+            await all_decode([s1], ida)
+            joined = first_video_after(s1, ida, resumed)
+            seen = s0.received(ida, "video").count(since=resumed)
+            assert seen >= 5, s0.describe()
+            print("a visitor joining afterwards decodes video %.2f s after the bridge ran "
+                  "again; the one watching all along decoded %d frames since" % (
+                      joined - resumed, seen))
+        finally:
+            await close_media(*media)
+            await close_all(*clients)
+
+    run(body(), 120)
