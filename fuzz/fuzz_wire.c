@@ -44,6 +44,8 @@ enum {
   K_BR_REPLY_FEED,
   K_BR_REPLY_RELAY,
   K_MEDIA_REPLY,
+  K_MEDIA_MOVED,
+  K_BR_REPLY_CARRIES,
   K__COUNT
 };
 
@@ -318,6 +320,20 @@ static void fuzz_media_reply(const uint8_t *d, size_t n) {
   wire_media_reply_free(&a);
 }
 
+static void fuzz_media_moved(const uint8_t *d, size_t n) {
+  wire_media_moved a, b;
+  if (wire_media_moved_decode(d, n, &a, NULL) != 0) return;
+  size_t len;
+  CHECK(wire_node_id_ok(a.gone) && a.n_refed >= 0 && a.n_refed <= WIRE_MOVED_MAX);
+  char *t = must_dump(wire_media_moved_json(a.gone, a.refed, a.n_refed), &len);
+  CHECK(wire_media_moved_decode((const uint8_t *)t, len, &b, NULL) == 0);
+  CHECK(strcmp(a.gone, b.gone) == 0 && a.n_refed == b.n_refed);
+  for (int i = 0; i < a.n_refed; i++) CHECK(strcmp(a.refed[i], b.refed[i]) == 0);
+  wire_media_moved_free(&b);
+  free(t);
+  wire_media_moved_free(&a);
+}
+
 static void fuzz_br_event(const uint8_t *d, size_t n) {
   wire_br_event a, b;
   if (wire_br_event_decode(d, n, &a, NULL) != 0) return;
@@ -426,6 +442,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case K_MEDIA_REPLY:
       fuzz_media_reply(d, n);
+      break;
+    case K_MEDIA_MOVED:
+      fuzz_media_moved(d, n);
+      break;
+    case K_BR_REPLY_CARRIES:
+      fuzz_br_reply(WIRE_BR_CARRIES, d, n);
       break;
   }
   free(s);

@@ -37,6 +37,8 @@
 #define CF_NATS_URL_MAX 180
 
 static void cf_usage(FILE *f) {
+  static amphi_config d; /* the defaults shown (static: the struct is large) */
+  config_defaults(&d);
   fprintf(f,
           "usage: amphi configure --visitor-nodes N --out DIR [flags]\n"
           "Writes a cluster's configuration into DIR: nats-server.conf (one NATS user and\n"
@@ -54,6 +56,10 @@ static void cf_usage(FILE *f) {
           "                         `amphi run`'s 10000]\n"
           "  --max-participants N   main participants of a room before joiners become "
           "visitors [30]\n"
+          "  --bridge-capacity N    receivers one bridge takes before a conference opens\n"
+          "                         another edge (written to the bridges' configs) [%d]\n"
+          "  --relay-fanout F       relay children one bridge feeds before a conference's\n"
+          "                         tree grows a level (written to main.conf) [%d]\n"
           "  --tenant NAME[:KEY=VALUE,...]\n"
           "                         a tenant's own settings, written to main.conf as\n"
           "                         [tenant.NAME]; repeatable; keys: jwt_secret, jwt_issuer,\n"
@@ -70,7 +76,8 @@ static void cf_usage(FILE *f) {
           "                         the site's certificate and key [the Let's Encrypt paths\n"
           "                         /etc/letsencrypt/live/H/fullchain.pem, privkey.pem]\n"
           "  --help                 this text\n",
-          CF_MAX_VISITORS, CF_MAX_BRIDGES, CF_BASE_PORT, CF_MEDIA_PORT, CF_PREFIX);
+          CF_MAX_VISITORS, CF_MAX_BRIDGES, CF_BASE_PORT, CF_MEDIA_PORT, d.bridge_capacity,
+          d.relay_fanout, CF_PREFIX);
 }
 
 /* ---- flags ---------------------------------------------------------------------------- */
@@ -205,6 +212,8 @@ enum {
   F_NATS,
   F_MEDIA_PORT,
   F_MAX_PARTICIPANTS,
+  F_BRIDGE_CAPACITY,
+  F_RELAY_FANOUT,
   F_PREFIX,
   F_PUBLIC_HOST,
   F_TLS_CERT,
@@ -212,9 +221,10 @@ enum {
   F_COUNT
 };
 static const char *const cf_flags[F_COUNT] = {
-    "--visitor-nodes", "--out",         "--bridges",    "--host",
-    "--base-port",     "--nats",        "--media-port", "--max-participants",
-    "--prefix",        "--public-host", "--tls-cert",   "--tls-key"};
+    "--visitor-nodes",   "--out",          "--bridges",    "--host",
+    "--base-port",       "--nats",         "--media-port", "--max-participants",
+    "--bridge-capacity", "--relay-fanout", "--prefix",     "--public-host",
+    "--tls-cert",        "--tls-key"};
 
 /* A value that goes into nginx's config and into URLs: printable, no spaces, quotes, ';',
  * '{', '}' or '#' (nginx would read them as syntax), bounded. */
@@ -332,6 +342,17 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
   if (val[F_MAX_PARTICIPANTS] &&
       (cf_table_check("--max-participants", "max_participants", val[F_MAX_PARTICIPANTS]) ||
        cf_int("--max-participants", val[F_MAX_PARTICIPANTS], 0, INT_MAX, &p->max_participants)))
+    return 2;
+  /* Defaults from the config table (which the benchmark set), checked by its bounds. */
+  p->bridge_capacity = p->tenants.bridge_capacity; /* config_defaults above */
+  if (val[F_BRIDGE_CAPACITY] &&
+      (cf_table_check("--bridge-capacity", "bridge_capacity", val[F_BRIDGE_CAPACITY]) ||
+       cf_int("--bridge-capacity", val[F_BRIDGE_CAPACITY], 1, INT_MAX, &p->bridge_capacity)))
+    return 2;
+  p->relay_fanout = p->tenants.relay_fanout;
+  if (val[F_RELAY_FANOUT] &&
+      (cf_table_check("--relay-fanout", "relay_fanout", val[F_RELAY_FANOUT]) ||
+       cf_int("--relay-fanout", val[F_RELAY_FANOUT], 1, INT_MAX, &p->relay_fanout)))
     return 2;
   const char *prefix = val[F_PREFIX] ? val[F_PREFIX] : CF_PREFIX;
   /* It goes into units and config values: an absolute path of plain characters. */

@@ -47,6 +47,7 @@ typedef struct cf_setup {
   char tls_cert[256], tls_key[256];
   char host[64];
   int visitors, bridges, base_port, media_port, max_participants;
+  int bridge_capacity, relay_fanout; /* --bridge-capacity, --relay-fanout */
   char nats_url[CFG_STR_MAX];
   int nats_port;
   int nats_port_given;    /* the port came from --nats, so it may collide with a node's */

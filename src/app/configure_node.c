@@ -107,11 +107,13 @@ static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
   if (n->role == PLAN_MAIN) {
     cf_kv_add(l, "max_participants", "%d", s->max_participants);
     cf_kv_add(l, "admin_token", "%s", s->admin_token);
+    cf_kv_add(l, "relay_fanout", "%d", s->relay_fanout);
   }
   if (n->role == PLAN_VISITOR) cf_kv_add(l, "capacity", "%s", cf_entry("capacity")->def);
   if (n->role == PLAN_BRIDGE) {
     cf_kv_add(l, "media_ip", "%s", s->host);
     cf_kv_add(l, "media_port", "%d", n->media_port);
+    cf_kv_add(l, "bridge_capacity", "%d", s->bridge_capacity);
   }
   cf_kv_add(l, "log_level", "%s", cf_entry("log_level")->def);
 }

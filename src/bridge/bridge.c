@@ -6,6 +6,7 @@
  *   offer    {room, endpoint, owner}           -> {ok, sdp (offer), version, active}
  *                                                 or {ok, unchanged, version, active}
  *   answer   {room, endpoint, sdp, version}    -> {ok}
+ *   carries  {room, endpoint}                  -> {ok, audio, video}
  *   release  {room, endpoint}                  -> {ok}
  *   feed     {room, endpoint (parent bridge)}  -> {ok}                 (bridge_relay.c)
  *   relay    {room, endpoint (child bridge), host, port, ssrc} -> {ok, host, port, ssrc,
@@ -100,6 +101,25 @@ static void on_rpc(void *ud, const char *subject, const char *reply, const uint8
   br_on_control(ud, reply, data, len);
 }
 
+/* What a publishing endpoint still sends: the main node asks after it had taken this
+ * bridge for dead (a pause, a bus outage) and hears it again, to take its publishers back. */
+static void op_carries(bridge_t *b, const char *reply, br_conf *c, const char *epid) {
+  br_endpoint *ep = br_ep_find(c, epid);
+  if (!ep || !ep->publisher || ep->relay) {
+    reply_error(b, reply, E_NOT_FOUND, "no such publisher");
+    return;
+  }
+  wire_br_reply r;
+  memset(&r, 0, sizeof r);
+  r.status.ok = true;
+  for (const br_stream *s = c->streams; s; s = s->next)
+    if (s->pub == ep) {
+      if (s->kind == SDP_VIDEO) r.video = true;
+      if (s->kind == SDP_AUDIO) r.audio = true;
+    }
+  wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_CARRIES, &r));
+}
+
 void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len) {
   wire_br_req req;
   wire_err why;
@@ -142,6 +162,9 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
     case WIRE_BR_ANSWER:
       op_answer(b, reply, c, req.endpoint, req.sdp, req.version);
       break;
+    case WIRE_BR_CARRIES:
+      op_carries(b, reply, c, req.endpoint);
+      break;
     default: {
       br_endpoint *ep = br_ep_find(c, req.endpoint);
       if (ep) br_ep_destroy(ep, false);
@@ -164,9 +187,25 @@ static void free_bridge(bridge_t *b) {
   free(b);
 }
 
+/* A tick far later than due means the bridge did not run (SIGSTOP, a stalled machine): it
+ * could not hear anyone meanwhile, and libuv runs timers before it reads the socket, so
+ * judging consent now would end every endpoint whose packets are waiting to be read. The
+ * time the bridge lost does not count against its peers' consent. */
+#define PAUSED_MS 1000
+
 static void on_tick(uv_timer_t *t) {
   bridge_t *b = t->data;
   uint64_t now = now_ms();
+  if (b->last_tick_ms && now - b->last_tick_ms > PAUSED_MS) {
+    uint64_t lost = now - b->last_tick_ms - TICK_MS;
+    log_warn(b->tag, "the bridge did not run for %llu ms: consent times moved on by as much",
+             (unsigned long long)lost);
+    br_ep_shift_consent(b, lost);
+    /* A parent that heard nothing from this bridge for that long ended its relay: ask it
+     * again now rather than after another 3 s of silence. */
+    br_relay_resync_all(b, now);
+  }
+  b->last_tick_ms = now;
   br_keyframes_due(b, now); /* sent with the tick's flush */
   br_ep_tick(b, now);
 }

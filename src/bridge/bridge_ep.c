@@ -378,11 +378,19 @@ static void end_expired(bridge_t *b) {
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
         if (e->expired) gone = e;
     if (!gone) return;
-    log_info(b->tag, "endpoint %s: no consent for %llu ms, gone", gone->id,
-             (unsigned long long)b->consent_ms);
+    log_info(b->tag, "endpoint %s: %s, gone", gone->id,
+             gone->relay ? "a relay silent for 3 s" : "no consent for the consent time");
     b->ctr.expired++;
     br_ep_destroy(gone, true);
   }
+}
+
+void br_ep_shift_consent(bridge_t *b, uint64_t ms) {
+  for (br_conf *c = b->confs; c; c = c->next)
+    for (br_endpoint *ep = c->eps; ep; ep = ep->next) {
+      if (ep->last_consent_ms) ep->last_consent_ms += ms;
+      ep->created_ms += ms;
+    }
 }
 
 void br_ep_tick(bridge_t *b, uint64_t now) {
@@ -391,11 +399,18 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
     if (c->eps) c->idle_since_ms = 0;
     for (br_endpoint *ep = c->eps; ep; ep = ep->next) {
       if (ep->relay) {
-        if (ep->heard) ep->last_consent_ms = now;
+        if (ep->heard) {
+          ep->last_consent_ms = now;
+          ep->resyncs = 0;
+        }
         ep->heard = false;
       }
       uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
-      if (now - seen > b->consent_ms) {
+      uint64_t limit = ep->relay && b->consent_ms > BR_RELAY_SILENT_MS ? BR_RELAY_SILENT_MS
+                                                                        : b->consent_ms;
+      if (now - seen > limit && ep->relay && ep->publisher && !strcmp(ep->owner, c->upstream)) {
+        br_relay_silent(b, c, ep, now); /* the parent's relay: re-made, not ended */
+      } else if (now - seen > limit) {
         ep->expired = expired = true;
         continue;
       }

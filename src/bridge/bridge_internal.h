@@ -48,6 +48,10 @@
 #define BR_CONSENT_MS 30000    /* RFC 7675: no consent check for 30 s, the endpoint is gone */
 #define BR_KEYFRAME_GAP_MS 500 /* at most one keyframe request per stream per this */
 #define BR_RR_EVERY_MS 1000
+/* A relay is RTCP every second both ways, so 3 s without a packet is 3 missed: it ends (or,
+ * from the parent, is asked for again), long before an ICE endpoint's 30 s consent. */
+#define BR_RELAY_SILENT_MS 3000
+#define BR_RESYNC_EVERY_MS 1000 /* a silent parent's relay asked for again at most this often */
 
 typedef struct br_endpoint br_endpoint;
 typedef struct br_conf br_conf;
@@ -129,6 +133,8 @@ struct br_endpoint {
   bool heard;         /* an authenticated packet came since the last tick (its consent) */
   uint32_t peer_ssrc; /* the other bridge's SSRC in RTCP toward this one */
   uint8_t relay_keys[WIRE_BR_KEYS_LEN]; /* as the parent made them: its send, its receive */
+  uint64_t resync_ms; /* from the parent, silent: when it was last asked for again */
+  unsigned resyncs;   /* times asked since it went silent */
   br_endpoint *relay_next;              /* bridge_t.relays */
   /* links */
   br_endpoint *ufrag_next, *addr_next;
@@ -214,6 +220,7 @@ struct bridge {
   uint64_t consent_ms;      /* BR_CONSENT_MS, or AMPHI_TEST_CONSENT_MS in tests */
   uint64_t drop_state;
   br_counters ctr;
+  uint64_t last_tick_ms; /* when the timer last ran (a pause shows as a late tick) */
   uint64_t rx_ns;  /* monotonic ns when the receive batch being handled came in; 0: none */
   histogram hop;   /* arrival to send of every forwarded packet */
   const char *tag;
@@ -260,6 +267,13 @@ br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
 void br_relay_unlink(bridge_t *b, br_endpoint *ep);
 /* After an endpoint of c went: an edge with nothing below it lets its parent's relay go. */
 void br_relay_conf_check(bridge_t *b, br_conf *c);
+/* up, the relay from c's parent, was not heard for the consent time: the relay is asked
+ * for again (at most every BR_RESYNC_EVERY_MS) instead of ended, so the streams, their
+ * SSRCs and the viewers' offers stay as they are and media goes on once the parent (or a
+ * parent that forgot the relay) answers. */
+void br_relay_silent(bridge_t *b, br_conf *c, br_endpoint *up, uint64_t now);
+/* After the bridge itself did not run: every edge conference asks its parent again. */
+void br_relay_resync_all(bridge_t *b, uint64_t now);
 /* Keep-alive toward children, consent from what was heard. */
 void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now);
 void br_conf_free_waiters(br_conf *c);
@@ -282,6 +296,8 @@ void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockad
 br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
 void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len);
 void br_ep_tick(bridge_t *b, uint64_t now);
+/* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
+void br_ep_shift_consent(bridge_t *b, uint64_t ms);
 
 /* bridge_route.c: streams and forwarding */
 br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid);

@@ -261,7 +261,8 @@ static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br
   up->addrlen = al;
   up->has_addr = true;
   up->peer_ssrc = (uint32_t)r->ssrc;
-  if (!up->last_consent_ms) up->last_consent_ms = now_ms();
+  /* The parent answered and holds the relay now (made again if it had dropped it). */
+  up->last_consent_ms = now_ms();
   mirror_streams(c, up, r);
   if (fresh)
     log_info(b->tag, "conference %s: relay from %s (%d streams)", c->name, parent, r->n_streams);
@@ -352,6 +353,24 @@ static void start_sync(bridge_t *b, br_conf *c) {
   br_waiter *w = c->waiting;
   c->waiting = NULL;
   answer_waiters(b, c, w);
+}
+
+void br_relay_silent(bridge_t *b, br_conf *c, br_endpoint *up, uint64_t now) {
+  if (c->syncing || (up->resync_ms && now - up->resync_ms < BR_RESYNC_EVERY_MS)) return;
+  up->resync_ms = now;
+  if (up->resyncs++ % 30 == 0) /* the first time, then every 30 s or so */
+    log_warn(b->tag, "conference %s: the relay from %s is silent: asking for it again",
+             c->name, c->upstream);
+  start_sync(b, c);
+}
+
+void br_relay_resync_all(bridge_t *b, uint64_t now) {
+  for (br_conf *c = b->confs; c; c = c->next) {
+    char id[BR_ID_MAX];
+    snprintf(id, sizeof id, "%s.up", c->upstream);
+    br_endpoint *up = c->upstream[0] ? br_ep_find(c, id) : NULL;
+    if (up) br_relay_silent(b, c, up, now);
+  }
 }
 
 void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,

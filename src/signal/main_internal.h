@@ -67,6 +67,8 @@ typedef struct mroom {
   uint64_t last_count_ms;
   uint64_t ended_ms; /* when an operator ended it; 0: open */
   room_life life;    /* its ids, and how long it may stay empty (main_life.c) */
+  char lost_bridge[65]; /* its origin, taken for dead: asked for its publishers if heard
+                         * again while the room has no bridge (main_media.c) */
 } mroom;
 
 typedef struct main_node {

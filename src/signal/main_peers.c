@@ -23,18 +23,13 @@ void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t 
   (void)subject;
   (void)reply;
   node_t *n = ud;
-  if (peers_heartbeat(&M(n)->peers, (const char *)data, len, now_ms()) == 1)
+  if (peers_heartbeat(&M(n)->peers, (const char *)data, len, now_ms()) == 1) {
     log_info(n->tag, "node joined the cluster: %.*s", (int)(len > 200 ? 200 : len),
              (const char *)data);
+    main_media_node_joined(n);
+  }
 }
 
-/* A bridge's publishers are gone with it: the room's media starts over on another bridge
- * when its participants publish again. */
-static void bridge_gone(node_t *n, mroom *m) {
-  for (size_t i = 0; i < m->base.r->n_parts; i++)
-    if (m->base.r->parts[i].tracks) main_set_tracks(n, m, m->base.r->parts[i].id, 0);
-  main_emit(n, m, json_pack("{s:s,s:{s:s}}", "type", "room_updated", "room", "bridge", ""), NULL);
-}
 
 void main_node_gone(void *ud, const char *id) {
   node_t *n = ud;
@@ -42,7 +37,7 @@ void main_node_gone(void *ud, const char *id) {
   for (mroom *m = MROOM(M(n)->base.rooms.all); m; m = MROOM(m->base.next)) {
     main_set_count(m, id, 0);
     main_hands_of_node_gone(n, m, id);
-    if (!strcmp(m->base.r->bridge, id)) bridge_gone(n, m);
+    if (!strcmp(m->base.r->bridge, id)) main_media_origin_gone(n, m);
   }
   main_media_bridge_gone(n, id);
 }

@@ -10,7 +10,12 @@
  * (re)made whenever what the room publishes changes (room_t.media_gen) and when it joins.
  * One offer request per client is in flight at a time: a change that comes meanwhile is
  * remembered and asked for once the reply is in, so offers reach the client in version
- * order. */
+ * order.
+ *
+ * A client moves to another bridge when its edge dies (the main node's media_moved) or the
+ * room's origin changes. Its first offer from there says "restart": the client answers it
+ * on a new peer connection, since the new bridge has other ICE credentials and another DTLS
+ * certificate. Versions keep rising across the move (client_t.version_base). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +33,7 @@ typedef struct rpc_ctx {
   client_t *c;
   wire_br_op op;
   media_reply_fn fn;
+  unsigned gen; /* c->bridge_gen when asked */
   char id[PROTO_ID_MAX + 1];
 } rpc_ctx;
 
@@ -38,8 +44,10 @@ static void on_rpc_reply(void *ud, int status, const uint8_t *data, size_t len) 
   int rc = status == BUS_OK ? wire_br_reply_decode(x->op, data, len, &r, &why) : -1;
   if (status == BUS_OK && rc != 0)
     log_warn(x->n->tag, "a bridge's %s reply refused: %s", wire_br_op_name(x->op), why.text);
-  /* BUS_ECLOSED: the node is stopping; nothing may be sent on the bus any more. */
-  if (status != BUS_ECLOSED) x->fn(x->n, x->c, rc == 0 ? &r : NULL, x->id);
+  /* BUS_ECLOSED: the node is stopping; nothing may be sent on the bus any more. An offer of
+   * a bridge the client moved away from meanwhile is for nobody (a newer one is asked). */
+  bool stale = x->op == WIRE_BR_OFFER && x->gen != x->c->bridge_gen;
+  if (status != BUS_ECLOSED && !stale) x->fn(x->n, x->c, rc == 0 ? &r : NULL, x->id);
   if (rc == 0) wire_br_reply_free(&r);
   client_unref(x->c);
   free(x);
@@ -51,7 +59,7 @@ int media_rpc(node_t *n, const char *bridge, const wire_br_req *req, client_t *c
   json_t *j = wire_br_req_json(req);
   rpc_ctx *x = j ? malloc(sizeof *x) : NULL;
   if (x && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, bridge, subject, sizeof subject) == 0) {
-    *x = (rpc_ctx){n, c, req->op, fn, ""};
+    *x = (rpc_ctx){n, c, req->op, fn, c->bridge_gen, ""};
     if (id) str_copy(x->id, id, sizeof x->id);
     client_ref(c);
     if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_rpc_reply, x) == BUS_OK) return 0;
@@ -86,6 +94,14 @@ static bool has_streams_for(const room_t *r, const client_t *c) {
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c);
+
+/* c no longer receives from the bridge that made its offers: what comes next is numbered
+ * above them and asks for a new peer connection. */
+static void left_bridge(client_t *c) {
+  c->version_base = c->version_sent;
+  c->restart = true;
+  c->bridge_gen++;
+}
 static void on_alloc(void *ud, int status, const uint8_t *data, size_t len);
 
 static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {
@@ -96,9 +112,13 @@ static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const c
     /* the offer the client has still holds */
   } else if (reply && reply->status.ok) {
     if (reply->active > 0 || c->offered) {
-      client_send_json(c, json_pack("{s:s,s:s,s:I}", "type", "subscribe_offer", "sdp", reply->sdp,
-                                    "version", (json_int_t)reply->version));
+      c->version_sent = c->version_base + reply->version;
+      json_t *j = json_pack("{s:s,s:s,s:I}", "type", "subscribe_offer", "sdp", reply->sdp,
+                            "version", (json_int_t)c->version_sent);
+      if (j && c->restart) json_object_set_new(j, "restart", json_true());
+      client_send_json(c, j);
       c->offered = true;
+      c->restart = false;
     }
   } else {
     log_warn(n->tag, "no subscribe offer for %s from bridge %s: %s", c->id, c->bridge,
@@ -213,10 +233,13 @@ void media_subscribe_answer(node_t *n, client_t *c, const room_t *r, const clien
     client_send_error(c, m->id, E_BAD_REQUEST, "no subscribe_offer was sent to you");
     return;
   }
+  if (m->u.sdp.version <= c->version_base) return; /* to the bridge it left: stale */
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);
-  wire_br_req req = {
-      .op = WIRE_BR_ANSWER, .endpoint = ep, .sdp = m->u.sdp.sdp, .version = m->u.sdp.version};
+  wire_br_req req = {.op = WIRE_BR_ANSWER,
+                     .endpoint = ep,
+                     .sdp = m->u.sdp.sdp,
+                     .version = m->u.sdp.version - c->version_base};
   str_copy(req.room, r->display, sizeof req.room);
   media_rpc(n, c->bridge, &req, c, m->id, on_answer);
 }
@@ -253,5 +276,38 @@ void media_release(node_t *n, client_t *c, bool publisher) {
     release_endpoint(n, r->bridge, r->display, ep);
   }
   c->bridge[0] = c->origin[0] = 0;
+  if (c->offered) left_bridge(c);
   c->offered = false;
+}
+
+static bool media_moved_for(const wire_media_moved *mv, const char *bridge) {
+  for (int i = 0; i < mv->n_refed; i++)
+    if (!strcmp(mv->refed[i], bridge)) return true;
+  return false;
+}
+
+int media_on_moved(node_t *n, client_t *members, const room_t *r, const char *data, size_t len) {
+  wire_media_moved mv;
+  if (wire_media_moved_decode((const uint8_t *)data, len, &mv, NULL) != 0) return -1;
+  int moved = 0, refed = 0;
+  for (client_t *c = members; c; c = c->next) {
+    if (!c->bridge[0]) continue;
+    if (!strcmp(c->bridge, mv.gone)) {
+      /* Nothing to release: the bridge is dead and the main node dropped it from the
+       * tree. An offer request out to it will never be answered: stop waiting for it. */
+      c->bridge[0] = c->origin[0] = 0;
+      if (c->offered) left_bridge(c);
+      c->offer_busy = false;
+      moved++;
+      media_offer(n, c, r);
+    } else if (media_moved_for(&mv, c->bridge)) {
+      refed++;
+      media_offer(n, c, r);
+    }
+  }
+  if (moved || refed)
+    log_info(n->tag, "room %s: bridge %s is gone: %d viewers move, %d get a new offer",
+             r->display, mv.gone, moved, refed);
+  wire_media_moved_free(&mv);
+  return 0;
 }

@@ -44,6 +44,13 @@ typedef struct client {
   bool offered;     /* a subscribe_offer was sent */
   bool offer_busy;  /* an offer request is out */
   bool offer_again; /* the streams changed while it was out */
+  /* Versions the client saw come from every bridge it received from, one after the other:
+   * a bridge numbers its own offers from 1, the client sees them above version_base (the
+   * last version it had before it moved), so its versions keep rising. */
+  int64_t version_sent; /* of the last subscribe_offer sent */
+  int64_t version_base;
+  bool restart;      /* the next offer comes from another bridge: a new peer connection */
+  unsigned bridge_gen; /* one more each time it moves: replies of the old bridge are stale */
 } client_t;
 
 typedef struct node_metrics {
@@ -166,5 +173,10 @@ void media_subscribe_answer(node_t *n, client_t *c, const struct room *r, const 
 /* Releases c's endpoints on the bridge (and its publishing one when publisher); call while
  * c is still in its room. */
 void media_release(node_t *n, client_t *c, bool publisher);
+/* A message on a room's .ev subject that may be the main node's media_moved (a bridge of
+ * the conference's tree died: wire/bridge_relay.h): its members on that bridge move. 0 if
+ * it was one, -1 if not. */
+int media_on_moved(node_t *n, client_t *members, const struct room *r, const char *data,
+                   size_t len);
 
 #endif

@@ -117,7 +117,8 @@ static int apply_event(node_t *n, mirror *m, const char *data, size_t len) {
       visitor_start_sync(n, m);
       return -1;
     case ROOM_MALFORMED:
-      if (visitor_on_hand(n, m, data, len) == 0 || on_room_seq(n, m, data, len) == 0)
+      if (visitor_on_hand(n, m, data, len) == 0 || on_room_seq(n, m, data, len) == 0 ||
+          media_on_moved(n, m->base.members, m->base.r, data, len) == 0)
         return m->syncing ? -1 : 0;
       break;
   }

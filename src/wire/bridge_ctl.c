@@ -9,8 +9,8 @@
 /* The bridge writes offers up to its SDP buffer: they must fit in a reply. */
 _Static_assert(WIRE_SDP_MAX >= SDP_TEXT_MAX, "bridge SDP does not fit the wire bound");
 
-static const char *const op_names[WIRE_BR__COUNT] = {"publish", "offer",   "answer",
-                                                     "release", "feed", "relay"};
+static const char *const op_names[WIRE_BR__COUNT] = {"publish", "offer", "answer", "release",
+                                                     "feed",    "relay", "carries"};
 
 const char *wire_br_op_name(wire_br_op op) {
   return (unsigned)op < WIRE_BR__COUNT ? op_names[op] : "unknown";
@@ -113,6 +113,11 @@ static int reply_check(wire_br_op op, json_t *j, wire_br_reply *out, wire_err *e
           (rc = wi_bool(j, "video", false, false, &out->video, what, err)))
         return rc;
       break;
+    case WIRE_BR_CARRIES:
+      if ((rc = wi_bool(j, "audio", false, false, &out->audio, what, err)) ||
+          (rc = wi_bool(j, "video", false, false, &out->video, what, err)))
+        return rc;
+      break;
     case WIRE_BR_OFFER:
       if ((rc = wi_bool(j, "unchanged", false, false, &out->unchanged, what, err)) ||
           (rc = wi_str(j, "sdp", out->unchanged ? 0 : WI_REQUIRED, 1, WIRE_SDP_MAX, &out->sdp, what,
@@ -173,6 +178,9 @@ json_t *wire_br_reply_json(wire_br_op op, const wire_br_reply *r) {
       break;
     case WIRE_BR_RELAY:
       j = wire_br_relay_reply_json(r);
+      break;
+    case WIRE_BR_CARRIES:
+      j = json_pack("{s:b,s:b,s:b}", "ok", 1, "audio", r->audio, "video", r->video);
       break;
     default:
       return wire_reply_ok();

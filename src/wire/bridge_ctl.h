@@ -19,6 +19,9 @@
  *                receive key||salt, AEAD_AES_128_GCM), streams: [{ssrc, kind, pt, codec,
  *                clock, channels, fmtp, owner}] (what the parent forwards, under its SSRCs)}
  *            an edge -> its parent: open the relay, or refresh its list of streams
+ *   carries  {op, room, endpoint ("<participant id>.p")} -> {ok, audio, video} (what that
+ *            endpoint publishes now), not_found when the bridge does not have it
+ *            main -> a bridge it had dropped and hears again: what it still carries
  * Failures: reply.h's {"ok":false,"code","error"}; codes bad_request, not_found, stale,
  * unavailable.
  * Event: {"op":"unpublished","room","owner","endpoint"} when a publishing endpoint expired
@@ -44,6 +47,7 @@ typedef enum {
   WIRE_BR_RELEASE,
   WIRE_BR_FEED,
   WIRE_BR_RELAY,
+  WIRE_BR_CARRIES,
   WIRE_BR__COUNT
 } wire_br_op;
 
@@ -51,7 +55,8 @@ typedef enum {
 #define WIRE_BR_KEYS_LEN 56    /* two AEAD_AES_128_GCM master keys with their salts */
 #define WIRE_BR_HOST_MAX 45    /* an IPv4 or IPv6 address as text */
 
-/* "publish", "offer", "answer", "release", "feed", "relay"; "unknown" outside the enum. */
+/* "publish", "offer", "answer", "release", "feed", "relay", "carries"; "unknown" outside
+ * the enum. */
 const char *wire_br_op_name(wire_br_op op);
 
 typedef struct wire_br_req {
@@ -89,7 +94,7 @@ void wire_br_req_free(wire_br_req *r);
 typedef struct wire_br_reply {
   wire_reply status; /* !status.ok: only code and error are set */
   const char *sdp;   /* publish: the answer; offer: the offer, NULL when unchanged */
-  bool audio, video; /* publish: what the endpoint publishes now */
+  bool audio, video; /* publish, carries: what the endpoint publishes now */
   bool unchanged;    /* offer */
   int64_t version;   /* offer: the offer's version (>= 0); -1 for the other ops */
   int64_t active;    /* offer: sendonly m-lines (>= 0) */

@@ -154,3 +154,40 @@ static int media_reply_check(json_t *j, wire_media_reply *out, wire_err *err) {
 }
 
 WI_DECODER(wire_media_reply, wire_media_reply, "media reply", media_reply_check)
+
+/* --- a bridge of the tree died (room.<t>.<r>.ev) ------------------------------------------- */
+
+static int media_moved_check(json_t *j, wire_media_moved *out, wire_err *err) {
+  int rc = wi_type(j, "media_moved", err);
+  if (rc ||
+      (rc = wi_str(j, "gone", WI_REQUIRED | WI_NODE, 1, WIRE_NODE_MAX, &out->gone, "media_moved",
+                   err)))
+    return rc;
+  json_t *a = json_object_get(j, "refed");
+  if (!a) return 0;
+  if (!json_is_array(a)) return wi_fail(err, WIRE_EFIELD, "media_moved: \"refed\" is not an array");
+  if (json_array_size(a) > WIRE_MOVED_MAX)
+    return wi_fail(err, WIRE_EFIELD, "media_moved: more than %d bridges", WIRE_MOVED_MAX);
+  for (size_t i = 0; i < json_array_size(a); i++) {
+    const char *id = json_string_value(json_array_get(a, i));
+    if (!id || !wire_node_id_ok(id))
+      return wi_fail(err, WIRE_EFIELD, "media_moved: \"refed\" holds something not a node id");
+    out->refed[out->n_refed++] = id;
+  }
+  return 0;
+}
+
+json_t *wire_media_moved_json(const char *gone, const char *const *refed, int n_refed) {
+  if (!gone || !wire_node_id_ok(gone) || n_refed < 0 || n_refed > WIRE_MOVED_MAX) return NULL;
+  json_t *a = json_array();
+  for (int i = 0; a && i < n_refed; i++)
+    if (!refed[i] || !wire_node_id_ok(refed[i]) ||
+        json_array_append_new(a, json_string(refed[i])) != 0) {
+      json_decref(a);
+      a = NULL;
+    }
+  if (!a) return NULL;
+  return json_pack("{s:s,s:s,s:o}", "type", "media_moved", "gone", gone, "refed", a);
+}
+
+WI_DECODER(wire_media_moved, wire_media_moved, "media_moved", media_moved_check)

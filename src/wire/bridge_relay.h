@@ -7,6 +7,9 @@
  *   one of its visitors receives from, and its notice when the visitor is gone from it:
  *     {"type":"media","op":"alloc","node","visitor"}              -> {ok, bridge}
  *     {"type":"media","op":"release","node","visitor","bridge"}   -> (no reply needed)
+ * - the main node's notice to visitor nodes, on room.<tenant>.<room>.ev, that a bridge of
+ *   the conference's tree died: {"type":"media_moved","gone":<id>,"refed":[<id>,...]}
+ *   (not a room event: no seq, never passed to clients);
  *
  * No state; any thread. */
 #ifndef AMPHI_WIRE_BRIDGE_RELAY_H
@@ -46,5 +49,22 @@ json_t *wire_media_reply_json(const char *bridge);
 int wire_media_reply_decode(const uint8_t *data, size_t len, wire_media_reply *out,
                             wire_err *err);
 void wire_media_reply_free(wire_media_reply *r);
+
+/* A bridge of a conference's tree stopped heartbeating. Viewers on `gone` get another
+ * bridge (a new allocation, a new peer connection: the client's next subscribe_offer says
+ * "restart"); viewers on a `refed` bridge (an edge that hung under `gone`, fed from gone's
+ * parent now) get a fresh offer from the same bridge, since their streams were remade. */
+#define WIRE_MOVED_MAX 64
+typedef struct wire_media_moved {
+  const char *gone;                   /* a node id */
+  const char *refed[WIRE_MOVED_MAX];  /* node ids */
+  int n_refed;
+  json_t *root;
+} wire_media_moved;
+
+json_t *wire_media_moved_json(const char *gone, const char *const *refed, int n_refed);
+int wire_media_moved_decode(const uint8_t *data, size_t len, wire_media_moved *out,
+                            wire_err *err);
+void wire_media_moved_free(wire_media_moved *m);
 
 #endif

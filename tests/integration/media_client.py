@@ -403,6 +403,8 @@ class Subscriber:
         self.by_mid = collections.defaultdict(Received)
         self.by_stream = collections.defaultdict(Received)  # (publisher id, kind)
         self.error = None
+        self.restarts = 0       # offers that came with "restart" (a new peer connection)
+        self.restart_times = []  # when each was applied (time.monotonic())
         self._consumers = []
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -437,6 +439,17 @@ class Subscriber:
             "malformed subscribe_offer: %s" % msg
         if self.version is not None and version <= self.version:
             return
+        if msg.get("restart") is True:
+            # Another bridge (its edge died, or the room's origin changed): other ICE
+            # credentials and another DTLS certificate, so a new peer connection.
+            old, self.pc = self.pc, RTCPeerConnection(rtc_configuration())
+            self.pc.on("track", self._on_track)
+            self.restarts += 1
+            self.restart_times.append(time.monotonic())
+            try:
+                await asyncio.wait_for(old.close(), 5)
+            except Exception:
+                pass
         lines = parse_mlines(sdp)
         self.mlines = {m.mid: m for m in lines}
         try:

@@ -36,9 +36,11 @@ class Cluster:
     Ports as it lays them out: main P, visitor i P+i, NATS P+N+1, bridge j's HTTP P+N+1+j
     and its media UDP U+j-1 (U: media_port)."""
 
-    def __init__(self, tmp, visitors=2, max_participants=2, bridges=0, configure_args=()):
+    def __init__(self, tmp, visitors=2, max_participants=2, bridges=0, configure_args=(),
+                 edit=None):
         self.tmp = str(tmp)
         self.configure_args = list(configure_args)  # more flags for `amphi configure`
+        self.edit = edit  # edit(folder): changes the generated configs before the start
         self.visitors = visitors
         self.max_participants = max_participants
         self.bridges = bridges
@@ -61,6 +63,8 @@ class Cluster:
             self.configure_args,
             capture_output=True, text=True, timeout=30, env=sanitizer_env())
         assert out.returncode == 0, out.stderr
+        if self.edit:
+            self.edit(self.dir)
         self.nats_port = self.port + self.visitors + 1
         self.nats_log = open(os.path.join(self.tmp, "nats.log"), "wb")
         self.nats = subprocess.Popen([NATS, "-c", os.path.join(self.dir, "nats-server.conf")],

@@ -467,6 +467,38 @@ static void test_prefix(void **state) {
   free(site);
 }
 
+/* A conference's tree: bridges announce bridge_capacity (their configs), the main node
+ * grows trees by relay_fanout (its config); both written with their comment, the table's
+ * defaults without the flags. */
+static void test_bridge_keys(void **state) {
+  (void)state;
+  char dir[PATH_MAX], err[1024];
+  snprintf(dir, sizeof dir, "%s/tree", g_tmp);
+  assert_int_equal(run_cfg(err, sizeof err, "--visitor-nodes", "1", "--bridges", "2",
+                           "--bridge-capacity", "250", "--relay-fanout", "3", "--out", dir, NULL),
+                   0);
+  amphi_config c, d;
+  config_defaults(&d);
+  load_node(dir, "main.conf", &c);
+  assert_int_equal(c.relay_fanout, 3);
+  load_node(dir, "bridge-2.conf", &c);
+  assert_int_equal(c.bridge_capacity, 250);
+  char *b = slurp(dir, "bridge-2.conf");
+  const char *at = strstr(b, "\nbridge_capacity = 250\n");
+  assert_non_null(at);
+  assert_true(at > b && strstr(b, "# receivers a bridge takes") < at); /* commented above */
+  free(b);
+  snprintf(dir, sizeof dir, "%s/tree-defaults", g_tmp);
+  assert_int_equal(run_cfg(err, sizeof err, "--visitor-nodes", "1", "--out", dir, NULL), 0);
+  load_node(dir, "main.conf", &c);
+  assert_int_equal(c.relay_fanout, d.relay_fanout);
+  load_node(dir, "bridge-1.conf", &c);
+  assert_int_equal(c.bridge_capacity, d.bridge_capacity);
+  char *m = slurp(dir, "main.conf");
+  assert_non_null(strstr(m, "\nrelay_fanout = "));
+  free(m);
+}
+
 /* inih reads at most 199 bytes a line: a long --out path (echoed in the headers) must not
  * spill into a line of its own, nor may a newline in it. And the upper bounds work. */
 static void test_long_paths_and_limits(void **state) {
@@ -537,6 +569,10 @@ static void test_bad_flags(void **state) {
   expect_bad("--nats", "--visitor-nodes", "1", "--nats", "nats://h:99999", "--out", out, NULL);
   expect_bad("--max-participants", "--visitor-nodes", "1", "--max-participants", "-1", "--out",
              out, NULL);
+  expect_bad("--bridge-capacity", "--visitor-nodes", "1", "--bridge-capacity", "0", "--out",
+             out, NULL);
+  expect_bad("--relay-fanout", "--visitor-nodes", "1", "--relay-fanout", "2000", "--out", out,
+             NULL);
   expect_bad("--out", "--visitor-nodes", "1", "--out", NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "opt/amphi", "--out", out, NULL);
   expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "https://x.org", "--out",
@@ -579,6 +615,7 @@ int main(void) {
       cmocka_unit_test(test_units_and_proxy),
       cmocka_unit_test(test_rerun_replaces_files),
       cmocka_unit_test(test_flags_shape_the_cluster),
+      cmocka_unit_test(test_bridge_keys),
       cmocka_unit_test(test_long_paths_and_limits),
       cmocka_unit_test(test_prefix),
       cmocka_unit_test(test_bad_flags),

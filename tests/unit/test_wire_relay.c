@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "wire/bridge_relay.h"
 
 static char *text(json_t *j, size_t *len) {
@@ -127,11 +128,66 @@ static void test_media_uplink(void **state) {
   assert_null(wire_media_reply_json("not a node"));
 }
 
+static void test_media_moved(void **state) {
+  (void)state;
+  const char *refed[] = {"bridge-3", "bridge-4"};
+  size_t len;
+  char *t = text(wire_media_moved_json("bridge-2", refed, 2), &len);
+  wire_media_moved m;
+  assert_int_equal(wire_media_moved_decode((const uint8_t *)t, len, &m, NULL), 0);
+  assert_string_equal(m.gone, "bridge-2");
+  assert_int_equal(m.n_refed, 2);
+  assert_string_equal(m.refed[1], "bridge-4");
+  wire_media_moved_free(&m);
+  free(t);
+  assert_null(wire_media_moved_json("no such id!", NULL, 0));
+  const char *bad[] = {"ok", "a b"};
+  assert_null(wire_media_moved_json("bridge-2", bad, 2));
+  /* no refed is none; a refed that is no list of node ids, or another type, is refused */
+  const char *none = "{\"type\":\"media_moved\",\"gone\":\"b1\"}";
+  assert_int_equal(wire_media_moved_decode((const uint8_t *)none, strlen(none), &m, NULL), 0);
+  assert_int_equal(m.n_refed, 0);
+  wire_media_moved_free(&m);
+  const char *refused[] = {"{\"type\":\"media_moved\",\"gone\":\"b1\",\"refed\":[1]}",
+                           "{\"type\":\"media_moved\",\"gone\":\"b1\",\"refed\":\"b2\"}",
+                           "{\"type\":\"media_moved\"}",
+                           "{\"type\":\"room_seq\",\"gone\":\"b1\"}"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+    assert_int_not_equal(
+        wire_media_moved_decode((const uint8_t *)refused[i], strlen(refused[i]), &m, NULL), 0);
+}
+
+static void test_carries(void **state) {
+  (void)state;
+  wire_br_req req = {.op = WIRE_BR_CARRIES, .endpoint = "p1.p", .owner = "ignored"};
+  str_copy(req.room, "acme/x", sizeof req.room);
+  size_t len;
+  char *t = text(wire_br_req_json(&req), &len);
+  wire_br_req back;
+  assert_int_equal(wire_br_req_decode((const uint8_t *)t, len, &back, NULL), 0);
+  assert_int_equal(back.op, WIRE_BR_CARRIES);
+  assert_string_equal(back.endpoint, "p1.p");
+  assert_string_equal(back.owner, "");
+  wire_br_req_free(&back);
+  free(t);
+  wire_br_reply r = {.status = {.ok = true}, .video = true};
+  t = text(wire_br_reply_json(WIRE_BR_CARRIES, &r), &len);
+  wire_br_reply rb;
+  assert_int_equal(wire_br_reply_decode(WIRE_BR_CARRIES, (const uint8_t *)t, len, &rb, NULL), 0);
+  assert_true(rb.video);
+  assert_false(rb.audio);
+  wire_br_reply_free(&rb);
+  free(t);
+  assert_string_equal(wire_br_op_name(WIRE_BR_CARRIES), "carries");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_feed_and_relay_requests),
       cmocka_unit_test(test_relay_reply),
       cmocka_unit_test(test_media_uplink),
+      cmocka_unit_test(test_media_moved),
+      cmocka_unit_test(test_carries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,14 @@ export class Subscriber {
 
   async answer(m) {
     if (m.version < this.newest || !this.session) return;
+    if (m.restart && this.pc) {
+      // Another bridge (ours died, or the room's media moved): other ICE credentials and
+      // another DTLS certificate, so a new peer connection (docs/PROTOCOL.md, Media).
+      this.pc.close();
+      this.pc = null;
+      for (const id of this.streams.keys()) this.onGone(id);
+      this.streams.clear();
+    }
     if (!this.pc) {
       this.pc = newPc();
       this.pc.ontrack = (e) => this.track(e);
