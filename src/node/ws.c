@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -51,6 +52,30 @@ static void conn_free(ws_conn *c) {
   free(c);
 }
 
+/* A client that takes nothing any more: its queue is dropped now (the frames it pinned are
+ * freed with it) and the socket is shut down under lws. A close frame the polite way would
+ * wait for a writable socket, which a client that stopped reading never gives (measured: six
+ * such sockets pinned 300 MB and never closed). shutdown() makes the socket readable at once:
+ * lws reads its end, finds writes failing and frees the connection on its next turn; with
+ * SO_LINGER 0 the close that follows resets it, so the kernel drops the unsent bytes too.
+ * The timeout is the backstop should lws still wait for something. */
+static void conn_abort(ws_conn *c, int code, const char *why) {
+  for (unsigned i = 0; i < c->qlen; i++) msgbuf_unref(c->q[(c->qhead + i) % c->qcap]);
+  free(c->q);
+  c->q = NULL;
+  c->qcap = c->qhead = c->qlen = 0;
+  c->close_code = code;
+  str_copy(c->close_reason, why, sizeof c->close_reason);
+  lws_sockfd_type fd = lws_get_socket_fd(c->wsi);
+  if (fd >= 0) {
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    shutdown(fd, SHUT_RDWR);
+  }
+  lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+  c->srv->aborted++;
+}
+
 void ws_send(ws_conn *c, msgbuf *m) {
   if (!c || !m || c->close_code) return;
   /* The common case of a fan-out: nothing queued and the socket takes more. Writing now
@@ -69,8 +94,8 @@ void ws_send(ws_conn *c, msgbuf *m) {
   }
   if (c->qlen == c->qcap) {
     if (c->qcap >= WS_QUEUE_MAX) {
-      log_warn(c->srv->tag, "client %p is %u frames behind: closing it", (void *)c, c->qlen);
-      ws_close(c, WS_CLOSE_POLICY, "too slow");
+      log_warn(c->srv->tag, "client %p is %u frames behind: dropping it", (void *)c, c->qlen);
+      conn_abort(c, WS_CLOSE_POLICY, "too slow");
       return;
     }
     unsigned ncap = c->qcap ? c->qcap * 2 : 8;
@@ -111,6 +136,7 @@ void *ws_conn_data(const ws_conn *c) { return c->data; }
 const char *ws_conn_host(const ws_conn *c) { return c->host; }
 bool ws_conn_closing(const ws_conn *c) { return c->close_code != 0; }
 uint64_t ws_server_connections(const ws_server *s) { return s->connections; }
+uint64_t ws_server_aborted(const ws_server *s) { return s->aborted; }
 
 void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud) {
   for (ws_conn *c = s->conns; c; c = c->next) fn(c, ud);

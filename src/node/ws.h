@@ -79,7 +79,8 @@ void ws_server_destroy(ws_server *s);
 void ws_server_free(ws_server *s);
 
 /* Queues a frame (takes a reference). When the queue is over its limit the client is too
- * slow: it is closed (1008) and the frame dropped. */
+ * slow: its queue is dropped and its socket shut down at once (no close frame: it reads
+ * nothing any more), and lws frees the connection within a second. */
 void ws_send(ws_conn *c, msgbuf *m);
 /* Copies text into a new frame and queues it. */
 void ws_send_text(ws_conn *c, const char *text, size_t len);
@@ -98,6 +99,7 @@ void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud)
 /* Counters for /metrics. */
 uint64_t ws_server_connections(const ws_server *s);
 uint64_t ws_server_frames_out(const ws_server *s);
+uint64_t ws_server_aborted(const ws_server *s);
 
 /* Per-connection outgoing queue limit, frames: a client this far behind is dropped. */
 #define WS_QUEUE_MAX 4096

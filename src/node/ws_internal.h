@@ -20,6 +20,7 @@ struct ws_server {
   bool destroying;
   uint64_t connections;
   uint64_t frames_out;
+  uint64_t aborted; /* clients dropped for being too far behind (conn_abort) */
   uint64_t ping_after_ms, hangup_after_ms;
 };
 

@@ -1,7 +1,14 @@
 """Limits against a client that tries to use the server up: a socket that was redirected may
 not join again (each join would open a room)."""
 
-from conftest import http, parse_metrics, run_with_clients
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+
+from conftest import TIMEOUT, RawWS, http, parse_metrics, run_with_clients
 
 
 def rooms(srv):
@@ -47,3 +54,85 @@ def test_a_ticket_lets_one_socket_in(amphi):
         await first.ping()
 
     run_with_clients(body)
+
+
+# --- a client that stops reading ---------------------------------------------------------
+
+
+def stalled_socket(port, room, name):
+    """A WebSocket on a socket with a tiny receive buffer that joins room and then never
+    reads again: the server's frames pile up behind it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(TIMEOUT)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % (port, key)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        assert d, "closed during the handshake"
+        buf += d
+    assert buf.startswith(b"HTTP/1.1 101"), buf
+    s.sendall(RawWS.frame(json.dumps({"type": "join", "room": room, "name": name})))
+    return s
+
+
+def metric(srv, name, node=0):
+    status, _, body = http("GET", srv.http_url("/metrics", node))
+    assert status == 200
+    return parse_metrics(body.decode()).get(name, 0.0)
+
+
+def test_a_client_that_stops_reading_is_dropped_and_freed(amphi):
+    """A participant that never reads falls 4096 frames behind in a busy room: its queue is
+    dropped and its socket closed within a second, and the others go on receiving."""
+    srv = amphi("--max-participants", "40", visitor_nodes=1)
+    room = "acme/busy"
+
+    async def body(clients):
+        watcher = await clients.join(srv, room, "Watcher")
+        chatters = await clients.join_each(srv, room, ["C%d" % i for i in range(24)])
+        stalled = stalled_socket(srv.port, room, "Stalled")
+        try:
+            base = metric(srv, "amphi_ws_connections")
+            text = "x" * 1900
+            dropped_at = None
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                # 24 chatters at 15 chats a second each, under the per-client rate limit
+                for c in chatters:
+                    await c.send({"type": "chat", "text": text})
+                await asyncio.sleep(1 / 15)
+                if dropped_at is None and "frames behind" in srv.read_stderr():
+                    dropped_at = time.monotonic()
+                if dropped_at is not None:
+                    if metric(srv, "amphi_ws_connections") <= base - 1:
+                        break
+                    assert time.monotonic() - dropped_at < 1.5, \
+                        "the slow client was marked but its connection stays open"
+            assert dropped_at is not None, "the stalled client was never found behind"
+            assert metric(srv, "amphi_ws_slow_dropped_total") >= 1
+            # its socket is gone: reading it ends (reset, or what was in flight and then EOF)
+            stalled.settimeout(TIMEOUT)
+            ended = False
+            try:
+                for _ in range(100000):
+                    if not stalled.recv(1 << 20):
+                        ended = True
+                        break
+            except ConnectionResetError:
+                ended = True
+            assert ended
+        finally:
+            stalled.close()
+        # the others still get the room's events
+        start = len(watcher.msgs)
+        await chatters[0].send({"type": "chat", "text": "after"})
+        await watcher.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "after",
+                               timeout=10, start=start)
+        await watcher.wait_for(lambda m: m.get("type") == "participant_left", start=0)
+
+    run_with_clients(body, timeout=90)
