@@ -137,6 +137,7 @@ const char *ws_conn_host(const ws_conn *c) { return c->host; }
 bool ws_conn_closing(const ws_conn *c) { return c->close_code != 0; }
 uint64_t ws_server_connections(const ws_server *s) { return s->connections; }
 uint64_t ws_server_aborted(const ws_server *s) { return s->aborted; }
+uint64_t ws_server_fd_refused(const ws_server *s) { return s->fd_refused; }
 
 void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud) {
   for (ws_conn *c = s->conns; c; c = c->next) fn(c, ud);
@@ -270,6 +271,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     case LWS_CALLBACK_CLOSED_HTTP:
       return ws__http_callback(s, wsi, reason, p, in, len);
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* wsi: the listener; in: the new socket */
+      return s ? ws__fd_admit(s, wsi, (int)(intptr_t)in) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       char uri[64];
       ws__copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
@@ -311,6 +314,7 @@ static void keepalive_tick(uv_timer_t *t) {
   ws_server *s = t->data;
   uint64_t now = now_ms();
   int pings = 0;
+  ws__fd_guard_tick(s);
   for (ws_conn *c = s->conns; c; c = c->next) {
     uint64_t idle = now - c->last_rx_ms;
     if (c->close_code || idle < s->ping_after_ms) continue;

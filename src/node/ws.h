@@ -100,6 +100,7 @@ void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud)
 uint64_t ws_server_connections(const ws_server *s);
 uint64_t ws_server_frames_out(const ws_server *s);
 uint64_t ws_server_aborted(const ws_server *s);
+uint64_t ws_server_fd_refused(const ws_server *s);
 
 /* Per-connection outgoing queue limit, frames: a client this far behind is dropped. */
 #define WS_QUEUE_MAX 4096

@@ -20,6 +20,11 @@ struct ws_server {
   bool destroying;
   uint64_t connections;
   uint64_t frames_out;
+  /* fd_guard.c: accepts pause near RLIMIT_NOFILE */
+  bool accept_paused;    /* the listener's POLLIN is off */
+  struct lws *listener;  /* the listen wsi, learnt from the first refusal */
+  uint64_t fd_refused;   /* connections refused for want of descriptors */
+  uint64_t fd_logged_ms; /* last "nearly used up" line */
   uint64_t aborted; /* clients dropped for being too far behind (conn_abort) */
   uint64_t ping_after_ms, hangup_after_ms;
 };
@@ -54,6 +59,11 @@ typedef struct pss {
   ws_http_res res;
 } pss;
 
+/* fd_guard.c: a socket lws has just accepted: 0 to keep it, 1 to refuse it (the listener
+ * pauses). */
+int ws__fd_admit(ws_server *s, struct lws *listener, int fd);
+/* fd_guard.c: once a second: the listener resumes when descriptors are free again. */
+void ws__fd_guard_tick(ws_server *s);
 /* http.c: a request header into dst ("" when absent). */
 void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t);
 /* http.c: the lws callback reasons of a plain HTTP request. */

@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import socket
 import time
 
@@ -136,3 +137,82 @@ def test_a_client_that_stops_reading_is_dropped_and_freed(amphi):
         await watcher.wait_for(lambda m: m.get("type") == "participant_left", start=0)
 
     run_with_clients(body, timeout=90)
+
+
+# --- descriptor exhaustion ---------------------------------------------------------------
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def ws_held(port):
+    """A WebSocket that stays open (upgraded, silent), or None when the server refused the
+    connection."""
+    try:
+        return RawWS(port, timeout=1.0)
+    except (AssertionError, OSError):
+        return None
+
+
+def test_descriptor_exhaustion_pauses_accepting(amphi):
+    """At the descriptor limit the server refuses connections without spinning on accept()
+    or flooding its log, and takes new clients again once descriptors are free."""
+    srv = amphi(visitor_nodes=1)
+    pid = srv.proc.pid
+    limit = open_count(pid) + 60
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+    held, refused = [], 0
+    try:
+        for _ in range(limit):
+            w = ws_held(srv.port)
+            if w is None:
+                refused += 1
+                if refused >= 3:
+                    break
+            else:
+                held.append(w)
+        assert refused >= 3, "never refused (%d held, limit %d)" % (len(held), limit)
+        log_before = len(srv.read_stderr().splitlines())
+        # keep knocking for 2 s: the process stays idle and its log short
+        extra = []
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        while time.monotonic() - t0 < 2.0:
+            s = socket.socket()
+            s.settimeout(0.2)
+            try:
+                s.connect(("127.0.0.1", srv.port))
+            except OSError:
+                pass
+            extra.append(s)
+            time.sleep(0.05)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        lines = len(srv.read_stderr().splitlines()) - log_before
+        assert cpu < 0.25, "the server burns %.0f%% of a core at the limit" % (cpu * 100)
+        assert lines <= 10, "the log grew by %d lines in 2 s" % lines
+        for s in extra:
+            s.close()
+    finally:
+        for w in held:
+            w.close()
+    # descriptors free again: a client joins
+    deadline = time.monotonic() + 10
+    while True:
+        w = ws_held(srv.port)
+        if w is not None:
+            w.send_all([json.dumps({"type": "join", "room": "acme/after", "name": "A",
+                                    "id": "j"})])
+            ans = w.read_text()
+            w.close()
+            assert ans["type"] == "joined", ans
+            break
+        assert time.monotonic() < deadline, "no connection accepted after the sockets closed"
+        time.sleep(0.2)
+    assert "descriptors nearly used up" in srv.read_stderr()
