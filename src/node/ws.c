@@ -49,6 +49,7 @@ static void conn_free(ws_conn *c) {
   for (unsigned i = 0; i < c->qlen; i++) msgbuf_unref(c->q[(c->qhead + i) % c->qcap]);
   free(c->q);
   free(c->rx);
+  free(c->host);
   free(c);
 }
 
@@ -195,7 +196,13 @@ static int conn_open(ws_server *s, struct lws *wsi, pss *p) {
   if (!c) return -1;
   c->wsi = wsi;
   c->srv = s;
-  ws__copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
+  int hlen = lws_hdr_total_length(wsi, WSI_TOKEN_HOST);
+  c->host = malloc(hlen > 0 ? (size_t)hlen + 1 : 1);
+  if (!c->host) {
+    free(c);
+    return -1;
+  }
+  ws__copy_hdr(wsi, c->host, (size_t)(hlen > 0 ? hlen + 1 : 1), WSI_TOKEN_HOST);
   c->last_rx_ms = now_ms();
   p->conn = c;
   s->connections++;
@@ -270,13 +277,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_TIMER:
       return ws__http_callback(s, wsi, reason, p, in, len);
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* wsi: the listener; in: the new socket */
       return s ? ws__fd_admit(s, wsi, (int)(intptr_t)in) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       char uri[64];
       ws__copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-      return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
+      return (s && !s->destroying && strcmp(uri, "/ws") == 0 &&
+              lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= WS_HOST_MAX)
+                 ? 0
+                 : 1;
     }
     case LWS_CALLBACK_ESTABLISHED:
       return s ? conn_open(s, wsi, p) : -1; /* no server: refused, as the filter does */

@@ -89,7 +89,10 @@ void ws_close(ws_conn *c, int code, const char *reason);
 
 void ws_conn_set_data(ws_conn *c, void *data);
 void *ws_conn_data(const ws_conn *c);
-/* The Host header the client sent on upgrade ("" when none). */
+/* The longest Host header taken: a DNS name (253, RFC 1035 §2.3.4) or a bracketed IPv6
+ * literal, a colon and a port. An upgrade with a longer one is refused. */
+#define WS_HOST_MAX 263
+/* The Host header the client sent on upgrade ("" when none), at most WS_HOST_MAX. */
 const char *ws_conn_host(const ws_conn *c);
 bool ws_conn_closing(const ws_conn *c);
 

@@ -43,7 +43,7 @@ struct ws_conn {
   size_t rx_len;
   int close_code; /* non-zero: close once the queue is empty */
   char close_reason[64];
-  char host[64];
+  char *host; /* the Host header of the upgrade, malloc'd to its length */
 };
 
 /* Per-session data lws keeps for us: a WebSocket has its ws_conn, an HTTP request the
@@ -56,6 +56,8 @@ typedef struct pss {
   char *body;
   size_t body_len;
   bool body_too_big;
+  bool body_wait;   /* headers read, body awaited: the deadline timer runs */
+  bool close_after; /* the answer is the connection's last (411, 405 of http_refuse) */
   ws_http_res res;
 } pss;
 

@@ -240,7 +240,7 @@ int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char
 }
 
 void signal_url_for(const char *tmpl, const char *host_hdr, char *out, size_t outlen) {
-  char host[128];
+  char host[WS_HOST_MAX + 1];
   str_copy(host, host_hdr && *host_hdr ? host_hdr : "127.0.0.1", sizeof host);
   char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
   if (colon) colon[host[0] == '[' ? 1 : 0] = '\0';
