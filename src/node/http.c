@@ -19,6 +19,26 @@ void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexe
   if (lws_hdr_total_length(wsi, t) > 0) lws_hdr_copy(wsi, dst, (int)size, t);
 }
 
+/* A proxy on this machine (amphi configure's nginx snippet) is the peer of every client;
+ * the client is the address it appended to X-Forwarded-For, the header's last entry. A
+ * remote peer's header is not trusted: anyone can send one. */
+void ws__peer_addr(struct lws *wsi, char *dst, size_t size) {
+  dst[0] = '\0';
+  lws_get_peer_simple(wsi, dst, size);
+  bool local = !strncmp(dst, "127.", 4) || !strcmp(dst, "::1") || !strncmp(dst, "::ffff:127.", 11);
+  char xff[256];
+  if (!local || lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) >= (int)sizeof xff) return;
+  ws__copy_hdr(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR);
+  char *last = strrchr(xff, ',');
+  last = last ? last + 1 : xff;
+  while (*last == ' ' || *last == '\t') last++;
+  size_t n = strcspn(last, " \t");
+  if (n && n < size) {
+    memcpy(dst, last, n);
+    dst[n] = '\0';
+  }
+}
+
 static const char *method_of(struct lws *wsi) {
   static const struct {
     enum lws_token_indexes tok;

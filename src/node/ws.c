@@ -135,6 +135,7 @@ void ws_close(ws_conn *c, int code, const char *reason) {
 void ws_conn_set_data(ws_conn *c, void *data) { c->data = data; }
 void *ws_conn_data(const ws_conn *c) { return c->data; }
 const char *ws_conn_host(const ws_conn *c) { return c->host; }
+const char *ws_conn_peer(const ws_conn *c) { return c->peer; }
 bool ws_conn_closing(const ws_conn *c) { return c->close_code != 0; }
 uint64_t ws_server_connections(const ws_server *s) { return s->connections; }
 uint64_t ws_server_aborted(const ws_server *s) { return s->aborted; }
@@ -203,6 +204,7 @@ static int conn_open(ws_server *s, struct lws *wsi, pss *p) {
     return -1;
   }
   ws__copy_hdr(wsi, c->host, (size_t)(hlen > 0 ? hlen + 1 : 1), WSI_TOKEN_HOST);
+  ws__peer_addr(wsi, c->peer, sizeof c->peer);
   c->last_rx_ms = now_ms();
   p->conn = c;
   s->connections++;

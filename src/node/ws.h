@@ -95,6 +95,9 @@ void *ws_conn_data(const ws_conn *c);
 /* The Host header the client sent on upgrade ("" when none), at most WS_HOST_MAX. */
 const char *ws_conn_host(const ws_conn *c);
 bool ws_conn_closing(const ws_conn *c);
+/* The client's address: the socket's peer, or, when that is a loopback address (a reverse
+ * proxy on this machine), the last address of its X-Forwarded-For header. "" if unknown. */
+const char *ws_conn_peer(const ws_conn *c);
 
 /* Calls fn for every open WebSocket (fn may close it, not free it). */
 void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud);

@@ -43,6 +43,7 @@ struct ws_conn {
   size_t rx_len;
   int close_code; /* non-zero: close once the queue is empty */
   char close_reason[64];
+  char peer[48]; /* the client's address (see ws_conn_peer) */
   char *host; /* the Host header of the upgrade, malloc'd to its length */
 };
 
@@ -66,6 +67,8 @@ typedef struct pss {
 int ws__fd_admit(ws_server *s, struct lws *listener, int fd);
 /* fd_guard.c: once a second: the listener resumes when descriptors are free again. */
 void ws__fd_guard_tick(ws_server *s);
+/* http.c: the client's address (ws_conn_peer). */
+void ws__peer_addr(struct lws *wsi, char *dst, size_t size);
 /* http.c: a request header into dst ("" when absent). */
 void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t);
 /* http.c: the lws callback reasons of a plain HTTP request. */

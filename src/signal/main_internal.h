@@ -9,6 +9,7 @@
 #define AMPHI_SIGNAL_MAIN_INTERNAL_H
 
 #include "signal/peers.h"
+#include "signal/room_quota.h"
 #include "signal/poll_tally.h"
 #include "signal/room_life.h"
 #include "signal/rooms.h"
@@ -73,6 +74,7 @@ typedef struct main_node {
   signal_node base; /* first: the shared part (base.rooms: the rooms) */
   peers peers;
   bus_sub_t *up_sub, *hb_sub, *bridge_sub;
+  room_quota room_quota; /* rooms each client address may still open (main_admit.c) */
 } main_node;
 
 static inline main_node *M(node_t *n) { return n->impl; }

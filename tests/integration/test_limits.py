@@ -216,3 +216,48 @@ def test_descriptor_exhaustion_pauses_accepting(amphi):
         assert time.monotonic() < deadline, "no connection accepted after the sockets closed"
         time.sleep(0.2)
     assert "descriptors nearly used up" in srv.read_stderr()
+
+
+# --- rooms per connection and per address ------------------------------------------------
+
+
+def test_a_socket_opens_one_room_however_its_joins_fail(amphi):
+    """Joins answered with an error (here room_full: no visitors) leave the socket free to
+    retry its room, not to open one room after another."""
+    srv = amphi("--max-participants", "0", "--visitors", "false", visitor_nodes=0, probe=False)
+
+    async def body(clients):
+        c = await clients.connect(srv.ws_url(), "walker")
+        before = rooms(srv)
+        ans = await c.join({"room": "acme/w0", "name": "W"})
+        assert ans["type"] == "error" and ans["code"] == "room_full", ans
+        ans = await c.join({"room": "acme/w0", "name": "W"})  # the same room: a retry
+        assert ans["type"] == "error" and ans["code"] == "room_full", ans
+        for i in range(1, 5):  # errors cost rate-limit tokens: a few only
+            ans = await c.join({"room": "acme/w%d" % i, "name": "W"})
+            assert ans["type"] == "error" and ans["code"] == "bad_request", ans
+            assert "one room" in ans["message"], ans
+        await c.ping()
+        assert rooms(srv) <= before + 1, (before, rooms(srv))
+
+    run_with_clients(body)
+
+
+def test_room_creation_per_address_is_limited(amphi):
+    """room_create_per_min: an address opens that many rooms at once, then gets
+    rate_limited; rooms that exist take it in as before."""
+    srv = amphi("--room-create-per-min", "5", visitor_nodes=0, probe=False)
+
+    async def body(clients):
+        answers = []
+        for i in range(8):
+            c = await clients.connect(srv.ws_url(), "r%d" % i)
+            answers.append(await c.join({"room": "acme/new%d" % i, "name": "N"}))
+        kinds = [a["type"] if a["type"] != "error" else a["code"] for a in answers]
+        assert kinds == ["joined"] * 5 + ["rate_limited"] * 3, kinds
+        late = await clients.connect(srv.ws_url(), "late")
+        ans = await late.join({"room": "acme/new0", "name": "L"})
+        assert ans["type"] == "joined", ans
+        assert rooms(srv) == 5
+
+    run_with_clients(body)
