@@ -39,6 +39,9 @@ const cfg_entry cfg_table[] = {
      "refused with room_full"},
     {"auto_promote", B(auto_promote), "false", 0, 0, CFG_BOTH, NULL,
      "approve every raised visitor hand at once"},
+    {"room_create_per_min", I(room_create_per_min), "60", 0, 1000000, CFG_BOTH, NULL,
+     "rooms one client address may open by joining, per minute (a burst of as many); "
+     "0: no limit"},
     {"room_empty_timeout_s", I(room_empty_timeout_s), "60", 1, 604800, CFG_BOTH, NULL,
      "a room ends this many seconds after its last participant and visitor left"},
     {"room_unused_timeout_s", I(room_unused_timeout_s), "86400", 1, 2592000, CFG_BOTH, NULL,

@@ -52,6 +52,7 @@ typedef struct amphi_config {
   bool auto_promote;
   int room_empty_timeout_s;   /* a room ends this long after the last one left */
   int room_unused_timeout_s;  /* a room made ahead ends this long after, if nobody came */
+  int room_create_per_min;    /* rooms one client address may open by joining; 0: no limit */
   /* security */
   char admin_token[CFG_STR_MAX];
   char jwt_secret[CFG_STR_MAX];

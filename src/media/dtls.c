@@ -451,10 +451,10 @@ dtls_state dtls_conn_start(dtls_conn *c) {
 dtls_state dtls_conn_input(dtls_conn *c, const uint8_t *data, size_t len) {
   if (!c) return DTLS_FAILED;
   if (c->state == DTLS_FAILED || c->state == DTLS_CLOSED) return c->state;
-  if (!data || !whole_records(data, len)) {
-    if (c->state == DTLS_HANDSHAKING) fail(c, "malformed DTLS record");
-    return c->state;
-  }
+  /* RFC 6347 §4.1.2.7: invalid records are silently discarded. Failing on them let anyone
+   * who sends one datagram from the peer's address before its handshake kill the endpoint
+   * for good (measured). A real peer retransmits its flight; the deadline still holds. */
+  if (!data || !whole_records(data, len)) return c->state;
   BIO *rbio = SSL_get_rbio(c->ssl);
   if (BIO_write(rbio, data, (int)len) != (int)len) {
     fail(c, "out of memory");

@@ -9,10 +9,34 @@
 #include "node/ws_internal.h"
 
 #define HTTP_BODY_MAX 65536 /* 64 KiB */
+/* A body must be whole this long after its headers. lws restarts its own content timeout at
+ * every chunk, so a body trickled a byte at a time held a connection for ever (measured). The
+ * headers have lws's deadline (timeout_secs_ah_idle, 10 s, not restarted by each byte). */
+#define HTTP_BODY_DEADLINE_US (10 * LWS_US_PER_SEC)
 
 void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t) {
   dst[0] = '\0';
   if (lws_hdr_total_length(wsi, t) > 0) lws_hdr_copy(wsi, dst, (int)size, t);
+}
+
+/* A proxy on this machine (amphi configure's nginx snippet) is the peer of every client;
+ * the client is the address it appended to X-Forwarded-For, the header's last entry. A
+ * remote peer's header is not trusted: anyone can send one. */
+void ws__peer_addr(struct lws *wsi, char *dst, size_t size) {
+  dst[0] = '\0';
+  lws_get_peer_simple(wsi, dst, size);
+  bool local = !strncmp(dst, "127.", 4) || !strcmp(dst, "::1") || !strncmp(dst, "::ffff:127.", 11);
+  char xff[256];
+  if (!local || lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) >= (int)sizeof xff) return;
+  ws__copy_hdr(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR);
+  char *last = strrchr(xff, ',');
+  last = last ? last + 1 : xff;
+  while (*last == ' ' || *last == '\t') last++;
+  size_t n = strcspn(last, " \t");
+  if (n && n < size) {
+    memcpy(dst, last, n);
+    dst[n] = '\0';
+  }
 }
 
 static const char *method_of(struct lws *wsi) {
@@ -25,6 +49,19 @@ static const char *method_of(struct lws *wsi) {
   for (size_t i = 0; i < ARRAY_LEN(methods); i++)
     if (lws_hdr_total_length(wsi, methods[i].tok) > 0) return methods[i].name;
   return "OTHER";
+}
+
+/* An answer of the server's own, before the node sees the request; the connection closes
+ * after it (what follows on the socket is not a request we could find the start of). */
+static int http_refuse(struct lws *wsi, pss *p, int status, const char *body) {
+  memset(&p->res, 0, sizeof p->res);
+  p->res.status = status;
+  p->res.content_type = "application/json";
+  p->res.body = strdup(body);
+  p->res.body_len = p->res.body ? strlen(p->res.body) : 0;
+  p->close_after = true;
+  lws_callback_on_writable(wsi);
+  return 0;
 }
 
 static int http_dispatch(ws_server *s, struct lws *wsi, pss *p) {
@@ -79,6 +116,7 @@ static int http_writable(struct lws *wsi, pss *p) {
   free(p->res.body);
   p->res.body = NULL;
   p->res.status = 0;
+  if (p->close_after) return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -93,16 +131,28 @@ int ws__http_callback(ws_server *s, struct lws *wsi, enum lws_callback_reasons r
       p->body = NULL;
       p->body_len = 0;
       p->body_too_big = false;
+      p->close_after = false;
+      p->body_wait = false;
+      /* RFC 9112 §6.1: a server that does not decode chunked bodies answers 411. */
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        return http_refuse(wsi, p, 411,
+                           "{\"error\":\"bad_request\",\"message\":\"send the body with "
+                           "Content-Length (no Transfer-Encoding)\"}");
+      if (!strcmp(p->method, "OTHER"))
+        return http_refuse(wsi, p, 405,
+                           "{\"error\":\"bad_request\",\"message\":\"method not allowed\"}");
       if (!strcmp(p->method, "GET") || !strcmp(p->method, "HEAD") || !strcmp(p->method, "DELETE"))
         return http_dispatch(s, wsi, p);
       /* A PUT or POST may come without a body (`curl -X PUT`): then no body event follows. */
       char clen[24];
       ws__copy_hdr(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-      if ((!clen[0] || !strcmp(clen, "0")) &&
-          lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0)
-        return http_dispatch(s, wsi, p);
-      return 0; /* wait for the body */
+      if (!clen[0] || !strcmp(clen, "0")) return http_dispatch(s, wsi, p);
+      p->body_wait = true; /* wait for the body, up to its deadline */
+      lws_set_timer_usecs(wsi, HTTP_BODY_DEADLINE_US);
+      return 0;
     }
+    case LWS_CALLBACK_TIMER:
+      return p && p->body_wait ? -1 : 0; /* the body is late: the connection closes */
     case LWS_CALLBACK_HTTP_BODY:
       if (p->body_len + len > HTTP_BODY_MAX) {
         p->body_too_big = true;
@@ -118,6 +168,8 @@ int ws__http_callback(ws_server *s, struct lws *wsi, enum lws_callback_reasons r
       }
       return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+      p->body_wait = false;
+      lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
       int r = http_dispatch(s, wsi, p);
       free(p->body);
       p->body = NULL;

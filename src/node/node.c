@@ -54,6 +54,12 @@ static void metrics(node_t *n, ws_http_res *res) {
   metrics_counter(&m, "amphi_messages_in_total", "Client messages received.", n->msgs_in);
   metrics_counter(&m, "amphi_messages_out_total", "Frames sent to clients.",
                   ws_server_frames_out(n->ws));
+  metrics_counter(&m, "amphi_ws_slow_dropped_total",
+                  "Clients dropped for being too far behind (queue limit).",
+                  ws_server_aborted(n->ws));
+  metrics_counter(&m, "amphi_connections_refused_total",
+                  "Connections refused because descriptors were nearly used up.",
+                  ws_server_fd_refused(n->ws));
   metrics_counter(&m, "amphi_bus_messages_in_total", "Bus messages delivered to this node.",
                   bus_msgs_in(n->bus));
   metrics_counter(&m, "amphi_bus_messages_out_total", "Bus messages this node published.",

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -48,7 +49,32 @@ static void conn_free(ws_conn *c) {
   for (unsigned i = 0; i < c->qlen; i++) msgbuf_unref(c->q[(c->qhead + i) % c->qcap]);
   free(c->q);
   free(c->rx);
+  free(c->host);
   free(c);
+}
+
+/* A client that takes nothing any more: its queue is dropped now (the frames it pinned are
+ * freed with it) and the socket is shut down under lws. A close frame the polite way would
+ * wait for a writable socket, which a client that stopped reading never gives (measured: six
+ * such sockets pinned 300 MB and never closed). shutdown() makes the socket readable at once:
+ * lws reads its end, finds writes failing and frees the connection on its next turn; with
+ * SO_LINGER 0 the close that follows resets it, so the kernel drops the unsent bytes too.
+ * The timeout is the backstop should lws still wait for something. */
+static void conn_abort(ws_conn *c, int code, const char *why) {
+  for (unsigned i = 0; i < c->qlen; i++) msgbuf_unref(c->q[(c->qhead + i) % c->qcap]);
+  free(c->q);
+  c->q = NULL;
+  c->qcap = c->qhead = c->qlen = 0;
+  c->close_code = code;
+  str_copy(c->close_reason, why, sizeof c->close_reason);
+  lws_sockfd_type fd = lws_get_socket_fd(c->wsi);
+  if (fd >= 0) {
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    shutdown(fd, SHUT_RDWR);
+  }
+  lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+  c->srv->aborted++;
 }
 
 void ws_send(ws_conn *c, msgbuf *m) {
@@ -69,8 +95,8 @@ void ws_send(ws_conn *c, msgbuf *m) {
   }
   if (c->qlen == c->qcap) {
     if (c->qcap >= WS_QUEUE_MAX) {
-      log_warn(c->srv->tag, "client %p is %u frames behind: closing it", (void *)c, c->qlen);
-      ws_close(c, WS_CLOSE_POLICY, "too slow");
+      log_warn(c->srv->tag, "client %p is %u frames behind: dropping it", (void *)c, c->qlen);
+      conn_abort(c, WS_CLOSE_POLICY, "too slow");
       return;
     }
     unsigned ncap = c->qcap ? c->qcap * 2 : 8;
@@ -109,8 +135,11 @@ void ws_close(ws_conn *c, int code, const char *reason) {
 void ws_conn_set_data(ws_conn *c, void *data) { c->data = data; }
 void *ws_conn_data(const ws_conn *c) { return c->data; }
 const char *ws_conn_host(const ws_conn *c) { return c->host; }
+const char *ws_conn_peer(const ws_conn *c) { return c->peer; }
 bool ws_conn_closing(const ws_conn *c) { return c->close_code != 0; }
 uint64_t ws_server_connections(const ws_server *s) { return s->connections; }
+uint64_t ws_server_aborted(const ws_server *s) { return s->aborted; }
+uint64_t ws_server_fd_refused(const ws_server *s) { return s->fd_refused; }
 
 void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud) {
   for (ws_conn *c = s->conns; c; c = c->next) fn(c, ud);
@@ -168,7 +197,14 @@ static int conn_open(ws_server *s, struct lws *wsi, pss *p) {
   if (!c) return -1;
   c->wsi = wsi;
   c->srv = s;
-  ws__copy_hdr(wsi, c->host, sizeof c->host, WSI_TOKEN_HOST);
+  int hlen = lws_hdr_total_length(wsi, WSI_TOKEN_HOST);
+  c->host = malloc(hlen > 0 ? (size_t)hlen + 1 : 1);
+  if (!c->host) {
+    free(c);
+    return -1;
+  }
+  ws__copy_hdr(wsi, c->host, (size_t)(hlen > 0 ? hlen + 1 : 1), WSI_TOKEN_HOST);
+  ws__peer_addr(wsi, c->peer, sizeof c->peer);
   c->last_rx_ms = now_ms();
   p->conn = c;
   s->connections++;
@@ -243,11 +279,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_TIMER:
       return ws__http_callback(s, wsi, reason, p, in, len);
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* wsi: the listener; in: the new socket */
+      return s ? ws__fd_admit(s, wsi, (int)(intptr_t)in) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       char uri[64];
       ws__copy_hdr(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-      return (s && !s->destroying && strcmp(uri, "/ws") == 0) ? 0 : 1;
+      return (s && !s->destroying && strcmp(uri, "/ws") == 0 &&
+              lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= WS_HOST_MAX)
+                 ? 0
+                 : 1;
     }
     case LWS_CALLBACK_ESTABLISHED:
       return s ? conn_open(s, wsi, p) : -1; /* no server: refused, as the filter does */
@@ -285,6 +327,7 @@ static void keepalive_tick(uv_timer_t *t) {
   ws_server *s = t->data;
   uint64_t now = now_ms();
   int pings = 0;
+  ws__fd_guard_tick(s);
   for (ws_conn *c = s->conns; c; c = c->next) {
     uint64_t idle = now - c->last_rx_ms;
     if (c->close_code || idle < s->ping_after_ms) continue;

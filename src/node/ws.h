@@ -79,7 +79,8 @@ void ws_server_destroy(ws_server *s);
 void ws_server_free(ws_server *s);
 
 /* Queues a frame (takes a reference). When the queue is over its limit the client is too
- * slow: it is closed (1008) and the frame dropped. */
+ * slow: its queue is dropped and its socket shut down at once (no close frame: it reads
+ * nothing any more), and lws frees the connection within a second. */
 void ws_send(ws_conn *c, msgbuf *m);
 /* Copies text into a new frame and queues it. */
 void ws_send_text(ws_conn *c, const char *text, size_t len);
@@ -88,9 +89,15 @@ void ws_close(ws_conn *c, int code, const char *reason);
 
 void ws_conn_set_data(ws_conn *c, void *data);
 void *ws_conn_data(const ws_conn *c);
-/* The Host header the client sent on upgrade ("" when none). */
+/* The longest Host header taken: a DNS name (253, RFC 1035 §2.3.4) or a bracketed IPv6
+ * literal, a colon and a port. An upgrade with a longer one is refused. */
+#define WS_HOST_MAX 263
+/* The Host header the client sent on upgrade ("" when none), at most WS_HOST_MAX. */
 const char *ws_conn_host(const ws_conn *c);
 bool ws_conn_closing(const ws_conn *c);
+/* The client's address: the socket's peer, or, when that is a loopback address (a reverse
+ * proxy on this machine), the last address of its X-Forwarded-For header. "" if unknown. */
+const char *ws_conn_peer(const ws_conn *c);
 
 /* Calls fn for every open WebSocket (fn may close it, not free it). */
 void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud);
@@ -98,6 +105,8 @@ void ws_server_foreach(ws_server *s, void (*fn)(ws_conn *c, void *ud), void *ud)
 /* Counters for /metrics. */
 uint64_t ws_server_connections(const ws_server *s);
 uint64_t ws_server_frames_out(const ws_server *s);
+uint64_t ws_server_aborted(const ws_server *s);
+uint64_t ws_server_fd_refused(const ws_server *s);
 
 /* Per-connection outgoing queue limit, frames: a client this far behind is dropped. */
 #define WS_QUEUE_MAX 4096

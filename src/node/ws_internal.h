@@ -20,6 +20,12 @@ struct ws_server {
   bool destroying;
   uint64_t connections;
   uint64_t frames_out;
+  /* fd_guard.c: accepts pause near RLIMIT_NOFILE */
+  bool accept_paused;    /* the listener's POLLIN is off */
+  struct lws *listener;  /* the listen wsi, learnt from the first refusal */
+  uint64_t fd_refused;   /* connections refused for want of descriptors */
+  uint64_t fd_logged_ms; /* last "nearly used up" line */
+  uint64_t aborted;      /* clients dropped for being too far behind (conn_abort) */
   uint64_t ping_after_ms, hangup_after_ms;
 };
 
@@ -37,7 +43,8 @@ struct ws_conn {
   size_t rx_len;
   int close_code; /* non-zero: close once the queue is empty */
   char close_reason[64];
-  char host[64];
+  char peer[48]; /* the client's address (see ws_conn_peer) */
+  char *host;    /* the Host header of the upgrade, malloc'd to its length */
 };
 
 /* Per-session data lws keeps for us: a WebSocket has its ws_conn, an HTTP request the
@@ -50,9 +57,18 @@ typedef struct pss {
   char *body;
   size_t body_len;
   bool body_too_big;
+  bool body_wait;   /* headers read, body awaited: the deadline timer runs */
+  bool close_after; /* the answer is the connection's last (411, 405 of http_refuse) */
   ws_http_res res;
 } pss;
 
+/* fd_guard.c: a socket lws has just accepted: 0 to keep it, 1 to refuse it (the listener
+ * pauses). */
+int ws__fd_admit(ws_server *s, struct lws *listener, int fd);
+/* fd_guard.c: once a second: the listener resumes when descriptors are free again. */
+void ws__fd_guard_tick(ws_server *s);
+/* http.c: the client's address (ws_conn_peer). */
+void ws__peer_addr(struct lws *wsi, char *dst, size_t size);
 /* http.c: a request header into dst ("" when absent). */
 void ws__copy_hdr(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes t);
 /* http.c: the lws callback reasons of a plain HTTP request. */

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "signal/room_quota.h"
 #include "signal/signal_internal.h"
 #include "signal/ticket.h"
 
@@ -222,6 +223,19 @@ void signal_send_joined(client_t *c, const room_t *r, const char *role) {
   room_history_each(r, c->since, send_event_text, c);
 }
 
+int signal_join_one_room(client_t *c, const client_msg *msg) {
+  char room[2 * WIRE_PART_MAX + 2];
+  snprintf(room, sizeof room, "%s/%s", msg->u.join.room.tenant, msg->u.join.room.room);
+  uint64_t h = room_quota_hash(room);
+  if (!c->join_room) c->join_room = h;
+  if (c->join_room == h) return 0;
+  /* Each join of another room could open one: a socket that was answered for one room (an
+   * error, say) may try that room again, not walk through others. */
+  client_send_error(c, msg->id, E_BAD_REQUEST,
+                    "a connection joins one room: open another connection for another room");
+  return -1;
+}
+
 int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,
                        ticket_t *t) {
   char room[sizeof t->room];
@@ -240,7 +254,7 @@ int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char
 }
 
 void signal_url_for(const char *tmpl, const char *host_hdr, char *out, size_t outlen) {
-  char host[128];
+  char host[WS_HOST_MAX + 1];
   str_copy(host, host_hdr && *host_hdr ? host_hdr : "127.0.0.1", sizeof host);
   char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
   if (colon) colon[host[0] == '[' ? 1 : 0] = '\0';

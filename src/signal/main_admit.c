@@ -57,6 +57,7 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
     return;
   }
   const room_name *rn = &msg->u.join.room;
+  if (signal_join_one_room(c, msg) != 0) return;
   cfg_tenant tn; /* the tenant's key, issuer, audience, guests, visitors */
   tenant_settings(&n->cfg, rn->tenant, &tn);
   token_claims claims;
@@ -78,6 +79,14 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
                      : proto_name_ok(claims.name) ? claims.name
                      : msg->u.join.name ? msg->u.join.name
                                         : "Guest";
+  /* A join that would open the room spends one of its address's rooms. */
+  if (!main_room_find(n, rn) &&
+      !room_quota_take(&M(n)->room_quota, c->conn ? ws_conn_peer(c->conn) : "",
+                       n->cfg.room_create_per_min, now_ms())) {
+    client_send_error(c, msg->id, E_RATE_LIMITED,
+                      "too many new rooms from this address (room_create_per_min)");
+    return;
+  }
   mroom *m = main_room_get(n, rn);
   if (!m) {
     client_send_error(c, msg->id, E_UNAVAILABLE, "out of memory");

@@ -9,6 +9,7 @@
 #define AMPHI_SIGNAL_MAIN_INTERNAL_H
 
 #include "signal/peers.h"
+#include "signal/room_quota.h"
 #include "signal/poll_tally.h"
 #include "signal/room_life.h"
 #include "signal/rooms.h"
@@ -78,6 +79,7 @@ typedef struct main_node {
   uint64_t peers_judged_ms; /* main_peers_tick: when it last looked */
   uint64_t probed_ms;       /* when visitor nodes were last probed */
   bool deaf;                /* the bus was down at the last look */
+  room_quota room_quota;    /* rooms each client address may still open (main_admit.c) */
 } main_node;
 
 static inline main_node *M(node_t *n) { return n->impl; }

@@ -108,6 +108,7 @@ static void destroy(node_t *n) {
   bus_unsubscribe(mn->hb_sub);
   bus_unsubscribe(mn->bridge_sub);
   peers_free(&mn->peers);
+  room_quota_free(&mn->room_quota);
   signal_node_stop(n, free_room);
 }
 

@@ -36,6 +36,7 @@ typedef struct client {
   char uid[65];       /* main node: its token's user id, "" without one (demotions stick to it) */
   struct sroom *room; /* inside the role's room (main) or mirror (visitor); NULL: none */
   int64_t since;      /* the join's "since" (it resumes), or -1 */
+  uint64_t join_room; /* hash of the room its first join named (0: none): one a socket */
   struct client *prev, *next; /* in the room's member list */
   ratelimit rl;
   /* media (media.c) */
@@ -123,6 +124,9 @@ const char *signal_room_page(node_t *n, const char *path);
 struct ticket;
 /* The join's ticket, checked for this node, the join's room and role: 0 with t filled, or
  * -1 after answering the client ticket_invalid with the reason. */
+/* A socket joins one room: the first join's room is kept, a join naming another is
+ * answered bad_request. 0: go on; -1: answered. */
+int signal_join_one_room(client_t *c, const client_msg *msg);
 int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char *role,
                        struct ticket *t);
 
