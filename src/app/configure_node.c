@@ -97,6 +97,9 @@ static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
   if (n->role == PLAN_MAIN) {
     cf_kv_add(l, "max_participants", "%d", s->max_participants);
     cf_kv_add(l, "admin_token", "%s", s->admin_token);
+    /* The NATS server configure writes has JetStream: the rooms outlive the main node, and
+     * a main node that cannot keep them refuses to start rather than lose them. */
+    cf_kv_add(l, "store", "on");
   }
   if (n->role == PLAN_VISITOR) cf_kv_add(l, "capacity", "%s", cf_entry("capacity")->def);
   if (n->role == PLAN_BRIDGE) {

@@ -67,12 +67,16 @@ typedef struct mroom {
   uint64_t last_count_ms;
   uint64_t ended_ms; /* when an operator ended it; 0: open */
   room_life life;    /* its ids, and how long it may stay empty (main_life.c) */
+  uint64_t store_rn; /* number of its last record in the store (main_store.c) */
 } mroom;
+
+typedef struct main_store main_store;
 
 typedef struct main_node {
   signal_node base; /* first: the shared part (base.rooms: the rooms) */
   peers peers;
   bus_sub_t *up_sub, *hb_sub, *bridge_sub;
+  main_store *store; /* main_store.c; no JetStream: it shows everything at once */
 } main_node;
 
 static inline main_node *M(node_t *n) { return n->impl; }
@@ -88,6 +92,7 @@ typedef struct actor {
   client_t *c;        /* participant: its client */
   const char *req_id; /* participant: its request's id */
   const char *reply;  /* visitor: where the answer goes (NULL: nowhere) */
+  bool no_ok;         /* the caller answers `ok` itself (a batch, once all of it is applied) */
 } actor;
 
 actor main_actor_of(client_t *c, const client_msg *msg);
@@ -159,6 +164,9 @@ void main_room_expire(node_t *n, mroom *m);
 
 /* main_admit.c */
 void main_join(node_t *n, client_t *c, const client_msg *msg);
+/* The joiner c becomes a member of m and gets `joined` (once its participant_joined is
+ * stored: main_store_joined). m NULL: the room is gone meanwhile. */
+void main_joined_now(node_t *n, mroom *m, client_t *c);
 /* A ticket for the least-loaded visitor node, for c (id NULL: a new visitor id), with that
  * node's id (65 bytes) and its URL as c reaches it; ticket is TICKET_MAX bytes. 0, or -1
  * when no visitor node is up or the ticket cannot be signed. */
