@@ -197,7 +197,7 @@ int main_store_replay(node_t *n, char *err, size_t errlen) {
   }
   if (rc == 0 && rs.n) {
     qsort(rs.v, rs.n, sizeof *rs.v, cmp_rec);
-    mroom **built = calloc(rs.n, sizeof *built);
+    mroom **built = calloc(rs.n, sizeof(mroom *));
     size_t n_built = 0;
     main_store_set_replaying(n, true);
     for (size_t i = 0, j; i < rs.n; i = j) {
