@@ -68,6 +68,7 @@ typedef struct mroom {
   uint64_t ended_ms; /* when an operator ended it; 0: open */
   room_life life;    /* its ids, and how long it may stay empty (main_life.c) */
   uint64_t store_rn; /* number of its last record in the store (main_store.c) */
+  int64_t shown_seq; /* with a store: seq of its last event stored and shown */
 } mroom;
 
 typedef struct main_store main_store;
@@ -175,6 +176,9 @@ int main_visitor_ticket(node_t *n, mroom *m, client_t *c, const char *id, const 
 /* main_publish.c */
 void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m);
 /* main_uplink.c: room.<t>.<r>.up */
+/* Answers a visitor node's sync (since: its last seq, -1 for none) with the events after it
+ * or a snapshot. */
+void main_sync_reply(node_t *n, mroom *m, const char *reply, int64_t since);
 void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len);
 /* main_peers.c: node.hb, bridge.*.ev, and a node that stopped heartbeating */
 void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len);

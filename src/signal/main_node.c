@@ -80,7 +80,7 @@ static void tick(node_t *n, uint64_t now) {
     if (now - m->last_announce_ms >= ANNOUNCE_EVERY_MS) {
       m->last_announce_ms = now;
       wire_publish(n->bus, m->base.ev_subject,
-                   wire_room_seq_json(m->base.r->seq, m->base.r->epoch));
+                   wire_room_seq_json(main_store_shown_seq(n, m), m->base.r->epoch));
     }
     long total = main_visitors_total(m);
     if (m->count_dirty && now - m->last_count_ms >= COUNT_EVERY_MS) {

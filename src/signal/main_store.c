@@ -33,7 +33,7 @@
 #define VOTES_BATCH_MAX 4096  /* votes in one record */
 #define WARN_EVERY_MS 1000
 
-typedef enum { IT_REC, IT_OK, IT_ANSWER, IT_JOINED, IT_PURGE } item_kind;
+typedef enum { IT_REC, IT_OK, IT_ANSWER, IT_JOINED, IT_SYNC, IT_PURGE } item_kind;
 typedef enum { VIS_NONE, VIS_EVENT, VIS_HAND } vis_kind;
 
 typedef struct sitem {
@@ -47,6 +47,7 @@ typedef struct sitem {
   char *rec;
   size_t rec_len;
   vis_kind vis;
+  int64_t seq;               /* VIS_EVENT: the event's; IT_SYNC: the node's since */
   size_t text_off, text_len; /* the event or hand message inside rec */
   char owner[PROTO_ID_MAX + 1];
   /* IT_REC, IT_PURGE, IT_JOINED: the room */
@@ -128,7 +129,7 @@ static void send_rec(main_store *st, sitem *it) {
 static void run_item(main_store *st, sitem *it) {
   node_t *n = st->n;
   mroom *m = NULL;
-  if (it->kind == IT_REC || it->kind == IT_JOINED) {
+  if (it->kind == IT_REC || it->kind == IT_JOINED || it->kind == IT_SYNC) {
     m = main_room_find(n, &it->rn);
     if (m && strcmp(m->base.r->epoch, it->epoch) != 0) m = NULL; /* another life */
   }
@@ -136,6 +137,7 @@ static void run_item(main_store *st, sitem *it) {
     case IT_REC:
       if (it->stream_seq > st->last_seq) st->last_seq = it->stream_seq;
       if (it->vis == VIS_NONE) break;
+      if (m && it->vis == VIS_EVENT) m->shown_seq = it->seq;
       bus_publish(n->bus, it->ev_subject, NULL, it->rec + it->text_off, it->text_len);
       if (!m) break;
       if (it->vis == VIS_EVENT)
@@ -156,10 +158,27 @@ static void run_item(main_store *st, sitem *it) {
     case IT_JOINED:
       main_joined_now(n, m, it->c);
       break;
+    case IT_SYNC:
+      if (m) main_sync_reply(n, m, it->reply, it->seq);
+      break;
     case IT_PURGE:
       bus_store_purge(st->bs, it->subject, st->last_seq + 1);
       break;
   }
+}
+
+static bool recs_waiting(const main_store *st) {
+  for (const sitem *it = st->head; it; it = it->next)
+    if (it->kind == IT_REC) return true;
+  return false;
+}
+
+/* A snapshot or a history (joined, sync) shows the room as it is now: it waits while the
+ * room has events made but not yet stored, going behind them again. */
+static bool must_wait(node_t *n, const main_store *st, const sitem *it) {
+  if (it->kind != IT_JOINED && it->kind != IT_SYNC) return false;
+  mroom *m = main_room_find(n, &it->rn);
+  return m && m->base.r->seq > m->shown_seq && recs_waiting(st);
 }
 
 static void flush(main_store *st) {
@@ -168,6 +187,11 @@ static void flush(main_store *st) {
     st->head = it->next;
     if (!st->head) st->tail = NULL;
     st->queued--;
+    if (must_wait(st->n, st, it)) {
+      it->next = NULL;
+      enqueue(st, it);
+      continue;
+    }
     run_item(st, it);
     item_free(it);
   }
@@ -264,6 +288,7 @@ bool main_store_event(node_t *n, mroom *m, const char *text, size_t len, client_
     return true;
   }
   it->vis = VIS_EVENT;
+  it->seq = m->base.r->seq;
   if (except) {
     it->c = except;
     client_ref(except);
@@ -368,6 +393,24 @@ void main_store_joined(node_t *n, mroom *m, client_t *c) {
   it->rn = m->base.r->name;
   str_copy(it->epoch, m->base.r->epoch, sizeof it->epoch);
   enqueue(st, it);
+}
+
+void main_store_sync(node_t *n, mroom *m, const char *reply, int64_t since) {
+  main_store *st = ST(n);
+  sitem *it = main_store_on(n) ? new_answer(st, IT_SYNC, NULL) : NULL;
+  if (!it) {
+    main_sync_reply(n, m, reply, since);
+    return;
+  }
+  it->rn = m->base.r->name;
+  str_copy(it->epoch, m->base.r->epoch, sizeof it->epoch);
+  str_copy(it->reply, reply, sizeof it->reply);
+  it->seq = since;
+  enqueue(st, it);
+}
+
+int64_t main_store_shown_seq(node_t *n, const mroom *m) {
+  return main_store_on(n) ? m->shown_seq : m->base.r->seq;
 }
 
 void main_store_room_gone(node_t *n, mroom *m) {

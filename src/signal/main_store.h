@@ -33,6 +33,10 @@ void main_store_vote(node_t *n, mroom *m, const char *poll, const char *voter, i
 void main_store_ok(node_t *n, client_t *c, const char *req_id, const char *reply);
 void main_store_answer(node_t *n, client_t *c, json_t *answer);
 void main_store_joined(node_t *n, mroom *m, client_t *c);
+/* A visitor node's sync, answered once m shows everything it has (main_sync_reply). */
+void main_store_sync(node_t *n, mroom *m, const char *reply, int64_t since);
+/* The seq of m's last event shown: what room_seq announces. */
+int64_t main_store_shown_seq(node_t *n, const mroom *m);
 
 /* For /metrics and the tests: items waiting, appends sent again, acknowledgement time. */
 void main_store_metrics(node_t *n, uint64_t *waiting, uint64_t *retried, double *ack_ms_avg,

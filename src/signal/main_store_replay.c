@@ -165,6 +165,7 @@ static mroom *rebuild(node_t *n, const rec *v, size_t n_recs) {
     main_room_free(n, m);
     return NULL;
   }
+  m->shown_seq = m->base.r->seq; /* everything replayed was stored, and may have been shown */
   log_info(n->tag, "store: room %s rebuilt: epoch %s, seq %" PRId64 ", %zu chat(s) kept, %zu "
                    "poll(s), %zu hand(s), %" PRIu64 " record(s)",
            m->base.r->display, m->base.r->epoch, m->base.r->seq, (size_t)m->base.r->chat_len,

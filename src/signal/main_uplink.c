@@ -12,7 +12,7 @@
 #include "wire/reply.h"
 #include "wire/uplink.h"
 
-static void sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
+void main_sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
   wire_sync_reply r;
   memset(&r, 0, sizeof r);
   r.status.ok = true;
@@ -119,7 +119,7 @@ void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t 
   } else if (m->ended_ms && up.type != WIRE_UP_COUNT) {
     wire_publish(n->bus, reply, wire_reply_error(E_ROOM_CLOSED, "this room has ended"));
   } else if (up.type == WIRE_UP_SYNC) {
-    if (reply) sync_reply(n, m, reply, up.u.sync.since);
+    if (reply) main_store_sync(n, m, reply, up.u.sync.since);
   } else if (up.type == WIRE_UP_CHAT) {
     const wire_up_from *f = &up.u.chat.from;
     if (f->node) main_seen(m, f->id, f->name, f->node, f->moderator);
