@@ -6,6 +6,7 @@
  * may send upward (.up) but never room events (.ev), so a compromised visitor node cannot
  * forge what every audience member sees; each node's command subject and reply inbox are
  * its own. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,7 +48,20 @@ char *cf_nats_conf(const cf_setup *s) {
               "only publish and subscribe to what its role needs. Holds every node's password: "
               "keep it mode 0600, readable by the user running nats-server only.",
               CF_INSTALL_DIR, s->nats_url);
-  fprintf(t.f, "\nlisten: \"%s\"\n\nauthorization {\n  users = [\n", listen);
+  fprintf(t.f, "\nlisten: \"%s\"\n\n", listen);
+  /* JetStream keeps the main node's rooms (stream AMPHI over store.*.*.log; its user alone
+   * may reach it). The folder is the cluster's, made absolute: nats-server reads a relative
+   * store_dir from its working directory, not from this file's. */
+  char dir[PATH_MAX];
+  const char *where = realpath(s->out, dir) ? dir : s->out;
+  cf_comment(t.f,
+             "JetStream keeps the main node's rooms so that a restarted main node "
+             "rebuilds them (stream AMPHI, subjects store.*.*.log). On one server the "
+             "stream has one copy (store_replicas = 1 in main.conf); on a NATS cluster of "
+             "three, add a cluster block here and set store_replicas = 3. Move store_dir "
+             "with the folder (e.g. /var/lib/amphi/jetstream).");
+  fprintf(t.f, "jetstream {\n  store_dir: \"%s\"\n  max_file_store: 4G\n}\n\n", where);
+  fprintf(t.f, "authorization {\n  users = [\n");
   int bad = 0;
   for (int k = 0; k < s->plan->count && !bad; k++)
     bad = nats_user(t.f, &s->plan->nodes[k], s->passwords[k].hex);

@@ -108,6 +108,9 @@ static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
     cf_kv_add(l, "max_participants", "%d", s->max_participants);
     cf_kv_add(l, "admin_token", "%s", s->admin_token);
     cf_kv_add(l, "relay_fanout", "%d", s->relay_fanout);
+    /* The NATS server configure writes has JetStream: the rooms outlive the main node, and
+     * a main node that cannot keep them refuses to start rather than lose them. */
+    cf_kv_add(l, "store", "on");
   }
   if (n->role == PLAN_VISITOR) cf_kv_add(l, "capacity", "%s", cf_entry("capacity")->def);
   if (n->role == PLAN_BRIDGE) {

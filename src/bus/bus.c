@@ -362,6 +362,7 @@ bus_t *bus__create(uv_loop_t *loop, const char *name, const bus_backend_t *be, v
 }
 
 void *bus__impl(const bus_t *bus) { return bus->impl; }
+const bus_backend_t *bus__backend(const bus_t *bus) { return bus->be; }
 void bus__sub_set_impl(bus_sub_t *sub, void *impl) { sub->impl = impl; }
 void *bus__sub_impl(const bus_sub_t *sub) { return sub->impl; }
 const char *bus__sub_subject(const bus_sub_t *sub) { return sub->subject; }

@@ -61,6 +61,11 @@ void bus__sub_set_impl(bus_sub_t *sub, void *impl);
 void *bus__sub_impl(const bus_sub_t *sub);
 const char *bus__sub_subject(const bus_sub_t *sub);
 
+/* bus_nats.c: the libnats connection (a natsConnection *) of a NATS bus, for the store
+ * (bus_js.c); NULL on any other bus. */
+void *bus__nats_conn(const bus_t *bus);
+const bus_backend_t *bus__backend(const bus_t *bus);
+
 /* bus_subject.c: subject syntax. Publish subjects have no wildcard tokens; subscription
  * subjects may. bus__match needs both already valid. */
 int bus__valid_subject(const char *s, int allow_wildcards);

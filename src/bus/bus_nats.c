@@ -248,6 +248,12 @@ static const bus_backend_t nats_backend = {
     .connected = nats_connected,
 };
 
+void *bus__nats_conn(const bus_t *bus) {
+  if (!bus || bus__backend(bus) != &nats_backend) return NULL;
+  const nats_impl_t *im = bus__impl(bus);
+  return im->nc;
+}
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -287,6 +293,11 @@ bus_t *bus_nats_create(uv_loop_t *loop, const char *name, const char *url, const
   if (s == NATS_OK && user)
     s = natsOptions_SetUserInfo(opts, user, password ? password : "");
   if (s == NATS_OK) s = natsOptions_SetName(opts, name);
+  /* libnats' own requests (JetStream's API, bus_js.c) reply under this node's inbox too, so
+   * the one subscribe permission _INBOX.<name>.> covers them. */
+  char inbox[BUS_NAME_MAX + 8];
+  snprintf(inbox, sizeof inbox, "_INBOX.%s", name);
+  if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, inbox);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms > 0 ? timeout_ms : 2000);
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1); /* negative: forever */

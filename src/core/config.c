@@ -84,6 +84,19 @@ const cfg_entry cfg_table[] = {
      "carry it before it opens another edge"},
     {"relay_fanout", I(relay_fanout), "8", 1, 1024, CFG_BOTH, NULL,
      "relay children one bridge feeds before a conference's tree grows a level (main node)"},
+    /* The main node's rooms kept in a JetStream stream, so that a restarted main node
+     * rebuilds them (docs/OPERATIONS.md "The store"). */
+    {"store", S(store), "auto", 0, 0, CFG_SERVE, "auto|on|off",
+     "main node: keep every room change in the NATS server's JetStream stream and rebuild the "
+     "rooms from it on start; on: refuse to start without JetStream; auto: use it when the "
+     "server has it"},
+    {"store_max_age_s", I(store_max_age_s), "172800", 60, 31536000, CFG_SERVE, NULL,
+     "main node: the stream drops records older than this (a room living longer loses its "
+     "start and is not rebuilt)"},
+    {"store_max_mb", I(store_max_mb), "1024", 1, 1048576, CFG_SERVE, NULL,
+     "main node: the stream's size limit in MiB; beyond it the oldest records go"},
+    {"store_replicas", I(store_replicas), "1", 1, 5, CFG_SERVE, NULL,
+     "main node: copies of the stream in a NATS cluster (1 on one server, 3 on three)"},
     {"log_level", S(log_level), "info", 0, 0, CFG_BOTH, "debug|info|warn|error",
      "least severe log lines written"},
     /* Test only: each shortens a timer or injects a fault so that a test can show the

@@ -72,6 +72,11 @@ typedef struct amphi_config {
   int media_port;
   int bridge_capacity;      /* receivers one bridge takes (bridges announce it) */
   int relay_fanout;         /* relay children one bridge feeds (the main node's trees) */
+  /* the store (main node, serve): rooms kept in JetStream */
+  char store[8]; /* auto | on | off */
+  int store_max_age_s;
+  int store_max_mb;
+  int store_replicas;
   /* logging */
   char log_level[16];
   /* test hooks: faults and short timers that only tests set; 0 leaves each off */

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/main_store.h"
 #include "signal/tenant.h"
 #include "signal/ticket.h"
 #include "signal/token.h"
@@ -132,10 +133,24 @@ void main_join(node_t *n, client_t *c, const client_msg *msg) {
   main_emit_participant(n, m, "participant_joined", &p, NULL);
   c->state = CLIENT_JOINED;
   c->room = &m->base;
-  member_add(&m->base.members, c);
   m->base.empty_since_ms = 0;
-  signal_send_joined(c, m->base.r, "participant");
   log_info(n->tag, "room %s: participant %s joined (%zu now)", m->base.r->display, p.id,
            m->base.r->n_parts);
+  /* A member (and told so) once its participant_joined is stored: events before it,
+   * shown later, are then not sent ahead of its `joined`. */
+  main_store_joined(n, m, c);
+}
+
+void main_joined_now(node_t *n, mroom *m, client_t *c) {
+  /* It left, or its room ended or is another one, while its join was being stored. */
+  if (!m || c->state != CLIENT_JOINED || c->room != &m->base || !c->conn) return;
+  if (m->ended_ms) {
+    c->room = NULL;
+    c->state = CLIENT_LEFT;
+    ws_close(c->conn, WS_CLOSE_NORMAL, "room ended");
+    return;
+  }
+  member_add(&m->base.members, c);
+  signal_send_joined(c, m->base.r, "participant");
   media_offer(n, c, m->base.r);
 }

@@ -70,7 +70,11 @@ typedef struct mroom {
   room_life life;    /* its ids, and how long it may stay empty (main_life.c) */
   char lost_bridge[65]; /* its origin, taken for dead: asked for its publishers if heard
                          * again while the room has no bridge (main_media.c) */
+  uint64_t store_rn;    /* number of its last record in the store (main_store.c) */
+  int64_t shown_seq;    /* with a store: seq of its last event stored and shown */
 } mroom;
+
+typedef struct main_store main_store;
 
 typedef struct main_node {
   signal_node base; /* first: the shared part (base.rooms: the rooms) */
@@ -80,6 +84,7 @@ typedef struct main_node {
   uint64_t probed_ms;       /* when visitor nodes were last probed */
   bool deaf;                /* the bus was down at the last look */
   room_quota room_quota;    /* rooms each client address may still open (main_admit.c) */
+  main_store *store;        /* main_store.c; no JetStream: it shows everything at once */
 } main_node;
 
 static inline main_node *M(node_t *n) { return n->impl; }
@@ -95,6 +100,7 @@ typedef struct actor {
   client_t *c;        /* participant: its client */
   const char *req_id; /* participant: its request's id */
   const char *reply;  /* visitor: where the answer goes (NULL: nowhere) */
+  bool no_ok;         /* the caller answers `ok` itself (a batch, once all of it is applied) */
 } actor;
 
 actor main_actor_of(client_t *c, const client_msg *msg);
@@ -166,6 +172,9 @@ void main_room_expire(node_t *n, mroom *m);
 
 /* main_admit.c */
 void main_join(node_t *n, client_t *c, const client_msg *msg);
+/* The joiner c becomes a member of m and gets `joined` (once its participant_joined is
+ * stored: main_store_joined). m NULL: the room is gone meanwhile. */
+void main_joined_now(node_t *n, mroom *m, client_t *c);
 /* A ticket for the least-loaded visitor node, for c (id NULL: a new visitor id), with that
  * node's id (65 bytes) and its URL as c reaches it; ticket is TICKET_MAX bytes. 0, or -1
  * when no visitor node is up or the ticket cannot be signed. */
@@ -174,6 +183,9 @@ int main_visitor_ticket(node_t *n, mroom *m, client_t *c, const char *id, const 
 /* main_publish.c */
 void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m);
 /* main_uplink.c: room.<t>.<r>.up */
+/* Answers a visitor node's sync (since: its last seq, -1 for none) with the events after it
+ * or a snapshot. */
+void main_sync_reply(node_t *n, mroom *m, const char *reply, int64_t since);
 void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len);
 /* main_peers.c: node.hb, bridge.*.ev, and a node that stopped heartbeating */
 void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len);

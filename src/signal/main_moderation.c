@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/main_store.h"
 #include "signal/tenant.h"
 #include "signal/ticket.h"
 #include "wire/cmd.h"
@@ -29,11 +30,10 @@ actor main_actor_of(client_t *c, const client_msg *msg) {
                  .req_id = msg->id};
 }
 
+/* An `ok` confirms what was changed: it waits until that is stored (main_store.c). */
 void main_actor_ok(node_t *n, const actor *a) {
-  if (a->c)
-    client_send_ok(a->c, a->req_id);
-  else
-    wire_publish(n->bus, a->reply, wire_reply_ok());
+  if (a->no_ok) return;
+  main_store_ok(n, a->c, a->req_id, a->c ? NULL : a->reply);
 }
 
 void main_actor_error(node_t *n, const actor *a, const char *code, const char *fmt, ...) {
@@ -94,8 +94,10 @@ static void hand_change(node_t *n, mroom *m, const room_hand *h, bool raised, bo
   size_t len;
   char *text = room_hand_emit(m->base.r, h, raised, denied, &len);
   if (!text) return;
-  rooms_send_hand(&m->base, text, len, h->id);
-  bus_publish(n->bus, m->base.ev_subject, NULL, text, len);
+  if (!main_store_hand(n, m, text, len, h->id, h->node)) {
+    rooms_send_hand(&m->base, text, len, h->id);
+    bus_publish(n->bus, m->base.ev_subject, NULL, text, len);
+  }
   free(text);
 }
 

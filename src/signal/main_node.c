@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/main_store.h"
 #include "wire/event.h"
 
 #define COUNT_EVERY_MS 1000 /* interfaces.md: visitor_count at most once a second */
@@ -22,7 +23,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
   switch (msg->type) {
     case MSG_CHAT:
       main_emit_chat(n, m, c->id, c->name, "participant", msg->u.chat.text);
-      client_send_ok(c, msg->id);
+      main_store_ok(n, c, msg->id, NULL);
       break;
     case MSG_POLL_CREATE:
       main_poll_create(n, m, &a, msg);
@@ -56,7 +57,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
         if (p.audio != me->audio || p.video != me->video)
           main_emit_participant(n, m, "participant_updated", &p, NULL);
       }
-      client_send_ok(c, msg->id);
+      main_store_ok(n, c, msg->id, NULL);
       break;
     case MSG_PUBLISH:
       main_publish(n, c, msg, m);
@@ -71,6 +72,7 @@ static void on_message(node_t *n, client_t *c, client_msg *msg) {
 }
 
 static void tick(node_t *n, uint64_t now) {
+  main_store_tick(n);
   main_peers_tick(n, now);
   for (mroom *m = MROOM(M(n)->base.rooms.all), *next; m; m = next) {
     next = MROOM(m->base.next);
@@ -78,7 +80,7 @@ static void tick(node_t *n, uint64_t now) {
     if (now - m->last_announce_ms >= ANNOUNCE_EVERY_MS) {
       m->last_announce_ms = now;
       wire_publish(n->bus, m->base.ev_subject,
-                   wire_room_seq_json(m->base.r->seq, m->base.r->epoch));
+                   wire_room_seq_json(main_store_shown_seq(n, m), m->base.r->epoch));
     }
     long total = main_visitors_total(m);
     if (m->count_dirty && now - m->last_count_ms >= COUNT_EVERY_MS) {
@@ -107,6 +109,7 @@ static void destroy(node_t *n) {
   bus_unsubscribe(mn->up_sub);
   bus_unsubscribe(mn->hb_sub);
   bus_unsubscribe(mn->bridge_sub);
+  main_store_stop(n); /* first: rooms freed by a stop are kept in the store */
   peers_free(&mn->peers);
   room_quota_free(&mn->room_quota);
   signal_node_stop(n, free_room);
@@ -121,6 +124,11 @@ static int start(node_t *n, char *err, size_t errlen) {
       bus_subscribe(n->bus, wire_subject_any(WIRE_SUBJ_BRIDGE_EV), main_on_bridge_ev, n);
   if (!mn->up_sub || !mn->hb_sub || !mn->bridge_sub) {
     snprintf(err, errlen, "cannot subscribe on the bus");
+    destroy(n);
+    return -1;
+  }
+  /* The rooms of the main node before this one, rebuilt from the store. */
+  if (main_store_start(n, err, errlen) != 0) {
     destroy(n);
     return -1;
   }

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/main_store.h"
 
 #define POLL_EVENTS_PER_S 4
 #define POLL_GAP_MS (1000 / POLL_EVENTS_PER_S)
@@ -82,7 +83,7 @@ void main_poll_create(node_t *n, mroom *m, const actor *a, const client_msg *msg
   if (a->c) {
     json_t *ok = proto_ok(a->req_id);
     if (ok) json_object_set_new(ok, "poll", json_string(p->id));
-    client_send_json(a->c, ok);
+    main_store_answer(n, a->c, ok);
   }
 }
 
@@ -107,7 +108,10 @@ int main_poll_vote(node_t *n, mroom *m, const actor *a, const char *voter, const
     if (a) main_actor_error(n, a, E_UNAVAILABLE, "the vote could not be counted");
     return -1;
   }
-  if (rc > 0) p->dirty = true;
+  if (rc > 0) {
+    p->dirty = true;
+    main_store_vote(n, m, poll, voter, option, src, num);
+  }
   if (a) main_actor_ok(n, a);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signal/main_internal.h"
+#include "signal/main_store.h"
 #include "signal/tenant.h"
 
 mroom *main_room_find(node_t *n, const room_name *rn) {
@@ -19,12 +20,14 @@ mroom *main_room_get(node_t *n, const room_name *rn) {
   if (created) {
     random_id(m->base.r->epoch, 12, "e");
     log_info(n->tag, "room %s opened", m->base.r->display);
+    main_store_room_opened(n, m);
   }
   return m;
 }
 
 void main_room_free(node_t *n, mroom *m) {
   log_info(n->tag, "room %s closed", m->base.r->display);
+  main_store_room_gone(n, m);
   main_polls_free(m);
   rooms_remove(&M(n)->base.rooms, &m->base);
   free(m->counts);
@@ -45,8 +48,11 @@ void main_emit(node_t *n, mroom *m, json_t *ev, client_t *except) {
   uint64_t media_gen = m->base.r->media_gen;
   const char *text = room_emit(m->base.r, ev, &len);
   if (!text) return;
-  bus_publish(n->bus, m->base.ev_subject, NULL, text, len);
-  rooms_send_text(&m->base, text, len, except);
+  /* With a store, seen only once it is kept (main_store.c). */
+  if (!main_store_event(n, m, text, len, except)) {
+    bus_publish(n->bus, m->base.ev_subject, NULL, text, len);
+    rooms_send_text(&m->base, text, len, except);
+  }
   /* What the room publishes changed: every participant here gets a new offer (visitor
    * nodes do the same for theirs when they apply the event). */
   if (m->base.r->media_gen != media_gen) media_offer_all(n, m->base.members, m->base.r);

@@ -8,10 +8,11 @@
 #include "core/log.h"
 #include "signal/main_internal.h"
 #include "signal/main_media.h"
+#include "signal/main_store.h"
 #include "wire/reply.h"
 #include "wire/uplink.h"
 
-static void sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
+void main_sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
   wire_sync_reply r;
   memset(&r, 0, sizeof r);
   r.status.ok = true;
@@ -60,7 +61,8 @@ static actor visitor_actor(const wire_up_from *f, const char *reply) {
 /* One batch of one node's votes for one poll: each vote counted at most once (its number),
  * the batch answered once. */
 static void votes_up(node_t *n, mroom *m, const wire_votes_up *v, const char *reply) {
-  actor a = {.id = "", .name = "", .role = "visitor", .node = v->node, .reply = reply};
+  actor a = {
+      .id = "", .name = "", .role = "visitor", .node = v->node, .reply = reply, .no_ok = true};
   uint32_t src = tally_source(v->node);
   wire_vote first;
   wire_votes_get(v, 0, &first);
@@ -71,6 +73,8 @@ static void votes_up(node_t *n, mroom *m, const wire_votes_up *v, const char *re
     wire_votes_get(v, i, &w);
     main_poll_vote(n, m, NULL, w.id, v->poll, w.option, src, w.n);
   }
+  /* Once the whole batch is applied, and stored. */
+  main_store_ok(n, NULL, NULL, reply);
 }
 
 static void moderate_up(node_t *n, mroom *m, const wire_moderate_up *q, const char *reply) {
@@ -115,12 +119,12 @@ void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t 
   } else if (m->ended_ms && up.type != WIRE_UP_COUNT) {
     wire_publish(n->bus, reply, wire_reply_error(E_ROOM_CLOSED, "this room has ended"));
   } else if (up.type == WIRE_UP_SYNC) {
-    if (reply) sync_reply(n, m, reply, up.u.sync.since);
+    if (reply) main_store_sync(n, m, reply, up.u.sync.since);
   } else if (up.type == WIRE_UP_CHAT) {
     const wire_up_from *f = &up.u.chat.from;
     if (f->node) main_seen(m, f->id, f->name, f->node, f->moderator);
     if (!seen_rid(m, f->rid)) main_emit_chat(n, m, f->id, f->name, "visitor", up.u.chat.text);
-    wire_publish(n->bus, reply, wire_reply_ok());
+    main_store_ok(n, NULL, NULL, reply);
   } else if (up.type == WIRE_UP_VOTES) {
     votes_up(n, m, &up.u.votes, reply);
   } else if (up.type == WIRE_UP_HAND) {

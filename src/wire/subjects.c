@@ -7,7 +7,8 @@
 /* Who may use a subject, per role: not at all, for every room or node, or only for its own
  * id. */
 enum { NO = 0, ANY, OWN };
-typedef enum { KEY_NONE, KEY_ROOM, KEY_NODE } key_kind;
+/* KEY_FIXED: a pattern of someone else's API (JetStream's), for the allow-list only. */
+typedef enum { KEY_NONE, KEY_ROOM, KEY_NODE, KEY_FIXED } key_kind;
 
 static const struct {
   const char *head, *tail;
@@ -26,6 +27,36 @@ static const struct {
     [WIRE_SUBJ_BRIDGE_EV] = {"bridge", "ev", KEY_NODE, "bridge.*.ev", {NO, NO, OWN}, {ANY, NO, NO}},
     /* Reply subjects are _INBOX.<id>.<random>.<n> (bus.h): every node makes requests or may. */
     [WIRE_SUBJ_INBOX] = {"_INBOX", ">", KEY_NODE, NULL, {NO, NO, NO}, {OWN, OWN, OWN}},
+    /* The main node's rooms, kept (bus_store.h); nobody subscribes: the stream captures it
+     * and the main node reads it back through the API below. */
+    [WIRE_SUBJ_STORE] = {"store", "log", KEY_ROOM, "store.*.*.log", {ANY, NO, NO}, {NO, NO, NO}},
+    /* Its stream's info, create, update and purge; the replay's ephemeral consumer (create,
+     * delete, info) and its fetches. Nothing of any other stream, and nothing for the other
+     * roles. */
+    [WIRE_SUBJ_JS_STREAM] = {"$JS",
+                             NULL,
+                             KEY_FIXED,
+                             "$JS.API.STREAM.*." WIRE_STORE_STREAM,
+                             {ANY, NO, NO},
+                             {NO, NO, NO}},
+    [WIRE_SUBJ_JS_CONSUMER] = {"$JS",
+                               NULL,
+                               KEY_FIXED,
+                               "$JS.API.CONSUMER.*." WIRE_STORE_STREAM,
+                               {ANY, NO, NO},
+                               {NO, NO, NO}},
+    [WIRE_SUBJ_JS_CONSUMER_OF] = {"$JS",
+                                  NULL,
+                                  KEY_FIXED,
+                                  "$JS.API.CONSUMER.*." WIRE_STORE_STREAM ".>",
+                                  {ANY, NO, NO},
+                                  {NO, NO, NO}},
+    [WIRE_SUBJ_JS_NEXT] = {"$JS",
+                           NULL,
+                           KEY_FIXED,
+                           "$JS.API.CONSUMER.MSG.NEXT." WIRE_STORE_STREAM ".*",
+                           {ANY, NO, NO},
+                           {NO, NO, NO}},
 };
 
 static const char *const role_names[WIRE_ROLE__COUNT] = {"main", "visitor", "bridge"};
@@ -119,7 +150,7 @@ int wire_subject_parse(const char *subject, wire_subject *out) {
   wire_subject s;
   memset(&s, 0, sizeof s);
   for (int k = 0; k < WIRE_SUBJ__COUNT; k++) {
-    if (!tok_is(tok[0], tl[0], table[k].head)) continue;
+    if (table[k].key == KEY_FIXED || !tok_is(tok[0], tl[0], table[k].head)) continue;
     s.kind = (wire_subject_kind)k;
     if (k == WIRE_SUBJ_INBOX) {
       /* _INBOX.<id>.<whatever the bus appended> */
@@ -135,6 +166,8 @@ int wire_subject_parse(const char *subject, wire_subject *out) {
         if (n != 3 || !tok_is(tok[2], tl[2], table[k].tail)) continue;
         if (copy_id(s.id, tok[1], tl[1]) != 0) return WIRE_EFIELD;
         break;
+      case KEY_FIXED:
+        continue;
       case KEY_ROOM:
         if (n != 4 || !tok_is(tok[3], tl[3], table[k].tail)) continue;
         if (!wire_room_part_ok(tok[1], tl[1]) || !wire_room_part_ok(tok[2], tl[2]))

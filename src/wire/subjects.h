@@ -10,6 +10,10 @@
  *                             parent in a conference's tree: relays (bridge_ctl.h)
  *   bridge.<id>.ev            a bridge -> main: its events (bridge_ctl.h)
  *   _INBOX.<id>.>             replies to the requests a node makes (bus.h names them)
+ *   store.<tenant>.<room>.log main -> the store (JetStream stream WIRE_STORE_STREAM): the
+ *                             room's records, so that its rooms outlive the main node
+ *   $JS.API.STREAM.*.AMPHI, $JS.API.CONSUMER.*.AMPHI[.>], $JS.API.CONSUMER.MSG.NEXT.AMPHI.*
+ *                             main -> NATS: the stream's set-up, replay and purges
  *
  * Every token is checked: tenant and room [a-z0-9_-]{1,64} (room_name.h), ids node ids
  * (wire_node_id_ok). Subjects fit in BUS_SUBJECT_MAX.
@@ -31,8 +35,18 @@ typedef enum {
   WIRE_SUBJ_BRIDGE_RPC,
   WIRE_SUBJ_BRIDGE_EV,
   WIRE_SUBJ_INBOX,
+  WIRE_SUBJ_STORE,
+  /* The JetStream API subjects of the store's stream: only listed in the allow-list,
+   * never formatted or parsed here (libnats and bus_js.c spell them). */
+  WIRE_SUBJ_JS_STREAM,
+  WIRE_SUBJ_JS_CONSUMER,
+  WIRE_SUBJ_JS_CONSUMER_OF,
+  WIRE_SUBJ_JS_NEXT,
   WIRE_SUBJ__COUNT
 } wire_subject_kind;
+
+/* The JetStream stream that holds store.*.*.log: one per cluster (its NATS server). */
+#define WIRE_STORE_STREAM "AMPHI"
 
 /* The node roles, as heartbeats and configs name them. */
 typedef enum {
@@ -50,11 +64,11 @@ int wire_role_parse(const char *s, wire_role *out);
 /* What a subject names: its kind, and the room or the node id it is about. */
 typedef struct wire_subject {
   wire_subject_kind kind;
-  wire_room_name room;        /* ROOM_EV, ROOM_UP */
+  wire_room_name room;        /* ROOM_EV, ROOM_UP, STORE */
   char id[WIRE_NODE_MAX + 1]; /* NODE_CMD, BRIDGE_RPC, BRIDGE_EV, INBOX; "" otherwise */
 } wire_subject;
 
-/* The subject of a room: kind ROOM_EV or ROOM_UP. 0, or WIRE_EFIELD (another kind, a bad
+/* The subject of a room: kind ROOM_EV, ROOM_UP or STORE. 0, or WIRE_EFIELD (another kind, a bad
  * name, out too small: then out is ""). */
 int wire_subject_room(wire_subject_kind kind, const wire_room_name *room, char *out, size_t outlen);
 /* The subject of a node: NODE_CMD, BRIDGE_RPC, BRIDGE_EV (id: a node id), or NODE_HB (id

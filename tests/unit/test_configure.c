@@ -285,8 +285,11 @@ static void test_nats_conf_is_the_allow_list(void **state) {
                          "\"_INBOX.visitor-1.>\"] }"));
   free(v1);
   char *m = nats_user_block(conf, "main");
+  /* The main node alone reaches the store: its subjects and its stream's API. */
   assert_non_null(strstr(m, "publish: { allow: [\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", "
-                            "\"bridge.*.rpc\"] }"));
+                            "\"bridge.*.rpc\", \"store.*.*.log\", \"$JS.API.STREAM.*.AMPHI\", "
+                            "\"$JS.API.CONSUMER.*.AMPHI\", \"$JS.API.CONSUMER.*.AMPHI.>\", "
+                            "\"$JS.API.CONSUMER.MSG.NEXT.AMPHI.*\"] }"));
   assert_non_null(
       strstr(m, "subscribe: { allow: [\"room.*.*.up\", \"node.hb\", \"bridge.*.ev\", "
                 "\"_INBOX.main.>\"] }"));
@@ -297,7 +300,12 @@ static void test_nats_conf_is_the_allow_list(void **state) {
   assert_non_null(
       strstr(b2, "subscribe: { allow: [\"bridge.bridge-2.rpc\", \"_INBOX.bridge-2.>\"] }"));
   free(b2);
+  /* JetStream on, its files in the cluster's folder. */
+  assert_non_null(strstr(conf, "jetstream {\n  store_dir: \""));
   free(conf);
+  char *mc = slurp(g_out, "main.conf");
+  assert_non_null(strstr(mc, "\nstore = on\n"));
+  free(mc);
   nats_server_accepts(g_out);
 }
 

@@ -188,7 +188,10 @@ static void test_allow_list(void **state) {
   assert_int_equal(wire_allow_list(WIRE_ROLE_MAIN, "main", &a), 0);
   join_list(pub, a.publish, a.n_publish);
   join_list(sub, a.subscribe, a.n_subscribe);
-  assert_string_equal(pub, "\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", \"bridge.*.rpc\"");
+  assert_string_equal(pub, "\"room.*.*.ev\", \"node.hb\", \"node.*.cmd\", \"bridge.*.rpc\", "
+                           "\"store.*.*.log\", \"$JS.API.STREAM.*.AMPHI\", "
+                           "\"$JS.API.CONSUMER.*.AMPHI\", \"$JS.API.CONSUMER.*.AMPHI.>\", "
+                           "\"$JS.API.CONSUMER.MSG.NEXT.AMPHI.*\"");
   assert_string_equal(sub, "\"room.*.*.up\", \"node.hb\", \"bridge.*.ev\", \"_INBOX.main.>\"");
   assert_int_equal(wire_allow_list(WIRE_ROLE_VISITOR, "visitor-1", &a), 0);
   join_list(pub, a.publish, a.n_publish);
@@ -207,6 +210,20 @@ static void test_allow_list(void **state) {
   assert_int_equal(wire_allow_list(WIRE_ROLE_VISITOR, "v1", &a), 0);
   for (size_t i = 0; i < a.n_publish; i++)
     assert_int_equal(bus_subject_match(a.publish[i], "room.acme.townhall.ev"), 0);
+  /* Only the main node reaches the store and JetStream's API. */
+  for (size_t i = 0; i < a.n_publish; i++) {
+    assert_int_equal(bus_subject_match(a.publish[i], "store.acme.townhall.log"), 0);
+    assert_int_equal(bus_subject_match(a.publish[i], "$JS.API.STREAM.PURGE.AMPHI"), 0);
+  }
+  /* The store's subject is a room's, like .ev and .up. */
+  wire_room_name wr = {"acme", "townhall"};
+  char subj[BUS_SUBJECT_MAX];
+  assert_int_equal(wire_subject_room(WIRE_SUBJ_STORE, &wr, subj, sizeof subj), 0);
+  assert_string_equal(subj, "store.acme.townhall.log");
+  wire_subject ws;
+  assert_int_equal(wire_subject_parse(subj, &ws), 0);
+  assert_int_equal(ws.kind, WIRE_SUBJ_STORE);
+  assert_int_not_equal(wire_subject_parse("$JS.API.STREAM.INFO.AMPHI", &ws), 0);
   /* Every subject a role's code uses is allowed to it. */
   assert_int_equal(wire_allow_list(WIRE_ROLE_MAIN, "main", &a), 0);
   int ok = 0;
