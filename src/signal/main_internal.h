@@ -72,6 +72,7 @@ typedef struct mroom {
                          * again while the room has no bridge (main_media.c) */
   uint64_t store_rn;    /* number of its last record in the store (main_store.c) */
   int64_t shown_seq;    /* with a store: seq of its last event stored and shown */
+  const char *store_rid; /* while a visitor's chat is emitted: its rid, stored with it */
 } mroom;
 
 typedef struct main_store main_store;
@@ -183,6 +184,10 @@ int main_visitor_ticket(node_t *n, mroom *m, client_t *c, const char *id, const 
 /* main_publish.c */
 void main_publish(node_t *n, client_t *c, const client_msg *msg, mroom *m);
 /* main_uplink.c: room.<t>.<r>.up */
+/* Whether the request rid was applied already in m (a visitor node retried it after a lost
+ * reply, it came twice, or a client retried its chat); if not, it is remembered as applied
+ * now, among the last RIDS_KEPT. */
+bool main_rid_seen(mroom *m, const char *rid);
 /* Answers a visitor node's sync (since: its last seq, -1 for none) with the events after it
  * or a snapshot. */
 void main_sync_reply(node_t *n, mroom *m, const char *reply, int64_t since);

@@ -280,7 +280,19 @@ void main_store_room_opened(node_t *n, mroom *m) {
 bool main_store_event(node_t *n, mroom *m, const char *text, size_t len, client_t *except) {
   main_store *st = ST(n);
   if (!main_store_on(n) || st->replaying) return false;
-  sitem *it = new_rec(st, m, "\"ev\":", text, len);
+  /* A visitor's chat keeps its request id with it (m->store_rid, main_uplink.c): one
+   * record, so that a main node started again posts a retried chat once, and never drops
+   * one whose event was not stored. (A rid has no control characters: escaped, at most
+   * twice its 64 bytes, which the record's head has room for.) */
+  char head[200] = "\"ev\":";
+  if (m->store_rid) {
+    json_t *rid = json_string(m->store_rid);
+    char *q = rid ? json_dumps(rid, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(rid);
+    if (q && strlen(q) < sizeof head - 16) snprintf(head, sizeof head, "\"rid\":%s,\"ev\":", q);
+    free(q);
+  }
+  sitem *it = new_rec(st, m, head, text, len);
   if (!it) {
     /* Out of memory: it cannot be kept, so it is not shown either (a mirror sees the gap
      * and resyncs to the state, which has it). */

@@ -110,7 +110,7 @@ static void apply_votes(mroom *m, json_t *v) {
 static int apply(node_t *n, mroom *m, const rec *r) {
   room_t *room = m->base.r;
   json_t *ev = json_object_get(r->j, "ev"), *hand = json_object_get(r->j, "hand"),
-         *votes = json_object_get(r->j, "votes");
+         *votes = json_object_get(r->j, "votes"), *rid = json_object_get(r->j, "rid");
   if (ev || hand) {
     char *text = json_dumps(ev ? ev : hand, JSON_COMPACT);
     if (!text) return -1;
@@ -131,6 +131,7 @@ static int apply(node_t *n, mroom *m, const rec *r) {
   } else if (votes) {
     apply_votes(m, votes);
   }
+  if (ev && json_is_string(rid)) main_rid_seen(m, json_string_value(rid));
   m->store_rn = r->rn;
   return 0;
 }

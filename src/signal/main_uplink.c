@@ -35,9 +35,7 @@ void main_sync_reply(node_t *n, mroom *m, const char *reply, int64_t since) {
   free(text);
 }
 
-/* Whether the request rid was applied already (a visitor node retried it after a lost
- * reply, or it came twice); if not, it is remembered as applied now. */
-static bool seen_rid(mroom *m, const char *rid) {
+bool main_rid_seen(mroom *m, const char *rid) {
   if (!rid) return false;
   for (size_t k = 0; k < m->n_rids; k++)
     if (!strcmp(m->rids[k], rid)) return true;
@@ -123,7 +121,11 @@ void main_on_up(void *ud, const char *subject, const char *reply, const uint8_t 
   } else if (up.type == WIRE_UP_CHAT) {
     const wire_up_from *f = &up.u.chat.from;
     if (f->node) main_seen(m, f->id, f->name, f->node, f->moderator);
-    if (!seen_rid(m, f->rid)) main_emit_chat(n, m, f->id, f->name, "visitor", up.u.chat.text);
+    if (!main_rid_seen(m, f->rid)) {
+      m->store_rid = f->rid; /* in the chat's own record: a main node started again knows it */
+      main_emit_chat(n, m, f->id, f->name, "visitor", up.u.chat.text);
+      m->store_rid = NULL;
+    }
     main_store_ok(n, NULL, NULL, reply);
   } else if (up.type == WIRE_UP_VOTES) {
     votes_up(n, m, &up.u.votes, reply);

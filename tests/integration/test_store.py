@@ -51,7 +51,7 @@ def test_main_node_killed_and_restarted_rebuilds_its_rooms(cluster):
             await ok(ada, {"type": "chat", "text": sent[-1]})
         for i in range(2):
             sent.append("vic %d" % i)
-            await ok(vic, {"type": "chat", "text": sent[-1]})
+            await ok(vic, {"type": "chat", "text": sent[-1], "id": "vic-chat-%d" % i})
         pid = (await ok(ada, {"type": "poll_create", "question": "Lunch?",
                               "options": ["pizza", "soup"]}))["poll"]
         await vic.wait_for(lambda m: m.get("type") == "poll" and m["poll"]["id"] == pid)
@@ -108,6 +108,12 @@ def test_main_node_killed_and_restarted_rebuilds_its_rooms(cluster):
                            timeout=6)
         assert not [m for m in vic.msgs[n_vic_msgs:] if m.get("type") == "snapshot"]
         assert chats(vic) == sent + ["after"]
+        # The visitor retries a chat acknowledged before the kill (same id, same text): its
+        # request id was stored with it, so the new main node answers ok and posts nothing.
+        await ok(vic, {"type": "chat", "text": "vic 1", "id": "vic-chat-1"})
+        await ok(bea, {"type": "chat", "text": "after 2"})
+        await vic.wait_for(lambda m: m.get("type") == "chat" and m["message"]["text"] == "after 2")
+        assert chats(vic) == sent + ["after", "after 2"]
         seqs = [m["seq"] for m in vic.events()]
         assert seqs == sorted(set(seqs)), seqs
         # Votes counted before the restart count once after it.
