@@ -48,6 +48,8 @@ def test_quiet_room_gap_repaired_within_seconds(amphi):
     import time
     srv = amphi("--max-participants", 1, "--test-drop-events", 3, visitor_nodes=1)
 
+    delays = []
+
     async def body():
         a = await join(srv, ROOM, "Ada")
         v = await join(srv, ROOM, "Vic")
@@ -58,7 +60,7 @@ def test_quiet_room_gap_repaired_within_seconds(amphi):
                 assert ans["type"] == "ok"
                 await v.wait_for(lambda m: m.get("type") == "chat" and
                                  m["message"]["text"] == "q%d" % i, timeout=4)
-                assert time.monotonic() - t0 < 3.5
+                delays.append(time.monotonic() - t0)
                 await asyncio.sleep(1.2)  # quiet: nothing but the announcements
             chats = [m["message"]["text"] for m in v.of_type("chat")]
             assert chats == ["q%d" % i for i in range(6)], chats
@@ -67,3 +69,8 @@ def test_quiet_room_gap_repaired_within_seconds(amphi):
         assert "the main node at" in srv.read_stderr(), "no quiet gap was ever repaired"
 
     run(body())
+    print("chat -> the visitor, quiet room, every 3rd event lost: %s s" %
+          " ".join("%.2f" % d for d in delays))
+    # A lost event is fetched at the main node's next announcement (each second), but the
+    # announcement itself may be the one lost: then the next one, a second later.
+    assert max(delays) < 2.5, delays
