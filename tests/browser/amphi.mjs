@@ -144,8 +144,8 @@ export function netnsProblem() {
 const NATS = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => fs.existsSync(p));
 
 // A cluster made by `amphi configure`: a real nats-server and one `amphi serve` per node, main
-// on port, visitor i on port+i. kill(name) ends one node hard (SIGKILL); stop() ends the rest
-// and checks each ended well.
+// on port, visitor i on port+i. kill(name) ends one node hard (SIGKILL), start(name) runs it
+// again from its config; stop() ends the rest and checks each ended well.
 export async function startCluster({ visitors = 2, maxParticipants = 1 } = {}) {
   assert.ok(NATS, 'nats-server is not installed');
   const port = await freeBase(visitors + 2);
@@ -177,6 +177,10 @@ export async function startCluster({ visitors = 2, maxParticipants = 1 } = {}) {
       x.killed = true;
       x.p.kill('SIGKILL');
       return x.exited;
+    },
+    async start(name) {
+      run(name, AMPHI, ['serve', '--config', `${dir}/${name}.conf`]);
+      await waitHealthy(port + (name === 'main' ? 0 : Number(name.split('-')[1])), Date.now() + 15000);
     },
     async stop() {
       const problems = [];

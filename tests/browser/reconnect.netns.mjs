@@ -44,3 +44,35 @@ test('a visitor whose node dies lands on another node by itself', { timeout: 120
     await cluster.stop();
   }
 });
+
+test('visitors are told when the main node is gone, and when it is back', { timeout: 120000 }, async () => {
+  assert.equal(netnsProblem(), null, 'run through tests/browser/run-in-netns.sh');
+  const cluster = await startCluster({ visitors: 1 });
+  const browser = await launchMediaChromium();
+  try {
+    const ctx = await browser.newContext();
+    const url = cluster.url('acme/townhall');
+    const ann = await joinPage(ctx, url, 'Ann', { visitor: false });
+    const vic = await joinPage(ctx, url, 'Vic', { visitor: true });
+    assert.equal((await pageState(vic)).role, 'visitor');
+    await cluster.kill('main');
+    // The visitor node misses 3 of the main node's heartbeats and says so; the page shows it
+    // in words, and stays in the room.
+    await vic.waitForFunction(() => !document.getElementById('banner').hidden
+      && /cannot be reached/.test(document.getElementById('banner').textContent), null, { timeout: 10000 });
+    assert.equal(await vic.evaluate(() => document.querySelector('[data-testid=role]').textContent), 'visitor');
+    await shot(vic, 'main-unreachable');
+    await cluster.start('main');
+    await vic.waitForFunction(() => document.getElementById('banner').hidden, null, { timeout: 15000 });
+    // Ann's page found its way back by itself; a chat goes round again.
+    await ann.waitForFunction(() => window.amphi.state().role === 'participant'
+      && document.getElementById('banner').hidden, null, { timeout: 30000 });
+    await ann.fill('[data-testid=chat-input]', 'we are back');
+    await ann.click('[data-testid=chat-send]');
+    await vic.waitForFunction(() => [...document.querySelectorAll('[data-testid=chat-log] .text')]
+      .some((e) => e.textContent === 'we are back'), null, { timeout: 15000 });
+  } finally {
+    await browser.close();
+    await cluster.stop();
+  }
+});
