@@ -76,7 +76,8 @@ browser: asan
 	@# The pages with media, inside a private network namespace with only lo up, so
 	@# WebRTC gathers 127.0.0.1 and nothing else (root: unshare -n).
 	cd tests/browser && AMPHI_BIN=$(CURDIR)/$(ASAN_BUILD)/amphi ./run-in-netns.sh \
-	  node --test --test-concurrency=1 web_client.netns.mjs reconnect.netns.mjs media.netns.mjs
+	  node --test --test-concurrency=1 web_client.netns.mjs reconnect.netns.mjs media.netns.mjs \
+	  turn.netns.mjs
 
 # clang-tidy with the checks of .clang-tidy over every C file of src/ on every core; any
 # warning fails. The build writes the compile_commands.json it reads.

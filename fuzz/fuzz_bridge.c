@@ -36,7 +36,7 @@ static void once(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   once();
   char err[200];
-  bridge_params p = {"bridge-f", "127.0.0.1", 0, 0, 0};
+  bridge_params p = {"bridge-f", "127.0.0.1", 0, 0, 0, NULL};
   bridge_t *b = bridge_create(&loop, bus, &p, err, sizeof err);
   if (!b) {
     fprintf(stderr, "bridge_create: %s\n", err);

@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config
   libsrtp2-dev libnats-dev libinih-dev)
 check_pkgs=(nats-server libcmocka-dev clang clang-tidy libclang-rt-14-dev
   python3 python3-pytest python3-websockets python3-aiortc python3-av python3-numpy
-  iproute2 procps chromium nginx openssl)
+  iproute2 procps chromium nginx openssl coturn nftables)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = check ] && want+=("${check_pkgs[@]}")

@@ -9,6 +9,7 @@ const cfg = {
   room: (params.get('room') || '').trim().toLowerCase(),
   name: (params.get('name') || 'guest').trim(),
   mode: params.get('mode') === 'publish' ? 'publish' : 'view',
+  relay: params.get('relay') === '1', // only through the join answer's TURN servers
 };
 
 // The protocol has no trickle ICE: an SDP is sent once gathering is done, or after this long
@@ -16,7 +17,7 @@ const cfg = {
 const GATHER_MS = 2000;
 
 const st = {
-  ws: null, url: null, joined: false, role: null, me: null, n: 0,
+  ws: null, url: null, joined: false, role: null, me: null, n: 0, iceServers: [],
   pub: null, publishId: null, publishing: false,
   sub: null, offers: 0, answered: 0, version: -1, newestOffer: -1,
   errors: [],
@@ -75,7 +76,8 @@ function connect(url, joinMsg) {
 }
 
 function newPeerConnection(label) {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require',
+    iceServers: st.iceServers, iceTransportPolicy: cfg.relay ? 'relay' : 'all' });
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === 'failed') fail(label, 'connection failed');
     render();
@@ -185,6 +187,7 @@ function onMessage(m) {
       st.joined = true;
       st.role = m.role;
       st.me = m.id;
+      st.iceServers = Array.isArray(m.ice_servers) ? m.ice_servers : [];
       render();
       if (cfg.mode !== 'publish') break;
       if (m.role === 'participant') enqueue('publish', startPublishing);
@@ -226,10 +229,17 @@ async function stats() {
   const sum = {
     framesDecoded: 0, packetsReceived: 0, bytesReceived: 0, audioPackets: 0,
     frameWidth: 0, frameHeight: 0, packetsSent: 0, framesEncoded: 0,
+    candidateTypes: [], // of our side of each connection's selected pair: host, relay...
   };
   for (const pc of [st.sub, st.pub]) {
     if (!pc) continue;
-    (await pc.getStats()).forEach((r) => {
+    const report = await pc.getStats();
+    report.forEach((r) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId) {
+        const pair = report.get(r.selectedCandidatePairId);
+        const local = pair && report.get(pair.localCandidateId);
+        if (local) sum.candidateTypes.push(local.candidateType);
+      }
       if (r.type === 'inbound-rtp') {
         sum.packetsReceived += r.packetsReceived || 0;
         sum.bytesReceived += r.bytesReceived || 0;

@@ -10,6 +10,7 @@
  *   admin-token               the main node's admin API token, for scripts
  *   systemd/amphi-*.service   units, for when the folder is copied to /etc/amphi
  *   nginx-amphi.conf          reverse-proxy locations for one public host
+ *   turnserver.conf           coturn, with --turn-host
  * so that `nats-server -c DIR/nats-server.conf` plus one `amphi serve` per node file is a
  * working cluster on one machine, and the same folder installed on servers is a real one.
  * The nodes are those of the cluster plan (plan.h), as in `amphi run`, with the same ids.
@@ -75,6 +76,12 @@ static void cf_usage(FILE *f) {
           "  --tls-cert C, --tls-key K\n"
           "                         the site's certificate and key [the Let's Encrypt paths\n"
           "                         /etc/letsencrypt/live/H/fullchain.pem, privkey.pem]\n"
+          "  --media-ip A[,B...]    the address(es) clients send media to, when they are\n"
+          "                         not --host: a 1:1 NAT's public address (the bridges\n"
+          "                         then bind the wildcard), IPv4 and IPv6 [--host]\n"
+          "  --turn-host H[:PORT]   a TURN server for clients whose network blocks UDP:\n"
+          "                         turnserver.conf for coturn on PORT [3478], and its\n"
+          "                         secret in the main and visitor nodes' configs\n"
           "  --help                 this text\n",
           CF_MAX_VISITORS, CF_MAX_BRIDGES, CF_BASE_PORT, CF_MEDIA_PORT, d.bridge_capacity,
           d.relay_fanout, CF_PREFIX);
@@ -218,13 +225,15 @@ enum {
   F_PUBLIC_HOST,
   F_TLS_CERT,
   F_TLS_KEY,
+  F_MEDIA_IP,
+  F_TURN_HOST,
   F_COUNT
 };
 static const char *const cf_flags[F_COUNT] = {
     "--visitor-nodes",   "--out",          "--bridges",    "--host",
     "--base-port",       "--nats",         "--media-port", "--max-participants",
     "--bridge-capacity", "--relay-fanout", "--prefix",     "--public-host",
-    "--tls-cert",        "--tls-key"};
+    "--tls-cert",        "--tls-key",      "--media-ip",   "--turn-host"};
 
 /* A value that goes into nginx's config and into URLs: printable, no spaces, quotes, ';',
  * '{', '}' or '#' (nginx would read them as syntax), bounded. */
@@ -369,6 +378,7 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
   memcpy(p->prefix, prefix, pl);
   p->prefix[pl] = '\0';
   if (cf_public(p, val[F_PUBLIC_HOST], val[F_TLS_CERT], val[F_TLS_KEY])) return 2;
+  if (cf_media_ip_parse(p, val[F_MEDIA_IP]) || cf_turn_parse(p, val[F_TURN_HOST])) return 2;
   const char *host = val[F_HOST] ? val[F_HOST] : "127.0.0.1";
   if (cf_host(host, p->host, sizeof p->host)) return 2;
   if (cf_table_check("--host", "listen", p->host)) return 2;
@@ -426,7 +436,9 @@ static int cf_prepare(cf_setup *p) {
   if (!p->passwords) return 1;
   for (int k = 0; k < p->plan->count; k++)
     if (secret_hex(p->passwords[k].hex)) goto no_random;
-  if (secret_hex(p->cluster_secret) || secret_hex(p->admin_token)) goto no_random;
+  if (secret_hex(p->cluster_secret) || secret_hex(p->admin_token) ||
+      secret_hex(p->turn_secret))
+    goto no_random;
   return 0;
 no_random:
   fprintf(stderr, "amphi configure: no random bytes from OpenSSL\n");
@@ -471,6 +483,7 @@ static int cf_generate(const cf_setup *p) {
   if (cf_emit(p->out, "nginx-amphi.conf", 0644, cf_nginx_conf(p))) goto out;
   if (p->public_host[0] && cf_emit(p->out, "nginx-amphi-site.conf", 0644, cf_nginx_site(p)))
     goto out;
+  if (p->turn_host[0] && cf_emit(p->out, "turnserver.conf", 0600, cf_turn_conf(p))) goto out;
   rc = 0;
 out:
   for (int k = 0; k < plan->count; k++) free(confs[k]);
@@ -501,6 +514,10 @@ static void cf_summary(const cf_setup *p) {
   if (p->public_host[0])
     printf("  nginx-amphi-site.conf the TLS site of %s:%d (to /etc/nginx/sites-enabled/)\n",
            p->public_host, p->public_port);
+  if (p->turn_host[0])
+    printf("  turnserver.conf      coturn for turn:%s:%d, the nodes' turn_secret (to "
+           "/etc/turnserver.conf)\n",
+           p->turn_host, p->turn_port);
   printf("Files holding secrets are mode 0600. Start the cluster on this machine:\n");
   printf("  nats-server -c %s/nats-server.conf\n", d);
   for (int k = 0; k < plan->count; k++)

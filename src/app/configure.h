@@ -8,6 +8,7 @@
  *                        allow-list
  *   configure_systemd.c  systemd/amphi-*.service
  *   configure_nginx.c    nginx-amphi.conf, reverse-proxy locations for one public host
+ *   configure_turn.c     --media-ip, --turn-host: turnserver.conf for coturn
  *   configure_text.c     the comment lines and headers every file starts with
  *   configure_disk.c     folders, and files written whole at their mode
  *
@@ -48,6 +49,11 @@ typedef struct cf_setup {
   char host[64];
   int visitors, bridges, base_port, media_port, max_participants;
   int bridge_capacity, relay_fanout; /* --bridge-capacity, --relay-fanout */
+  char media_ip[CFG_STR_MAX]; /* --media-ip: the bridges advertise it ("": --host) */
+  int media_v6;               /* it holds an IPv6 address: the bridges bind :: */
+  char turn_host[72];         /* --turn-host without its port; "" without the flag */
+  int turn_port;
+  char turn_secret[SECRET_HEX];
   char nats_url[CFG_STR_MAX];
   int nats_port;
   int nats_port_given;    /* the port came from --nats, so it may collide with a node's */
@@ -95,6 +101,17 @@ char *cf_node_unit(const cf_setup *s, int k);
 char *cf_nginx_conf(const cf_setup *s);
 /* nginx-amphi-site.conf: the whole TLS site of --public-host (only then). */
 char *cf_nginx_site(const cf_setup *s);
+
+/* ---- media addresses and TURN (configure_turn.c) ---- */
+
+/* --media-ip A[,B...] and --turn-host H[:PORT] (NULL: not given) into p. 0, or -1 after
+ * saying why on stderr. */
+int cf_media_ip_parse(cf_setup *p, const char *v);
+int cf_turn_parse(cf_setup *p, const char *v);
+/* The nodes' turn_uris ("" without --turn-host). */
+void cf_turn_uris(const cf_setup *s, char *out, size_t len);
+/* turnserver.conf (only with --turn-host). */
+char *cf_turn_conf(const cf_setup *s);
 
 /* ---- disk (configure_disk.c) ---- */
 

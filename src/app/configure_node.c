@@ -113,8 +113,17 @@ static void cf_node_keys(const cf_setup *s, int k, cf_kvlist *l) {
     cf_kv_add(l, "store", "on");
   }
   if (n->role == PLAN_VISITOR) cf_kv_add(l, "capacity", "%s", cf_entry("capacity")->def);
+  if (n->role != PLAN_BRIDGE && s->turn_host[0]) {
+    char uris[CFG_STR_MAX];
+    cf_turn_uris(s, uris, sizeof uris);
+    cf_kv_add(l, "turn_uris", "%s", uris);
+    cf_kv_add(l, "turn_secret", "%s", s->turn_secret);
+  }
   if (n->role == PLAN_BRIDGE) {
-    cf_kv_add(l, "media_ip", "%s", s->host);
+    /* Advertised apart from bound (a 1:1 NAT): clients send to --media-ip, which this
+     * machine may not have; the wildcard receives what the NAT forwards. */
+    cf_kv_add(l, "media_ip", "%s", s->media_ip[0] ? s->media_ip : s->host);
+    if (s->media_ip[0]) cf_kv_add(l, "media_listen", "%s", s->media_v6 ? "::" : "0.0.0.0");
     cf_kv_add(l, "media_port", "%d", n->media_port);
     cf_kv_add(l, "bridge_capacity", "%d", s->bridge_capacity);
   }

@@ -222,8 +222,12 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   b->bus = bus;
   str_copy(b->id, p->id, sizeof b->id);
   b->tag = b->id;
-  str_copy(b->media_ip, p->media_ip, sizeof b->media_ip);
   b->media_port = p->media_port;
+  if (br_addrs_parse(p->media_ip, p->media_listen, p->media_port, &b->addrs, err, errlen) != 0) {
+    free(b);
+    return NULL;
+  }
+  str_copy(b->media_ip, b->addrs.cand[0], sizeof b->media_ip);
   b->rx = malloc(sizeof *b->rx);
   b->tx = calloc(1, sizeof *b->tx);
   b->scratch = malloc(sizeof *b->scratch);
@@ -263,8 +267,8 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   uv_timer_init(loop, &b->tick);
   b->tick.data = b;
   uv_timer_start(&b->tick, on_tick, TICK_MS, TICK_MS);
-  log_info(b->tag, "media on udp %s:%d, DTLS fingerprint sha-256 %s", b->media_ip, b->media_port,
-           dtls_identity_fingerprint(b->ident));
+  log_info(b->tag, "media on udp %s:%d (bound %s), DTLS fingerprint sha-256 %s", b->addrs.list,
+           b->media_port, b->addrs.bind_text, dtls_identity_fingerprint(b->ident));
   return b;
 fail:
   free_bridge(b);

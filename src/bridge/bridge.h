@@ -17,14 +17,15 @@ typedef struct bridge bridge_t;
 
 typedef struct bridge_params {
   const char *id;       /* the node id ("bridge-1") */
-  const char *media_ip; /* bound, and written into ICE candidates */
+  const char *media_ip; /* written into ICE candidates: one address or several, "a,b" */
   int media_port;       /* UDP; 0: any */
   /* Test hooks (0: off; config keys test_consent_ms, test_drop_rtp): consent expiry after
    * this many ms instead of 30 s; drop this % of first transmissions toward receivers. */
   int test_consent_ms, test_drop_rtp;
+  const char *media_listen; /* bound; NULL or "": media_ip's one address, or the wildcard */
 } bridge_params;
 
-/* Binds media_ip:media_port (UDP), makes the DTLS identity, subscribes to its RPC subject.
+/* Binds media_listen:media_port (UDP), makes the DTLS identity, subscribes to its RPC subject.
  * NULL with a one-line reason in err. */
 bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,
                         size_t errlen);

@@ -186,6 +186,17 @@ typedef struct br_rxq {
   uint8_t buf[BR_BATCH][BR_BUFSZ];
 } br_rxq;
 
+/* The addresses advertised (media_ip) and the one bound (media_listen). */
+#define BR_CANDS_MAX 4
+typedef struct br_addrs {
+  char cand[BR_CANDS_MAX][INET6_ADDRSTRLEN]; /* host candidates, the first preferred */
+  int n;
+  char list[SDP_CAND_LIST_MAX]; /* the same, comma-separated: sdp_media.cand_ip */
+  struct sockaddr_storage bind;  /* with the port */
+  socklen_t bind_len;
+  char bind_text[64];
+  bool dual; /* "::" bound without IPV6_V6ONLY: IPv4 arrives v4-mapped */
+} br_addrs;
 typedef struct br_counters {
   uint64_t rtp_in, rtcp_in, rtp_out, bytes_out, retransmits, keyframe_requests, dropped_tx,
       send_errors, bad_packets, stun_in, dtls_failed, expired;
@@ -195,8 +206,9 @@ struct bridge {
   uv_loop_t *loop;
   bus_t *bus;
   char id[65];
-  char media_ip[SDP_ADDR_MAX];
+  char media_ip[SDP_ADDR_MAX]; /* the first advertised address: what relays are told */
   int media_port;
+  br_addrs addrs;
   int fd;
   uv_poll_t poll;
   uv_timer_t tick;
@@ -226,6 +238,13 @@ struct bridge {
   const char *tag;
   int closing; /* handles still closing after bridge_destroy */
 };
+
+/* bridge_addr.c */
+/* Reads media_ip (one address or several, comma-separated) and media_listen ("" or NULL:
+ * media_ip's one address, else the wildcard of the families given). 0, or -1 with a
+ * one-line reason naming the key in err. */
+int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_addrs *out,
+                   char *err, size_t errlen);
 
 /* bridge_io.c: the UDP port */
 int br_io_open(bridge_t *b, char *err, size_t errlen);

@@ -12,8 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include "bridge/bridge_internal.h"
 #include "core/log.h"
 #include "media/rtp.h"
@@ -39,10 +37,35 @@ static void bind_slots(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_
   }
 }
 
+/* A dual-stack socket names IPv4 peers ::ffff:a.b.c.d; the rest of the bridge sees them as
+ * plain IPv4 (one address table, relays named by IPv4, STUN answers in IPv4), so addresses
+ * are turned at the socket: mapped ones back on the way in, IPv4 ones mapped on the way out. */
+static void unmap_v4(struct sockaddr_storage *ss, socklen_t *len) {
+  const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+  if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return;
+  struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = s6->sin6_port};
+  memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+  memset(ss, 0, sizeof *ss);
+  memcpy(ss, &s4, sizeof s4);
+  *len = sizeof s4;
+}
+
+static socklen_t map_v4(const struct sockaddr_storage *from, struct sockaddr_storage *to) {
+  const struct sockaddr_in *s4 = (const struct sockaddr_in *)from;
+  struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = s4->sin_port};
+  s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xff;
+  memcpy(&s6.sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+  memcpy(to, &s6, sizeof s6);
+  return sizeof s6;
+}
+
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen) {
   br_txq *q = b->tx;
   int i = q->n;
-  memcpy(&q->addr[i], to, tolen);
+  if (b->addrs.dual && to->ss_family == AF_INET)
+    tolen = map_v4(to, &q->addr[i]);
+  else
+    memcpy(&q->addr[i], to, tolen);
   q->iov[i].iov_len = len;
   q->msgs[i].msg_hdr.msg_namelen = tolen;
   q->arrived_ns[i] = 0;
@@ -144,6 +167,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
         b->ctr.bad_packets++; /* larger than any packet we forward */
         continue;
       }
+      if (b->addrs.dual) unmap_v4(&q->addr[i], &q->msgs[i].msg_hdr.msg_namelen);
       br_on_datagram(b, q->buf[i], q->msgs[i].msg_len, &q->addr[i], q->msgs[i].msg_hdr.msg_namelen);
     }
     br_tx_flush(b);
@@ -154,26 +178,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 }
 
 int br_io_open(bridge_t *b, char *err, size_t errlen) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  socklen_t sl;
-  int family;
-  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, b->media_ip, &s4->sin_addr) == 1) {
-    family = AF_INET;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)b->media_port);
-    sl = sizeof *s4;
-  } else if (inet_pton(AF_INET6, b->media_ip, &s6->sin6_addr) == 1) {
-    family = AF_INET6;
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons((uint16_t)b->media_port);
-    sl = sizeof *s6;
-  } else {
-    snprintf(err, errlen, "media_ip: '%s' is not an IP address", b->media_ip);
-    return -1;
-  }
+  const br_addrs *a = &b->addrs;
+  int family = a->bind.ss_family;
   bind_slots(b->rx->msgs, b->rx->iov, b->rx->addr, b->rx->buf);
   bind_slots(b->tx->msgs, b->tx->iov, b->tx->addr, b->tx->buf);
   b->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -185,9 +191,15 @@ int br_io_open(bridge_t *b, char *err, size_t errlen) {
   int sz = 8 << 20;
   setsockopt(b->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
   setsockopt(b->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-  if (bind(b->fd, (struct sockaddr *)&ss, sl) != 0) {
-    snprintf(err, errlen, "media_port: cannot bind UDP %s:%d: %s", b->media_ip, b->media_port,
-             strerror(errno));
+  int v6only = 0; /* "::" takes IPv4 too (Debian's default, but not every machine's) */
+  if (a->dual) setsockopt(b->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+  if (bind(b->fd, (const struct sockaddr *)&a->bind, a->bind_len) != 0) {
+    int e = errno;
+    snprintf(err, errlen, "media_port: cannot bind UDP %s:%d: %s%s", a->bind_text, b->media_port,
+             strerror(e),
+             e == EADDRNOTAVAIL ? " (not an address of this machine: behind a 1:1 NAT, set "
+                                  "media_listen to the private address or 0.0.0.0)"
+                                : "");
     close(b->fd);
     b->fd = -1;
     return -1;

@@ -76,7 +76,7 @@ static void local_transport(bridge_t *b, br_endpoint *ep, sdp_media *m, sdp_setu
   str_copy(m->fp_alg, dtls_identity_fp_alg(b->ident), sizeof m->fp_alg);
   str_copy(m->fingerprint, dtls_identity_fingerprint(b->ident), sizeof m->fingerprint);
   m->setup = setup;
-  str_copy(m->cand_ip, b->media_ip, sizeof m->cand_ip);
+  str_copy(m->cand_ip, b->addrs.list, sizeof m->cand_ip); /* one candidate each */
   m->cand_port = (uint16_t)b->media_port;
   m->rtcp_mux = true;
   m->port = 9; /* RFC 8839 §4.2: the real address is in the candidate */

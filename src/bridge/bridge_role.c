@@ -5,7 +5,7 @@
 
 static int start(node_t *n, char *err, size_t errlen) {
   bridge_params p = {n->tag, n->cfg.media_ip, n->cfg.media_port, n->cfg.test_consent_ms,
-                     n->cfg.test_drop_rtp};
+                     n->cfg.test_drop_rtp, n->cfg.media_listen};
   bridge_t *b = bridge_create(&n->loop, n->bus, &p, err, errlen);
   if (!b) return -1;
   /* The node shell heartbeats cfg.capacity: for a bridge that is receivers, bridge_capacity

@@ -70,8 +70,14 @@ const cfg_entry cfg_table[] = {
     {"nats_password", S(nats_password), "", 0, 0, CFG_SERVE, NULL, "NATS password of this node"},
     {"heartbeat_ms", I(heartbeat_ms), "1000", 100, 60000, CFG_BOTH, NULL,
      "interval of node heartbeats; a node silent for 3 intervals is dead"},
+    /* Advertised and bound apart: on a cloud VM the public address is a 1:1 NAT of a
+     * private one, which alone can be bound (docs/OPERATIONS.md "Addresses"). */
     {"media_ip", S(media_ip), "127.0.0.1", 0, 0, CFG_BOTH, NULL,
-     "address the bridges put in their ICE candidates"},
+     "address(es) the bridges put in their ICE candidates, the ones clients send to: one, or "
+     "several comma-separated (IPv4 and IPv6, at most 4), e.g. 203.0.113.10,2001:db8::10"},
+    {"media_listen", S(media_listen), "", 0, 0, CFG_BOTH, NULL,
+     "address the bridges' UDP port binds, e.g. 0.0.0.0 behind a 1:1 NAT; empty: media_ip "
+     "when it is one address, else 0.0.0.0 (or :: for IPv4 and IPv6 when one is IPv6)"},
     {"media_port", I(media_port), "10000", 1, 65535, CFG_BOTH, NULL,
      "UDP media port: with `run`, of the first bridge (bridge j on media_port+j-1); with `serve`, "
      "of this bridge"},
@@ -84,6 +90,17 @@ const cfg_entry cfg_table[] = {
      "carry it before it opens another edge"},
     {"relay_fanout", I(relay_fanout), "8", 1, 1024, CFG_BOTH, NULL,
      "relay children one bridge feeds before a conference's tree grows a level (main node)"},
+    /* TURN for clients whose network blocks UDP: the TURN REST convention coturn reads
+     * with use-auth-secret (docs/PROTOCOL.md, `joined`). */
+    {"turn_uris", S(turn_uris), "", 0, 0, CFG_BOTH, NULL,
+     "TURN server(s) handed to clients in `joined`, comma-separated, e.g. "
+     "turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp; "
+     "empty: none"},
+    {"turn_secret", S(turn_secret), "", 0, 0, CFG_BOTH, NULL,
+     "the TURN server's shared secret (coturn static-auth-secret): each client gets a "
+     "username <expiry>:<id> and password base64(HMAC-SHA1(secret, username))"},
+    {"turn_ttl_s", I(turn_ttl_s), "86400", 60, 604800, CFG_BOTH, NULL,
+     "seconds a TURN credential stays valid (a relay lives as long as its credential)"},
     /* The main node's rooms kept in a JetStream stream, so that a restarted main node
      * rebuilds them (docs/OPERATIONS.md "The store"). */
     {"store", S(store), "auto", 0, 0, CFG_SERVE, "auto|on|off",
@@ -633,6 +650,22 @@ int config_validate(const amphi_config *c, int where, char *err, size_t errlen) 
                                                               : "test_ping_after_ms",
              c->test_drop_events == 1 ? "2" : "100");
     return -1;
+  }
+  if (!c->turn_uris[0] != !c->turn_secret[0]) {
+    snprintf(err, errlen, "%s: required with %s", c->turn_uris[0] ? "turn_secret" : "turn_uris",
+             c->turn_uris[0] ? "turn_uris" : "turn_secret");
+    return -1;
+  }
+  for (const char *u = c->turn_uris; *u;) {
+    size_t len = strcspn(u, ",");
+    if (!((len > 5 && !strncmp(u, "turn:", 5)) || (len > 6 && !strncmp(u, "turns:", 6)) ||
+          (len > 5 && !strncmp(u, "stun:", 5))) ||
+        memchr(u, '"', len) || memchr(u, ' ', len)) {
+      snprintf(err, errlen, "turn_uris: '%.*s' is not a turn:, turns: or stun: URI",
+               (int)(len < 80 ? len : 80), u);
+      return -1;
+    }
+    u += len + (u[len] == ',');
   }
   if (where == CFG_SERVE) {
     if (!c->nats_url[0]) {

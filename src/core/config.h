@@ -68,10 +68,15 @@ typedef struct amphi_config {
   char nats_password[CFG_STR_MAX];
   int heartbeat_ms;
   /* media */
-  char media_ip[64];
+  char media_ip[CFG_STR_MAX];   /* advertised: one or more addresses, comma-separated */
+  char media_listen[64];        /* bound; "": media_ip's one address, or the wildcard */
   int media_port;
   int bridge_capacity;      /* receivers one bridge takes (bridges announce it) */
   int relay_fanout;         /* relay children one bridge feeds (the main node's trees) */
+  /* TURN (main and visitor nodes): credentials handed to clients in `joined` */
+  char turn_uris[512];          /* comma-separated turn:/turns: URIs; "": no TURN */
+  char turn_secret[CFG_STR_MAX]; /* coturn's static-auth-secret */
+  int turn_ttl_s;               /* how long a credential is valid */
   /* the store (main node, serve): rooms kept in JetStream */
   char store[8]; /* auto | on | off */
   int store_max_age_s;

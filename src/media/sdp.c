@@ -690,6 +690,9 @@ static bool media_ok(const sdp_media *m) {
       !TOKEN_OK(m->cname, true) || !TOKEN_OK(m->cand_ip, true))
     return false;
   if (!m->msid_stream[0] && m->msid_track[0]) return false;
+  size_t cl = strlen(m->cand_ip); /* a list without an empty address */
+  if (cl && (m->cand_ip[0] == ',' || m->cand_ip[cl - 1] == ',' || strstr(m->cand_ip, ",,")))
+    return false;
   if (m->fid_rtx && !m->fid_primary) return false;
   for (int i = 0; i < m->n_codecs; i++)
     if (!codec_ok(m, i)) return false;
@@ -755,8 +758,9 @@ static void write_media(wbuf *w, const sdp_media *m) {
     for (int i = 0; i < m->n_codecs; i++) put(w, " %u", m->codecs[i].pt);
   else
     put(w, " webrtc-datachannel");
-  put(w, "\r\nc=IN %s %s\r\n", strchr(m->cand_ip, ':') ? "IP6" : "IP4",
-      m->cand_ip[0] ? m->cand_ip : "0.0.0.0");
+  size_t first = strcspn(m->cand_ip, ",");
+  put(w, "\r\nc=IN %s %.*s\r\n", memchr(m->cand_ip, ':', first) ? "IP6" : "IP4",
+      m->cand_ip[0] ? (int)first : 7, m->cand_ip[0] ? m->cand_ip : "0.0.0.0");
   if (m->mid[0]) put(w, "a=mid:%s\r\n", m->mid);
   if (m->port == 0 && !m->bundle_only) {
     put(w, "a=inactive\r\n");
@@ -788,8 +792,16 @@ static void write_media(wbuf *w, const sdp_media *m) {
   if (m->fid_rtx)
     put(w, "a=ssrc-group:FID %" PRIu32 " %" PRIu32 "\r\n", m->fid_primary, m->fid_rtx);
   if (m->cand_ip[0]) {
-    /* RFC 8839 §5.1: the one host candidate of an ICE-lite server. */
-    put(w, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n", m->cand_ip, m->cand_port);
+    /* RFC 8839 §5.1: an ICE-lite server's host candidates. Priority (RFC 8445 §5.1.2.1):
+     * type preference 126 (host), local preference 65535 for the first address and one less
+     * for each next one, component 1; a foundation per address. */
+    const char *p = m->cand_ip;
+    for (unsigned i = 0; *p; i++) {
+      size_t len = strcspn(p, ",");
+      put(w, "a=candidate:%u 1 udp %lu %.*s %u typ host\r\n", i + 1,
+          (126ul << 24) + ((65535ul - i) << 8) + 255ul, (int)len, p, m->cand_port);
+      p += len + (p[len] == ',');
+    }
     put(w, "a=end-of-candidates\r\n");
   }
 }

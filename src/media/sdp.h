@@ -25,6 +25,7 @@
 #define SDP_FMTP_MAX 256
 #define SDP_URI_MAX 128
 #define SDP_ADDR_MAX 64
+#define SDP_CAND_LIST_MAX 192 /* cand_ip: up to 4 addresses, comma-separated */
 
 typedef enum { SDP_AUDIO = 0, SDP_VIDEO, SDP_APPLICATION, SDP_OTHER } sdp_kind;
 /* SDP_DIR_NONE: no direction attribute (means sendrecv) */
@@ -85,10 +86,11 @@ typedef struct {
   int n_ssrcs;
   char cname[SDP_TOKEN_MAX];
   uint32_t fid_primary, fid_rtx;
-  /* Writing only: when cand_ip is set, one host candidate "a=candidate:1 1 udp 2130706431
-   * <ip> <port> typ host" and "a=end-of-candidates" are written, and "c=IN IP4 <ip>"
-   * (IP6 when it holds a ':'). Parsing leaves them empty. */
-  char cand_ip[SDP_ADDR_MAX];
+  /* Writing only: when cand_ip is set, one host candidate per address it holds (one, or
+   * several separated by commas, the first preferred) "a=candidate:<i> 1 udp <priority>
+   * <ip> <port> typ host", then "a=end-of-candidates", and "c=IN IP4 <first ip>" (IP6 when
+   * it holds a ':'). Parsing leaves them empty. */
+  char cand_ip[SDP_CAND_LIST_MAX];
   uint16_t cand_port;
 } sdp_media;
 

@@ -11,6 +11,7 @@
 #include "signal/room_quota.h"
 #include "signal/signal_internal.h"
 #include "signal/ticket.h"
+#include "signal/turn_cred.h"
 
 /* --- clients ---------------------------------------------------------------------------- */
 
@@ -201,10 +202,12 @@ static void send_event_text(const char *data, size_t len, void *ud) {
   msgbuf_unref(b);
 }
 
-void signal_send_joined(client_t *c, const room_t *r, const char *role) {
+void signal_send_joined(node_t *n, client_t *c, const room_t *r, const char *role) {
   json_t *j = json_pack("{s:s,s:s,s:s,s:b}", "type", "joined", "role", role, "id", c->id,
                         "moderator", c->moderator);
   /* "id" of joined is the member's id (interfaces.md §3), not the request's. */
+  json_t *ice = turn_ice_servers(&n->cfg, c->id, wall_s()); /* docs/PROTOCOL.md: TURN */
+  if (ice) json_object_set_new(j, "ice_servers", ice);
   bool resumes =
       c->since >= 0 && c->since <= r->seq && (uint64_t)(r->seq - c->since) <= (uint64_t)r->hist_len;
   if (!resumes) {

@@ -151,6 +151,6 @@ void main_joined_now(node_t *n, mroom *m, client_t *c) {
     return;
   }
   member_add(&m->base.members, c);
-  signal_send_joined(c, m->base.r, "participant");
+  signal_send_joined(n, c, m->base.r, "participant");
   media_offer(n, c, m->base.r);
 }

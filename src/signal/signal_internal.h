@@ -133,8 +133,9 @@ int signal_join_ticket(node_t *n, client_t *c, const client_msg *msg, const char
 /* Answers c's join (c is a member of its room now): "joined" with the snapshot, or, when c
  * resumes (c->since) and the room's history still holds every event after it,
  * "joined" with "resumed":true and then each of those events, in order (interfaces.md
- * "Resuming"). Moderators get the hands with either. */
-void signal_send_joined(client_t *c, const struct room *r, const char *role);
+ * "Resuming"). Moderators get the hands with either; with turn_uris set, both carry
+ * "ice_servers" (turn_cred.h). */
+void signal_send_joined(node_t *n, client_t *c, const struct room *r, const char *role);
 
 /* A node's client URL for a client: "{host}" in tmpl becomes the host (port dropped) of
  * host_hdr, the Host the client used to reach us ("127.0.0.1" when none). */

@@ -43,7 +43,7 @@ static void send_snapshot(mirror *m, bool hands_only) {
 }
 
 void visitor_send_joined(client_t *c, mirror *m) {
-  signal_send_joined(c, m->base.r, "visitor");
+  signal_send_joined(m->n, c, m->base.r, "visitor");
   media_offer(m->n, c, m->base.r);
 }
 

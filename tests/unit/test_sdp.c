@@ -646,6 +646,21 @@ static void test_write_cap(void **state) {
   free(s);
 }
 
+/* Several advertised addresses: one host candidate each, in order, priorities falling;
+ * the c= line names the first (IP6 for an IPv6 one). */
+static void test_write_candidates(void **state) {
+  (void)state;
+  char out[8192];
+  sdp_session *s = bridge_offer();
+  for (int i = 0; i < s->n_media; i++) SET(s->media[i].cand_ip, "2001:db8::10,203.0.113.10");
+  assert_true(sdp_write(s, out, sizeof out) > 0);
+  assert_non_null(strstr(out, "c=IN IP6 2001:db8::10\r\n"));
+  assert_non_null(strstr(out, "a=candidate:1 1 udp 2130706431 2001:db8::10 10000 typ host\r\n"
+                              "a=candidate:2 1 udp 2130706175 203.0.113.10 10000 typ host\r\n"
+                              "a=end-of-candidates\r\n"));
+  free(s);
+}
+
 /* Whatever the writer emits parses back: a value that would break a line or a token apart
  * (a participant id with a space or CRLF in it) is refused, not written. */
 static void test_write_refuses_invalid(void **state) {
@@ -661,6 +676,9 @@ static void test_write_refuses_invalid(void **state) {
     assert_int_equal(sdp_write(s, out, sizeof out), -1); \
   } while (0)
   REFUSED(SET(s->media[0].cname, "bob\r\na=inject"));
+  REFUSED(SET(s->media[0].cand_ip, "192.0.2.1,"));
+  REFUSED(SET(s->media[0].cand_ip, "192.0.2.1,,2001:db8::1"));
+  REFUSED(SET(s->media[0].cand_ip, ",192.0.2.1"));
   REFUSED(SET(s->media[0].msid_track, "two words"));
   REFUSED(SET(s->media[1].mid, "x y"));
   REFUSED(SET(s->bundle[1], ""));
@@ -906,6 +924,7 @@ int main(void) {
       cmocka_unit_test(test_write_rejected),
       cmocka_unit_test(test_write_cap),
       cmocka_unit_test(test_write_refuses_invalid),
+      cmocka_unit_test(test_write_candidates),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_helpers),

@@ -20,8 +20,11 @@ function gathered(pc) {
   });
 }
 
-function newPc() {
-  return new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+// iceServers: the TURN servers and credentials of the join answer (session.iceServers), for
+// networks that block UDP to the bridge; none: host candidates only.
+function newPc(iceServers) {
+  return new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require',
+    iceServers: iceServers || [] });
 }
 
 // Camera and microphone, with the chosen devices; a person-readable error when they cannot be had.
@@ -65,7 +68,7 @@ export class Publisher {
   }
 
   async start() {
-    this.pc = newPc();
+    this.pc = newPc(this.session.iceServers);
     for (const t of this.stream.getTracks())
       this.pc.addTransceiver(t, { direction: 'sendonly', streams: [this.stream] });
     await this.pc.setLocalDescription(await this.pc.createOffer());
@@ -129,7 +132,7 @@ export class Subscriber {
       this.streams.clear();
     }
     if (!this.pc) {
-      this.pc = newPc();
+      this.pc = newPc(this.session.iceServers);
       this.pc.ontrack = (e) => this.track(e);
     }
     await this.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });

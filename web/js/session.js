@@ -39,6 +39,7 @@ export class Session extends EventTarget {
     this.timer = null;
     this.stopped = false;
     this.joinedOnce = false;
+    this.iceServers = [];
   }
 
   emit(type, detail) {
@@ -169,6 +170,8 @@ export class Session extends EventTarget {
         this.role = m.role;
         this.id = m.id;
         this.moderator = Boolean(m.moderator);
+        // TURN credentials, fresh with every join (they expire): for the next peer connection
+        this.iceServers = Array.isArray(m.ice_servers) ? m.ice_servers : [];
         this.joinedOnce = true;
         this.status('connected', '');
         this.emit('joined', m);
