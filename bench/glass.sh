@@ -9,6 +9,7 @@
 #   --promotes N  promote click -> video playing, repeated N times [10]
 #   --load R      receivers of media_loadgen for the loaded phase [600]; 0: none
 #   --json FILE   where the figures go [glass.json in the current folder]
+#   --peer P      janus: also Janus 1.1.2's VideoRoom demo page, idle, same clock [janus]; none
 # Needs root (unshare -n), build/amphi and build/media_loadgen (make build), chromium,
 # nats-server, and tests/browser/node_modules (npm ci there); installs the Debian packages
 # with apt-get when missing.
@@ -19,11 +20,16 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v nats-server >/dev/null || need+=(nats-server)
 command -v node >/dev/null || need+=(nodejs npm)
+# the peer: Janus's VideoRoom demo page (--peer janus, the default)
+command -v janus >/dev/null || need+=(janus)
+[ -f /usr/share/janus/demos/videoroomtest.html ] || need+=(janus-demos)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# The package enables a system-wide Janus; the benchmark runs its own, with its own config.
+command -v systemctl >/dev/null && systemctl disable --now janus >/dev/null 2>&1 || true
 [ -x "${AMPHI_BIN:-$ROOT/build/amphi}" ] || { echo "glass.sh: build/amphi missing: make build" >&2; exit 1; }
 [ -x "${MEDIA_LOADGEN_BIN:-$ROOT/build/media_loadgen}" ] || { echo "glass.sh: build/media_loadgen missing: make build" >&2; exit 1; }
 [ -d "$ROOT/tests/browser/node_modules/playwright-core" ] || (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund)

@@ -3,14 +3,17 @@
 // one visitor node, one bridge pinned alone to CPU 1. Three pages of the real client in one
 // Chromium: Ann and Bob participants, Vic a visitor (through the visitor node). Ann publishes
 // the clock (timecode.js); Bob's page (participant -> participant) and Vic's (participant ->
-// visitor) read it back from each decoded frame. Then promote click -> video playing, repeated;
-// then the same delays with media_loadgen's receivers holding the bridge's core.
+// visitor) read it back from each decoded frame (Bob's camera is off: the browser encodes one
+// stream). Then promote click -> video playing, repeated; then the same delays with
+// media_loadgen's receivers holding the bridge's core; then the peer, Janus's VideoRoom demo
+// page, the same way with amphi's pages closed (janus.mjs; --peer none to leave it out).
 // Prints a table, writes JSON (--json FILE).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { AMPHI, freeBase, joinPage, launchChromium, pageState, udpPortFree, waitHealthy, waitVideo }
   from '../../tests/browser/amphi.mjs';
+import { janusNetwork, janusPhase, janusProblem } from './janus.mjs';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(name);
@@ -20,6 +23,7 @@ const SECONDS = Number(arg('--seconds', 30));
 const PROMOTES = Number(arg('--promotes', 10));
 const LOAD = Number(arg('--load', 600)); // receivers of media_loadgen; 0: no loaded phase
 const JSON_OUT = arg('--json', '');
+const PEER = arg('--peer', 'janus'); // janus: Janus's VideoRoom demo measured too; none
 const LOADGEN = process.env.MEDIA_LOADGEN_BIN || new URL('../../build/media_loadgen', import.meta.url).pathname;
 const NATS = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => fs.existsSync(p));
 const TIMECODE = fs.readFileSync(new URL('./timecode.js', import.meta.url), 'utf8');
@@ -154,6 +158,8 @@ async function startLoad(cluster) {
   return { async stop() { lg.kill('SIGTERM'); await exited; if (err) log(`media_loadgen: ${err.trim().split('\n').at(-1)}`); } };
 }
 
+const janusWhy = PEER === 'janus' ? janusProblem() : 'not asked for';
+const janusNetDown = janusWhy ? null : janusNetwork();
 const cluster = await startCluster();
 const browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
@@ -173,6 +179,12 @@ try {
   await ann.waitForFunction(() => window.amphi.state().publishing, null, { timeout: 20000 });
   const annId = (await pageState(ann)).id;
   const bob = await joinPage(await context(), url, 'Bob');
+  // Bob only watches: his camera off, Chromium encodes one stream (Ann's) and decodes two
+  // (Bob's and Vic's copies of it), not two and four. On two cores the browser's own work
+  // otherwise starves it as soon as the bridge is busy, and the delay measured is the
+  // browser's, not the bridge's.
+  await bob.waitForFunction(() => window.amphi.state().publishing, null, { timeout: 20000 });
+  await bob.click('#mute-video');
   const vic = await joinPage(await context(), url, 'Vic');
   if ((await pageState(vic)).role !== 'visitor') throw new Error('Vic is not a visitor');
   const watchers = [{ page: bob, path: 'participant_to_participant' }, { page: vic, path: 'participant_to_visitor' }];
@@ -192,9 +204,19 @@ try {
       result.loaded = { receivers: LOAD, ...await measure(watchers, cluster.bridgePid, ann) };
     } finally { await load.stop(); }
   }
+  if (PEER === 'janus') {
+    if (janusWhy) log(`janus: not measured: ${janusWhy}`);
+    else {
+      // amphi's pages go first: the peer is measured with the browser doing only its work
+      for (const p of [ann, bob, vic]) await p.context().close();
+      log(`measuring ${SECONDS} s, Janus's VideoRoom demo, idle`);
+      result.janus_idle = await janusPhase({ browser, timecode: TIMECODE, measure, log });
+    }
+  }
 } finally {
   await browser.close();
   await cluster.stop();
+  if (janusNetDown) janusNetDown();
 }
 
 const row = (name, m, path) => m && m[path] &&
@@ -202,6 +224,7 @@ const row = (name, m, path) => m && m[path] &&
 console.log('| path | bridge CPU | frames read | p50 | p99 | sender pacer | jitter buffer | CPU 0 / CPU 1 busy |\n|---|---|---|---|---|---|---|---|');
 row('amphi participant -> participant, idle', result.idle, 'participant_to_participant');
 row('amphi participant -> visitor, idle', result.idle, 'participant_to_visitor');
+row('janus publisher -> subscriber (VideoRoom demo), idle', result.janus_idle, 'participant_to_visitor');
 row(`amphi participant -> participant, ${LOAD} receivers`, result.loaded, 'participant_to_participant');
 row(`amphi participant -> visitor, ${LOAD} receivers`, result.loaded, 'participant_to_visitor');
 if (result.promote)
