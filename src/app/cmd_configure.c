@@ -69,6 +69,8 @@ static void cf_usage(FILE *f) {
           "                         room_unused_timeout_s (values without commas)\n"
           "  --prefix P             where `make install PREFIX=P` put amphi: the units run\n"
           "                         P/bin/amphi, the nodes serve P/share/amphi/web [%s]\n"
+          "  --state-dir D          where NATS keeps the rooms' store (JetStream), e.g.\n"
+          "                         /var/lib/amphi when installed [the --out folder]\n"
           "  --public-host H[:PORT] the public name clients use: nginx-amphi-site.conf is a\n"
           "                         whole nginx site terminating TLS on PORT [443], and\n"
           "                         every node's public_url is wss://H[:PORT]/... (visitor\n"
@@ -222,6 +224,7 @@ enum {
   F_BRIDGE_CAPACITY,
   F_RELAY_FANOUT,
   F_PREFIX,
+  F_STATE_DIR,
   F_PUBLIC_HOST,
   F_TLS_CERT,
   F_TLS_KEY,
@@ -232,7 +235,7 @@ enum {
 static const char *const cf_flags[F_COUNT] = {
     "--visitor-nodes",   "--out",          "--bridges",    "--host",
     "--base-port",       "--nats",         "--media-port", "--max-participants",
-    "--bridge-capacity", "--relay-fanout", "--prefix",     "--public-host",
+    "--bridge-capacity", "--relay-fanout", "--prefix",     "--state-dir",   "--public-host",
     "--tls-cert",        "--tls-key",      "--media-ip",   "--turn-host"};
 
 /* A value that goes into nginx's config and into URLs: printable, no spaces, quotes, ';',
@@ -375,6 +378,18 @@ static int cf_parse(cf_setup *p, int argc, char **argv) {
     return 2;
   }
   p->prefix_given = val[F_PREFIX] != NULL;
+  if (val[F_STATE_DIR]) {
+    const char *sd = val[F_STATE_DIR];
+    size_t sl = strlen(sd);
+    while (sl > 1 && sd[sl - 1] == '/') sl--;
+    if (sd[0] != '/' || sl >= sizeof p->state_dir || strcspn(sd, " \t\r\n\"'\\;#") < sl) {
+      fprintf(stderr, "amphi configure: --state-dir: an absolute path without spaces, quotes, "
+                      "';' or '#', please: '%s'\n", sd);
+      return 2;
+    }
+    memcpy(p->state_dir, sd, sl);
+    p->state_dir[sl] = '\0';
+  }
   memcpy(p->prefix, prefix, pl);
   p->prefix[pl] = '\0';
   if (cf_public(p, val[F_PUBLIC_HOST], val[F_TLS_CERT], val[F_TLS_KEY])) return 2;
@@ -524,7 +539,15 @@ static void cf_summary(const cf_setup *p) {
     printf("  amphi serve --config %s/%s\n", d, plan->nodes[k].conf_file);
   char main_at[96];
   cf_hostport(main_at, sizeof main_at, p->host, plan->nodes[0].port);
-  printf("Then open http://%s/ (the admin token is in %s/admin-token).\n", main_at, d);
+  if (p->public_host[0]) {
+    char port[16] = "";
+    if (p->public_port != 443) snprintf(port, sizeof port, ":%d", p->public_port);
+    printf("Then open https://%s%s/ through nginx, or http://%s/ directly (the admin token is "
+           "in %s/admin-token).\n",
+           p->public_host, port, main_at, d);
+  }
+  else
+    printf("Then open http://%s/ (the admin token is in %s/admin-token).\n", main_at, d);
   printf(
       "Or install it as services (as root):\n"
       "  useradd --system --no-create-home --shell /usr/sbin/nologin amphi\n"

@@ -42,6 +42,7 @@ typedef struct cf_password {
 typedef struct cf_setup {
   const char *out; /* the output folder, from argv */
   char prefix[256]; /* --prefix, no trailing '/' */
+  char state_dir[256]; /* --state-dir: JetStream's store_dir; "" for the --out folder */
   int prefix_given;
   char public_host[128]; /* --public-host without its port; "" without the flag */
   int public_port;       /* 443 unless given */

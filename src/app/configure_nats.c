@@ -50,16 +50,17 @@ char *cf_nats_conf(const cf_setup *s) {
               CF_INSTALL_DIR, s->nats_url);
   fprintf(t.f, "\nlisten: \"%s\"\n\n", listen);
   /* JetStream keeps the main node's rooms (stream AMPHI over store.*.*.log; its user alone
-   * may reach it). The folder is the cluster's, made absolute: nats-server reads a relative
-   * store_dir from its working directory, not from this file's. */
+   * may reach it). The folder is --state-dir, or the cluster's own, made absolute:
+   * nats-server reads a relative store_dir from its working directory, not this file's. */
   char dir[PATH_MAX];
-  const char *where = realpath(s->out, dir) ? dir : s->out;
+  const char *where = s->state_dir[0] ? s->state_dir : realpath(s->out, dir) ? dir : s->out;
   cf_comment(t.f,
              "JetStream keeps the main node's rooms so that a restarted main node "
              "rebuilds them (stream AMPHI, subjects store.*.*.log). On one server the "
              "stream has one copy (store_replicas = 1 in main.conf); on a NATS cluster of "
-             "three, add a cluster block here and set store_replicas = 3. Move store_dir "
-             "with the folder (e.g. /var/lib/amphi/jetstream).");
+             "three, add a cluster block here and set store_replicas = 3. store_dir is "
+             "amphi configure's --state-dir (installed: /var/lib/amphi, which the unit "
+             "lets nats-server write).");
   fprintf(t.f, "jetstream {\n  store_dir: \"%s\"\n  max_file_store: 4G\n}\n\n", where);
   fprintf(t.f, "authorization {\n  users = [\n");
   int bad = 0;

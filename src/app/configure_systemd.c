@@ -3,6 +3,7 @@
  * amphi, with as few rights as the node needs. */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "app/configure.h"
 
@@ -27,6 +28,15 @@ static char *unit(const cf_setup *s, const char *what, const char *exec, int is_
   fprintf(f, "\n[Service]\nType=simple\nUser=amphi\nGroup=amphi\nExecStart=%s\n", exec);
   /* nats-server rereads its config (users, permissions) on SIGHUP without dropping nodes */
   if (is_nats) fprintf(f, "ExecReload=/bin/kill -HUP $MAINPID\n");
+  /* JetStream writes its store (ProtectSystem=strict makes everything else read-only):
+   * under /var/lib systemd makes the folder, owned by the service's user. */
+  if (is_nats) {
+    const char *st = s->state_dir[0] ? s->state_dir : CF_INSTALL_DIR;
+    if (!strncmp(st, "/var/lib/", 9) && st[9])
+      fprintf(f, "StateDirectory=%s\n", st + 9);
+    else
+      fprintf(f, "ReadWritePaths=%s\n", st);
+  }
   fprintf(f,
           "Restart=on-failure\nRestartSec=1\n"
           "# one file per connection: a visitor node holds one socket per audience member\n"

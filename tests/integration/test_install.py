@@ -57,6 +57,13 @@ def test_install_then_run_a_cluster_from_the_installed_files(tmp_path):
             cmd = re.search(r"^ExecStart=(.*)$", f.read(), re.M).group(1)
         return cmd.replace("/etc/amphi", out_dir).split()
 
+    # The units are ones systemd takes (where this machine has systemd-analyze).
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        units = sorted(os.path.join(out_dir, "systemd", u) for u in os.listdir(os.path.join(out_dir, "systemd")))
+        v = subprocess.run([analyze, "verify", "--man=no"] + units, capture_output=True, text=True,
+                           timeout=60)
+        assert v.returncode == 0, v.stdout + v.stderr
     node_cmds = [exec_of("amphi-%s.service" % n) for n in ("main", "visitor-1")]
     assert all(c[0] == amphi for c in node_cmds), node_cmds
     procs, logs = [], []

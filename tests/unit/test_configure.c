@@ -467,6 +467,22 @@ static void test_prefix(void **state) {
   assert_string_equal(c.public_url, "wss://meet.example.org/ws");
   load_node(dir, "visitor-2.conf", &c);
   assert_string_equal(c.public_url, "wss://meet.example.org/v2/ws");
+  /* Without --state-dir the store is the folder's, and the NATS unit may write /etc/amphi;
+   * with it under /var/lib, systemd makes the folder. */
+  char *nu = slurp(dir, "systemd/amphi-nats.service");
+  assert_non_null(strstr(nu, "\nReadWritePaths=/etc/amphi\n"));
+  free(nu);
+  char sd[PATH_MAX];
+  snprintf(sd, sizeof sd, "%s/state", g_tmp);
+  assert_int_equal(run_cfg(err, sizeof err, "--visitor-nodes", "1", "--state-dir", "/var/lib/amphi/",
+                           "--out", sd, NULL),
+                   0);
+  nu = slurp(sd, "systemd/amphi-nats.service");
+  assert_non_null(strstr(nu, "\nStateDirectory=amphi\n"));
+  free(nu);
+  nu = slurp(sd, "nats-server.conf");
+  assert_non_null(strstr(nu, "store_dir: \"/var/lib/amphi\""));
+  free(nu);
   char *site = slurp(dir, "nginx-amphi-site.conf");
   assert_non_null(strstr(site, "listen 443 ssl;"));
   assert_non_null(
@@ -583,6 +599,7 @@ static void test_bad_flags(void **state) {
              NULL);
   expect_bad("--out", "--visitor-nodes", "1", "--out", NULL);
   expect_bad("--prefix", "--visitor-nodes", "1", "--prefix", "opt/amphi", "--out", out, NULL);
+  expect_bad("--state-dir", "--visitor-nodes", "1", "--state-dir", "var/lib", "--out", out, NULL);
   expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "https://x.org", "--out",
              out, NULL);
   expect_bad("--public-host", "--visitor-nodes", "1", "--public-host", "x.org:0", "--out", out,
