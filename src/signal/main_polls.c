@@ -131,6 +131,7 @@ void main_poll_close(node_t *n, mroom *m, const actor *a, const char *poll) {
     emit_poll(n, m, p, pub, true, now_ms()); /* the final tally, at once */
     log_info(n->tag, "room %s: poll %s closed (%zu voters)", m->base.r->display, p->id,
              p->tally.voters);
+    tally_forget_voters(&p->tally);
   }
   main_actor_ok(n, a);
 }

@@ -162,6 +162,9 @@ static mroom *rebuild(node_t *n, const rec *v, size_t n_recs) {
     if (apply(n, m, &v[i]) != 0) break;
     want++;
   }
+  /* As main_poll_close does: a closed poll keeps its counts, not its voters. */
+  for (size_t i = 0; i < m->base.r->n_polls; i++)
+    if (m->base.r->polls[i].closed && m->polls[i].id[0]) tally_forget_voters(&m->polls[i].tally);
   if (m->base.r->ended) {
     main_room_free(n, m);
     return NULL;

@@ -23,6 +23,13 @@ void tally_free(poll_tally *t) {
   memset(t, 0, sizeof *t);
 }
 
+void tally_forget_voters(poll_tally *t) {
+  free(t->slots);
+  t->slots = NULL;
+  t->cap = 0;
+  t->closed = 1;
+}
+
 uint32_t tally_source(const char *node) {
   uint32_t h = fnv1a(node);
   return h ? h : 1;
@@ -47,6 +54,7 @@ static int grow(poll_tally *t) {
 }
 
 int tally_vote(poll_tally *t, const char *id, int option, uint32_t src, int64_t n) {
+  if (t->closed) return -1;
   if (option < 0 || option >= t->n_options || !id[0] || strlen(id) > PROTO_ID_MAX) return -1;
   if (2 * (t->voters + 1) > t->cap && grow(t) != 0) return -1; /* at most half full */
   tally_entry *e = slot_for(t->slots, t->cap, id);

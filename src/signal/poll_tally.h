@@ -29,11 +29,16 @@ typedef struct poll_tally {
   size_t voters;
   tally_entry *slots;
   size_t cap; /* a power of two, or 0 */
+  int closed; /* tally_forget_voters: no more votes */
 } poll_tally;
 
 /* 0, or -1 for n_options outside PROTO_OPTIONS_MIN..MAX. */
 int tally_init(poll_tally *t, int n_options);
 void tally_free(poll_tally *t);
+/* A closed poll keeps its counts and number of voters, not who voted for what: its voters'
+ * entries are freed (a room with a poll every few minutes over a long event would otherwise
+ * keep every voter of every poll). Votes after this fail (-1). */
+void tally_forget_voters(poll_tally *t);
 
 /* A source's id for its name (a node id); never 0. */
 uint32_t tally_source(const char *node);

@@ -82,6 +82,15 @@ static void test_many_voters(void **state) {
   assert_int_equal(t.counts[0], 5000);
   assert_int_equal(t.counts[1], 15000);
   assert_int_equal(t.counts[0] + t.counts[1], (int64_t)t.voters);
+  /* Closed: the counts stay, the voters' entries go, and no vote counts any more. */
+  tally_forget_voters(&t);
+  assert_null(t.slots);
+  assert_int_equal(t.voters, 20000);
+  assert_int_equal(t.counts[1], 15000);
+  assert_int_equal(tally_vote(&t, "v1", 0, src, 99999), -1);
+  assert_int_equal(tally_vote(&t, "new", 0, 0, 0), -1);
+  assert_int_equal(tally_option_of(&t, "v1"), -1);
+  assert_int_equal(t.counts[0], 5000);
   tally_free(&t);
 }
 
