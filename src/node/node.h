@@ -68,6 +68,7 @@ struct node {
   bool stopping;
   uint64_t msgs_in; /* WebSocket messages received */
   uv_timer_t hb_timer;
+  uint64_t trim_ms; /* heartbeat time since the heap was last trimmed */
   uv_async_t stop_async;
 };
 
