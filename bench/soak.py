@@ -382,10 +382,14 @@ async def drill(cluster, speaker, result):
         await v.close()
 
 
+WARMUP_S = 120
+
+
 def growth(samples, name, key):
-    """The mean of the last 5 samples against the mean of the first 5 after warm-up (2
-    minutes): descriptors move with the visitors coming and going between two samples."""
-    warm = [s for s in samples if s["t_s"] >= 120 and name in s] or samples
+    """The mean of the last 5 samples against the mean of the first 5 after warm-up
+    (--warmup, 2 minutes): descriptors move with the visitors coming and going between two
+    samples."""
+    warm = [s for s in samples if s["t_s"] >= WARMUP_S and name in s] or samples
     k = max(1, min(5, len(warm) // 2))
     a = sum(s[name][key] for s in warm[:k]) / k
     b = sum(s[name][key] for s in warm[-k:]) / k
@@ -409,9 +413,12 @@ def main():
     ap.add_argument("--churn", type=float, default=10, help="visitors leaving (and joining) a second")
     ap.add_argument("--chat", type=float, default=2, help="chats a second")
     ap.add_argument("--sample", type=float, default=60, help="seconds between samples")
+    ap.add_argument("--warmup", type=float, default=120, help="seconds before the first sample compared")
     ap.add_argument("--json")
     ap.add_argument("--no-drill", dest="drill", action="store_false")
     args = ap.parse_args()
+    global WARMUP_S
+    WARMUP_S = args.warmup
     tmp = tempfile.mkdtemp(prefix="amphi-soak-")
     cluster = Cluster(tmp)
     result = {"args": vars(args)}
