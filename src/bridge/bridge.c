@@ -178,6 +178,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
 }
 
 static void free_bridge(bridge_t *b) {
+  br_hs_pool_free(b->hs_pool);
   dtls_identity_free(b->ident);
   free(b->rx);
   free(b->tx);
@@ -206,7 +207,8 @@ static void on_tick(uv_timer_t *t) {
     br_relay_resync_all(b, now);
   }
   b->last_tick_ms = now;
-  br_keyframes_due(b, now); /* sent with the tick's flush */
+  br_hs_pool_tick(b->hs_pool); /* inline handshakes' retransmissions (the fuzzer's) */
+  br_keyframes_due(b, now);    /* sent with the tick's flush */
   br_ep_tick(b, now);
 }
 
@@ -224,6 +226,7 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   b->tag = b->id;
   str_copy(b->media_ip, p->media_ip, sizeof b->media_ip);
   b->media_port = p->media_port;
+  b->dtls_inline = p->dtls_inline;
   b->rx = malloc(sizeof *b->rx);
   b->tx = calloc(1, sizeof *b->tx);
   b->scratch = malloc(sizeof *b->scratch);
@@ -259,6 +262,14 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   if (br_io_open(b, err, errlen) != 0) {
     bus_unsubscribe(b->rpc_sub);
     goto fail;
+  }
+  /* Last: nothing after it fails, so free_bridge never meets a handle still open. */
+  if (!(b->hs_pool = br_hs_pool_create(loop, b->fd, b->ident, b->dtls_inline, br_ep_on_hs, b,
+                                       err, errlen))) {
+    br_io_close(b); /* the poll handle is open: the loop frees the bridge once it closed */
+    bus_unsubscribe(b->rpc_sub);
+    b->closing = 1;
+    return NULL;
   }
   uv_timer_init(loop, &b->tick);
   b->tick.data = b;
@@ -299,6 +310,8 @@ void bridge_destroy(bridge_t *b) {
   uv_timer_stop(&b->tick);
   b->closing = 1;
   uv_close((uv_handle_t *)&b->tick, br_handle_closed);
+  /* The endpoints' close_notify are queued: the worker sends them before it stops. */
+  br_hs_pool_destroy(b->hs_pool, &b->closing, br_handle_closed);
   b->closing += br_io_close(b);
 }
 
@@ -312,13 +325,15 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_rtp_packets_in_total", "RTP packets received from publishers (authenticated).", b->ctr.rtp_in);
   metrics_counter(out, "amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
   metrics_counter(out, "amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.", b->ctr.rtp_out);
-  metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.", b->ctr.bytes_out);
+  metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.", b->ctr.bytes_out + br_hs_bytes_out(b->hs_pool));
   metrics_counter(out, "amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.", b->ctr.retransmits);
   metrics_counter(out, "amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).", b->ctr.keyframe_requests);
   metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.", b->ctr.dropped_tx);
   metrics_counter(out, "amphi_media_bad_packets_total", "Datagrams dropped: unknown source, failed authentication, malformed.", b->ctr.bad_packets);
   metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
   metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
+  metrics_counter(out, "amphi_dtls_handshakes_total", "DTLS handshakes that ended connected (on the handshake worker).", br_hs_connected(b->hs_pool));
+  metrics_gauge(out, "amphi_dtls_handshakes_in_progress", "DTLS handshakes under way on the handshake worker.", br_hs_in_progress(b->hs_pool));
   metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
   long children = 0, parents = 0;
   for (const br_endpoint *e = b->relays; e; e = e->relay_next) {

@@ -22,6 +22,9 @@ typedef struct bridge_params {
   /* Test hooks (0: off; config keys test_consent_ms, test_drop_rtp): consent expiry after
    * this many ms instead of 30 s; drop this % of first transmissions toward receivers. */
   int test_consent_ms, test_drop_rtp;
+  /* The fuzzer's: DTLS handshakes on the caller's thread, at once, instead of on the
+   * bridge's handshake worker (bridge_hs.h). */
+  bool dtls_inline;
 } bridge_params;
 
 /* Binds media_ip:media_port (UDP), makes the DTLS identity, subscribes to its RPC subject.

@@ -18,7 +18,9 @@
  * DTLS, and neither is in the address table: several conferences may relay between the
  * same two ports, so their packets are told apart by SSRC (br_relay_by_packet).
  *
- * Threads: a bridge lives on one loop (one core); nothing here is locked. */
+ * Threads: a bridge lives on one loop (one core); nothing here is locked. The DTLS
+ * handshakes alone run on a worker thread, which shares nothing of this but its queues
+ * (bridge_hs.h). */
 #ifndef AMPHI_BRIDGE_BRIDGE_INTERNAL_H
 #define AMPHI_BRIDGE_BRIDGE_INTERNAL_H
 
@@ -29,6 +31,7 @@
 #include <uv.h>
 
 #include "bridge/bridge.h"
+#include "bridge/bridge_hs.h"
 #include "bus/bus.h"
 #include "media/dtls.h"
 #include "media/msrtp.h"
@@ -116,7 +119,7 @@ struct br_endpoint {
   bool has_addr;
   bool expired; /* the timer found it without consent: it ends (br_ep_tick) */
   uint64_t created_ms, last_consent_ms;
-  dtls_conn *dtls;
+  br_hs *hs; /* its DTLS, on the handshake worker (bridge_hs.h); NULL before the first */
   msrtp *srtp;
   uint32_t rtcp_ssrc; /* the bridge's SSRC in RTCP toward this endpoint */
   /* publisher */
@@ -203,6 +206,8 @@ struct bridge {
   bus_sub_t *rpc_sub;
   char ev_subject[BUS_SUBJECT_MAX];
   dtls_identity *ident;
+  br_hs_pool *hs_pool; /* the DTLS handshakes' worker */
+  bool dtls_inline;    /* bridge_params.dtls_inline */
   br_conf *confs;
   long n_endpoints;
   long n_receivers; /* endpoints that receive (clients and relay children): the load */
@@ -294,7 +299,11 @@ void br_ep_set_remote(br_endpoint *ep, const sdp_media *m);
 void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
                 socklen_t fromlen);
 br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
-void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len);
+void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len,
+                const struct sockaddr_storage *from, socklen_t fromlen);
+/* The handshake worker's news of ep (br_hs_event_fn; ud is the bridge). */
+void br_ep_on_hs(void *ud, br_endpoint *ep, br_hs_event ev, msrtp *srtp,
+                 dtls_srtp_profile profile, const char *error);
 void br_ep_tick(bridge_t *b, uint64_t now);
 /* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
 void br_ep_shift_consent(bridge_t *b, uint64_t ms);

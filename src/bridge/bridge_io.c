@@ -118,7 +118,7 @@ void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr
     return;
   }
   if (first >= 20 && first <= 63) {
-    br_on_dtls(b, ep, buf, len);
+    br_on_dtls(b, ep, buf, len, from, fromlen);
   } else if (first >= 128 && first <= 191) {
     if (rtp_is_rtcp(buf, len))
       br_on_rtcp(b, ep, buf, len);
