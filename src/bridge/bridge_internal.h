@@ -146,9 +146,13 @@ struct br_endpoint {
 
 /* A request held until the conference's next relay sync with its parent is back. */
 typedef struct br_waiter {
-  wire_br_op op; /* WIRE_BR_OFFER or WIRE_BR_RELAY */
+  wire_br_op op; /* WIRE_BR_OFFER, WIRE_BR_OFFERS or WIRE_BR_RELAY */
   char *reply;   /* the bus reply subject */
   char endpoint[BR_ID_MAX], owner[BR_ID_MAX];
+  struct br_waiter_item {
+    char endpoint[BR_ID_MAX], owner[BR_ID_MAX];
+  } *items; /* offers */
+  int n_items;
   struct br_waiter *next;
 } br_waiter;
 
@@ -191,7 +195,7 @@ typedef struct br_rxq {
 
 typedef struct br_counters {
   uint64_t rtp_in, rtcp_in, rtp_out, bytes_out, retransmits, keyframe_requests, dropped_tx,
-      send_errors, bad_packets, stun_in, dtls_failed, expired;
+      send_errors, bad_packets, stun_in, dtls_failed, expired, offers_requests, offers_batched;
 } br_counters;
 
 struct bridge {
@@ -255,9 +259,12 @@ void br_send_to(bridge_t *b, const uint8_t *data, size_t len, const struct socka
                 socklen_t tolen);
 void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
 
-/* bridge.c: the offer reply for a receiving endpoint (made on first use). */
+/* bridge.c: the offer reply for a receiving endpoint (made on first use); the offers reply
+ * for many. */
 void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
                     const char *owner);
+void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_item *items,
+                     int n);
 
 /* bridge_relay.c */
 void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent);
@@ -265,6 +272,9 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
 /* An edge's request that needs the parent's current streams: held for the next sync. */
 void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,
                    const char *owner);
+/* The same for an offers request: its items are copied. */
+void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
+                          int n);
 /* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
 br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
                                 const struct sockaddr_storage *from);
