@@ -70,6 +70,7 @@ static struct {
   double loss_limit_pct, deficit_limit_pct;
   int video_kbps, fps, keyframe_s, video_pkt, audio_pkt, sample_k;
   int server_pid, client_cpu, server_cpu, client_busy_limit;
+  int burst;
   bool quiet;
 } O = {
     .server = SRV_AMPHI,
@@ -159,6 +160,10 @@ static const lg_opt OPTS[] = {
     LG_OPT_INT("--video-packet", "B", "RTP packet size of video, before SRTP", &O.video_pkt, 200,
                1400),
     LG_OPT_INT("--audio-packet", "B", "Opus payload bytes per 20 ms", &O.audio_pkt, 0, 1000),
+    LG_OPT_INT("--burst", "N",
+               "after the ramp: N more receivers join at once while those of the last step "
+               "watch (amphi); windows during and after the join storm",
+               &O.burst, 0, 20000),
     LG_OPT_INT("--sample", "K", "decrypt 1 packet in K per receiver for the delay", &O.sample_k, 1,
                1000000),
     LG_OPT_INT("--server-pid", "P", "the server process, for its CPU time (0: none)", &O.server_pid,
@@ -237,6 +242,7 @@ typedef struct peer {
   int n_st;
   uint64_t pkts, bytes, w_pkts0;
   bool w_in;
+  int64_t w_last_us, w_gap_us; /* in a window: the last packet's arrival, the longest gap */
   int sample_ctr;
   char why[128]; /* why it failed */
   struct peer *next_add;
@@ -540,6 +546,11 @@ typedef struct window_result {
   int receivers, dropped, silent_audio, silent_video;
   uint64_t pub_audio, pub_video, unprotect_errors;
   i64vec delays; /* the controller's after the window, which frees it */
+  /* the watchers' longest gap between two packets: the largest, the mean, how many over
+   * 100 ms and over 500 ms */
+  int64_t gap_max_us;
+  double gap_mean_us;
+  int gaps_100ms, gaps_500ms;
 } window_result;
 
 enum { WIN_NONE, WIN_BEGIN, WIN_END };
@@ -773,11 +784,15 @@ static void rx_sample(peer *p, uint8_t *b, size_t n) {
   rtp_pkt rp;
   int64_t sent;
   if (rtp_parse(b, len, &rp) != 0 || !lgm_stamp_get(rp.payload, rp.payload_len, &sent)) return;
-  if (M.win_on) vec_push(&M.delays, mono_us() - sent);
+  if (M.win_on && p->w_in) vec_push(&M.delays, mono_us() - sent);
 }
 
-static void rx_rtp(peer *p, uint8_t *b, size_t n) {
+static void rx_rtp(peer *p, uint8_t *b, size_t n, int64_t now) {
   if (n < RTP_HEADER_LEN) return;
+  if (M.win_on && p->w_in) {
+    if (p->w_last_us && now - p->w_last_us > p->w_gap_us) p->w_gap_us = now - p->w_last_us;
+    p->w_last_us = now;
+  }
   rstream *s = rx_stream(p, rd32(b + 8), b[1] & 0x7f);
   if (!s) return;
   if (!lgm_seq_update(&s->seq, rd16(b + 2))) s->w_valid = false;
@@ -803,7 +818,7 @@ static void on_datagram(peer *p, uint8_t *b, size_t n, const struct sockaddr_in 
     if (rtp_is_rtcp(b, n)) {
       if (p->publisher) pub_rtcp(p, b, n);
     } else if (!p->publisher) {
-      rx_rtp(p, b, n);
+      rx_rtp(p, b, n, now);
     }
   }
 }
@@ -990,6 +1005,8 @@ static void window_begin(int64_t now) {
     p->w_in = !p->publisher && atomic_load(&p->state) == P_UP;
     if (!p->w_in) continue;
     p->w_pkts0 = p->pkts;
+    p->w_last_us = now;
+    p->w_gap_us = 0;
     for (int k = 0; k < p->n_st; k++) {
       rstream *s = &p->st[k];
       s->w_valid = s->seq.init;
@@ -1025,6 +1042,11 @@ static void window_end(int64_t now) {
       continue;
     }
     r->pkts += p->pkts - p->w_pkts0;
+    int64_t gap = p->w_gap_us > now - p->w_last_us ? p->w_gap_us : now - p->w_last_us;
+    if (gap > r->gap_max_us) r->gap_max_us = gap;
+    r->gap_mean_us += (double)gap;
+    r->gaps_100ms += gap > 100000;
+    r->gaps_500ms += gap > 500000;
     bool got[2] = {false, false};
     for (int k = 0; k < p->n_st; k++) {
       rstream *s = &p->st[k];
@@ -1049,6 +1071,7 @@ static void window_end(int64_t now) {
       r->lost += r->pub_video;
     }
   }
+  if (r->receivers) r->gap_mean_us /= r->receivers;
   r->delays = M.delays;
   memset(&M.delays, 0, sizeof M.delays);
   M.win_on = false;
@@ -2061,10 +2084,18 @@ static void label_field(char *out, size_t n) {
   free(t);
 }
 
+/* The join storm (--burst): set before a window, the receivers wanted once it began. */
+static int g_burst_want;
+static const char *g_phase = "ramp";
+
 static void measure_step(int idx, int target, step_result *sr) {
   cpu_snap a, b;
   snap(&a);
   media_window(WIN_BEGIN);
+  if (g_burst_want) {
+    amphi_want(g_burst_want);
+    g_burst_want = 0;
+  }
   nap((int64_t)O.hold_s * 1000);
   media_window(WIN_END);
   snap(&b);
@@ -2130,6 +2161,8 @@ static void measure_step(int idx, int target, step_result *sr) {
       "\"server_core_other_pct\":%.1f,\"udp_rcvbuf_errors\":%llu,\"udp_sndbuf_errors\":%llu,"
       "\"unprotect_errors\":%llu,\"keyframes\":%llu,\"keyframe_requests\":%llu,"
       "\"bridge_hop_p50_ms\":%s,\"bridge_hop_p99_ms\":%s,"
+      "\"phase\":\"%s\",\"watch_gap_max_ms\":%.1f,\"watch_gap_mean_ms\":%.1f,"
+      "\"watchers_gap_over_100ms\":%d,\"watchers_gap_over_500ms\":%d,"
       "\"srtp\":\"%s\",\"pass\":%s,\"client_limited\":%s}\n",
       server_name(), label, idx, target, sr->up, sr->failed, secs, sr->pps, sr->metric_pps, pub_pps,
       (unsigned long long)r->expected, (unsigned long long)r->lost, sr->loss_pct, sr->deficit_pct,
@@ -2142,7 +2175,8 @@ static void measure_step(int idx, int target, step_result *sr) {
       (unsigned long long)(b.udp_sndbuf_err - a.udp_sndbuf_err),
       (unsigned long long)r->unprotect_errors, (unsigned long long)atomic_load(&M.keyframes),
       (unsigned long long)atomic_load(&M.kf_requests), hop_text(sr->hop_p50_ms, hop50),
-      hop_text(sr->hop_p99_ms, hop99),
+      hop_text(sr->hop_p99_ms, hop99), g_phase, (double)r->gap_max_us / 1000.0,
+      r->gap_mean_us / 1000.0, r->gaps_100ms, r->gaps_500ms,
       profile_name(), sr->pass ? "true" : "false",
       sr->client_limited ? "true" : "false");
   fflush(stdout);
@@ -2151,9 +2185,10 @@ static void measure_step(int idx, int target, step_result *sr) {
             LG_NAME
             ": %s step %d: %d receivers (%d up, %d failed): %.0f pkts/s out, loss %.3f %%, "
             "delay p50 %.1f ms p99 %.1f ms (the bridge's own hop: p50 <= %.3f ms, p99 <= %.3f ms), "
-            "server %.0f %% of its core, client %.0f %%\n",
+            "server %.0f %% of its core, client %.0f %%; %s: watchers' longest gap %.0f ms\n",
             server_name(), idx, target, sr->up, sr->failed, sr->pps, sr->loss_pct, sr->d50, sr->d99,
-            sr->hop_p50_ms, sr->hop_p99_ms, sr->srv_load_pct, sr->cli_load_pct);
+            sr->hop_p50_ms, sr->hop_p99_ms, sr->srv_load_pct, sr->cli_load_pct, g_phase,
+            (double)r->gap_max_us / 1000.0);
   free(r->delays.v);
   memset(&r->delays, 0, sizeof r->delays);
 }
@@ -2242,10 +2277,27 @@ static const char *run_ramp(step_result *best, step_result *last, int *steps_don
   return g_interrupted ? "interrupted" : "steps";
 }
 
+/* --burst: the last step's receivers watch while N more join at once (the window during
+ * the storm, measured on the watchers only), then a window once the newcomers are up. */
+static void run_burst(int watchers, int *steps_done) {
+  step_result r;
+  int target = watchers + O.burst;
+  if (!O.quiet) fprintf(stderr, LG_NAME ": join storm: %d receivers at once, %d watch\n", O.burst, watchers);
+  g_phase = "burst";
+  g_burst_want = target;
+  measure_step(*steps_done, watchers, &r);
+  (*steps_done)++;
+  wait_connected(target, O.burst);
+  if (g_interrupted || !nap((int64_t)O.settle_s * 1000)) return;
+  g_phase = "after";
+  measure_step(*steps_done, target, &r);
+  (*steps_done)++;
+}
+
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
   g_debug = getenv("MEDIA_LOADGEN_DEBUG") != NULL;
-  int max_rx = O.steps[O.n_steps - 1];
+  int max_rx = O.steps[O.n_steps - 1] + O.burst;
   raise_nofile(2 * max_rx + 64);
   signal(SIGPIPE, SIG_IGN);
   srand((unsigned)getpid() ^ (unsigned)mono_us());
@@ -2275,6 +2327,8 @@ int main(int argc, char **argv) {
       if (!O.quiet) fprintf(stderr, LG_NAME ": publisher up (%s), sending\n", profile_name());
       nap(1000);
       limit = run_ramp(&best, &last, &steps_done, &have_best);
+      if (O.burst && O.server == SRV_AMPHI && !strcmp(limit, "steps"))
+        run_burst(O.steps[O.n_steps - 1], &steps_done);
     } else {
       fprintf(stderr, LG_NAME ": the publisher did not connect\n");
     }

@@ -375,11 +375,20 @@ static void end_expired(bridge_t *b) {
   }
 }
 
+/* A time moved on, but never past now: a check handled during the stall (the loop was busy,
+ * not stopped) is already recent, and one in the future would make "now - seen" wrap
+ * around and end the endpoint at once (seen in join storms before the handshake worker,
+ * when handshakes held the loop for over a second). */
+static uint64_t shifted(uint64_t t, uint64_t ms, uint64_t now) {
+  return t + ms < now ? t + ms : now;
+}
+
 void br_ep_shift_consent(bridge_t *b, uint64_t ms) {
+  uint64_t now = now_ms();
   for (br_conf *c = b->confs; c; c = c->next)
     for (br_endpoint *ep = c->eps; ep; ep = ep->next) {
-      if (ep->last_consent_ms) ep->last_consent_ms += ms;
-      ep->created_ms += ms;
+      if (ep->last_consent_ms) ep->last_consent_ms = shifted(ep->last_consent_ms, ms, now);
+      ep->created_ms = shifted(ep->created_ms, ms, now);
     }
 }
 
@@ -396,6 +405,7 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
         ep->heard = false;
       }
       uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
+      if (seen > now) seen = now; /* a clock read after the tick's (a reply handled since) */
       uint64_t limit = ep->relay && b->consent_ms > BR_RELAY_SILENT_MS ? BR_RELAY_SILENT_MS
                                                                         : b->consent_ms;
       if (now - seen > limit && ep->relay && ep->publisher && !strcmp(ep->owner, c->upstream)) {
