@@ -27,7 +27,7 @@
 # bench/janus/), nats-server. Builds nothing of amphi: run `make` first (build/amphi).
 #
 # usage: bench/media.sh [--quick] [--only amphi|janus] [--steps N,N,...] [--hold S]
-#                       [--janus-loops N] [--rps MASK] [--burst N] [--keep]
+#                       [--janus-loops N] [--rps MASK] [--burst N] [--pace F] [--keep]
 #   --quick          a smoke run: steps 10,40, 3 s windows (about a minute for both)
 #   --only X         run one side only
 #   --steps LIST     receivers per step [100,200,300,400,500,600,800,1000,1300,1600,2000]
@@ -47,6 +47,8 @@
 #                    --burst, up to 200 joins in flight) while the last step's receivers
 #                    watch: their loss, delay, longest gap and the bridge's hop during the
 #                    join storm (phase "burst") and after it ("after"). Implies --only amphi
+#   --pace F         the publisher sends video paced at F times its bitrate (2.5 is
+#                    libwebrtc's pacer, what browsers do) instead of each frame in one burst
 #   --keep           keep the temp dir (logs, configs, raw JSON lines)
 # Environment: AMPHI_BIN, MEDIA_LOADGEN_BIN override the binaries.
 set -euo pipefail
@@ -61,6 +63,7 @@ ONLY=
 JANUS_LOOPS=1
 RPS=0
 BURST=
+PACE=
 KEEP=0
 QUICK=0
 SRV_IP=198.18.0.1
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
     --janus-loops) JANUS_LOOPS=$2; shift 2 ;;
     --rps) RPS=$2; shift 2 ;;
     --burst) BURST=$2; ONLY=amphi; shift 2 ;;
+    --pace) PACE=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "media.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
@@ -174,7 +178,7 @@ stop_pid() { # pid: TERM, then KILL after 5 s
 SRV_RUN=(nice -n -15 taskset -c 1)
 LOAD_RUN=(nice -n -10 taskset -c 0)
 LG_COMMON=(--local-ip "$CLI_IP" --steps "$STEPS" --hold "$HOLD" --settle "$SETTLE"
-           --server-cpu 1 --client-cpu 0 --quiet)
+           --server-cpu 1 --client-cpu 0 --quiet ${PACE:+--pace "$PACE"})
 
 # --- amphi ---------------------------------------------------------------------------------
 run_amphi() {

@@ -429,4 +429,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_histogram(out, "amphi_bridge_hop_seconds",
                     "Per forwarded RTP packet: from its arrival (read right after recvmmsg) to the sendmmsg that sent it.",
                     &b->hop);
+  metrics_histogram(out, "amphi_bridge_audio_hop_seconds",
+                    "The same for audio packets alone (forwarded before the video read with them).",
+                    &b->hop_audio);
 }

@@ -183,6 +183,7 @@ typedef struct br_txq {
   uint8_t buf[BR_BATCH][BR_BUFSZ];
   /* a forwarded packet's arrival (monotonic ns), for the hop histogram; 0: not forwarded */
   uint64_t arrived_ns[BR_BATCH];
+  bool audio[BR_BATCH]; /* ... and it is audio (the audio hop histogram too) */
   int n;
 } br_txq;
 
@@ -192,6 +193,14 @@ typedef struct br_rxq {
   struct sockaddr_storage addr[BR_BATCH];
   uint8_t buf[BR_BATCH][BR_BUFSZ];
 } br_rxq;
+
+/* A video packet of the receive batch being handled, forwarded once the batch's audio and
+ * control traffic went (br_rtp_later_flush). buf is in the receive batch. */
+typedef struct br_later {
+  struct br_stream *s;
+  const uint8_t *buf;
+  size_t len;
+} br_later;
 
 typedef struct br_counters {
   uint64_t rtp_in, rtcp_in, rtp_out, bytes_out, retransmits, keyframe_requests, dropped_tx,
@@ -232,6 +241,9 @@ struct bridge {
   uint64_t last_tick_ms; /* when the timer last ran (a pause shows as a late tick) */
   uint64_t rx_ns;  /* monotonic ns when the receive batch being handled came in; 0: none */
   histogram hop;   /* arrival to send of every forwarded packet */
+  histogram hop_audio; /* the same for audio packets alone */
+  br_later later[BR_BATCH];
+  int n_later;
   const char *tag;
   int closing; /* handles still closing after bridge_destroy */
 };
@@ -247,7 +259,7 @@ void br_handle_closed(uv_handle_t *h);
 uint8_t *br_tx_slot(bridge_t *b);
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
 /* The datagram committed last forwards a packet that arrived at arrived_ns (0: unknown). */
-void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns);
+void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns, bool audio);
 void br_tx_flush(bridge_t *b);
 /* One received datagram (also the fuzzer's way in). */
 void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -324,6 +336,10 @@ void br_stream_destroy(br_stream *s);
 /* Recomputes which streams send to ep (after an answer, a connect, before a destroy). */
 void br_rx_sync(br_endpoint *ep);
 void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+/* A publisher's packet (unprotected, rewritten) to every receiver of s. */
+void br_rtp_fanout(bridge_t *b, br_stream *s, const uint8_t *buf, size_t len);
+/* The video packets br_on_rtp kept back during a receive batch, in order. */
+void br_rtp_later_flush(bridge_t *b);
 void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
 /* A PLI toward the stream's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
  * one when that window ends (br_keyframes_due), however many asked meanwhile. */
