@@ -344,7 +344,13 @@ static void on_batch_reply(void *ud, int status, const uint8_t *data, size_t len
       const wire_br_offer *o =
           whole_ok && i < r->n_offers && !strcmp(r->offers[i].endpoint, x->ep[i]) ? &r->offers[i]
                                                                                  : NULL;
-      if (fallback || (o && o->again)) {
+      if (fallback) { /* one by one, never batched again (that would loop) */
+        c->offer_busy = false;
+        const room_t *rm = c->room ? c->room->r : NULL;
+        if (c->conn && c->state == CLIENT_JOINED && rm && c->bridge[0]) offer_one(n, c, rm);
+        continue;
+      }
+      if (o && o->again) {
         c->offer_busy = false;
         c->offer_again = true;
         continue;
