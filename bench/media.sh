@@ -50,7 +50,8 @@
 #   --pace F         the publisher sends video paced at F times its bitrate (2.5 is
 #                    libwebrtc's pacer, what browsers do) instead of each frame in one burst
 #   --keep           keep the temp dir (logs, configs, raw JSON lines)
-# Environment: AMPHI_BIN, MEDIA_LOADGEN_BIN override the binaries.
+# Environment: AMPHI_BIN, MEDIA_LOADGEN_BIN override the binaries; MEDIA_LOADGEN_ARGS is
+# added to the load generator's flags (e.g. "--video-kbps 300" for a join storm of many).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -183,7 +184,9 @@ LG_COMMON=(--local-ip "$CLI_IP" --steps "$STEPS" --hold "$HOLD" --settle "$SETTL
 # --- amphi ---------------------------------------------------------------------------------
 run_amphi() {
   local base=21000 mport=21500
-  "$AMPHI" configure --visitor-nodes 1 --bridges 1 --host "$SRV_IP" --base-port "$base" \
+  # bridge capacity: every receiver of the ramp and of a --burst fits the one bridge
+  "$AMPHI" configure --visitor-nodes 1 --bridges 1 --bridge-capacity 20000 \
+    --host "$SRV_IP" --base-port "$base" \
     --media-port "$mport" --out "$TMP/cluster" >"$TMP/configure.log" 2>&1 ||
     { cat "$TMP/configure.log" >&2; return 1; }
   local nats_url nats_port bridge_port
@@ -213,7 +216,7 @@ run_amphi() {
   log "amphi: bridge pid $br_pid on CPU 1, media $SRV_IP:$mport; ramp $STEPS"
   "${IN_CLI[@]}" "${LOAD_RUN[@]}" "$LOADGEN" --server amphi --main "ws://$SRV_IP:$base/ws" --room bench/media \
     --metrics "http://$SRV_IP:$bridge_port/metrics" --server-pid "$br_pid" "${LG_COMMON[@]}" \
-    ${BURST:+--burst "$BURST" --concurrency 200} \
+    ${BURST:+--burst "$BURST" --concurrency 200} ${MEDIA_LOADGEN_ARGS:-} \
     >"$TMP/amphi.json" 2>"$TMP/amphi.err" || true
   tail -3 "$TMP/amphi.err" >&2 || true
   kill -0 "$br_pid" 2>/dev/null || { log "amphi: the bridge died"; tail -5 "$TMP/bridge.log" >&2; }
