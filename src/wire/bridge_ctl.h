@@ -65,7 +65,7 @@ typedef enum {
 #define WIRE_BR_OFFERS_MAX 64 /* receivers in one offers request */
 /* SDP text in one offers reply: NATS's default max_payload is 1 MiB, and one SDP may be up
  * to WIRE_SDP_MAX; an item past this is answered "again". */
-#define WIRE_BR_OFFERS_BYTES (512 * 1024)
+#define WIRE_BR_OFFERS_BYTES ((size_t)512 * 1024)
 
 /* "publish", "offer", "answer", "release", "feed", "relay", "carries", "offers"; "unknown"
  * outside the enum. */
