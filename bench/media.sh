@@ -27,7 +27,7 @@
 # bench/janus/), nats-server. Builds nothing of amphi: run `make` first (build/amphi).
 #
 # usage: bench/media.sh [--quick] [--only amphi|janus] [--steps N,N,...] [--hold S]
-#                       [--janus-loops N] [--rps MASK] [--keep]
+#                       [--janus-loops N] [--rps MASK] [--burst N] [--pace F] [--keep]
 #   --quick          a smoke run: steps 10,40, 3 s windows (about a minute for both)
 #   --only X         run one side only
 #   --steps LIST     receivers per step [100,200,300,400,500,600,800,1000,1300,1600,2000]
@@ -43,8 +43,15 @@
 #                    inter-processor interrupt per packet burst. On this VM the interrupts
 #                    cost the SFU's core more than the input they move away (amphi, 300
 #                    receivers: 57 % of its core without RPS, 70 % with), so it is off.
+#   --burst N        amphi: after the ramp, N more receivers join at once (the loadgen's
+#                    --burst, up to 200 joins in flight) while the last step's receivers
+#                    watch: their loss, delay, longest gap and the bridge's hop during the
+#                    join storm (phase "burst") and after it ("after"). Implies --only amphi
+#   --pace F         the publisher sends video paced at F times its bitrate (2.5 is
+#                    libwebrtc's pacer, what browsers do) instead of each frame in one burst
 #   --keep           keep the temp dir (logs, configs, raw JSON lines)
-# Environment: AMPHI_BIN, MEDIA_LOADGEN_BIN override the binaries.
+# Environment: AMPHI_BIN, MEDIA_LOADGEN_BIN override the binaries; MEDIA_LOADGEN_ARGS is
+# added to the load generator's flags (e.g. "--video-kbps 300" for a join storm of many).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +63,8 @@ SETTLE=3
 ONLY=
 JANUS_LOOPS=1
 RPS=0
+BURST=
+PACE=
 KEEP=0
 QUICK=0
 SRV_IP=198.18.0.1
@@ -72,6 +81,8 @@ while [ $# -gt 0 ]; do
     --hold) HOLD=$2; shift 2 ;;
     --janus-loops) JANUS_LOOPS=$2; shift 2 ;;
     --rps) RPS=$2; shift 2 ;;
+    --burst) BURST=$2; ONLY=amphi; shift 2 ;;
+    --pace) PACE=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "media.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
@@ -168,12 +179,14 @@ stop_pid() { # pid: TERM, then KILL after 5 s
 SRV_RUN=(nice -n -15 taskset -c 1)
 LOAD_RUN=(nice -n -10 taskset -c 0)
 LG_COMMON=(--local-ip "$CLI_IP" --steps "$STEPS" --hold "$HOLD" --settle "$SETTLE"
-           --server-cpu 1 --client-cpu 0 --quiet)
+           --server-cpu 1 --client-cpu 0 --quiet ${PACE:+--pace "$PACE"})
 
 # --- amphi ---------------------------------------------------------------------------------
 run_amphi() {
   local base=21000 mport=21500
-  "$AMPHI" configure --visitor-nodes 1 --bridges 1 --host "$SRV_IP" --base-port "$base" \
+  # bridge capacity: every receiver of the ramp and of a --burst fits the one bridge
+  "$AMPHI" configure --visitor-nodes 1 --bridges 1 --bridge-capacity 20000 \
+    --host "$SRV_IP" --base-port "$base" \
     --media-port "$mport" --out "$TMP/cluster" >"$TMP/configure.log" 2>&1 ||
     { cat "$TMP/configure.log" >&2; return 1; }
   local nats_url nats_port bridge_port
@@ -203,6 +216,7 @@ run_amphi() {
   log "amphi: bridge pid $br_pid on CPU 1, media $SRV_IP:$mport; ramp $STEPS"
   "${IN_CLI[@]}" "${LOAD_RUN[@]}" "$LOADGEN" --server amphi --main "ws://$SRV_IP:$base/ws" --room bench/media \
     --metrics "http://$SRV_IP:$bridge_port/metrics" --server-pid "$br_pid" "${LG_COMMON[@]}" \
+    ${BURST:+--burst "$BURST" --concurrency 200} ${MEDIA_LOADGEN_ARGS:-} \
     >"$TMP/amphi.json" 2>"$TMP/amphi.err" || true
   tail -3 "$TMP/amphi.err" >&2 || true
   kill -0 "$br_pid" 2>/dev/null || { log "amphi: the bridge died"; tail -5 "$TMP/bridge.log" >&2; }

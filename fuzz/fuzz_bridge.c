@@ -4,7 +4,8 @@
  * kind even: a control request; kind odd: a datagram from 127.0.0.(kind/2 % 4 + 1):5000.
  * Each input runs against a fresh bridge (endpoints from one input must not leak into the
  * next), which is destroyed afterwards: ASan's leak check then covers every path that
- * creates endpoints, streams and slots. Seeds: publish/offer/answer/release requests
+ * creates endpoints, streams and slots. Its DTLS handshakes run inline (no worker thread),
+ * so every input is deterministic. Seeds: publish/offer/answer/release requests
  * carrying real SDP captures (fuzz/corpora/bridge).
  *
  *   make fuzz && build-fuzz/fuzz_bridge fuzz/corpora/bridge */
@@ -36,7 +37,7 @@ static void once(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   once();
   char err[200];
-  bridge_params p = {"bridge-f", "127.0.0.1", 0, 0, 0, NULL};
+  bridge_params p = {.id = "bridge-f", .media_ip = "127.0.0.1", .dtls_inline = true};
   bridge_t *b = bridge_create(&loop, bus, &p, err, sizeof err);
   if (!b) {
     fprintf(stderr, "bridge_create: %s\n", err);

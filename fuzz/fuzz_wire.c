@@ -46,6 +46,7 @@ enum {
   K_MEDIA_REPLY,
   K_MEDIA_MOVED,
   K_BR_REPLY_CARRIES,
+  K_BR_REPLY_OFFERS,
   K__COUNT
 };
 
@@ -277,6 +278,13 @@ static void fuzz_br_req(const uint8_t *d, size_t n) {
   CHECK(same_str(a.host, b.host) && a.port == b.port && a.ssrc == b.ssrc);
   if (a.op == WIRE_BR_FEED || a.op == WIRE_BR_RELAY) CHECK(wire_node_id_ok(a.endpoint));
   if (a.op == WIRE_BR_RELAY) CHECK(a.host && a.port >= 1 && a.port <= 65535);
+  CHECK(a.n_items == b.n_items && a.n_items >= 0 && a.n_items <= WIRE_BR_OFFERS_MAX);
+  CHECK((a.op == WIRE_BR_OFFERS) == (a.n_items > 0));
+  for (int i = 0; i < a.n_items; i++) {
+    CHECK(strcmp(a.items[i].endpoint, b.items[i].endpoint) == 0);
+    CHECK(strcmp(a.items[i].owner, b.items[i].owner) == 0);
+    CHECK(strlen(a.items[i].endpoint) >= 1 && strlen(a.items[i].endpoint) <= WIRE_ENDPOINT_MAX);
+  }
   wire_br_req_free(&b);
   free(t);
   wire_br_req_free(&a);
@@ -293,6 +301,15 @@ static void fuzz_br_reply(wire_br_op op, const uint8_t *d, size_t n) {
   CHECK(a.unchanged == b.unchanged && a.version == b.version && a.active == b.active);
   CHECK(same_str(a.host, b.host) && a.port == b.port && a.ssrc == b.ssrc);
   CHECK(!memcmp(a.keys, b.keys, sizeof a.keys) && a.n_streams == b.n_streams);
+  CHECK(a.n_offers == b.n_offers && a.n_offers >= 0 && a.n_offers <= WIRE_BR_OFFERS_MAX);
+  for (int i = 0; i < a.n_offers; i++) {
+    const wire_br_offer *x = &a.offers[i], *y = &b.offers[i];
+    same_status(&x->status, &y->status);
+    CHECK(strcmp(x->endpoint, y->endpoint) == 0 && same_str(x->sdp, y->sdp));
+    CHECK(x->again == y->again && x->unchanged == y->unchanged && x->version == y->version);
+    CHECK(x->active == y->active);
+    if (x->status.ok) CHECK(x->unchanged ? !x->sdp : x->sdp != NULL);
+  }
   CHECK(a.n_streams >= 0 && a.n_streams <= WIRE_BR_STREAMS_MAX);
   for (int i = 0; i < a.n_streams; i++) {
     const wire_br_stream *x = &a.streams[i], *y = &b.streams[i];
@@ -448,6 +465,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case K_BR_REPLY_CARRIES:
       fuzz_br_reply(WIRE_BR_CARRIES, d, n);
+      break;
+    case K_BR_REPLY_OFFERS:
+      fuzz_br_reply(WIRE_BR_OFFERS, d, n);
       break;
   }
   free(s);

@@ -7,6 +7,8 @@
  *                                                 or {ok, unchanged, version, active}
  *   answer   {room, endpoint, sdp, version}    -> {ok}
  *   carries  {room, endpoint}                  -> {ok, audio, video}
+ *   offers   {room, offers: [{endpoint, owner}]} -> {ok, offers: [each as offer's, or its
+ *                                                 failure]}: many receivers at once
  *   release  {room, endpoint}                  -> {ok}
  *   feed     {room, endpoint (parent bridge)}  -> {ok}                 (bridge_relay.c)
  *   relay    {room, endpoint (child bridge), host, port, ssrc} -> {ok, host, port, ssrc,
@@ -53,29 +55,97 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
   wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_PUBLISH, &r));
 }
 
-void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
-                    const char *owner) {
+/* One receiver's offer (its endpoint made on first use) into *out; its SDP text, when
+ * there is one, is in b->sdp_text until the next call. */
+static void offer_for(bridge_t *b, br_conf *c, const char *epid, const char *owner,
+                      wire_br_offer *out) {
+  memset(out, 0, sizeof *out);
+  out->endpoint = epid;
+  out->version = -1;
   br_endpoint *ep = br_ep_find(c, epid);
-  if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
-    reply_error(b, reply, E_UNAVAILABLE, "out of memory");
-    return;
-  }
-  if (ep->publisher) {
-    reply_error(b, reply, E_BAD_REQUEST, "that endpoint publishes");
-    return;
-  }
+  const char *code = NULL, *why = NULL;
   int active = 0;
   bool unchanged = false;
-  if (br_make_offer(b, c, ep, b->sdp_text, SDP_TEXT_MAX, &active, &unchanged) != 0) {
-    reply_error(b, reply, E_UNAVAILABLE, "the offer does not fit");
+  if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
+    code = E_UNAVAILABLE;
+    why = "out of memory";
+  } else if (ep->publisher) {
+    code = E_BAD_REQUEST;
+    why = "that endpoint publishes";
+  } else if (br_make_offer(b, c, ep, b->sdp_text, SDP_TEXT_MAX, &active, &unchanged) != 0) {
+    code = E_UNAVAILABLE;
+    why = "the offer does not fit";
+  }
+  if (code) {
+    out->status = (wire_reply){.ok = false, .code = code, .error = why};
+    return;
+  }
+  out->status.ok = true;
+  out->sdp = unchanged ? NULL : b->sdp_text;
+  out->unchanged = unchanged;
+  out->version = ep->version;
+  out->active = active;
+}
+
+void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+                    const char *owner) {
+  wire_br_offer o;
+  offer_for(b, c, epid, owner, &o);
+  if (!o.status.ok) {
+    reply_error(b, reply, o.status.code, o.status.error);
     return;
   }
   wire_br_reply r = {.status = {.ok = true},
-                     .sdp = unchanged ? NULL : b->sdp_text,
-                     .unchanged = unchanged,
-                     .version = ep->version,
-                     .active = active};
+                     .sdp = o.sdp,
+                     .unchanged = o.unchanged,
+                     .version = o.version,
+                     .active = o.active};
   wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_OFFER, &r));
+}
+
+void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_item *items, int n) {
+  /* Each SDP is written into the one text buffer, so each is copied out before the next:
+   * the reply keeps its own copies until it is encoded. */
+  wire_br_reply *r = calloc(1, sizeof *r);
+  char *texts[WIRE_BR_OFFERS_MAX] = {0};
+  if (!r) {
+    reply_error(b, reply, E_UNAVAILABLE, "out of memory");
+    return;
+  }
+  r->status.ok = true;
+  size_t bytes = 0;
+  for (int i = 0; i < n && i < WIRE_BR_OFFERS_MAX; i++) {
+    wire_br_offer *o = &r->offers[i];
+    if (bytes >= WIRE_BR_OFFERS_BYTES) {
+      *o = (wire_br_offer){
+          .endpoint = items[i].endpoint,
+          .status = {.ok = false, .code = E_UNAVAILABLE, .error = "the reply is full: ask again"},
+          .again = true,
+          .version = -1};
+    } else {
+      offer_for(b, c, items[i].endpoint, items[i].owner, o);
+      if (o->sdp) {
+        bytes += strlen(o->sdp);
+        if (!(texts[i] = strdup(o->sdp)))
+          *o = (wire_br_offer){
+              .endpoint = items[i].endpoint,
+              .status = {.ok = false, .code = E_UNAVAILABLE, .error = "out of memory"},
+              .version = -1};
+        else
+          o->sdp = texts[i];
+      }
+    }
+    r->n_offers++;
+  }
+  json_t *j = wire_br_reply_json(WIRE_BR_OFFERS, r);
+  if (j)
+    wire_publish(b->bus, reply, j);
+  else
+    reply_error(b, reply, E_UNAVAILABLE, "the offers do not fit");
+  for (int i = 0; i < WIRE_BR_OFFERS_MAX; i++) free(texts[i]);
+  free(r);
+  b->ctr.offers_batched += (uint64_t)n;
+  b->ctr.offers_requests++;
 }
 
 static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
@@ -127,7 +197,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
     reply_error(b, reply, E_BAD_REQUEST, why.text);
     return;
   }
-  bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER ||
+  bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER || req.op == WIRE_BR_OFFERS ||
                  req.op == WIRE_BR_FEED || req.op == WIRE_BR_RELAY;
   br_conf *c = br_conf_get(b, req.room, creates);
   if (!c) {
@@ -152,6 +222,15 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
         br_relay_hold(b, c, WIRE_BR_OFFER, reply, req.endpoint, req.owner);
       } else
         br_reply_offer(b, reply, c, req.endpoint, req.owner);
+      break;
+    case WIRE_BR_OFFERS:
+      if (c->upstream[0]) { /* an edge: as offer, for each */
+        for (int i = 0; i < req.n_items; i++)
+          if (!br_ep_find(c, req.items[i].endpoint))
+            br_ep_create(b, c, req.items[i].endpoint, req.items[i].owner, false);
+        br_relay_hold_offers(b, c, reply, req.items, req.n_items);
+      } else
+        br_reply_offers(b, reply, c, req.items, req.n_items);
       break;
     case WIRE_BR_FEED:
       br_op_feed(b, reply, c, req.endpoint);
@@ -178,6 +257,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
 }
 
 static void free_bridge(bridge_t *b) {
+  br_hs_pool_free(b->hs_pool);
   dtls_identity_free(b->ident);
   free(b->rx);
   free(b->tx);
@@ -206,7 +286,8 @@ static void on_tick(uv_timer_t *t) {
     br_relay_resync_all(b, now);
   }
   b->last_tick_ms = now;
-  br_keyframes_due(b, now); /* sent with the tick's flush */
+  br_hs_pool_tick(b->hs_pool); /* inline handshakes' retransmissions (the fuzzer's) */
+  br_keyframes_due(b, now);    /* sent with the tick's flush */
   br_ep_tick(b, now);
 }
 
@@ -228,6 +309,7 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
     return NULL;
   }
   str_copy(b->media_ip, b->addrs.cand[0], sizeof b->media_ip);
+  b->dtls_inline = p->dtls_inline;
   b->rx = malloc(sizeof *b->rx);
   b->tx = calloc(1, sizeof *b->tx);
   b->scratch = malloc(sizeof *b->scratch);
@@ -263,6 +345,14 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   if (br_io_open(b, err, errlen) != 0) {
     bus_unsubscribe(b->rpc_sub);
     goto fail;
+  }
+  /* Last: nothing after it fails, so free_bridge never meets a handle still open. */
+  if (!(b->hs_pool = br_hs_pool_create(loop, b->fd, b->ident, b->dtls_inline, br_ep_on_hs, b, err,
+                                       errlen))) {
+    br_io_close(b); /* the poll handle is open: the loop frees the bridge once it closed */
+    bus_unsubscribe(b->rpc_sub);
+    b->closing = 1;
+    return NULL;
   }
   uv_timer_init(loop, &b->tick);
   b->tick.data = b;
@@ -303,6 +393,8 @@ void bridge_destroy(bridge_t *b) {
   uv_timer_stop(&b->tick);
   b->closing = 1;
   uv_close((uv_handle_t *)&b->tick, br_handle_closed);
+  /* The endpoints' close_notify are queued: the worker sends them before it stops. */
+  br_hs_pool_destroy(b->hs_pool, &b->closing, br_handle_closed);
   b->closing += br_io_close(b);
 }
 
@@ -316,13 +408,25 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_rtp_packets_in_total", "RTP packets received from publishers (authenticated).", b->ctr.rtp_in);
   metrics_counter(out, "amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
   metrics_counter(out, "amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.", b->ctr.rtp_out);
-  metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.", b->ctr.bytes_out);
+  metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.",
+                  b->ctr.bytes_out + br_hs_bytes_out(b->hs_pool));
   metrics_counter(out, "amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.", b->ctr.retransmits);
+  metrics_counter(out, "amphi_bridge_offers_requests_total",
+                  "Offers requests answered (each for up to 64 receivers).",
+                  b->ctr.offers_requests);
+  metrics_counter(out, "amphi_bridge_offers_batched_total",
+                  "Receivers' offers made for offers requests.", b->ctr.offers_batched);
   metrics_counter(out, "amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).", b->ctr.keyframe_requests);
   metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.", b->ctr.dropped_tx);
   metrics_counter(out, "amphi_media_bad_packets_total", "Datagrams dropped: unknown source, failed authentication, malformed.", b->ctr.bad_packets);
   metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
   metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
+  metrics_counter(out, "amphi_dtls_handshakes_total",
+                  "DTLS handshakes that ended connected (on the handshake worker).",
+                  br_hs_connected(b->hs_pool));
+  metrics_gauge(out, "amphi_dtls_handshakes_in_progress",
+                "DTLS handshakes under way on the handshake worker.",
+                br_hs_in_progress(b->hs_pool));
   metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
   long children = 0, parents = 0;
   for (const br_endpoint *e = b->relays; e; e = e->relay_next) {
@@ -336,4 +440,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_histogram(out, "amphi_bridge_hop_seconds",
                     "Per forwarded RTP packet: from its arrival (read right after recvmmsg) to the sendmmsg that sent it.",
                     &b->hop);
+  metrics_histogram(out, "amphi_bridge_audio_hop_seconds",
+                    "The same for audio packets alone (forwarded before the video read with them).",
+                    &b->hop_audio);
 }

@@ -23,6 +23,9 @@ typedef struct bridge_params {
    * this many ms instead of 30 s; drop this % of first transmissions toward receivers. */
   int test_consent_ms, test_drop_rtp;
   const char *media_listen; /* bound; NULL or "": media_ip's one address, or the wildcard */
+  /* The fuzzer's: DTLS handshakes on the caller's thread, at once, instead of on the
+   * bridge's handshake worker (bridge_hs.h). */
+  bool dtls_inline;
 } bridge_params;
 
 /* Binds media_listen:media_port (UDP), makes the DTLS identity, subscribes to its RPC subject.

@@ -179,13 +179,13 @@ br_endpoint *br_ep_create(bridge_t *b, br_conf *c, const char *id, const char *o
 }
 
 static void ep_reset_transport(br_endpoint *ep) {
-  if (ep->srtp || ep->dtls) {
+  if (ep->srtp || ep->hs) {
     msrtp_free(ep->srtp);
     ep->srtp = NULL;
     br_rx_sync(ep); /* without keys it can receive nothing */
   }
-  dtls_conn_free(ep->dtls);
-  ep->dtls = NULL;
+  br_hs_close(ep->b->hs_pool, ep->hs);
+  ep->hs = NULL;
   addr_remove(ep->b, ep);
 }
 
@@ -215,8 +215,8 @@ void br_ep_destroy(br_endpoint *ep, bool notify) {
   ep->srtp = NULL;
   br_rx_sync(ep);
   if (ep->relay) br_relay_unlink(b, ep);
-  dtls_conn_free(ep->dtls);
-  ep->dtls = NULL;
+  br_hs_close(b->hs_pool, ep->hs);
+  ep->hs = NULL;
   addr_remove(b, ep);
   ufrag_remove(b, ep);
   if (ep->prev)
@@ -305,20 +305,24 @@ void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockad
 
 /* --- DTLS ---------------------------------------------------------------------------------- */
 
-static void dtls_send(void *ud, const uint8_t *data, size_t len) {
-  br_endpoint *ep = ud;
-  br_send_raw(ep->b, ep, data, len);
-}
-
-static void on_connected(bridge_t *b, br_endpoint *ep) {
-  dtls_srtp_profile profile;
-  uint8_t tx[DTLS_SRTP_KEYSALT_MAX], rx[DTLS_SRTP_KEYSALT_MAX];
-  size_t kl;
-  if (dtls_conn_srtp_keys(ep->dtls, &profile, tx, rx, &kl) != 0 ||
-      !(ep->srtp = msrtp_create(profile, tx, rx, kl))) {
-    log_warn(b->tag, "endpoint %s: cannot set up SRTP", ep->id);
+/* The handshake runs on the worker (bridge_hs.c); what comes back is its outcome. */
+void br_ep_on_hs(void *ud, br_endpoint *ep, br_hs_event ev, msrtp *srtp, dtls_srtp_profile profile,
+                 const char *error) {
+  bridge_t *b = ud;
+  if (ev == BR_HS_FAILED) {
+    b->ctr.dtls_failed++;
+    log_warn(b->tag, "endpoint %s: DTLS failed: %s", ep->id, error);
     return;
   }
+  if (ev == BR_HS_CLOSED) {
+    log_info(b->tag, "endpoint %s: DTLS closed by the client", ep->id);
+    return;
+  }
+  if (ep->srtp) { /* cannot happen (one connected per handshake); keep the first */
+    msrtp_free(srtp);
+    return;
+  }
+  ep->srtp = srtp;
   log_info(b->tag, "endpoint %s connected (%s)", ep->id,
            profile == DTLS_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80");
   br_rx_sync(ep);
@@ -329,29 +333,14 @@ static void on_connected(bridge_t *b, br_endpoint *ep) {
       if (ep->slots[i].stream && ep->slots[i].accepted && ep->slots[i].kind == SDP_VIDEO)
         br_request_keyframe(b, ep->slots[i].stream, now);
   }
+  br_tx_flush(b); /* the keyframe requests, now rather than with the next batch */
 }
 
-void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len) {
+void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len,
+                const struct sockaddr_storage *from, socklen_t fromlen) {
   if (!ep->has_remote) return; /* its answer is not here yet: the client retransmits */
-  if (!ep->dtls) {
-    ep->dtls =
-        dtls_conn_create(b->ident, true, ep->remote_fp_alg, ep->remote_fp, 1200, dtls_send, ep);
-    if (!ep->dtls) {
-      log_warn(b->tag, "endpoint %s: cannot start DTLS (fingerprint %s)", ep->id,
-               ep->remote_fp_alg);
-      return;
-    }
-  }
-  dtls_state before = dtls_conn_state(ep->dtls);
-  dtls_state st = dtls_conn_input(ep->dtls, buf, len);
-  if (st == DTLS_CONNECTED && !ep->srtp) {
-    on_connected(b, ep);
-  } else if (st == DTLS_FAILED && before != DTLS_FAILED) {
-    b->ctr.dtls_failed++;
-    log_warn(b->tag, "endpoint %s: DTLS failed: %s", ep->id, dtls_conn_error(ep->dtls));
-  } else if (st == DTLS_CLOSED && before != DTLS_CLOSED) {
-    log_info(b->tag, "endpoint %s: DTLS closed by the client", ep->id);
-  }
+  if (!ep->hs && !(ep->hs = br_hs_open(b->hs_pool, ep, ep->remote_fp_alg, ep->remote_fp))) return;
+  br_hs_input(b->hs_pool, ep->hs, buf, len, from, fromlen);
 }
 
 /* --- timers -------------------------------------------------------------------------------- */
@@ -385,11 +374,20 @@ static void end_expired(bridge_t *b) {
   }
 }
 
+/* A time moved on, but never past now: a check handled during the stall (the loop was busy,
+ * not stopped) is already recent, and one in the future would make "now - seen" wrap
+ * around and end the endpoint at once (seen in join storms before the handshake worker,
+ * when handshakes held the loop for over a second). */
+static uint64_t shifted(uint64_t t, uint64_t ms, uint64_t now) {
+  return t + ms < now ? t + ms : now;
+}
+
 void br_ep_shift_consent(bridge_t *b, uint64_t ms) {
+  uint64_t now = now_ms();
   for (br_conf *c = b->confs; c; c = c->next)
     for (br_endpoint *ep = c->eps; ep; ep = ep->next) {
-      if (ep->last_consent_ms) ep->last_consent_ms += ms;
-      ep->created_ms += ms;
+      if (ep->last_consent_ms) ep->last_consent_ms = shifted(ep->last_consent_ms, ms, now);
+      ep->created_ms = shifted(ep->created_ms, ms, now);
     }
 }
 
@@ -406,6 +404,7 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
         ep->heard = false;
       }
       uint64_t seen = ep->last_consent_ms ? ep->last_consent_ms : ep->created_ms;
+      if (seen > now) seen = now; /* a clock read after the tick's (a reply handled since) */
       uint64_t limit = ep->relay && b->consent_ms > BR_RELAY_SILENT_MS ? BR_RELAY_SILENT_MS
                                                                         : b->consent_ms;
       if (now - seen > limit && ep->relay && ep->publisher && !strcmp(ep->owner, c->upstream)) {
@@ -413,10 +412,6 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
       } else if (now - seen > limit) {
         ep->expired = expired = true;
         continue;
-      }
-      if (ep->dtls && dtls_conn_state(ep->dtls) == DTLS_HANDSHAKING) {
-        long t = dtls_conn_timeout_ms(ep->dtls);
-        if (t == 0) dtls_conn_handle_timeout(ep->dtls);
       }
       if (ep->relay) br_relay_tick(b, ep, now); /* before the reports: it defers to them */
       if (ep->publisher && ep->srtp && now - ep->last_rr_ms >= BR_RR_EVERY_MS) {

@@ -18,7 +18,9 @@
  * DTLS, and neither is in the address table: several conferences may relay between the
  * same two ports, so their packets are told apart by SSRC (br_relay_by_packet).
  *
- * Threads: a bridge lives on one loop (one core); nothing here is locked. */
+ * Threads: a bridge lives on one loop (one core); nothing here is locked. The DTLS
+ * handshakes alone run on a worker thread, which shares nothing of this but its queues
+ * (bridge_hs.h). */
 #ifndef AMPHI_BRIDGE_BRIDGE_INTERNAL_H
 #define AMPHI_BRIDGE_BRIDGE_INTERNAL_H
 
@@ -29,6 +31,7 @@
 #include <uv.h>
 
 #include "bridge/bridge.h"
+#include "bridge/bridge_hs.h"
 #include "bus/bus.h"
 #include "media/dtls.h"
 #include "media/msrtp.h"
@@ -116,7 +119,7 @@ struct br_endpoint {
   bool has_addr;
   bool expired; /* the timer found it without consent: it ends (br_ep_tick) */
   uint64_t created_ms, last_consent_ms;
-  dtls_conn *dtls;
+  br_hs *hs; /* its DTLS, on the handshake worker (bridge_hs.h); NULL before the first */
   msrtp *srtp;
   uint32_t rtcp_ssrc; /* the bridge's SSRC in RTCP toward this endpoint */
   /* publisher */
@@ -143,9 +146,13 @@ struct br_endpoint {
 
 /* A request held until the conference's next relay sync with its parent is back. */
 typedef struct br_waiter {
-  wire_br_op op; /* WIRE_BR_OFFER or WIRE_BR_RELAY */
+  wire_br_op op; /* WIRE_BR_OFFER, WIRE_BR_OFFERS or WIRE_BR_RELAY */
   char *reply;   /* the bus reply subject */
   char endpoint[BR_ID_MAX], owner[BR_ID_MAX];
+  struct br_waiter_item {
+    char endpoint[BR_ID_MAX], owner[BR_ID_MAX];
+  } * items; /* offers */
+  int n_items;
   struct br_waiter *next;
 } br_waiter;
 
@@ -176,6 +183,7 @@ typedef struct br_txq {
   uint8_t buf[BR_BATCH][BR_BUFSZ];
   /* a forwarded packet's arrival (monotonic ns), for the hop histogram; 0: not forwarded */
   uint64_t arrived_ns[BR_BATCH];
+  bool audio[BR_BATCH]; /* ... and it is audio (the audio hop histogram too) */
   int n;
 } br_txq;
 
@@ -197,9 +205,18 @@ typedef struct br_addrs {
   char bind_text[64];
   bool dual; /* "::" bound without IPV6_V6ONLY: IPv4 arrives v4-mapped */
 } br_addrs;
+
+/* A video packet of the receive batch being handled, forwarded once the batch's audio and
+ * control traffic went (br_rtp_later_flush). buf is in the receive batch. */
+typedef struct br_later {
+  struct br_stream *s;
+  const uint8_t *buf;
+  size_t len;
+} br_later;
+
 typedef struct br_counters {
   uint64_t rtp_in, rtcp_in, rtp_out, bytes_out, retransmits, keyframe_requests, dropped_tx,
-      send_errors, bad_packets, stun_in, dtls_failed, expired;
+      send_errors, bad_packets, stun_in, dtls_failed, expired, offers_requests, offers_batched;
 } br_counters;
 
 struct bridge {
@@ -215,6 +232,8 @@ struct bridge {
   bus_sub_t *rpc_sub;
   char ev_subject[BUS_SUBJECT_MAX];
   dtls_identity *ident;
+  br_hs_pool *hs_pool; /* the DTLS handshakes' worker */
+  bool dtls_inline;    /* bridge_params.dtls_inline */
   br_conf *confs;
   long n_endpoints;
   long n_receivers; /* endpoints that receive (clients and relay children): the load */
@@ -235,6 +254,9 @@ struct bridge {
   uint64_t last_tick_ms; /* when the timer last ran (a pause shows as a late tick) */
   uint64_t rx_ns;  /* monotonic ns when the receive batch being handled came in; 0: none */
   histogram hop;   /* arrival to send of every forwarded packet */
+  histogram hop_audio; /* the same for audio packets alone */
+  br_later later[BR_BATCH];
+  int n_later;
   const char *tag;
   int closing; /* handles still closing after bridge_destroy */
 };
@@ -257,7 +279,7 @@ void br_handle_closed(uv_handle_t *h);
 uint8_t *br_tx_slot(bridge_t *b);
 void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
 /* The datagram committed last forwards a packet that arrived at arrived_ns (0: unknown). */
-void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns);
+void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns, bool audio);
 void br_tx_flush(bridge_t *b);
 /* One received datagram (also the fuzzer's way in). */
 void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -269,9 +291,11 @@ void br_send_to(bridge_t *b, const uint8_t *data, size_t len, const struct socka
                 socklen_t tolen);
 void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
 
-/* bridge.c: the offer reply for a receiving endpoint (made on first use). */
+/* bridge.c: the offer reply for a receiving endpoint (made on first use); the offers reply
+ * for many. */
 void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
                     const char *owner);
+void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_item *items, int n);
 
 /* bridge_relay.c */
 void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent);
@@ -279,6 +303,9 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
 /* An edge's request that needs the parent's current streams: held for the next sync. */
 void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,
                    const char *owner);
+/* The same for an offers request: its items are copied. */
+void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
+                          int n);
 /* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
 br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
                                 const struct sockaddr_storage *from);
@@ -313,7 +340,11 @@ void br_ep_set_remote(br_endpoint *ep, const sdp_media *m);
 void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
                 socklen_t fromlen);
 br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
-void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len);
+void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len,
+                const struct sockaddr_storage *from, socklen_t fromlen);
+/* The handshake worker's news of ep (br_hs_event_fn; ud is the bridge). */
+void br_ep_on_hs(void *ud, br_endpoint *ep, br_hs_event ev, msrtp *srtp, dtls_srtp_profile profile,
+                 const char *error);
 void br_ep_tick(bridge_t *b, uint64_t now);
 /* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
 void br_ep_shift_consent(bridge_t *b, uint64_t ms);
@@ -324,6 +355,10 @@ void br_stream_destroy(br_stream *s);
 /* Recomputes which streams send to ep (after an answer, a connect, before a destroy). */
 void br_rx_sync(br_endpoint *ep);
 void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+/* A publisher's packet (unprotected, rewritten) to every receiver of s. */
+void br_rtp_fanout(bridge_t *b, br_stream *s, const uint8_t *buf, size_t len);
+/* The video packets br_on_rtp kept back during a receive batch, in order. */
+void br_rtp_later_flush(bridge_t *b);
 void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
 /* A PLI toward the stream's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
  * one when that window ends (br_keyframes_due), however many asked meanwhile. */

@@ -73,8 +73,11 @@ void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, so
   b->ctr.bytes_out += len;
 }
 
-void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns) {
-  if (b->tx->n > 0) b->tx->arrived_ns[b->tx->n - 1] = arrived_ns;
+void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns, bool audio) {
+  if (b->tx->n > 0) {
+    b->tx->arrived_ns[b->tx->n - 1] = arrived_ns;
+    b->tx->audio[b->tx->n - 1] = audio;
+  }
 }
 
 static uint64_t mono_ns(void) {
@@ -90,7 +93,9 @@ static void observe_hops(bridge_t *b) {
   for (int i = 0; i < q->n; i++) {
     if (!q->arrived_ns[i]) continue;
     if (!now) now = mono_ns();
-    histogram_observe(&b->hop, now > q->arrived_ns[i] ? now - q->arrived_ns[i] : 0);
+    uint64_t hop = now > q->arrived_ns[i] ? now - q->arrived_ns[i] : 0;
+    histogram_observe(&b->hop, hop);
+    if (q->audio[i]) histogram_observe(&b->hop_audio, hop);
   }
 }
 
@@ -141,7 +146,7 @@ void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr
     return;
   }
   if (first >= 20 && first <= 63) {
-    br_on_dtls(b, ep, buf, len);
+    br_on_dtls(b, ep, buf, len, from, fromlen);
   } else if (first >= 128 && first <= 191) {
     if (rtp_is_rtcp(buf, len))
       br_on_rtcp(b, ep, buf, len);
@@ -170,6 +175,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       if (b->addrs.dual) unmap_v4(&q->addr[i], &q->msgs[i].msg_hdr.msg_namelen);
       br_on_datagram(b, q->buf[i], q->msgs[i].msg_len, &q->addr[i], q->msgs[i].msg_hdr.msg_namelen);
     }
+    br_rtp_later_flush(b); /* the batch's video, after its audio (bridge_route.c) */
     br_tx_flush(b);
     if (n < BR_BATCH) break;
   }

@@ -274,6 +274,11 @@ static void answer_waiters(bridge_t *b, br_conf *c, br_waiter *w) {
     br_waiter *next = w->next;
     if (w->op == WIRE_BR_OFFER) {
       br_reply_offer(b, w->reply, c, w->endpoint, w->owner);
+    } else if (w->op == WIRE_BR_OFFERS) {
+      wire_br_item items[WIRE_BR_OFFERS_MAX];
+      for (int i = 0; i < w->n_items; i++)
+        items[i] = (wire_br_item){w->items[i].endpoint, w->items[i].owner};
+      br_reply_offers(b, w->reply, c, items, w->n_items);
     } else {
       br_endpoint *ep = br_ep_find(c, w->endpoint);
       if (ep)
@@ -282,6 +287,7 @@ static void answer_waiters(bridge_t *b, br_conf *c, br_waiter *w) {
         wire_publish(b->bus, w->reply, wire_reply_error(E_NOT_FOUND, "the relay is gone"));
     }
     free(w->reply);
+    free(w->items);
     free(w);
     w = next;
   }
@@ -390,12 +396,35 @@ void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, co
   if (!c->syncing) start_sync(b, c);
 }
 
+void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
+                          int n) {
+  br_waiter *w = calloc(1, sizeof *w);
+  if (w) w->items = calloc((size_t)n, sizeof *w->items);
+  if (!w || !w->items || !reply || !(w->reply = strdup(reply))) {
+    if (w) free(w->items);
+    free(w);
+    if (reply) wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
+    return;
+  }
+  w->op = WIRE_BR_OFFERS;
+  w->n_items = n;
+  for (int i = 0; i < n; i++) {
+    str_copy(w->items[i].endpoint, items[i].endpoint, sizeof w->items[i].endpoint);
+    str_copy(w->items[i].owner, items[i].owner, sizeof w->items[i].owner);
+  }
+  br_waiter **pp = c->syncing ? &c->waiting_next : &c->waiting;
+  while (*pp) pp = &(*pp)->next;
+  *pp = w;
+  if (!c->syncing) start_sync(b, c);
+}
+
 void br_conf_free_waiters(br_conf *c) {
   br_waiter *lists[2] = {c->waiting, c->waiting_next};
   for (int i = 0; i < 2; i++)
     for (br_waiter *w = lists[i], *next; w; w = next) {
       next = w->next;
       free(w->reply);
+      free(w->items);
       free(w);
     }
   c->waiting = c->waiting_next = NULL;

@@ -4,8 +4,12 @@
 #include "bridge/bridge.h"
 
 static int start(node_t *n, char *err, size_t errlen) {
-  bridge_params p = {n->tag, n->cfg.media_ip, n->cfg.media_port, n->cfg.test_consent_ms,
-                     n->cfg.test_drop_rtp, n->cfg.media_listen};
+  bridge_params p = {.id = n->tag,
+                     .media_ip = n->cfg.media_ip,
+                     .media_port = n->cfg.media_port,
+                     .test_consent_ms = n->cfg.test_consent_ms,
+                     .test_drop_rtp = n->cfg.test_drop_rtp,
+                     .media_listen = n->cfg.media_listen};
   bridge_t *b = bridge_create(&n->loop, n->bus, &p, err, errlen);
   if (!b) return -1;
   /* The node shell heartbeats cfg.capacity: for a bridge that is receivers, bridge_capacity

@@ -178,13 +178,13 @@ static bool test_drop(bridge_t *b) {
 
 /* arrived_ns: when the packet reached the bridge, for the hop histogram (0: a resend). */
 static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len,
-                     uint64_t arrived_ns) {
+                     uint64_t arrived_ns, bool audio) {
   uint8_t *slot = br_tx_slot(b);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtp(rx->srtp, slot, &l) != 0) return;
   br_tx_commit(b, l, &rx->addr, rx->addrlen);
-  br_tx_mark_forward(b, arrived_ns);
+  br_tx_mark_forward(b, arrived_ns, audio);
   b->ctr.rtp_out++;
 }
 
@@ -215,10 +215,31 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
   c->seq = p.seq;
   c->len = (uint16_t)l;
   memcpy(c->data, buf, l);
+  /* Inside a receive batch, video waits for the batch's end (br_rtp_later_flush): a
+   * keyframe is tens of packets read together, and their fan-out (tens of thousands of
+   * protected sends at a few hundred receivers) would otherwise hold every audio packet
+   * read behind them. */
+  if (s->kind == SDP_VIDEO && b->rx_ns && b->n_later < BR_BATCH) {
+    b->later[b->n_later++] = (br_later){s, buf, l};
+    return;
+  }
+  br_rtp_fanout(b, s, buf, l);
+}
+
+void br_rtp_fanout(bridge_t *b, br_stream *s, const uint8_t *buf, size_t len) {
+  bool audio = s->kind == SDP_AUDIO;
   for (int i = 0; i < s->n_rx; i++) {
     if (test_drop(b)) continue;
-    send_rtp(b, s->rx[i], buf, l, b->rx_ns);
+    send_rtp(b, s->rx[i], buf, len, b->rx_ns, audio);
   }
+}
+
+void br_rtp_later_flush(bridge_t *b) {
+  /* Handling datagrams never ends a stream (endpoints end on the timer and on control
+   * requests), so the streams kept since the batch began are all still there. */
+  for (int i = 0; i < b->n_later; i++)
+    br_rtp_fanout(b, b->later[i].s, b->later[i].buf, b->later[i].len);
+  b->n_later = 0;
 }
 
 /* --- RTCP ---------------------------------------------------------------------------------- */
@@ -281,7 +302,7 @@ static void answer_nack(uint16_t seq, void *ud) {
     if (n->n_missing < NACK_UP_MAX) n->missing[n->n_missing++] = seq;
     return; /* too old, or lost before it got here */
   }
-  send_rtp(n->b, n->ep, c->data, c->len, 0);
+  send_rtp(n->b, n->ep, c->data, c->len, 0, false);
   n->b->ctr.retransmits++;
 }
 

@@ -286,4 +286,5 @@ void signal_metrics(node_t *n, metrics_out *out) {
   metrics_gauge(out, "amphi_participants", "Main participants in those rooms.", m.participants);
   metrics_gauge(out, "amphi_visitors", "Visitors (main: all nodes' total; visitor: this node's).",
                 m.visitors);
+  media_write_metrics(n, out);
 }

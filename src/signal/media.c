@@ -94,6 +94,7 @@ static bool has_streams_for(const room_t *r, const client_t *c) {
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c);
+static void alloc_bridge(node_t *n, client_t *c, const room_t *r);
 
 /* c no longer receives from the bridge that made its offers: what comes next is numbered
  * above them and asks for a new peer connection. */
@@ -103,6 +104,44 @@ static void left_bridge(client_t *c) {
   c->bridge_gen++;
 }
 static void on_alloc(void *ud, int status, const uint8_t *data, size_t len);
+static void offer_again_batched(node_t *n, client_t **cs, int count);
+
+/* Clients whose bridge was just allocated, until their offers are asked in batches. */
+static void pending_add(node_t *n, client_t *c) {
+  signal_media *sm = &SN(n)->media;
+  if (sm->n_pending == sm->cap_pending) {
+    int cap = sm->cap_pending ? 2 * sm->cap_pending : 64;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    client_t **v = realloc(sm->pending, (size_t)cap * sizeof *v);
+    if (!v) {
+      offer_again_if_asked(n, c); /* alone, then */
+      return;
+    }
+    sm->pending = v;
+    sm->cap_pending = cap;
+  }
+  client_ref(c);
+  sm->pending[sm->n_pending++] = c;
+}
+
+static void pending_drop(node_t *n) {
+  signal_media *sm = &SN(n)->media;
+  for (int i = 0; i < sm->n_pending; i++) client_unref(sm->pending[i]);
+  free(sm->pending);
+  sm->pending = NULL;
+  sm->n_pending = sm->cap_pending = 0;
+}
+
+static void pending_flush(node_t *n) {
+  signal_media *sm = &SN(n)->media;
+  client_t **list = sm->pending;
+  int count = sm->n_pending;
+  sm->pending = NULL; /* asking may allocate again: a new list then */
+  sm->n_pending = sm->cap_pending = 0;
+  if (count) offer_again_batched(n, list, count);
+  for (int i = 0; i < count; i++) client_unref(list[i]);
+  free(list);
+}
 
 static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {
   (void)id;
@@ -124,7 +163,7 @@ static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const c
     log_warn(n->tag, "no subscribe offer for %s from bridge %s: %s", c->id, c->bridge,
              reply ? reply->status.error : "no answer");
   }
-  offer_again_if_asked(n, c);
+  if (!c->offer_again_hold) offer_again_if_asked(n, c);
 }
 
 typedef struct alloc_ctx {
@@ -140,6 +179,8 @@ static void on_alloc(void *ud, int status, const uint8_t *data, size_t len) {
   wire_media_reply r;
   wire_err why;
   int rc = status == BUS_OK ? wire_media_reply_decode(data, len, &r, &why) : -1;
+  signal_media *sm = &SN(x->n)->media;
+  sm->allocs_out--;
   if (status != BUS_ECLOSED) {
     c->offer_busy = false;
     if (rc == 0 && r.status.ok && (!c->conn || c->state != CLIENT_JOINED)) {
@@ -154,10 +195,16 @@ static void on_alloc(void *ud, int status, const uint8_t *data, size_t len) {
       log_warn(x->n->tag, "no media bridge for visitor %s: %s", c->id,
                rc != 0 ? "no answer" : r.status.error);
     }
-    if (c->conn && c->state == CLIENT_JOINED) offer_again_if_asked(x->n, c);
+    if (c->conn && c->state == CLIENT_JOINED && c->offer_again) pending_add(x->n, c);
   }
   if (rc == 0) wire_media_reply_free(&r);
   client_unref(c);
+  /* Allocations go out together (a change, a burst of joins) and come back one by one:
+   * their offers wait for the last (or for 64 of them) and go out in batches. */
+  if (status == BUS_ECLOSED)
+    pending_drop(x->n);
+  else if (sm->allocs_out == 0 || sm->n_pending >= WIRE_BR_OFFERS_MAX)
+    pending_flush(x->n);
   free(x);
 }
 
@@ -173,7 +220,10 @@ static void alloc_bridge(node_t *n, client_t *c, const room_t *r) {
     str_copy(x->subject, subject, sizeof x->subject);
     client_ref(c);
     c->offer_busy = true;
-    if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_alloc, x) == BUS_OK) return;
+    if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_alloc, x) == BUS_OK) {
+      SN(n)->media.allocs_out++;
+      return;
+    }
     c->offer_busy = false;
     client_unref(c);
     j = NULL; /* wire_request took it */
@@ -183,28 +233,39 @@ static void alloc_bridge(node_t *n, client_t *c, const room_t *r) {
   log_warn(n->tag, "cannot ask for a media bridge for visitor %s", c->id);
 }
 
-void media_offer(node_t *n, client_t *c, const room_t *r) {
-  if (!c->conn || c->state != CLIENT_JOINED || !r->bridge[0]) return;
-  if (!c->offered && !has_streams_for(r, c)) return; /* nothing to receive yet */
+/* Whether c's offer is to be asked now, from c->bridge: 1 yes; 0 no (nothing to receive,
+ * a request out: it is asked again after it, or its bridge is being allocated). */
+static int offer_ready(node_t *n, client_t *c, const room_t *r) {
+  if (!c->conn || c->state != CLIENT_JOINED || !r->bridge[0]) return 0;
+  if (!c->offered && !has_streams_for(r, c)) return 0; /* nothing to receive yet */
   if (c->offer_busy) {
     c->offer_again = true;
-    return;
+    return 0;
   }
   if (c->bridge[0] && strcmp(c->origin, r->bridge) != 0) media_release(n, c, false);
   if (!c->bridge[0]) {
     if (c->visitor) {
       alloc_bridge(n, c, r);
-      return;
+      return 0;
     }
     str_copy(c->bridge, r->bridge, sizeof c->bridge);
     str_copy(c->origin, r->bridge, sizeof c->origin);
   }
+  return 1;
+}
+
+static void offer_one(node_t *n, client_t *c, const room_t *r) {
   char ep[PROTO_ID_MAX + 3];
   snprintf(ep, sizeof ep, "%s.s", c->id);
   wire_br_req req = {.op = WIRE_BR_OFFER, .endpoint = ep, .owner = c->id};
   str_copy(req.room, r->display, sizeof req.room);
   c->offer_busy = true;
+  SN(n)->media.offer_requests++;
   if (media_rpc(n, c->bridge, &req, c, NULL, on_offer) != 0) c->offer_busy = false;
+}
+
+void media_offer(node_t *n, client_t *c, const room_t *r) {
+  if (offer_ready(n, c, r)) offer_one(n, c, r);
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c) {
@@ -214,8 +275,192 @@ static void offer_again_if_asked(node_t *n, client_t *c) {
   if (r) media_offer(n, c, r);
 }
 
+/* --- many offers in one request (the offers op) -------------------------------------------- */
+
+/* One offers request: up to WIRE_BR_OFFERS_MAX clients of one room on one bridge. */
+typedef struct batch {
+  node_t *n;
+  char bridge[65];
+  char room[WIRE_ROOM_TEXT_MAX];
+  int count;
+  client_t *c[WIRE_BR_OFFERS_MAX];
+  unsigned gen[WIRE_BR_OFFERS_MAX]; /* c->bridge_gen when asked */
+  char ep[WIRE_BR_OFFERS_MAX][PROTO_ID_MAX + 3];
+} batch;
+
+static void batch_send(node_t *n, batch *x);
+
+/* After a batch's reply: the clients whose offer must be asked again (a change came while
+ * it was out, or the reply was full), asked again in batches too. */
+static void offer_again_batched(node_t *n, client_t **cs, int count) {
+  const room_t *r = NULL;
+  batch *x = NULL;
+  for (int i = 0; i < count; i++) {
+    client_t *c = cs[i];
+    if (!c->offer_again) continue;
+    c->offer_again = false;
+    r = c->room ? c->room->r : NULL;
+    if (!r || !offer_ready(n, c, r)) continue;
+    if (x && (strcmp(x->bridge, c->bridge) != 0 || strcmp(x->room, r->display) != 0 ||
+              x->count == WIRE_BR_OFFERS_MAX)) {
+      batch_send(n, x);
+      x = NULL;
+    }
+    if (!x && !(x = calloc(1, sizeof *x))) {
+      offer_one(n, c, r);
+      continue;
+    }
+    if (!x->count) {
+      x->n = n;
+      str_copy(x->bridge, c->bridge, sizeof x->bridge);
+      str_copy(x->room, r->display, sizeof x->room);
+    }
+    x->c[x->count] = c;
+    x->gen[x->count++] = c->bridge_gen;
+    c->offer_busy = true;
+  }
+  if (x) batch_send(n, x);
+}
+
+static void on_batch_reply(void *ud, int status, const uint8_t *data, size_t len) {
+  batch *x = ud;
+  node_t *n = x->n;
+  wire_br_reply *r = status == BUS_OK ? malloc(sizeof *r) : NULL;
+  wire_err why;
+  int rc = r ? wire_br_reply_decode(WIRE_BR_OFFERS, data, len, r, &why) : -1;
+  if (status == BUS_OK && r && rc != 0)
+    log_warn(n->tag, "a bridge's offers reply refused: %s", why.text);
+  bool whole_ok = rc == 0 && r->status.ok;
+  /* A bridge without the offers op (an older one) says bad_request: ask it one by one. */
+  bool fallback =
+      rc == 0 && !r->status.ok && r->status.code && !strcmp(r->status.code, E_BAD_REQUEST);
+  if (status != BUS_ECLOSED) {
+    if (!whole_ok && !fallback)
+      log_warn(n->tag, "no offers for %d receivers from bridge %s: %s", x->count, x->bridge,
+               rc == 0 ? r->status.error : "no answer");
+    for (int i = 0; i < x->count; i++) {
+      client_t *c = x->c[i];
+      if (x->gen[i] != c->bridge_gen) continue; /* it moved: a newer request is its */
+      const wire_br_offer *o =
+          whole_ok && i < r->n_offers && !strcmp(r->offers[i].endpoint, x->ep[i]) ? &r->offers[i]
+                                                                                  : NULL;
+      if (fallback) { /* one by one, never batched again (that would loop) */
+        c->offer_busy = false;
+        const room_t *rm = c->room ? c->room->r : NULL;
+        if (c->conn && c->state == CLIENT_JOINED && rm && c->bridge[0]) offer_one(n, c, rm);
+        continue;
+      }
+      if (o && o->again) {
+        c->offer_busy = false;
+        c->offer_again = true;
+        continue;
+      }
+      if (!o) {
+        c->offer_busy = false; /* logged once above */
+        continue;
+      }
+      wire_br_reply one = {.status = o->status,
+                           .sdp = o->sdp,
+                           .unchanged = o->unchanged,
+                           .version = o->version,
+                           .active = o->active};
+      c->offer_again_hold = true; /* on_offer must not ask alone: the batch asks below */
+      on_offer(n, c, &one, NULL);
+      c->offer_again_hold = false;
+    }
+    offer_again_batched(n, x->c, x->count);
+  }
+  if (rc == 0) wire_br_reply_free(r);
+  free(r);
+  for (int i = 0; i < x->count; i++) client_unref(x->c[i]);
+  free(x);
+}
+
+/* Sends x (its clients marked busy) and takes it; on failure they are free to ask again. */
+static void batch_send(node_t *n, batch *x) {
+  wire_br_req *req = calloc(1, sizeof *req);
+  char subject[BUS_SUBJECT_MAX];
+  json_t *j = NULL;
+  if (req) {
+    req->op = WIRE_BR_OFFERS;
+    str_copy(req->room, x->room, sizeof req->room);
+    for (int i = 0; i < x->count; i++) {
+      snprintf(x->ep[i], sizeof x->ep[i], "%s.s", x->c[i]->id);
+      req->items[i] = (wire_br_item){x->ep[i], x->c[i]->id};
+    }
+    req->n_items = x->count;
+    j = wire_br_req_json(req);
+    free(req);
+  }
+  for (int i = 0; i < x->count; i++) client_ref(x->c[i]);
+  if (j && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, x->bridge, subject, sizeof subject) == 0) {
+    SN(n)->media.offers_requests++;
+    SN(n)->media.offers_batched += (uint64_t)x->count;
+    if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_batch_reply, x) == BUS_OK) return;
+    j = NULL; /* wire_request took it */
+  }
+  json_decref(j);
+  log_warn(n->tag, "cannot ask bridge %s for %d offers", x->bridge, x->count);
+  for (int i = 0; i < x->count; i++) {
+    x->c[i]->offer_busy = false;
+    client_unref(x->c[i]);
+  }
+  free(x);
+}
+
+/* The fan-out of a change: the room's clients that may ask now are grouped by the bridge
+ * they receive from, WIRE_BR_OFFERS_MAX to a request. Groups are few (an origin and the
+ * edges this node's visitors were placed on), so a linear search finds a client's. */
+#define GROUPS_MAX 16
 void media_offer_all(node_t *n, client_t *members, const room_t *r) {
-  for (client_t *c = members; c; c = c->next) media_offer(n, c, r);
+  batch *g[GROUPS_MAX] = {0};
+  int n_g = 0;
+  for (client_t *c = members; c; c = c->next) {
+    if (!offer_ready(n, c, r)) continue;
+    int k = 0;
+    while (k < n_g && strcmp(g[k]->bridge, c->bridge) != 0) k++;
+    if (k == n_g) {
+      batch *x = n_g < GROUPS_MAX ? calloc(1, sizeof *x) : NULL;
+      if (!x) {
+        offer_one(n, c, r); /* past GROUPS_MAX bridges (or no memory): alone */
+        continue;
+      }
+      x->n = n;
+      str_copy(x->bridge, c->bridge, sizeof x->bridge);
+      str_copy(x->room, r->display, sizeof x->room);
+      g[n_g++] = x;
+    }
+    batch *x = g[k];
+    x->c[x->count] = c;
+    x->gen[x->count++] = c->bridge_gen;
+    c->offer_busy = true;
+    if (x->count == WIRE_BR_OFFERS_MAX) {
+      batch_send(n, x);
+      g[k] = g[--n_g];
+    }
+  }
+  for (int k = 0; k < n_g; k++) {
+    if (g[k]->count == 1) { /* one alone: the plain offer op, as before batching */
+      client_t *c = g[k]->c[0];
+      c->offer_busy = false;
+      free(g[k]);
+      offer_one(n, c, r);
+    } else {
+      batch_send(n, g[k]);
+    }
+  }
+}
+
+void media_write_metrics(node_t *n, metrics_out *out) {
+  const signal_media *m = &SN(n)->media;
+  metrics_counter(out, "amphi_offer_requests_total",
+                  "Bus requests to bridges for one receiver's offer (op offer).",
+                  m->offer_requests);
+  metrics_counter(out, "amphi_offers_requests_total",
+                  "Bus requests to bridges for many receivers' offers at once (op offers).",
+                  m->offers_requests);
+  metrics_counter(out, "amphi_offers_batched_total",
+                  "Receivers' offers asked for in those batched requests.", m->offers_batched);
 }
 
 static void on_answer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {

@@ -45,6 +45,7 @@ typedef struct client {
   bool offered;     /* a subscribe_offer was sent */
   bool offer_busy;  /* an offer request is out */
   bool offer_again; /* the streams changed while it was out */
+  bool offer_again_hold; /* a batch's reply is being handled: it asks again, batched */
   /* Versions the client saw come from every bridge it received from, one after the other:
    * a bridge numbers its own offers from 1, the client sees them above version_base (the
    * last version it had before it moved), so its versions keep rising. */
@@ -68,6 +69,16 @@ typedef struct signal_ops {
   void (*metrics)(node_t *n, node_metrics *m);
 } signal_ops;
 
+/* media.c's node-wide part: bus requests for offers (one receiver's, and many receivers'
+ * at once), and the visitors whose bridge was allocated, whose offers wait to be asked
+ * for together (each holds a reference) until no allocation is out. */
+typedef struct signal_media {
+  uint64_t offer_requests, offers_requests, offers_batched;
+  struct client **pending;
+  int n_pending, cap_pending;
+  int allocs_out;
+} signal_media;
+
 /* The first member of each signaling role's state (n->impl): what both roles have, so the
  * parts they share find the role's operations, the cluster secret, the rooms and the tick. */
 typedef struct signal_node {
@@ -78,6 +89,7 @@ typedef struct signal_node {
   ticket_replay used_tickets; /* tickets let in, until they expire: each works once */
   uv_timer_t tick;            /* every SIGNAL_TICK_MS: counts, idle rooms, dead nodes */
   void (*on_tick)(node_t *n, uint64_t now_ms);
+  signal_media media;
 } signal_node;
 
 #define SIGNAL_TICK_MS 100
@@ -173,7 +185,11 @@ void media_send_rpc_error(client_t *c, const char *id, const wire_br_reply *repl
 /* Asks the room's bridge for c's subscribe offer and sends it, when there is anything to
  * receive (or c had an offer before). */
 void media_offer(node_t *n, client_t *c, const struct room *r);
+/* The same for every member, in batches: one offers request per bridge and up to
+ * WIRE_BR_OFFERS_MAX of them (a change of what is published costs a node one request per
+ * 64 receivers, not one per receiver). */
 void media_offer_all(node_t *n, client_t *members, const struct room *r);
+void media_write_metrics(node_t *n, metrics_out *out);
 void media_subscribe_answer(node_t *n, client_t *c, const struct room *r, const client_msg *m);
 /* Releases c's endpoints on the bridge (and its publishing one when publisher); call while
  * c is still in its room. */

@@ -9,8 +9,8 @@
 /* The bridge writes offers up to its SDP buffer: they must fit in a reply. */
 _Static_assert(WIRE_SDP_MAX >= SDP_TEXT_MAX, "bridge SDP does not fit the wire bound");
 
-static const char *const op_names[WIRE_BR__COUNT] = {"publish", "offer", "answer", "release",
-                                                     "feed",    "relay", "carries"};
+static const char *const op_names[WIRE_BR__COUNT] = {"publish", "offer", "answer",  "release",
+                                                     "feed",    "relay", "carries", "offers"};
 
 const char *wire_br_op_name(wire_br_op op) {
   return (unsigned)op < WIRE_BR__COUNT ? op_names[op] : "unknown";
@@ -42,8 +42,8 @@ static int req_check(json_t *j, wire_br_req *out, wire_err *err) {
   const char *what = op_names[k];
   bool needs_sdp = out->op == WIRE_BR_PUBLISH || out->op == WIRE_BR_ANSWER;
   if ((rc = room_field(j, out->room, what, err)) ||
-      (rc = wi_str(j, "endpoint", WI_REQUIRED | WI_NO_CTRL, 1, WIRE_ENDPOINT_MAX, &out->endpoint,
-                   what, err)) ||
+      (rc = wi_str(j, "endpoint", (out->op == WIRE_BR_OFFERS ? 0 : WI_REQUIRED) | WI_NO_CTRL, 1,
+                   WIRE_ENDPOINT_MAX, &out->endpoint, what, err)) ||
       (rc = wi_str(j, "owner", WI_NO_CTRL, 0, WIRE_ENDPOINT_MAX, &out->owner, what, err)) ||
       (rc = wi_str(j, "sdp", needs_sdp ? WI_REQUIRED : 0, 1, WIRE_SDP_MAX, &out->sdp, what, err)) ||
       (rc = wi_int(j, "version", false, 0, INT64_MAX, -1, &out->version, what, err)))
@@ -62,6 +62,11 @@ static int req_check(json_t *j, wire_br_req *out, wire_err *err) {
     out->host = NULL;
     out->port = out->ssrc = 0;
   }
+  out->n_items = 0;
+  if (out->op == WIRE_BR_OFFERS) {
+    out->endpoint = "";
+    if ((rc = wire_br_offers_req_check(j, out, err))) return rc;
+  }
   /* Only publish and offer name an owner: the others' is "" whatever was sent. */
   if (!out->owner || (out->op != WIRE_BR_PUBLISH && out->op != WIRE_BR_OFFER)) out->owner = "";
   if (!needs_sdp) out->sdp = NULL;
@@ -72,14 +77,17 @@ static int req_check(json_t *j, wire_br_req *out, wire_err *err) {
 WI_DECODER(wire_br_req, wire_br_req, "bridge request", req_check)
 
 json_t *wire_br_req_json(const wire_br_req *r) {
-  if (!r || (unsigned)r->op >= WIRE_BR__COUNT || !r->endpoint) return NULL;
+  if (!r || (unsigned)r->op >= WIRE_BR__COUNT || (!r->endpoint && r->op != WIRE_BR_OFFERS))
+    return NULL;
   wire_room_name rn;
   char room[WIRE_ROOM_TEXT_MAX];
   if (wire_room_name_parse(r->room, &rn) != 0) return NULL;
   wire_room_name_format(&rn, room, sizeof room);
-  json_t *j =
-      json_pack("{s:s,s:s,s:s}", "op", op_names[r->op], "room", room, "endpoint", r->endpoint);
+  json_t *j = r->op == WIRE_BR_OFFERS ? json_pack("{s:s,s:s}", "op", op_names[r->op], "room", room)
+                                      : json_pack("{s:s,s:s,s:s}", "op", op_names[r->op], "room",
+                                                  room, "endpoint", r->endpoint);
   int bad = !j;
+  if (!bad && r->op == WIRE_BR_OFFERS) bad = wire_br_offers_req_set(j, r);
   if (!bad && (r->op == WIRE_BR_PUBLISH || r->op == WIRE_BR_OFFER))
     bad = wi_set_str(j, "owner", r->owner ? r->owner : "");
   if (!bad && (r->op == WIRE_BR_PUBLISH || r->op == WIRE_BR_ANSWER))
@@ -129,6 +137,8 @@ static int reply_check(wire_br_op op, json_t *j, wire_br_reply *out, wire_err *e
       break;
     case WIRE_BR_RELAY:
       return wire_br_relay_reply_check(j, out, err);
+    case WIRE_BR_OFFERS:
+      return wire_br_offers_reply_check(j, out, err);
     case WIRE_BR_ANSWER:
     case WIRE_BR_RELEASE:
     case WIRE_BR_FEED:
@@ -178,6 +188,9 @@ json_t *wire_br_reply_json(wire_br_op op, const wire_br_reply *r) {
       break;
     case WIRE_BR_RELAY:
       j = wire_br_relay_reply_json(r);
+      break;
+    case WIRE_BR_OFFERS:
+      j = wire_br_offers_reply_json(r);
       break;
     case WIRE_BR_CARRIES:
       j = json_pack("{s:b,s:b,s:b}", "ok", 1, "audio", r->audio, "video", r->video);

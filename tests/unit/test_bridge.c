@@ -641,7 +641,10 @@ static int setup(void **state) {
   bus_test = bus_local_create(hub, &loop, "tester");
   media_port = free_udp_port();
   char err[200];
-  bridge_params bp = {"bridge-t", "127.0.0.1", media_port, consent_ms, 0, NULL};
+  bridge_params bp = {.id = "bridge-t",
+                      .media_ip = "127.0.0.1",
+                      .media_port = media_port,
+                      .test_consent_ms = consent_ms};
   br = bridge_create(&loop, bus_bridge, &bp, err, sizeof err);
   if (!br) fprintf(stderr, "bridge_create: %s\n", err);
   assert_non_null(br);

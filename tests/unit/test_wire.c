@@ -754,6 +754,82 @@ static void test_bridge_replies(void **state) {
   }
 }
 
+/* The batched offers: many receivers in one request, their offers in one reply. */
+static void test_bridge_offers(void **state) {
+  (void)state;
+  wire_br_req r = {.op = WIRE_BR_OFFERS, .room = "acme/big", .n_items = 2};
+  r.items[0] = (wire_br_item){"v1.s", "v1"};
+  r.items[1] = (wire_br_item){"v2.s", NULL};
+  req_round_trip(&r,
+                 "{\"op\":\"offers\",\"room\":\"acme/big\",\"offers\":[{\"endpoint\":"
+                 "\"v1.s\",\"owner\":\"v1\"},{\"endpoint\":\"v2.s\",\"owner\":\"\"}]}");
+  wire_br_req got;
+  wire_err err;
+  const char *t = "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[{\"endpoint\":\"a.s\"}]}";
+  assert_int_equal(wire_br_req_decode(U8(t), strlen(t), &got, &err), 0);
+  assert_int_equal(got.n_items, 1);
+  assert_string_equal(got.items[0].endpoint, "a.s");
+  assert_string_equal(got.items[0].owner, "");
+  assert_string_equal(got.endpoint, "");
+  wire_br_req_free(&got);
+  const char *bad[] = {
+      "{\"op\":\"offers\",\"room\":\"t/r\"}",
+      "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[]}",
+      "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":{}}",
+      "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[5]}",
+      "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[{\"owner\":\"a\"}]}",
+      "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[{\"endpoint\":\"\"}]}",
+      "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[{\"endpoint\":\"a\\n\"}]}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(wire_br_req_decode(U8(bad[i]), strlen(bad[i]), &got, &err), WIRE_EFIELD);
+    assert_null(got.root);
+  }
+  /* more than WIRE_BR_OFFERS_MAX */
+  char big[8192] = "{\"op\":\"offers\",\"room\":\"t/r\",\"offers\":[";
+  for (int i = 0; i <= WIRE_BR_OFFERS_MAX; i++)
+    strcat(big, i ? ",{\"endpoint\":\"e\"}" : "{\"endpoint\":\"e\"}");
+  strcat(big, "]}");
+  assert_int_equal(wire_br_req_decode(U8(big), strlen(big), &got, &err), WIRE_EFIELD);
+  r.n_items = WIRE_BR_OFFERS_MAX + 1;
+  assert_null(wire_br_req_json(&r));
+  r.n_items = 0;
+  assert_null(wire_br_req_json(&r));
+
+  wire_br_reply y = {.status = {.ok = true}, .n_offers = 3};
+  y.offers[0] = (wire_br_offer){
+      .endpoint = "v1.s", .status = {.ok = true}, .sdp = "v=0", .version = 2, .active = 1};
+  y.offers[1] = (wire_br_offer){
+      .endpoint = "v2.s", .status = {.ok = true}, .unchanged = true, .version = 2, .active = 1};
+  y.offers[2] = (wire_br_offer){.endpoint = "v3.s",
+                                .status = {.ok = false, .code = E_UNAVAILABLE, .error = "full"},
+                                .again = true};
+  reply_round_trip(WIRE_BR_OFFERS, &y,
+                   "{\"ok\":true,\"offers\":[{\"ok\":true,\"sdp\":\"v=0\",\"version\":2,"
+                   "\"active\":1,\"endpoint\":\"v1.s\"},{\"ok\":true,\"unchanged\":true,"
+                   "\"version\":2,\"active\":1,\"endpoint\":\"v2.s\"},{\"ok\":false,\"code\":"
+                   "\"unavailable\",\"error\":\"full\",\"again\":true,\"endpoint\":\"v3.s\"}]}");
+  wire_br_reply gy;
+  t = "{\"ok\":true,\"offers\":[{\"endpoint\":\"a\",\"ok\":false,\"code\":\"x\","
+      "\"error\":\"e\"}]}";
+  assert_int_equal(wire_br_reply_decode(WIRE_BR_OFFERS, U8(t), strlen(t), &gy, &err), 0);
+  assert_false(gy.offers[0].status.ok);
+  assert_false(gy.offers[0].again);
+  wire_br_reply_free(&gy);
+  const char *bad_replies[] = {
+      "{\"ok\":true}",
+      "{\"ok\":true,\"offers\":[{\"ok\":true,\"sdp\":\"v\",\"version\":1,\"active\":0}]}",
+      "{\"ok\":true,\"offers\":[{\"endpoint\":\"a\",\"ok\":true,\"version\":1,\"active\":0}]}",
+      "{\"ok\":true,\"offers\":[{\"endpoint\":\"a\"}]}",
+      "{\"ok\":true,\"offers\":[7]}",
+  };
+  for (size_t i = 0; i < sizeof bad_replies / sizeof *bad_replies; i++) {
+    assert_true(wire_br_reply_decode(WIRE_BR_OFFERS, U8(bad_replies[i]), strlen(bad_replies[i]),
+                                     &gy, &err) < 0);
+    assert_null(gy.root);
+  }
+}
+
 static void test_bridge_event(void **state) {
   (void)state;
   wire_br_event e = {
@@ -790,21 +866,14 @@ static void test_publish_null_subject(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_room_name),
-      cmocka_unit_test(test_subject_format),
-      cmocka_unit_test(test_subject_parse),
-      cmocka_unit_test(test_allow_list),
-      cmocka_unit_test(test_event),
-      cmocka_unit_test(test_reply),
-      cmocka_unit_test(test_sync_request),
-      cmocka_unit_test(test_sync_reply),
-      cmocka_unit_test(test_count),
-      cmocka_unit_test(test_chat_up),
-      cmocka_unit_test(test_heartbeat),
-      cmocka_unit_test(test_bridge_requests),
-      cmocka_unit_test(test_bridge_replies),
-      cmocka_unit_test(test_bridge_event),
-      cmocka_unit_test(test_publish_null_subject),
+      cmocka_unit_test(test_room_name),      cmocka_unit_test(test_subject_format),
+      cmocka_unit_test(test_subject_parse),  cmocka_unit_test(test_allow_list),
+      cmocka_unit_test(test_event),          cmocka_unit_test(test_reply),
+      cmocka_unit_test(test_sync_request),   cmocka_unit_test(test_sync_reply),
+      cmocka_unit_test(test_count),          cmocka_unit_test(test_chat_up),
+      cmocka_unit_test(test_heartbeat),      cmocka_unit_test(test_bridge_requests),
+      cmocka_unit_test(test_bridge_replies), cmocka_unit_test(test_bridge_offers),
+      cmocka_unit_test(test_bridge_event),   cmocka_unit_test(test_publish_null_subject),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
