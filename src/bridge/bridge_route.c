@@ -258,7 +258,14 @@ static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t l
  * which with aiortc and browsers can be forever. So it waits for the window's end, and one
  * PLI then serves everyone who asked in between. */
 void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now) {
-  if (s->kind != SDP_VIDEO || !s->in_ssrc || !s->pub->srtp) return;
+  if (s->kind != SDP_VIDEO) return;
+  /* Asked before the publisher can be asked (its stream's first packet or its keys not
+   * there yet: a receiver's handshake, on its own thread, may end first): the timer asks
+   * as soon as it can, or the receiver waits for a keyframe nobody requested. */
+  if (!s->in_ssrc || !s->pub->srtp) {
+    s->kf_pending = true;
+    return;
+  }
   if (s->last_kf_ms && now - s->last_kf_ms < BR_KEYFRAME_GAP_MS) {
     s->kf_pending = true;
     return;
