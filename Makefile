@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 PYTHON     ?= /usr/bin/python3
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 
 .PHONY: all deps deps-check build asan tsan-build fuzz run check unit unit-asan integration \
         tsan browser fuzz-run tidy bench format clean install
