@@ -10,18 +10,7 @@ import time
 import pytest
 
 from conftest import http, run_with_clients
-from test_cluster import NATS, ROOM, Cluster
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    if not NATS:
-        pytest.skip("nats-server is not installed")
-    c = Cluster(tmp_path)
-    try:
-        yield c.start()
-    finally:
-        c.stop()
+from test_cluster import ROOM, Cluster, cluster  # noqa: F401  (cluster: the pytest fixture)
 
 
 async def ok(c, msg):
