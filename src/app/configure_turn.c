@@ -124,7 +124,8 @@ char *cf_turn_conf(const cf_setup *s) {
   if (cf_text_begin(&t, s, "coturn (Debian's turnserver) for amphi's clients")) return NULL;
   FILE *f = t.f;
   cf_commentf(f,
-              "Install: apt-get install coturn; cp turnserver.conf /etc/turnserver.conf; "
+              "Install: apt-get install coturn; install -m 0640 -o root -g turnserver "
+              "turnserver.conf /etc/turnserver.conf (coturn runs as turnserver); "
               "systemctl restart coturn. Open TCP and UDP %d and UDP %d-%d (the relays) in the "
               "firewall. The main and visitor nodes hand out credentials for "
               "turn:%s:%d (turn_uris, turn_secret in their configs).",
