@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
-  libsrtp2-dev libnats-dev libinih-dev)
+  libsrtp2-dev libnats-dev libinih-dev libwslay-dev)
 check_pkgs=(nats-server libcmocka-dev clang clang-tidy libclang-rt-14-dev
   python3 python3-pytest python3-websockets python3-aiortc python3-av python3-numpy
   iproute2 procps chromium nginx openssl coturn nftables)

@@ -1,5 +1,6 @@
 #include "node/ws.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,6 @@
  * but lws_close_reason() + return -1 from WRITEABLE sends no close frame (see conn_writable),
  * so the close frame is written with it directly. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
-
-#define MSG_MAX 65536 /* 64 KiB; interfaces.md §3: larger frames close with 1009 */
 
 /* Keep-alive (RFC 6455 §5.5.2): a client silent this long is pinged, and one silent longer
  * still is dropped, so dead peers free their seats. */
@@ -48,7 +47,6 @@ void msgbuf_unref(msgbuf *m) {
 static void conn_free(ws_conn *c) {
   for (unsigned i = 0; i < c->qlen; i++) msgbuf_unref(c->q[(c->qhead + i) % c->qcap]);
   free(c->q);
-  free(c->rx);
   free(c->host);
   free(c);
 }
@@ -148,6 +146,17 @@ uint64_t ws_server_frames_out(const ws_server *s) { return s->frames_out; }
 
 /* Writes queued frames until the socket would block. -1: close the connection. */
 static int conn_writable(ws_conn *c) {
+  if (c->peer_gone) return -1; /* ws_rx.c read the end of it: nothing to write to */
+  if (c->want_pong) {
+    unsigned char pong[LWS_PRE + sizeof c->pong];
+    memcpy(&pong[LWS_PRE], c->pong, c->pong_len);
+    c->want_pong = false;
+    if (lws_write(c->wsi, &pong[LWS_PRE], c->pong_len, LWS_WRITE_PONG) < 0) return -1;
+    if (c->qlen || c->want_ping || c->close_code) {
+      lws_callback_on_writable(c->wsi); /* one frame per WRITEABLE, as lws wants */
+      return 0;
+    }
+  }
   if (c->want_ping) {
     /* The ping carries two bytes: lws 4.1's server parser stalls on a zero-length PONG
      * (measured: the connection then read nothing more and was dropped 75 s later although
@@ -206,47 +215,22 @@ static int conn_open(ws_server *s, struct lws *wsi, pss *p) {
   ws__copy_hdr(wsi, c->host, (size_t)(hlen > 0 ? hlen + 1 : 1), WSI_TOKEN_HOST);
   ws__peer_addr(wsi, c->peer, sizeof c->peer);
   c->last_rx_ms = now_ms();
+  if (ws__rx_start(c) != 0) {
+    conn_free(c);
+    return -1;
+  }
   p->conn = c;
   s->connections++;
   if (s->h.on_open(s->ud, c) != 0) {
     s->connections--;
     p->conn = NULL;
+    ws__rx_stop(c);
     conn_free(c);
     return -1;
   }
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
-  return 0;
-}
-
-/* One fragment of a message; the node gets the message once it is whole. */
-static int conn_receive(ws_conn *c, struct lws *wsi, const char *in, size_t len) {
-  if (c->close_code) return 0;
-  c->last_rx_ms = now_ms();
-  c->pinged_ms = 0;
-  bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-  if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MSG_MAX) {
-    static const char why[] = "message over 64 KiB";
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
-    return -1;
-  }
-  if (final && !c->rx) {
-    c->srv->h.on_message(c->srv->ud, c, in, len); /* the common case: one fragment, no copy */
-    return 0;
-  }
-  char *nb = realloc(c->rx, c->rx_len + len + 1);
-  if (!nb) return -1;
-  memcpy(nb + c->rx_len, in, len);
-  c->rx = nb;
-  c->rx_len += len;
-  if (final) {
-    c->rx[c->rx_len] = '\0';
-    c->srv->h.on_message(c->srv->ud, c, c->rx, c->rx_len);
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = 0;
-  }
   return 0;
 }
 
@@ -261,7 +245,22 @@ static void conn_closed(ws_server *s, pss *p) {
     s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->h.on_close(s->ud, c); /* also while destroying: the node frees its client */
+  ws__rx_stop(c);
+  if (s->rx_walking) { /* ws_rx.c may still hold an event for it */
+    c->gone = true;
+    c->next = s->gone;
+    s->gone = c;
+    return;
+  }
   conn_free(c);
+}
+
+void ws__rx_free_gone(ws_server *s) {
+  while (s->gone) {
+    ws_conn *c = s->gone;
+    s->gone = c->next;
+    conn_free(c);
+  }
 }
 
 /* --- the lws callback ----------------------------------------------------------------- */
@@ -293,11 +292,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_ESTABLISHED:
       return s ? conn_open(s, wsi, p) : -1; /* no server: refused, as the filter does */
-    case LWS_CALLBACK_RECEIVE_PONG:
-      if (p->conn) p->conn->last_rx_ms = now_ms(), p->conn->pinged_ms = 0;
-      return 0;
     case LWS_CALLBACK_RECEIVE:
-      return p->conn ? conn_receive(p->conn, wsi, in, len) : 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+      /* ws_rx.c reads established sockets, so lws parses frames only of a client that sent
+       * them before the server's 101 (RFC 6455 §4.1 forbids it); their mask is unknown. */
+      return -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return p->conn ? conn_writable(p->conn) : 0;
     case LWS_CALLBACK_CLOSED:
@@ -382,12 +381,18 @@ ws_server *ws_server_create(uv_loop_t *loop, const char *host, int port, int pin
   s->port = port;
   s->ping_after_ms = ping_after_ms > 0 ? (uint64_t)ping_after_ms : PING_AFTER_MS;
   s->hangup_after_ms = s->ping_after_ms * HANGUP_AFTER_MS / PING_AFTER_MS;
+  if (ws__rx_init(s) != 0) {
+    snprintf(err, errlen, "cannot make the WebSocket reader: %s", strerror(errno));
+    free(s);
+    return NULL;
+  }
   void *loops[1] = {loop};
   struct lws_context_creation_info info;
   server_info(s, &info, loops);
   s->ctx = lws_create_context(&info);
   if (!s->ctx) {
     snprintf(err, errlen, "cannot create the HTTP server for %s:%d", s->host, port);
+    ws__rx_free(s);
     free(s);
     return NULL;
   }
@@ -410,6 +415,10 @@ int ws_server_listen(ws_server *s, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot listen on %s:%d (in use?)", s->host, s->port);
     return -1;
   }
+  if (ws__rx_listen(s) != 0) {
+    snprintf(err, errlen, "cannot watch the WebSocket reader");
+    return -1;
+  }
   uv_timer_start(&s->keepalive, keepalive_tick, KEEPALIVE_TICK_MS, KEEPALIVE_TICK_MS);
   return 0;
 }
@@ -419,6 +428,7 @@ void ws_server_destroy(ws_server *s) {
   s->destroying = true;
   uv_timer_stop(&s->keepalive);
   uv_close((uv_handle_t *)&s->keepalive, NULL); /* s is freed later, in ws_server_free */
+  ws__rx_close(s);
   lws_context_destroy(s->ctx);
 }
 
@@ -427,5 +437,6 @@ void ws_server_destroy(ws_server *s) {
 void ws_server_free(ws_server *s) {
   if (!s) return;
   if (s->ctx) lws_context_destroy(s->ctx);
+  ws__rx_free(s);
   free(s);
 }

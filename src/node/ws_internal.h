@@ -4,8 +4,13 @@
 #define AMPHI_NODE_WS_INTERNAL_H
 
 #include <libwebsockets.h>
+#include <stdint.h>
+
+#include "node/ws_frames.h"
 
 #include "node/ws.h"
+
+#define WS_MSG_MAX 65536 /* 64 KiB; interfaces.md §3: larger messages close with 1009 */
 
 struct ws_server {
   struct lws_context *ctx;
@@ -27,6 +32,12 @@ struct ws_server {
   uint64_t fd_logged_ms; /* last "nearly used up" line */
   uint64_t aborted;      /* clients dropped for being too far behind (conn_abort) */
   uint64_t ping_after_ms, hangup_after_ms;
+  /* ws_rx.c: the WebSockets' sockets, read by us rather than lws */
+  int rx_ep;            /* their epoll set */
+  uv_poll_t rx_poll;    /* rx_ep readable */
+  bool rx_polling;      /* rx_poll is a live handle */
+  bool rx_walking;      /* ws_rx.c is reading the ready ones: frees wait (gone) */
+  struct ws_conn *gone; /* closed during that walk, freed after it */
 };
 
 struct ws_conn {
@@ -39,12 +50,21 @@ struct ws_conn {
   void *data;
   msgbuf **q; /* ring of queued frames */
   unsigned qcap, qhead, qlen;
-  char *rx; /* a message arriving in several fragments */
-  size_t rx_len;
   int close_code; /* non-zero: close once the queue is empty */
   char close_reason[64];
   char peer[48]; /* the client's address (see ws_conn_peer) */
   char *host;    /* the Host header of the upgrade, malloc'd to its length */
+  bool gone;     /* closed by lws during ws_rx.c's walk: on srv->gone, freed after it */
+  /* ws_rx.c: reading the client's frames */
+  int fd;
+  bool rx_on;       /* in srv->rx_ep */
+  ws_reader rd;     /* its frames (ws_frames.c) */
+  size_t rx_budget; /* bytes this turn may still read */
+  bool rx_drained;  /* the socket was found empty this turn */
+  bool peer_gone;   /* the peer ended it (or it failed): nothing more to write */
+  bool want_pong;   /* answer a ping with pong[]: sent when writable */
+  uint8_t pong_len;
+  unsigned char pong[125];
 };
 
 /* Per-session data lws keeps for us: a WebSocket has its ws_conn, an HTTP request the
@@ -62,6 +82,17 @@ typedef struct pss {
   ws_http_res res;
 } pss;
 
+/* ws_rx.c: the epoll set (0, or -1 and errno), watching it (0 or -1), and closing it
+ * (the loop's handle, then the descriptor once the loop has run dry). */
+int ws__rx_init(ws_server *s);
+int ws__rx_listen(ws_server *s);
+void ws__rx_close(ws_server *s);
+void ws__rx_free(ws_server *s);
+/* ws_rx.c: an established WebSocket is read by ws_rx.c from now on (0), or no more. */
+int ws__rx_start(ws_conn *c);
+void ws__rx_stop(ws_conn *c);
+/* ws.c: frees the connections closed during ws_rx.c's walk. */
+void ws__rx_free_gone(ws_server *s);
 /* fd_guard.c: a socket lws has just accepted: 0 to keep it, 1 to refuse it (the listener
  * pauses). */
 int ws__fd_admit(ws_server *s, struct lws *listener, int fd);

@@ -525,17 +525,37 @@ class RawWS:
         self.eof = None  # "fin" or "reset" once the connection ended
 
     @staticmethod
-    def frame(text, opcode=1):
+    def frame(text, opcode=1, fin=True, masked=True, rsv=0):
+        """One frame as a client writes it (masked, final); the keywords make the frames a
+        client must not send."""
         data = text.encode() if isinstance(text, str) else text
-        mask = os.urandom(4)
+        b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+        m = 0x80 if masked else 0
         n = len(data)
         if n < 126:
-            hdr = bytes([0x80 | opcode, 0x80 | n])
+            hdr = bytes([b0, m | n])
         elif n < 65536:
-            hdr = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+            hdr = bytes([b0, m | 126]) + n.to_bytes(2, "big")
         else:
-            hdr = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+            hdr = bytes([b0, m | 127]) + n.to_bytes(8, "big")
+        if not masked:
+            return hdr + data
+        mask = os.urandom(4)
         return hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+    def send_bytes(self, data):
+        self.sock.sendall(data)
+
+    def read_frame(self, timeout=TIMEOUT):
+        """The next frame of any kind, as (opcode, payload)."""
+        self.sock.settimeout(timeout)
+        while True:
+            f = self._pop_frame()
+            if f:
+                return f
+            d = self.sock.recv(65536)
+            assert d, "the server ended the connection"
+            self.buf += d
 
     def send_all(self, texts):
         """Every text as one frame, all in a single write."""
