@@ -8,6 +8,8 @@
 #   --seconds S   seconds measured per phase [30]
 #   --promotes N  promote click -> video playing, repeated N times [10]
 #   --load R      receivers of media_loadgen for the loaded phase [600]; 0: none
+#   --load-reading  those receivers read their media (default: they drop it, --sink, so
+#                 the browser is not starved of CPU by them)
 #   --json FILE   where the figures go [glass.json in the current folder]
 #   --peer P      janus: also Janus 1.1.2's VideoRoom demo page, idle, same clock [janus]; none
 # Needs root (unshare -n), build/amphi and build/media_loadgen (make build), chromium,

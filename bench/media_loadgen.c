@@ -64,7 +64,7 @@ static struct {
   server_kind server;
   const char *main_url, *room, *janus_url, *metrics_url, *local_ip, *label;
   int janus_room;
-  bool participants, have_server;
+  bool participants, have_server, sink;
   int steps[MAX_STEPS], n_steps;
   int hold_s, settle_s, connect_timeout_s, concurrency, workers;
   double loss_limit_pct, deficit_limit_pct;
@@ -179,6 +179,11 @@ static const lg_opt OPTS[] = {
                &O.client_busy_limit, 1, 100),
     LG_OPT_STR("--label", "TEXT", "put into every JSON line as \"label\"", &O.label, 0),
     LG_OPT_SWITCH("--quiet", "no progress lines on stderr", &O.quiet),
+    LG_OPT_SWITCH("--sink",
+                  "receivers read nothing once up (the kernel drops their media): load on the "
+                  "SFU without this process's receiving, for a browser measured beside it; "
+                  "no loss or delay is counted, and no step stops the run",
+                  &O.sink),
 };
 
 static void usage(FILE *f) {
@@ -189,6 +194,7 @@ static void usage(FILE *f) {
 
 static int parse_args(int argc, char **argv) {
   if (lg_parse_opts(argc, argv, OPTS, sizeof OPTS / sizeof *OPTS, usage) != 0) return -1;
+  if (O.sink) O.loss_limit_pct = O.deficit_limit_pct = 100; /* nothing is counted */
   if (!O.have_server) {
     fprintf(stderr, LG_NAME ": --server amphi|janus is needed\n");
     return -1;
@@ -682,6 +688,13 @@ static void srtp_ready(peer *p) {
     return;
   }
   atomic_store(&p->state, P_UP);
+  if (O.sink && !p->publisher) {
+    /* The smallest buffer the kernel allows, and no more reads: its media is dropped on
+     * arrival. Consent checks still go out on the timer (housekeeping), so the SFU keeps it. */
+    int rcv = 0;
+    setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    epoll_ctl(M.ep, EPOLL_CTL_DEL, p->fd, NULL);
+  }
   if (p->publisher) {
     atomic_store(&M.pub_state, P_UP);
     int64_t now = mono_us();
