@@ -158,10 +158,10 @@ static int conn_writable(ws_conn *c) {
     }
   }
   if (c->want_ping) {
-    /* The ping carries two bytes: lws 4.1's server parser stalls on a zero-length PONG
-     * (measured: the connection then read nothing more and was dropped 75 s later although
-     * the client answered every ping), and clients echo the ping's payload. Written from
-     * WRITEABLE, where lws wants every frame written. */
+    /* The ping carries two bytes, which clients echo: when lws read the clients, its
+     * parser stalled on a zero-length PONG (the connection was dropped 75 s later although
+     * the client answered every ping); ws_frames.c takes either. Written from WRITEABLE,
+     * where lws wants every frame written. */
     unsigned char ping[LWS_PRE + 2] = {0};
     ping[LWS_PRE] = 'k';
     ping[LWS_PRE + 1] = 'a';
