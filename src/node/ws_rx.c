@@ -15,9 +15,9 @@
 #include "node/ws_frames.h"
 #include "node/ws_internal.h"
 
-#define RX_EVENTS 64          /* ready sockets taken per turn of the loop */
-#define RX_BUDGET \
-  ((size_t)64 * 1024) /* bytes read from one socket per turn: the others' turn comes */
+#define RX_EVENTS 64 /* ready sockets taken per turn of the loop */
+/* Bytes read from one socket per turn: the others' turn comes. */
+#define RX_BUDGET ((size_t)64 * 1024)
 
 static ssize_t sock_read(void *ud, uint8_t *buf, size_t len) {
   ws_conn *c = ud;
