@@ -112,10 +112,10 @@ static void on_allocs_reply(void *ud, int status, const uint8_t *data, size_t le
     const char *first_why = rc == 0 && !r.status.ok ? r.status.error : NULL;
     for (int i = 0; i < b->count; i++) {
       client_t *c = b->c[i];
-      const wire_media_alloc *it = rc == 0 && r.status.ok && i < r.n_items &&
-                                           !strcmp(r.items[i].visitor, c->id)
-                                       ? &r.items[i]
-                                       : NULL;
+      const wire_media_alloc *it =
+          rc == 0 && r.status.ok && i < r.n_items && !strcmp(r.items[i].visitor, c->id)
+              ? &r.items[i]
+              : NULL;
       if (!it || !it->status.ok) {
         if (!failed && it) first_why = it->status.error;
         failed++;

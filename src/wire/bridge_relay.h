@@ -42,7 +42,7 @@ typedef struct wire_media_up {
                           allocs: NULL */
   const char *bridge;  /* release: a node id; alloc, allocs: NULL */
   const char *visitors[WIRE_MEDIA_ALLOCS_MAX]; /* allocs: as visitor, n_visitors of them */
-  int n_visitors;                               /* allocs: 1..WIRE_MEDIA_ALLOCS_MAX; else 0 */
+  int n_visitors;                              /* allocs: 1..WIRE_MEDIA_ALLOCS_MAX; else 0 */
 } wire_media_up;
 
 /* Checks a parsed message of type "media"; root borrowed. */

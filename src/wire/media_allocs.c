@@ -13,8 +13,7 @@ int wire_media_allocs_check(json_t *root, wire_media_up *out, wire_err *err) {
   if (!json_is_array(a)) return wi_fail(err, WIRE_EFIELD, "allocs: \"visitors\" is not an array");
   size_t n = json_array_size(a);
   if (n < 1 || n > WIRE_MEDIA_ALLOCS_MAX)
-    return wi_fail(err, WIRE_EFIELD, "allocs: 1 to %d visitors, not %zu", WIRE_MEDIA_ALLOCS_MAX,
-                   n);
+    return wi_fail(err, WIRE_EFIELD, "allocs: 1 to %d visitors, not %zu", WIRE_MEDIA_ALLOCS_MAX, n);
   for (size_t i = 0; i < n; i++) {
     const char *id = json_string_value(json_array_get(a, i));
     size_t len = id ? strlen(id) : 0;
