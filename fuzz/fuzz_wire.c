@@ -47,6 +47,7 @@ enum {
   K_MEDIA_MOVED,
   K_BR_REPLY_CARRIES,
   K_BR_REPLY_OFFERS,
+  K_MEDIA_ALLOCS_REPLY,
   K__COUNT
 };
 
@@ -160,9 +161,15 @@ static void fuzz_up(const uint8_t *d, size_t n) {
     }
     case WIRE_UP_MEDIA: {
       const wire_media_up *x = &a.u.media, *y = &b.u.media;
-      CHECK(wire_node_id_ok(x->node) && x->visitor);
+      CHECK(wire_node_id_ok(x->node) && x->op == y->op && strcmp(x->node, y->node) == 0);
+      if (x->op == WIRE_MEDIA_ALLOCS) {
+        CHECK(!x->visitor && !x->bridge && x->n_visitors == y->n_visitors);
+        CHECK(x->n_visitors >= 1 && x->n_visitors <= WIRE_MEDIA_ALLOCS_MAX);
+        for (int i = 0; i < x->n_visitors; i++) CHECK(strcmp(x->visitors[i], y->visitors[i]) == 0);
+        break;
+      }
+      CHECK(x->visitor && x->n_visitors == 0);
       CHECK(x->op == WIRE_MEDIA_ALLOC ? x->bridge == NULL : wire_node_id_ok(x->bridge));
-      CHECK(x->op == y->op && strcmp(x->node, y->node) == 0);
       CHECK(strcmp(x->visitor, y->visitor) == 0 && same_str(x->bridge, y->bridge));
       break;
     }
@@ -337,6 +344,28 @@ static void fuzz_media_reply(const uint8_t *d, size_t n) {
   wire_media_reply_free(&a);
 }
 
+static void fuzz_media_allocs_reply(const uint8_t *d, size_t n) {
+  wire_media_allocs_reply a, b;
+  if (wire_media_allocs_reply_decode(d, n, &a, NULL) != 0) return;
+  size_t len;
+  json_t *j =
+      a.status.ok ? wire_media_allocs_reply_json(a.items, a.n_items) : wire_reply_json(&a.status);
+  char *t = must_dump(j, &len);
+  CHECK(wire_media_allocs_reply_decode((const uint8_t *)t, len, &b, NULL) == 0);
+  same_status(&a.status, &b.status);
+  CHECK(a.n_items == b.n_items && a.n_items >= 0 && a.n_items <= WIRE_MEDIA_ALLOCS_MAX);
+  CHECK(a.status.ok || a.n_items == 0);
+  for (int i = 0; i < a.n_items; i++) {
+    const wire_media_alloc *x = &a.items[i], *y = &b.items[i];
+    same_status(&x->status, &y->status);
+    CHECK(strcmp(x->visitor, y->visitor) == 0 && same_str(x->bridge, y->bridge));
+    CHECK(x->status.ok ? wire_node_id_ok(x->bridge) : x->bridge == NULL);
+  }
+  wire_media_allocs_reply_free(&b);
+  free(t);
+  wire_media_allocs_reply_free(&a);
+}
+
 static void fuzz_media_moved(const uint8_t *d, size_t n) {
   wire_media_moved a, b;
   if (wire_media_moved_decode(d, n, &a, NULL) != 0) return;
@@ -468,6 +497,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case K_BR_REPLY_OFFERS:
       fuzz_br_reply(WIRE_BR_OFFERS, d, n);
+      break;
+    case K_MEDIA_ALLOCS_REPLY:
+      fuzz_media_allocs_reply(d, n);
       break;
   }
   free(s);

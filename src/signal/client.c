@@ -106,6 +106,7 @@ static void free_impl(uv_handle_t *h) { free(h->data); }
 void signal_node_stop(node_t *n, void (*free_room)(node_t *n, sroom *s)) {
   signal_node *s = SN(n);
   if (!s) return;
+  media_alloc_stop(n);
   while (s->rooms.all) {
     sroom *r = s->rooms.all;
     for (client_t *c = r->members; c; c = c->next) c->room = NULL, c->state = CLIENT_LEFT;

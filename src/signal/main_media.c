@@ -16,86 +16,153 @@
 
 #define FEED_TIMEOUT_MS 3000
 
-typedef struct feed_ctx {
+/* One alloc or allocs request: each visitor's place in the tree, in the request's order,
+ * answered once every edge it opened has taken its feed (a visitor node must not send an
+ * edge an offer request before the edge knows its parent). */
+typedef struct allocs_ctx {
   node_t *n;
   char *reply; /* the visitor node's, or NULL */
+  bool single; /* op alloc: answered in its own shape (wire_media_reply) */
+  bool closed; /* the bus closed meanwhile: nothing may be sent */
   char room[160];
+  int count;
+  int waits; /* feeds out, plus one while the places are being chosen */
+  char visitor[WIRE_MEDIA_ALLOCS_MAX][WIRE_ID_MAX + 1];
+  char bridge[WIRE_MEDIA_ALLOCS_MAX][MT_ID_MAX];
+  const char *error[WIRE_MEDIA_ALLOCS_MAX]; /* NULL: placed on bridge[i] */
+} allocs_ctx;
+
+typedef struct feed_ctx {
+  allocs_ctx *a;
   char bridge[MT_ID_MAX];
 } feed_ctx;
 
+static void allocs_answer(allocs_ctx *a) {
+  json_t *j;
+  if (a->single) {
+    j = a->error[0] ? wire_reply_error(E_UNAVAILABLE, "%s", a->error[0])
+                    : wire_media_reply_json(a->bridge[0]);
+  } else {
+    wire_media_alloc items[WIRE_MEDIA_ALLOCS_MAX];
+    for (int i = 0; i < a->count; i++)
+      items[i] = (wire_media_alloc){.visitor = a->visitor[i],
+                                    .status = {.ok = !a->error[i],
+                                               .code = a->error[i] ? E_UNAVAILABLE : NULL,
+                                               .error = a->error[i]},
+                                    .bridge = a->error[i] ? NULL : a->bridge[i]};
+    j = wire_media_allocs_reply_json(items, a->count);
+    if (!j) j = wire_reply_error(E_UNAVAILABLE, "out of memory");
+  }
+  wire_publish(a->n->bus, a->reply, j);
+}
+
+/* One wait less; the last one answers and frees a. */
+static void allocs_done(allocs_ctx *a) {
+  if (--a->waits > 0) return;
+  if (!a->closed) allocs_answer(a);
+  free(a->reply);
+  free(a);
+}
+
+/* The visitors of a placed on edge get no bridge after all (its feed failed): they leave
+ * the tree again, which drops the edge once the last has. */
+static void allocs_unplace(allocs_ctx *a, media_tree *t, const char *edge, const char *why) {
+  for (int i = 0; i < a->count; i++)
+    if (!a->error[i] && !strcmp(a->bridge[i], edge)) {
+      if (t) mt_release(t, edge);
+      a->error[i] = why;
+    }
+}
+
 static void on_feed_reply(void *ud, int status, const uint8_t *data, size_t len) {
   feed_ctx *x = ud;
-  if (status != BUS_ECLOSED) {
+  allocs_ctx *a = x->a;
+  if (status == BUS_ECLOSED) {
+    a->closed = true;
+  } else {
     wire_reply r;
     bool ok = status == BUS_OK && wire_reply_decode(data, len, &r, NULL) == 0 && r.ok;
     if (status == BUS_OK && r.root) wire_reply_free(&r);
-    if (ok) {
-      if (x->reply) wire_publish(x->n->bus, x->reply, wire_media_reply_json(x->bridge));
-    } else {
-      log_warn(x->n->tag, "conference %s: bridge %s did not take its feed", x->room, x->bridge);
-      media_tree *t = peers_tree(&M(x->n)->peers, x->room, 0);
-      if (t) mt_release(t, x->bridge);
-      if (x->reply)
-        wire_publish(x->n->bus, x->reply,
-                     wire_reply_error(E_UNAVAILABLE, "the edge bridge did not answer"));
+    if (!ok) {
+      log_warn(a->n->tag, "conference %s: bridge %s did not take its feed", a->room, x->bridge);
+      allocs_unplace(a, peers_tree(&M(a->n)->peers, a->room, 0), x->bridge,
+                     "the edge bridge did not answer");
     }
   }
-  free(x->reply);
   free(x);
+  allocs_done(a);
 }
 
-/* Tells a new edge its parent; the visitor node hears of its bridge once that is done. */
-static void feed(node_t *n, const media_tree *t, int i, const char *reply) {
+/* Tells a new edge (node i of t) its parent; a's answer waits for its reply. */
+static void feed(allocs_ctx *a, media_tree *t, int i) {
   char subject[BUS_SUBJECT_MAX];
   wire_br_req req = {.op = WIRE_BR_FEED, .endpoint = t->v[i].parent};
   str_copy(req.room, t->room, sizeof req.room);
   feed_ctx *x = calloc(1, sizeof *x);
   json_t *j = x ? wire_br_req_json(&req) : NULL;
-  if (j && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, t->v[i].id, subject, sizeof subject) == 0 &&
-      (!reply || (x->reply = strdup(reply)))) {
-    x->n = n;
-    str_copy(x->room, t->room, sizeof x->room);
+  if (j && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, t->v[i].id, subject, sizeof subject) == 0) {
+    x->a = a;
     str_copy(x->bridge, t->v[i].id, sizeof x->bridge);
-    log_info(n->tag, "conference %s: edge %s opened under %s (depth %d)", t->room, t->v[i].id,
+    log_info(a->n->tag, "conference %s: edge %s opened under %s (depth %d)", t->room, t->v[i].id,
              t->v[i].parent, t->v[i].depth);
-    if (wire_request(n->bus, subject, j, FEED_TIMEOUT_MS, on_feed_reply, x) == BUS_OK) return;
+    a->waits++;
+    if (wire_request(a->n->bus, subject, j, FEED_TIMEOUT_MS, on_feed_reply, x) == BUS_OK) return;
+    a->waits--;
     j = NULL; /* wire_request took it */
   }
   json_decref(j);
-  if (x) free(x->reply);
   free(x);
-  wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
+  allocs_unplace(a, t, t->v[i].id, "out of memory");
+}
+
+/* Each visitor of a on the first bridge of r's tree with room (media_tree.h), in order. */
+static void allocs_place(allocs_ctx *a, const room_t *r) {
+  peers *p = &M(a->n)->peers;
+  media_tree *t = r->bridge[0] ? peers_tree(p, r->display, 1) : NULL;
+  if (t) mt_set_origin(t, r->bridge);
+  int refused = 0;
+  for (int k = 0; k < a->count; k++) {
+    if (!t) {
+      a->error[k] = r->bridge[0] ? "out of memory" : "nothing is published here";
+      continue;
+    }
+    int before = t->n;
+    int i = mt_place(t, p, a->n->cfg.relay_fanout);
+    if (i < 0) {
+      a->error[k] = "no media bridge has room";
+      refused++;
+      continue;
+    }
+    str_copy(a->bridge[k], t->v[i].id, sizeof a->bridge[k]);
+    if (i >= before) feed(a, t, i);
+  }
+  if (refused)
+    log_warn(a->n->tag, "conference %s: no bridge has room for %d visitor(s) (first: %s)",
+             r->display, refused, a->visitor[0]);
 }
 
 void main_media_up(node_t *n, mroom *m, const char *reply, const wire_media_up *req) {
-  const room_t *r = m->base.r;
-  peers *p = &M(n)->peers;
   if (req->op == WIRE_MEDIA_RELEASE) {
-    media_tree *t = peers_tree(p, r->display, 0);
+    media_tree *t = peers_tree(&M(n)->peers, m->base.r->display, 0);
     if (t) mt_release(t, req->bridge);
     wire_publish(n->bus, reply, wire_reply_ok());
     return;
   }
-  if (!r->bridge[0]) {
-    wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "nothing is published here"));
-    return;
-  }
-  media_tree *t = peers_tree(p, r->display, 1);
-  if (!t) {
+  allocs_ctx *a = calloc(1, sizeof *a);
+  if (!a || (reply && !(a->reply = strdup(reply)))) {
+    free(a);
     wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
     return;
   }
-  mt_set_origin(t, r->bridge);
-  int before = t->n;
-  int i = mt_place(t, p, n->cfg.relay_fanout);
-  if (i < 0) {
-    log_warn(n->tag, "conference %s: no bridge has room for visitor %s", r->display, req->visitor);
-    wire_publish(n->bus, reply, wire_reply_error(E_UNAVAILABLE, "no media bridge has room"));
-  } else if (i >= before) {
-    feed(n, t, i, reply);
-  } else {
-    wire_publish(n->bus, reply, wire_media_reply_json(t->v[i].id));
-  }
+  a->n = n;
+  a->single = req->op == WIRE_MEDIA_ALLOC;
+  a->count = a->single ? 1 : req->n_visitors;
+  for (int i = 0; i < a->count; i++)
+    str_copy(a->visitor[i], a->single ? req->visitor : req->visitors[i], sizeof a->visitor[i]);
+  str_copy(a->room, m->base.r->display, sizeof a->room);
+  a->waits = 1;
+  allocs_place(a, m->base.r);
+  allocs_done(a);
 }
 
 /* Fire and forget to one bridge: a `feed` or a `release` nobody waits for. */

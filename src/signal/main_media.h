@@ -7,7 +7,9 @@
 #include "wire/bridge_relay.h"
 
 /* alloc: a bridge of the room's tree (media_tree.h), made an edge first with `feed` when it
- * is new to the tree; release: one viewer fewer there. reply may be NULL. */
+ * is new to the tree; allocs: the same for each of its visitors in order, one reply for all
+ * once every edge it opened took its feed; release: one viewer fewer there. reply may be
+ * NULL. */
 void main_media_up(node_t *n, mroom *m, const char *reply, const wire_media_up *req);
 /* A bridge stopped heartbeating: out of every tree; the visitor nodes move the viewers of
  * an edge (wire media_moved). */

@@ -6,7 +6,8 @@
  * A client has one receiving endpoint on a bridge, "<client id>.s": a participant on the
  * room's bridge (its origin, where participants publish), a visitor on the bridge the main
  * node allocates (main_media.c: an edge fed from the origin, or the origin itself while it
- * is the only bridge with room), asked for on the room's up-link once. Its offer is
+ * is the only bridge with room), asked for on the room's up-link once (media_alloc.c, in
+ * batches: one request a loop turn and room). Its offer is
  * (re)made whenever what the room publishes changes (room_t.media_gen) and when it joins.
  * One offer request per client is in flight at a time: a change that comes meanwhile is
  * remembered and asked for once the reply is in, so offers reach the client in version
@@ -94,7 +95,6 @@ static bool has_streams_for(const room_t *r, const client_t *c) {
 }
 
 static void offer_again_if_asked(node_t *n, client_t *c);
-static void alloc_bridge(node_t *n, client_t *c, const room_t *r);
 
 /* c no longer receives from the bridge that made its offers: what comes next is numbered
  * above them and asks for a new peer connection. */
@@ -103,11 +103,10 @@ static void left_bridge(client_t *c) {
   c->restart = true;
   c->bridge_gen++;
 }
-static void on_alloc(void *ud, int status, const uint8_t *data, size_t len);
 static void offer_again_batched(node_t *n, client_t **cs, int count);
 
 /* Clients whose bridge was just allocated, until their offers are asked in batches. */
-static void pending_add(node_t *n, client_t *c) {
+void media_pending_add(node_t *n, client_t *c) {
   signal_media *sm = &SN(n)->media;
   if (sm->n_pending == sm->cap_pending) {
     int cap = sm->cap_pending ? 2 * sm->cap_pending : 64;
@@ -124,7 +123,7 @@ static void pending_add(node_t *n, client_t *c) {
   sm->pending[sm->n_pending++] = c;
 }
 
-static void pending_drop(node_t *n) {
+void media_pending_drop(node_t *n) {
   signal_media *sm = &SN(n)->media;
   for (int i = 0; i < sm->n_pending; i++) client_unref(sm->pending[i]);
   free(sm->pending);
@@ -132,7 +131,7 @@ static void pending_drop(node_t *n) {
   sm->n_pending = sm->cap_pending = 0;
 }
 
-static void pending_flush(node_t *n) {
+void media_pending_flush(node_t *n) {
   signal_media *sm = &SN(n)->media;
   client_t **list = sm->pending;
   int count = sm->n_pending;
@@ -166,73 +165,6 @@ static void on_offer(node_t *n, client_t *c, const wire_br_reply *reply, const c
   if (!c->offer_again_hold) offer_again_if_asked(n, c);
 }
 
-typedef struct alloc_ctx {
-  node_t *n;
-  client_t *c;
-  char origin[65];
-  char subject[BUS_SUBJECT_MAX]; /* the room's up-link */
-} alloc_ctx;
-
-static void on_alloc(void *ud, int status, const uint8_t *data, size_t len) {
-  alloc_ctx *x = ud;
-  client_t *c = x->c;
-  wire_media_reply r;
-  wire_err why;
-  int rc = status == BUS_OK ? wire_media_reply_decode(data, len, &r, &why) : -1;
-  signal_media *sm = &SN(x->n)->media;
-  sm->allocs_out--;
-  if (status != BUS_ECLOSED) {
-    c->offer_busy = false;
-    if (rc == 0 && r.status.ok && (!c->conn || c->state != CLIENT_JOINED)) {
-      wire_media_up rel = {.op = WIRE_MEDIA_RELEASE, .node = x->n->tag, .visitor = c->id,
-                           .bridge = r.bridge}; /* it left meanwhile */
-      wire_publish(x->n->bus, x->subject, wire_media_up_json(&rel));
-    } else if (rc == 0 && r.status.ok) {
-      str_copy(c->bridge, r.bridge, sizeof c->bridge);
-      str_copy(c->origin, x->origin, sizeof c->origin);
-      c->offer_again = true; /* the offer, now that there is a bridge to ask */
-    } else {
-      log_warn(x->n->tag, "no media bridge for visitor %s: %s", c->id,
-               rc != 0 ? "no answer" : r.status.error);
-    }
-    if (c->conn && c->state == CLIENT_JOINED && c->offer_again) pending_add(x->n, c);
-  }
-  if (rc == 0) wire_media_reply_free(&r);
-  client_unref(c);
-  /* Allocations go out together (a change, a burst of joins) and come back one by one:
-   * their offers wait for the last (or for 64 of them) and go out in batches. */
-  if (status == BUS_ECLOSED)
-    pending_drop(x->n);
-  else if (sm->allocs_out == 0 || sm->n_pending >= WIRE_BR_OFFERS_MAX)
-    pending_flush(x->n);
-  free(x);
-}
-
-/* A visitor's bridge, from the main node. */
-static void alloc_bridge(node_t *n, client_t *c, const room_t *r) {
-  char subject[BUS_SUBJECT_MAX];
-  wire_media_up req = {.op = WIRE_MEDIA_ALLOC, .node = n->tag, .visitor = c->id};
-  alloc_ctx *x = malloc(sizeof *x);
-  json_t *j = x ? wire_media_up_json(&req) : NULL;
-  if (j && wire_subject_room(WIRE_SUBJ_ROOM_UP, &r->name, subject, sizeof subject) == 0) {
-    *x = (alloc_ctx){.n = n, .c = c};
-    str_copy(x->origin, r->bridge, sizeof x->origin);
-    str_copy(x->subject, subject, sizeof x->subject);
-    client_ref(c);
-    c->offer_busy = true;
-    if (wire_request(n->bus, subject, j, RPC_TIMEOUT_MS, on_alloc, x) == BUS_OK) {
-      SN(n)->media.allocs_out++;
-      return;
-    }
-    c->offer_busy = false;
-    client_unref(c);
-    j = NULL; /* wire_request took it */
-  }
-  json_decref(j);
-  free(x);
-  log_warn(n->tag, "cannot ask for a media bridge for visitor %s", c->id);
-}
-
 /* Whether c's offer is to be asked now, from c->bridge: 1 yes; 0 no (nothing to receive,
  * a request out: it is asked again after it, or its bridge is being allocated). */
 static int offer_ready(node_t *n, client_t *c, const room_t *r) {
@@ -245,7 +177,7 @@ static int offer_ready(node_t *n, client_t *c, const room_t *r) {
   if (c->bridge[0] && strcmp(c->origin, r->bridge) != 0) media_release(n, c, false);
   if (!c->bridge[0]) {
     if (c->visitor) {
-      alloc_bridge(n, c, r);
+      media_alloc_ask(n, c, r);
       return 0;
     }
     str_copy(c->bridge, r->bridge, sizeof c->bridge);
@@ -461,6 +393,11 @@ void media_write_metrics(node_t *n, metrics_out *out) {
                   m->offers_requests);
   metrics_counter(out, "amphi_offers_batched_total",
                   "Receivers' offers asked for in those batched requests.", m->offers_batched);
+  metrics_counter(out, "amphi_media_alloc_requests_total",
+                  "Up-link requests to the main node for visitors' bridges (media alloc, allocs).",
+                  m->alloc_requests);
+  metrics_counter(out, "amphi_media_alloc_items_total",
+                  "Visitors whose bridge those requests asked for.", m->alloc_items);
 }
 
 static void on_answer(node_t *n, client_t *c, const wire_br_reply *reply, const char *id) {

@@ -76,7 +76,13 @@ typedef struct signal_media {
   uint64_t offer_requests, offers_requests, offers_batched;
   struct client **pending;
   int n_pending, cap_pending;
-  int allocs_out;
+  int allocs_out; /* visitors whose bridge is asked for (queued or out): media_alloc.c */
+  /* media_alloc.c: the visitors waiting for the end of the loop turn to be asked for in one
+   * allocs request per room, and the 0 ms timer that ends it (its own allocation, freed in
+   * its close callback); counters for /metrics. */
+  struct alloc_batch *alloc_open;
+  uv_timer_t *alloc_timer;
+  uint64_t alloc_requests, alloc_items;
 } signal_media;
 
 /* The first member of each signaling role's state (n->impl): what both roles have, so the
@@ -199,5 +205,20 @@ void media_release(node_t *n, client_t *c, bool publisher);
  * it was one, -1 if not. */
 int media_on_moved(node_t *n, client_t *members, const struct room *r, const char *data,
                    size_t len);
+
+/* media_alloc.c: a visitor's bridge from the main node (the up-link's media allocs). c is
+ * queued and marked offer_busy; every visitor queued in one loop turn goes in one request
+ * per room (WIRE_MEDIA_ALLOCS_MAX at most), sent when the turn ends. Once its bridge is
+ * known, a visitor goes to media_pending_add; the pending ones go to the bridges in batches
+ * when no allocation is left out (or a batch is full). */
+void media_alloc_ask(node_t *n, client_t *c, const struct room *r);
+/* At stop (signal_node_stop): the queue is dropped and the timer closed. */
+void media_alloc_stop(node_t *n);
+/* media.c, for media_alloc.c: the clients whose bridge was just allocated, waiting for their
+ * offers (a reference each); flush asks for them in batches; drop forgets them (the bus
+ * closed). */
+void media_pending_add(node_t *n, client_t *c);
+void media_pending_flush(node_t *n);
+void media_pending_drop(node_t *n);
 
 #endif

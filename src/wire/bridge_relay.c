@@ -102,8 +102,14 @@ int wire_media_up_check(json_t *root, wire_media_up *out, wire_err *err) {
   int rc = wi_type(root, "media", err);
   if (rc) return rc;
   if ((rc = wi_str(root, "op", WI_REQUIRED | WI_TOKEN, 1, WIRE_TYPE_MAX, &op, what, err)) ||
-      (rc = wi_str(root, "node", WI_REQUIRED | WI_NODE, 1, WIRE_NODE_MAX, &out->node, what, err)) ||
-      (rc = wi_str(root, "visitor", WI_REQUIRED | WI_NO_CTRL, 1, WIRE_ID_MAX, &out->visitor, what,
+      (rc = wi_str(root, "node", WI_REQUIRED | WI_NODE, 1, WIRE_NODE_MAX, &out->node, what, err)))
+    goto fail;
+  if (!strcmp(op, "allocs")) {
+    out->op = WIRE_MEDIA_ALLOCS;
+    if ((rc = wire_media_allocs_check(root, out, err))) goto fail;
+    return 0;
+  }
+  if ((rc = wi_str(root, "visitor", WI_REQUIRED | WI_NO_CTRL, 1, WIRE_ID_MAX, &out->visitor, what,
                    err)))
     goto fail;
   if (!strcmp(op, "alloc")) {
@@ -124,11 +130,23 @@ fail:
   return rc;
 }
 
+static const char *op_name(wire_media_op op) {
+  switch (op) {
+    case WIRE_MEDIA_RELEASE:
+      return "release";
+    case WIRE_MEDIA_ALLOCS:
+      return "allocs";
+    default:
+      return "alloc";
+  }
+}
+
 json_t *wire_media_up_json(const wire_media_up *m) {
   if (!m) return NULL;
-  json_t *j = json_pack("{s:s,s:s}", "type", "media", "op",
-                        m->op == WIRE_MEDIA_RELEASE ? "release" : "alloc");
-  if (!j || wi_set_str(j, "node", m->node) || wi_set_str(j, "visitor", m->visitor) ||
+  json_t *j = json_pack("{s:s,s:s}", "type", "media", "op", op_name(m->op));
+  if (!j || wi_set_str(j, "node", m->node) ||
+      (m->op == WIRE_MEDIA_ALLOCS ? wire_media_allocs_set(j, m) != 0
+                                  : wi_set_str(j, "visitor", m->visitor) != 0) ||
       (m->op == WIRE_MEDIA_RELEASE && wi_set_str(j, "bridge", m->bridge))) {
     json_decref(j);
     return NULL;

@@ -7,6 +7,11 @@
  *   one of its visitors receives from, and its notice when the visitor is gone from it:
  *     {"type":"media","op":"alloc","node","visitor"}              -> {ok, bridge}
  *     {"type":"media","op":"release","node","visitor","bridge"}   -> (no reply needed)
+ *   and the same allocation for many visitors of one room at once (media_allocs.c):
+ *     {"type":"media","op":"allocs","node","visitors":[<id>,...]} (1..WIRE_MEDIA_ALLOCS_MAX)
+ *       -> {ok, allocs:[{visitor, ok, bridge} or {visitor, ok:false, code, error}]}, in
+ *          the request's order: one up-link request per flush of a visitor node's joins
+ *          and offers, not one per visitor;
  * - the main node's notice to visitor nodes, on room.<tenant>.<room>.ev, that a bridge of
  *   the conference's tree died: {"type":"media_moved","gone":<id>,"refed":[<id>,...]}
  *   (not a room event: no seq, never passed to clients);
@@ -24,13 +29,20 @@
 int wire_br_relay_reply_check(json_t *j, wire_br_reply *out, wire_err *err);
 json_t *wire_br_relay_reply_json(const wire_br_reply *r);
 
-typedef enum { WIRE_MEDIA_ALLOC = 0, WIRE_MEDIA_RELEASE } wire_media_op;
+typedef enum { WIRE_MEDIA_ALLOC = 0, WIRE_MEDIA_RELEASE, WIRE_MEDIA_ALLOCS } wire_media_op;
+
+/* Visitors in one allocs request: as many as one offers request takes, so one allocs reply
+ * makes one offers request; 64 ids of at most WIRE_ID_MAX bytes keep the request near 5 KB. */
+#define WIRE_MEDIA_ALLOCS_MAX 64
 
 typedef struct wire_media_up {
   wire_media_op op;
   const char *node;    /* the visitor node asking: a node id */
-  const char *visitor; /* 1..WIRE_ID_MAX bytes, no control characters */
-  const char *bridge;  /* release: a node id; alloc: NULL */
+  const char *visitor; /* alloc, release: 1..WIRE_ID_MAX bytes, no control characters;
+                          allocs: NULL */
+  const char *bridge;  /* release: a node id; alloc, allocs: NULL */
+  const char *visitors[WIRE_MEDIA_ALLOCS_MAX]; /* allocs: as visitor, n_visitors of them */
+  int n_visitors;                              /* allocs: 1..WIRE_MEDIA_ALLOCS_MAX; else 0 */
 } wire_media_up;
 
 /* Checks a parsed message of type "media"; root borrowed. */
@@ -49,6 +61,31 @@ json_t *wire_media_reply_json(const char *bridge);
 int wire_media_reply_decode(const uint8_t *data, size_t len, wire_media_reply *out,
                             wire_err *err);
 void wire_media_reply_free(wire_media_reply *r);
+
+/* One visitor's part of the allocs reply: its bridge, or why it has none. */
+typedef struct wire_media_alloc {
+  const char *visitor; /* as in the request */
+  wire_reply status;   /* root NULL: the reply's */
+  const char *bridge;  /* ok: a node id; else NULL */
+} wire_media_alloc;
+
+typedef struct wire_media_allocs_reply {
+  wire_reply status; /* the whole request's: not ok when nothing was allocated (a bad request,
+                        a main node without the allocs op) */
+  wire_media_alloc items[WIRE_MEDIA_ALLOCS_MAX];
+  int n_items; /* ok: 0..WIRE_MEDIA_ALLOCS_MAX */
+  json_t *root;
+} wire_media_allocs_reply;
+
+/* media_allocs.c. For wire_media_up_check: the allocs request's "visitors" (root borrowed). */
+int wire_media_allocs_check(json_t *root, wire_media_up *out, wire_err *err);
+int wire_media_allocs_set(json_t *j, const wire_media_up *m);
+/* An ok reply with items[0..n) (each ok with a bridge, or not ok with code and error). New
+ * reference, or NULL (invalid fields, out of memory). */
+json_t *wire_media_allocs_reply_json(const wire_media_alloc *items, int n);
+int wire_media_allocs_reply_decode(const uint8_t *data, size_t len, wire_media_allocs_reply *out,
+                                   wire_err *err);
+void wire_media_allocs_reply_free(wire_media_allocs_reply *r);
 
 /* A bridge of a conference's tree stopped heartbeating. Viewers on `gone` get another
  * bridge (a new allocation, a new peer connection: the client's next subscribe_offer says

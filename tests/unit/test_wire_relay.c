@@ -14,6 +14,7 @@
 
 #include "core/util.h"
 #include "wire/bridge_relay.h"
+#include "wire/uplink.h"
 
 static char *text(json_t *j, size_t *len) {
   assert_non_null(j);
@@ -128,6 +129,63 @@ static void test_media_uplink(void **state) {
   assert_null(wire_media_reply_json("not a node"));
 }
 
+static void test_media_allocs(void **state) {
+  (void)state;
+  wire_media_up m = {.op = WIRE_MEDIA_ALLOCS,
+                     .node = "visitor-1",
+                     .n_visitors = 3,
+                     .visitors = {"v1", "v2", "v3"}};
+  size_t len;
+  char *t = text(wire_media_up_json(&m), &len);
+  wire_up up;
+  assert_int_equal(wire_up_decode((const uint8_t *)t, len, &up, NULL), 0);
+  assert_int_equal(up.type, WIRE_UP_MEDIA);
+  assert_int_equal(up.u.media.op, WIRE_MEDIA_ALLOCS);
+  assert_int_equal(up.u.media.n_visitors, 3);
+  assert_string_equal(up.u.media.visitors[2], "v3");
+  assert_null(up.u.media.visitor);
+  wire_up_free(&up);
+  free(t);
+  m.n_visitors = 0; /* 1..WIRE_MEDIA_ALLOCS_MAX of them */
+  assert_null(wire_media_up_json(&m));
+  m.n_visitors = 2;
+  m.visitors[1] = "bad\x01id";
+  assert_null(wire_media_up_json(&m));
+  const char *many = "{\"type\":\"media\",\"op\":\"allocs\",\"node\":\"visitor-1\",\"visitors\":[";
+  char big[8192];
+  size_t at = (size_t)snprintf(big, sizeof big, "%s", many);
+  for (int i = 0; i <= WIRE_MEDIA_ALLOCS_MAX; i++)
+    at += (size_t)snprintf(big + at, sizeof big - at, "%s\"v%d\"", i ? "," : "", i);
+  snprintf(big + at, sizeof big - at, "]}");
+  assert_int_equal(wire_up_decode((const uint8_t *)big, strlen(big), &up, NULL), WIRE_EFIELD);
+
+  /* The reply: in the request's order, an ok item with its bridge, a failed one with why. */
+  wire_media_alloc items[2] = {
+      {.visitor = "v1", .status = {.ok = true}, .bridge = "bridge-2"},
+      {.visitor = "v2", .status = {.code = E_UNAVAILABLE, .error = "no media bridge has room"}}};
+  t = text(wire_media_allocs_reply_json(items, 2), &len);
+  wire_media_allocs_reply r;
+  assert_int_equal(wire_media_allocs_reply_decode((const uint8_t *)t, len, &r, NULL), 0);
+  assert_true(r.status.ok);
+  assert_int_equal(r.n_items, 2);
+  assert_string_equal(r.items[0].visitor, "v1");
+  assert_string_equal(r.items[0].bridge, "bridge-2");
+  assert_false(r.items[1].status.ok);
+  assert_string_equal(r.items[1].status.code, E_UNAVAILABLE);
+  assert_null(r.items[1].bridge);
+  wire_media_allocs_reply_free(&r);
+  free(t);
+  items[0].bridge = "not a node";
+  assert_null(wire_media_allocs_reply_json(items, 2));
+  /* A whole refusal (an older main node's "unknown op") decodes as one failure. */
+  const char *refused = "{\"ok\":false,\"code\":\"bad_request\",\"error\":\"media: unknown op\"}";
+  assert_int_equal(
+      wire_media_allocs_reply_decode((const uint8_t *)refused, strlen(refused), &r, NULL), 0);
+  assert_false(r.status.ok);
+  assert_int_equal(r.n_items, 0);
+  wire_media_allocs_reply_free(&r);
+}
+
 static void test_media_moved(void **state) {
   (void)state;
   const char *refed[] = {"bridge-3", "bridge-4"};
@@ -186,6 +244,7 @@ int main(void) {
       cmocka_unit_test(test_feed_and_relay_requests),
       cmocka_unit_test(test_relay_reply),
       cmocka_unit_test(test_media_uplink),
+      cmocka_unit_test(test_media_allocs),
       cmocka_unit_test(test_media_moved),
       cmocka_unit_test(test_carries),
   };
