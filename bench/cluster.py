@@ -34,7 +34,7 @@ build/loadgen, build/media_loadgen). nats-server comes from scripts/install-deps
 when missing (as root).
 
 usage: bench/cluster.py [--steps N,N,...] [--hold S] [--settle S] [--signaling N]
-                        [--sig-procs L] [--bridge-capacity C] [--relay-fanout F]
+                        [--sig-procs L] [--bridge-capacity C] [--relay-fanout F] [--bridges B]
                         [--loss-limit PCT] [--busy-limit PCT] [--pace F] [--chats K]
                         [--sample-ms MS] [--json FILE] [--keep] [--quick]
   --steps LIST        media visitors at each step [100,200,300,400,500,600,800]
@@ -43,10 +43,15 @@ usage: bench/cluster.py [--steps N,N,...] [--hold S] [--settle S] [--signaling N
   --signaling N       signaling-only visitors held during the run [10000]
   --sig-procs L       loadgen processes holding them [2]
   --bridge-capacity C receivers a bridge takes before the conference opens another edge
-                      [a third of the last step, plus 4 for the origin's publishers and
+                      [the last step / B, plus 4 for the origin's publishers and
                       relays]; edges fill first, the origin last (src/signal/media_tree.c)
   --relay-fanout F    relay children per bridge [8]
+  --bridges B         bridges [3]: 1 puts every viewer on the origin, 2 with a capacity
+                      above the last step every viewer on one edge; the two runs' delays
+                      side by side are what one level of the tree adds
   --loss-limit PCT    stop after a step losing more [0.1]
+  --deficit-limit PCT stop after a step delivering this much less than both publishers
+                      sent (the origin's packets in) [2]
   --busy-limit PCT    stop after a step in which a process took this much of one core, or
                       the machine's cores were this busy on average [95]
   --pace F            the publishers pace video at F times its bitrate (browsers: 2.5) [0]
@@ -81,7 +86,7 @@ MEDIA_LG = os.environ.get("MEDIA_LOADGEN_BIN", os.path.join(ROOT, "build", "medi
 HZ = os.sysconf("SC_CLK_TCK")
 MEDIA_ROOM = "acme/cluster-media"
 CHAT_ROOM = "acme/cluster-chat"
-BRIDGES = ("bridge-1", "bridge-2", "bridge-3")
+BRIDGES = ("bridge-1", "bridge-2", "bridge-3")  # --bridges sets these two
 NODES = ("main", "visitor-1", "visitor-2") + BRIDGES
 
 
@@ -247,11 +252,13 @@ def window_figures(a, b, n_publishers, pub_pps):
         ends = vb.get("amphi_endpoints", 0)
         r_in, r_out = vb.get("amphi_relays_in", 0), vb.get("amphi_relays_out", 0)
         pkts = vb.get("amphi_rtp_packets_out_total", 0) - va.get("amphi_rtp_packets_out_total", 0)
+        pin = vb.get("amphi_rtp_packets_in_total", 0) - va.get("amphi_rtp_packets_in_total", 0)
         hop = hb.get("amphi_bridge_hop_seconds"), ha.get("amphi_bridge_hop_seconds")
         ahop = hb.get("amphi_bridge_audio_hop_seconds"), ha.get("amphi_bridge_audio_hop_seconds")
         bridges[name] = {
             "endpoints": int(ends), "relays_in": int(r_in), "relays_out": int(r_out),
             "pkts_out_per_s": round(pkts / dt) if vb else None,
+            "pkts_in_per_s": round(pin / dt) if vb else None,
             "hop_p50_ms": hop_quantile_ms(hop[1], hop[0], 0.5),
             "hop_p99_ms": hop_quantile_ms(hop[1], hop[0], 0.99),
             "audio_hop_p50_ms": hop_quantile_ms(ahop[1], ahop[0], 0.5),
@@ -273,7 +280,10 @@ def window_figures(a, b, n_publishers, pub_pps):
         br["role"] = "origin" if name == origin else ("edge" if br["relays_in"] else "idle")
         pps = br["pkts_out_per_s"] or 0
         br["viewers"] = max(0, round(pps / per_viewer) - br["relays_out"]) if per_viewer else None
-    return {"window_s": round(dt, 2), "cpu_pct": cpu, "top_thread_pct": top_thread,
+    # What the publishers sent together: what the origin received from them.
+    sent = bridges[origin]["pkts_in_per_s"] if origin else None
+    return {"window_s": round(dt, 2), "publishers_pkts_per_s": sent,
+            "cpu_pct": cpu, "top_thread_pct": top_thread,
             "core_busy_pct": busy, "bridges": bridges}
 
 
@@ -307,11 +317,11 @@ def tree_text(tree, bridges):
 class Cluster:
     def __init__(self, tmp, args):
         self.tmp, self.procs = tmp, {}
-        self.base = free_base(3 + 1 + 3)  # main, 2 visitor nodes, NATS, 3 bridges' HTTP
-        self.media_port = free_base(3, socket.SOCK_DGRAM)
+        self.base = free_base(3 + 1 + len(BRIDGES))  # main, 2 visitor nodes, NATS, bridges' HTTP
+        self.media_port = free_base(len(BRIDGES), socket.SOCK_DGRAM)
         self.dir = os.path.join(tmp, "cluster")
         out = subprocess.run(
-            [AMPHI, "configure", "--visitor-nodes", "2", "--bridges", "3",
+            [AMPHI, "configure", "--visitor-nodes", "2", "--bridges", str(len(BRIDGES)),
              "--bridge-capacity", str(args.bridge_capacity), "--relay-fanout", str(args.relay_fanout),
              "--host", "127.0.0.1", "--base-port", str(self.base),
              "--media-port", str(self.media_port), "--out", self.dir],
@@ -409,8 +419,10 @@ def parse_args():
     ap.add_argument("--sig-procs", type=int, default=2)
     ap.add_argument("--bridge-capacity", type=int)
     ap.add_argument("--relay-fanout", type=int, default=8)
+    ap.add_argument("--bridges", type=int, default=3)
     ap.add_argument("--loss-limit", type=float, default=0.1)
     ap.add_argument("--busy-limit", type=float, default=95)
+    ap.add_argument("--deficit-limit", type=float, default=2)
     ap.add_argument("--pace", type=float, default=0)
     ap.add_argument("--chats", type=int, default=10)
     ap.add_argument("--sample-ms", type=int, default=500)
@@ -426,7 +438,12 @@ def parse_args():
     if a.step_list != sorted(set(a.step_list)):
         ap.error("--steps: increasing counts like 100,200")
     if a.bridge_capacity is None:
-        a.bridge_capacity = -(-a.step_list[-1] // 3) + 4
+        a.bridge_capacity = -(-a.step_list[-1] // a.bridges) + 4
+    if not 1 <= a.bridges <= 8:
+        ap.error("--bridges: 1..8")
+    global BRIDGES, NODES
+    BRIDGES = tuple("bridge-%d" % (j + 1) for j in range(a.bridges))
+    NODES = ("main", "visitor-1", "visitor-2") + BRIDGES
     if a.signaling < 0 or a.sig_procs < 1 or a.hold < 1 or a.bridge_capacity < 1:
         ap.error("counts must be positive")
     return a
@@ -472,7 +489,10 @@ def run_ramp(cl, args, tmp, sampler):
                "second publisher up", pub)
     lg = cl.spawn("media-lg", [MEDIA_LG, "--publishers", "2", "--steps", args.steps,
                                "--hold", str(args.hold), "--settle", str(args.settle),
-                               "--loss-limit", str(args.loss_limit)] + media_common(cl, args),
+                               "--loss-limit", str(args.loss_limit),
+                               # the load generator knows only its own publisher's rate: the
+                               # deficit is judged here, from the origin's packets in
+                               "--deficit-limit", "100"] + media_common(cl, args),
                   stdout=subprocess.PIPE)
     sampler.pids["publisher-2"] = pub.pid
     sampler.pids["media-lg"] = lg.pid
@@ -495,11 +515,23 @@ def run_ramp(cl, args, tmp, sampler):
         fig["tree"] = tree_text(tree_from_log(os.path.join(tmp, "main.log")), fig.get("bridges", {}))
         rec = {"receivers": line["receivers"], "up": line["up"], "failed": line["failed"],
                "loss_pct": line["loss_pct"], "delay_p50_ms": line["delay_p50_ms"],
-               "delay_p99_ms": line["delay_p99_ms"], "deficit_pct": line["deficit_pct"],
+               "delay_p99_ms": line["delay_p99_ms"],
                "missing_streams": line.get("missing_streams"),
                "receivers_missing_stream": line.get("receivers_missing_stream"),
                "pkts_in_per_s": line["pkts_out_per_s"], "pass": line["pass"], "loadgen": line}
         rec.update(fig)
+        # Falling behind: the receivers got less than both publishers sent (queues grow
+        # though nothing is lost). The publishers' rate from the origin's packets in: the
+        # second publisher, in another process on a busy machine, may not keep the first's.
+        sent = fig.get("publishers_pkts_per_s")
+        rec["deficit_pct"] = (round(100.0 * (1 - line["pkts_out_per_s"] / (line["receivers"] * sent)), 2)
+                              if sent else None)
+        if rec["deficit_pct"] is not None and rec["deficit_pct"] > args.deficit_limit:
+            rec["pass"] = False
+            if stopped is None:
+                stopped = "falling behind (%.1f%% less delivered than sent)" % rec["deficit_pct"]
+                log("stopping the ramp: " + stopped)
+                lg.send_signal(signal.SIGINT)
         steps.append(rec)
         print_step(rec)
         # Saturated: one thread (an event loop, the load generator's media thread) took
@@ -510,7 +542,7 @@ def run_ramp(cl, args, tmp, sampler):
         ours = sum(v for v in fig.get("cpu_pct", {}).values() if v is not None)
         ncores = max(1, len(fig.get("core_busy_pct", [])))
         rec["ours_pct"] = round(ours, 1)
-        if stopped is None and line["pass"] and (top[0] >= args.busy_limit or
+        if stopped is None and rec["pass"] and (top[0] >= args.busy_limit or
                                                  ours >= args.busy_limit * ncores):
             stopped = ("saturated (%s's busiest thread at %.0f%% of a core; all our processes "
                        "%.0f%% of %d cores)" % (top[1], top[0], ours, ncores))
@@ -532,9 +564,9 @@ def fmt(v, unit=""):
 def print_step(r):
     br = r.get("bridges", {})
     cpu = r.get("cpu_pct", {})
-    log("step %d receivers (%d up): loss %s%%, delay p50/p99 %s/%s ms, missing streams %s; "
+    log("step %d receivers (%d up): loss %s%%, behind %s%%, delay p50/p99 %s/%s ms, missing streams %s; "
         "bridges %s; cpu %s; cores %s; tree %s" % (
-            r["receivers"], r["up"], fmt(r["loss_pct"]), fmt(r["delay_p50_ms"]),
+            r["receivers"], r["up"], fmt(r["loss_pct"]), fmt(r.get("deficit_pct")), fmt(r["delay_p50_ms"]),
             fmt(r["delay_p99_ms"]), fmt(r["missing_streams"]),
             ", ".join("%s %s %s viewers hop p50/p99 <=%s/%s ms" % (
                 n, b["role"], fmt(b["viewers"]), fmt(b["hop_p50_ms"]), fmt(b["hop_p99_ms"]))
@@ -603,24 +635,27 @@ def signaling_results(lgs, args, tmp):
 def print_table(steps, sig, summary, stopped, args):
     print("\n=== amphi: the whole cluster on one machine: %d CPUs (%s), %s ===" % (
         os.cpu_count(), cpu_model(), os.uname().release))
-    print("cluster: nats-server, main, 2 visitor nodes, 3 bridges (capacity %d, relay fanout %d), "
-          "every node its own process, nothing pinned" % (args.bridge_capacity, args.relay_fanout))
+    print("cluster: nats-server, main, 2 visitor nodes, %d bridges (capacity %d, relay fanout %d), "
+          "every node its own process, nothing pinned" % (len(BRIDGES), args.bridge_capacity,
+                                                         args.relay_fanout))
     print("load: 2 publishers (VP8-shaped 1500 kbps 30 fps + Opus-shaped 50 pkt/s each%s), media "
           "visitors in steps %s (%d s windows), %d signaling-only visitors in another room\n" % (
               ", paced %.1f" % args.pace if args.pace else "", args.steps, args.hold, args.signaling))
     names = [n for n in ("main", "visitor-1", "visitor-2") + BRIDGES +
              ("nats", "media-lg", "publisher-2") if any(n in s.get("cpu_pct", {}) for s in steps)]
     sig_names = sorted({n for s in steps for n in s.get("cpu_pct", {}) if n.startswith("sig-")})
-    print("| media visitors (up) | loss % | missing streams | delay p50 / p99 ms | viewers "
-          "b1 / b2 / b3 | hop p50/p99 ms b1; b2; b3 | tree | " + " | ".join(
+    print("| media visitors (up) | loss % | behind % | missing streams | delay p50 / p99 ms | viewers "
+          "%s | hop p50/p99 ms %s | tree | " % (" / ".join("b%d" % (j + 1) for j in range(len(BRIDGES))),
+                                              "; ".join("b%d" % (j + 1) for j in range(len(BRIDGES)))) + " | ".join(
               "%s CPU %%" % n for n in names) + " | signaling loadgens CPU % | all ours CPU % | "
           "cores busy % |")
-    print("|" + "---|" * (7 + len(names) + 3))
+    print("|" + "---|" * (8 + len(names) + 3))
     for s in steps:
         br = s.get("bridges", {})
         cpu = s.get("cpu_pct", {})
-        print("| %d (%d) | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            s["receivers"], s["up"], fmt(s["loss_pct"]), fmt(s["missing_streams"]),
+        print("| %d (%d) | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            s["receivers"], s["up"], fmt(s["loss_pct"]), fmt(s.get("deficit_pct")),
+            fmt(s["missing_streams"]),
             fmt(s["delay_p50_ms"]), fmt(s["delay_p99_ms"]),
             " / ".join("%s%s" % (fmt(br[b]["viewers"]), "o" if br[b]["role"] == "origin" else "")
                        for b in BRIDGES if b in br),
@@ -634,8 +669,9 @@ def print_table(steps, sig, summary, stopped, args):
           "histogram's buckets; CPU: % of one core, cores busy: the whole machine's, other "
           "programs included)")
     best = [s for s in steps if s["pass"]]
-    print("\nlast step within %.1f%% loss, every stream at every receiver: %s media visitors" % (
-        args.loss_limit, best[-1]["receivers"] if best else "none"))
+    print("\nlast step that passed (loss <= %.1f%%, delivered within %.0f%% of what was sent, "
+          "every receiver up, no saturated process): %s media visitors" % (
+              args.loss_limit, args.deficit_limit, best[-1]["receivers"] if best else "none"))
     print("ramp stopped by: %s" % (stopped or (summary or {}).get("limit", "?")))
     if sig:
         print("signaling: %d of %d joined (errors %d, dropped %d); %d chats, %d of %d deliveries, "
@@ -673,8 +709,8 @@ def main():
     try:
         log("cluster in %s: main :%d, visitor nodes :%d :%d, bridges :%d-%d (media udp %d-%d), "
             "capacity %d" % (cl.dir, cl.ports["main"], cl.ports["visitor-1"], cl.ports["visitor-2"],
-                             cl.ports["bridge-1"], cl.ports["bridge-3"], cl.media_port,
-                             cl.media_port + 2, args.bridge_capacity))
+                             cl.ports[BRIDGES[0]], cl.ports[BRIDGES[-1]], cl.media_port,
+                             cl.media_port + len(BRIDGES) - 1, args.bridge_capacity))
         cl.start()
         lgs, src = start_signaling(cl, args, tmp)
         pids = {n: cl.procs[n].pid for n in NODES}
