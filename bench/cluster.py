@@ -644,11 +644,12 @@ def print_table(steps, sig, summary, stopped, args):
     names = [n for n in ("main", "visitor-1", "visitor-2") + BRIDGES +
              ("nats", "media-lg", "publisher-2") if any(n in s.get("cpu_pct", {}) for s in steps)]
     sig_names = sorted({n for s in steps for n in s.get("cpu_pct", {}) if n.startswith("sig-")})
-    print("| media visitors (up) | loss % | behind % | missing streams | delay p50 / p99 ms | viewers "
-          "%s | hop p50/p99 ms %s | tree | " % (" / ".join("b%d" % (j + 1) for j in range(len(BRIDGES))),
-                                              "; ".join("b%d" % (j + 1) for j in range(len(BRIDGES)))) + " | ".join(
-              "%s CPU %%" % n for n in names) + " | signaling loadgens CPU % | all ours CPU % | "
-          "cores busy % |")
+    cols = ["media visitors (up)", "loss %", "behind %", "missing streams", "delay p50 / p99 ms",
+            "viewers " + " / ".join("b%d" % (j + 1) for j in range(len(BRIDGES))),
+            "hop p50/p99 ms " + "; ".join("b%d" % (j + 1) for j in range(len(BRIDGES))), "tree"]
+    cols += ["%s CPU %%" % n for n in names]
+    cols += ["signaling loadgens CPU %", "all ours CPU %", "cores busy %"]
+    print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * (8 + len(names) + 3))
     for s in steps:
         br = s.get("bridges", {})
