@@ -5,7 +5,7 @@ Starts, each its own process on 127.0.0.1, the cluster `amphi configure --visito
 --bridges 3 --bridge-capacity C --relay-fanout F` writes: a real nats-server, the main
 node, two visitor nodes and three bridges (the conference's origin and two edges fed by
 relays). Then the load:
-- SIGNALING visitors (default 10,000) from bench/loadgen processes, held in a room of
+- signaling-only visitors (default 10,000) from bench/loadgen processes, held in a room of
   their own (acme/cluster-chat) for the whole run: a visitor in a room with publishers is
   always given a bridge slot and a subscribe_offer (the protocol has no "chat only"
   visitor), so signaling-only visitors in the media room would take the bridges' capacity
@@ -58,8 +58,9 @@ usage: bench/cluster.py [--steps N,N,...] [--hold S] [--settle S] [--signaling N
   --chats K           chats sent to the signaling room after the ramp [10]
   --quick             a smoke run: steps 20,40, 2,000 signaling visitors, 5 s windows
   --keep              keep the temp dir (logs, configs, raw JSON lines)
-AMPHI_BIN, LOADGEN_BIN, MEDIA_LOADGEN_BIN override the binaries. Exit 0 when every step's
-visitors connected and the last step passed or the ramp stopped at a limit.
+AMPHI_BIN, LOADGEN_BIN, MEDIA_LOADGEN_BIN override the binaries. Exit 0 when every node
+lived to the end, every step's receivers connected (99%) and every signaling visitor
+joined; where the ramp stopped is a figure, not a failure.
 """
 
 import argparse
@@ -411,7 +412,8 @@ def ensure_nats():
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description="the whole cluster on one machine (see the top of this file)")
+    ap = argparse.ArgumentParser(description=__doc__, usage=argparse.SUPPRESS,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", default="100,200,300,400,500,600,800")
     ap.add_argument("--hold", type=int, default=10)
     ap.add_argument("--settle", type=int, default=3)
