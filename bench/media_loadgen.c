@@ -71,6 +71,8 @@ static struct {
   int video_kbps, fps, keyframe_s, video_pkt, audio_pkt, sample_k;
   int server_pid, client_cpu, server_cpu, client_busy_limit;
   int burst;
+  int publishers; /* in the room, this process's included: 2 streams each per receiver */
+  bool publish_only;
   double pace;
   bool quiet;
 } O = {
@@ -99,6 +101,7 @@ static struct {
     .client_cpu = 0,
     .server_cpu = 1,
     .client_busy_limit = 90,
+    .publishers = 1,
 };
 
 static int server_arg(const lg_opt *o, const char *v) {
@@ -178,6 +181,14 @@ static const lg_opt OPTS[] = {
     LG_OPT_INT("--client-busy", "PCT", "the client's load this high = the client is the limit",
                &O.client_busy_limit, 1, 100),
     LG_OPT_STR("--label", "TEXT", "put into every JSON line as \"label\"", &O.label, 0),
+    LG_OPT_INT("--publishers", "N",
+               "amphi: publishers of this same shape in the room, ours included (the others "
+               "from other processes): each receiver should get N audio and N video streams",
+               &O.publishers, 1, 4),
+    LG_OPT_SWITCH("--publish-only",
+                  "amphi: the publisher alone, no receivers, until SIGINT/SIGTERM (a second "
+                  "publisher for the receivers of another process's --publishers 2)",
+                  &O.publish_only),
     LG_OPT_SWITCH("--quiet", "no progress lines on stderr", &O.quiet),
     LG_OPT_SWITCH("--sink",
                   "receivers read nothing once up (the kernel drops their media): load on the "
@@ -214,7 +225,7 @@ static bool g_debug;
 
 typedef enum { P_ICE = 0, P_DTLS, P_UP, P_FAILED } pstate;
 
-#define MAX_STREAMS 4
+#define MAX_STREAMS 8 /* audio and video of up to 4 publishers */
 #define PKT_CAP 2048
 /* RFC 8445 §5.1.2.1 with the peer-reflexive type preference 110: what goes in PRIORITY. */
 #define PRFLX_PRIORITY ((110u << 24) | (65535u << 8) | 255u)
@@ -553,8 +564,9 @@ done:
 typedef struct window_result {
   int64_t t0_us, t1_us;
   uint64_t pkts, expected, lost;
-  uint64_t sent_to; /* what the publisher sent in the window, times the receivers */
+  uint64_t sent_to; /* what the publishers sent in the window, times the receivers */
   int receivers, dropped, silent_audio, silent_video;
+  int missing_streams, short_receivers; /* streams of --publishers that never came */
   uint64_t pub_audio, pub_video, unprotect_errors;
   i64vec delays; /* the controller's after the window, which frees it */
   /* the watchers' longest gap between two packets: the largest, the mean, how many over
@@ -1083,12 +1095,14 @@ static void window_end(int64_t now) {
   for (int i = 0; i < M.n_peers; i++) {
     peer *p = M.peers[i];
     if (!p->w_in) continue;
+    /* Every publisher sends the same shape, so ours stands for each of them. */
+    uint64_t all = (uint64_t)O.publishers * (r->pub_audio + r->pub_video);
     r->receivers++;
-    r->sent_to += r->pub_audio + r->pub_video;
+    r->sent_to += all;
     if (atomic_load(&p->state) != P_UP) { /* it failed during the window: all of it lost */
       r->dropped++;
-      r->expected += r->pub_audio + r->pub_video;
-      r->lost += r->pub_audio + r->pub_video;
+      r->expected += all;
+      r->lost += all;
       continue;
     }
     r->pkts += p->pkts - p->w_pkts0;
@@ -1097,29 +1111,27 @@ static void window_end(int64_t now) {
     r->gap_mean_us += (double)gap;
     r->gaps_100ms += gap > 100000;
     r->gaps_500ms += gap > 500000;
-    bool got[2] = {false, false};
+    int got[2] = {0, 0};
     for (int k = 0; k < p->n_st; k++) {
       rstream *s = &p->st[k];
       uint64_t rcv = s->seq.received - s->w_rcv0;
       if (!rcv) continue;
-      got[s->video] = true;
+      got[s->video]++;
       if (!s->w_valid) continue; /* restarted in the window: no gap to read */
       uint64_t exp = lgm_seq_ext(&s->seq) - s->w_ext0;
       r->expected += exp;
       if (exp > rcv) r->lost += exp - rcv;
     }
-    /* A stream that never came, or stopped, shows no sequence gap: what the publisher sent
-     * of its kind in the window is what this receiver lost. */
-    if (!got[0] && r->pub_audio) {
-      r->silent_audio++;
-      r->expected += r->pub_audio;
-      r->lost += r->pub_audio;
-    }
-    if (!got[1] && r->pub_video) {
-      r->silent_video++;
-      r->expected += r->pub_video;
-      r->lost += r->pub_video;
-    }
+    /* A stream that never came, or stopped, shows no sequence gap: what a publisher sent
+     * of its kind in the window is what this receiver lost of each stream missing. */
+    int miss_a = r->pub_audio && got[0] < O.publishers ? O.publishers - got[0] : 0;
+    int miss_v = r->pub_video && got[1] < O.publishers ? O.publishers - got[1] : 0;
+    r->silent_audio += !got[0] && r->pub_audio;
+    r->silent_video += !got[1] && r->pub_video;
+    r->missing_streams += miss_a + miss_v;
+    r->short_receivers += miss_a + miss_v > 0;
+    r->expected += (uint64_t)miss_a * r->pub_audio + (uint64_t)miss_v * r->pub_video;
+    r->lost += (uint64_t)miss_a * r->pub_audio + (uint64_t)miss_v * r->pub_video;
   }
   if (r->receivers) r->gap_mean_us /= r->receivers;
   r->delays = M.delays;
@@ -2232,7 +2244,8 @@ static void measure_step(int idx, int target, step_result *sr) {
       "\"window_s\":%.2f,\"pkts_out_per_s\":%.0f,\"server_pkts_out_per_s\":%.0f,"
       "\"pub_pkts_per_s\":%.1f,\"expected\":%llu,\"lost\":%llu,\"loss_pct\":%.4f,"
       "\"deficit_pct\":%.2f,"
-      "\"silent_audio\":%d,\"silent_video\":%d,\"dropped\":%d,\"delay_samples\":%zu,"
+      "\"silent_audio\":%d,\"silent_video\":%d,\"missing_streams\":%d,"
+      "\"receivers_missing_stream\":%d,\"dropped\":%d,\"delay_samples\":%zu,"
       "\"delay_p50_ms\":%.2f,\"delay_p99_ms\":%.2f,\"delay_max_ms\":%.2f,"
       "\"server_cpu_pct\":%.1f,\"server_core_busy_pct\":%.1f,\"client_core_busy_pct\":%.1f,"
       "\"loadgen_cpu_pct\":%.1f,\"server_load_pct\":%.1f,\"client_load_pct\":%.1f,"
@@ -2245,7 +2258,8 @@ static void measure_step(int idx, int target, step_result *sr) {
       "\"srtp\":\"%s\",\"pass\":%s,\"client_limited\":%s}\n",
       server_name(), label, idx, target, sr->up, sr->failed, secs, sr->pps, sr->metric_pps, pub_pps,
       (unsigned long long)r->expected, (unsigned long long)r->lost, sr->loss_pct, sr->deficit_pct,
-      r->silent_audio, r->silent_video, r->dropped, r->delays.n, sr->d50, sr->d99, sr->dmax,
+      r->silent_audio, r->silent_video, r->missing_streams, r->short_receivers, r->dropped,
+      r->delays.n, sr->d50, sr->d99, sr->dmax,
       sr->srv_cpu_pct, sr->srv_core_pct, sr->cli_core_pct, sr->self_cpu_pct, sr->srv_load_pct,
       sr->cli_load_pct,
       /* the server's core as used by anything else: other programs on a shared machine */
@@ -2377,7 +2391,11 @@ static void run_burst(int watchers, int *steps_done) {
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) != 0) return 2;
   g_debug = getenv("MEDIA_LOADGEN_DEBUG") != NULL;
-  int max_rx = O.steps[O.n_steps - 1] + O.burst;
+  if (O.publish_only && O.server != SRV_AMPHI) {
+    fprintf(stderr, LG_NAME ": --publish-only is for --server amphi\n");
+    return 2;
+  }
+  int max_rx = O.publish_only ? 1 : O.steps[O.n_steps - 1] + O.burst;
   raise_nofile(2 * max_rx + 64);
   signal(SIGPIPE, SIG_IGN);
   srand((unsigned)getpid() ^ (unsigned)mono_us());
@@ -2406,7 +2424,12 @@ int main(int argc, char **argv) {
     if (atomic_load(&M.pub_state) == P_UP) {
       if (!O.quiet) fprintf(stderr, LG_NAME ": publisher up (%s), sending\n", profile_name());
       nap(1000);
-      limit = run_ramp(&best, &last, &steps_done, &have_best);
+      if (O.publish_only) {
+        while (!g_interrupted && atomic_load(&M.pub_state) == P_UP) nap(200);
+        limit = atomic_load(&M.pub_state) == P_UP ? "publish-only" : "publisher";
+      } else {
+        limit = run_ramp(&best, &last, &steps_done, &have_best);
+      }
       /* The storm runs whether or not the last step passed: a busy machine may fail it
        * narrowly, and the storm's windows are compared with that step's all the same. */
       if (O.burst && O.server == SRV_AMPHI && !g_interrupted && atomic_load(&M.pub_state) == P_UP)
@@ -2423,5 +2446,6 @@ int main(int argc, char **argv) {
     janus_stop();
   }
   media_stop();
+  if (O.publish_only) return !strcmp(limit, "publish-only") ? 0 : 1;
   return steps_done > 0 ? 0 : 1;
 }
