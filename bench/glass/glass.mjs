@@ -111,7 +111,9 @@ async function measure(watchers, bridgePid, publisher) {
     cores_busy_pct: cpuBusy().map(([b, t], i) => Math.round((100 * (b - m0[i][0])) / (t - m0[i][1]))) };
   for (const [k, w] of watchers.entries()) {
     const { delays, bad } = await w.page.evaluate(() => window.glass.take());
-    out[w.path] = { ...summary(delays, bad), jitter_buffer_ms: per(c0s[k + 1], c1s[k + 1], 'jbDelay', 'jbCount') };
+    out[w.path] = { ...summary(delays, bad), jitter_buffer_ms: per(c0s[k + 1], c1s[k + 1], 'jbDelay', 'jbCount'),
+      audio_jitter_buffer_ms: per(c0s[k + 1], c1s[k + 1], 'ajbDelay', 'ajbCount'),
+      audio_playout_ms: per(c0s[k + 1], c1s[k + 1], 'playDelay', 'playCount') };
   }
   return out;
 }
@@ -224,8 +226,8 @@ try {
 }
 
 const row = (name, m, path) => m && m[path] &&
-  console.log(`| ${name} | ${m.bridge_cpu_pct}% | ${m[path].frames} (${m[path].unreadable} unreadable) | ${m[path].p50_ms} ms | ${m[path].p99_ms} ms | ${m.publisher_pacer_ms} ms | ${m[path].jitter_buffer_ms} ms | ${m.cores_busy_pct.join('% / ')}% |`);
-console.log('| path | bridge CPU | frames read | p50 | p99 | sender pacer | jitter buffer | CPU 0 / CPU 1 busy |\n|---|---|---|---|---|---|---|---|');
+  console.log(`| ${name} | ${m.bridge_cpu_pct}% | ${m[path].frames} (${m[path].unreadable} unreadable) | ${m[path].p50_ms} ms | ${m[path].p99_ms} ms | ${m.publisher_pacer_ms} ms | ${m[path].jitter_buffer_ms} ms | ${m[path].audio_jitter_buffer_ms} / ${m[path].audio_playout_ms} ms | ${m.cores_busy_pct.join('% / ')}% |`);
+console.log('| path | bridge CPU | frames read | p50 | p99 | sender pacer | jitter buffer | audio: jitter buffer / playout | CPU 0 / CPU 1 busy |\n|---|---|---|---|---|---|---|---|---|');
 row('amphi participant -> participant, idle', result.idle, 'participant_to_participant');
 row('amphi participant -> visitor, idle', result.idle, 'participant_to_visitor');
 row('janus publisher -> subscriber (VideoRoom demo), idle', result.janus_idle, 'participant_to_visitor');

@@ -53,9 +53,12 @@
   };
   window.RTCPeerConnection.prototype = NativePc.prototype;
   // Sums over the video streams of every connection: the sender's pacer (totalPacketSendDelay
-  // over packetsSent), the receiver's jitter buffer (jitterBufferDelay over its count).
+  // over packetsSent), the receiver's jitter buffer (jitterBufferDelay over its count); and
+  // of the audio, which the video waits for when the two are played in sync: its jitter
+  // buffer and its playout (media-playout: totalPlayoutDelay over totalSamplesCount).
   async function counters() {
-    const c = { sendDelay: 0, sent: 0, jbDelay: 0, jbCount: 0, outBps: 0 };
+    const c = { sendDelay: 0, sent: 0, jbDelay: 0, jbCount: 0, outBps: 0,
+      ajbDelay: 0, ajbCount: 0, playDelay: 0, playCount: 0 };
     for (const pc of pcs) {
       if (pc.connectionState === 'closed') continue;
       for (const r of (await pc.getStats()).values()) {
@@ -65,6 +68,12 @@
         } else if (r.type === 'inbound-rtp' && r.kind === 'video') {
           c.jbDelay += r.jitterBufferDelay || 0;
           c.jbCount += r.jitterBufferEmittedCount || 0;
+        } else if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+          c.ajbDelay += r.jitterBufferDelay || 0;
+          c.ajbCount += r.jitterBufferEmittedCount || 0;
+        } else if (r.type === 'media-playout') {
+          c.playDelay += r.totalPlayoutDelay || 0;
+          c.playCount += r.totalSamplesCount || 0;
         } else if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) {
           c.outBps = Math.max(c.outBps, r.availableOutgoingBitrate);
         }
