@@ -23,6 +23,7 @@
 #include "bridge/bridge_internal.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "media/rtp.h"
 #include "wire/bridge_ctl.h"
 #include "wire/reply.h"
 #include "wire/subjects.h"
@@ -251,15 +252,51 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       break;
     }
   }
-  br_tx_flush(b); /* close_notify of a released endpoint, keyframe requests */
+  br_tx_flush(b->tx); /* close_notify of a released endpoint, keyframe requests */
   /* A conference made by an offer nobody follows up is freed with its endpoints' expiry. */
   wire_br_req_free(&req);
 }
 
+/* The UDP port's datagrams: told apart by their first byte (RFC 7983 §7), then given to
+ * the transport they came from. */
+void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                    socklen_t fromlen) {
+  if (len == 0) return;
+  uint8_t first = buf[0];
+  if (first <= 3) {
+    br_on_stun(b, buf, len, from, fromlen);
+    return;
+  }
+  br_endpoint *ep = br_ep_by_addr(b, from);
+  if (!ep) ep = br_relay_by_packet(b, buf, len, from);
+  if (!ep) {
+    b->ctr.bad_packets++; /* nobody checked in from there: not ours */
+    return;
+  }
+  if (first >= 20 && first <= 63) {
+    br_on_dtls(b, ep, buf, len, from, fromlen);
+  } else if (first >= 128 && first <= 191) {
+    if (rtp_is_rtcp(buf, len))
+      br_on_rtcp(b, ep, buf, len);
+    else
+      br_on_rtp(b, ep, buf, len);
+  } else {
+    b->ctr.bad_packets++;
+  }
+}
+
+static void on_datagram(void *ud, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                        socklen_t fromlen) {
+  br_on_datagram(ud, buf, len, from, fromlen);
+}
+
+/* The batch's video, after its audio (bridge_route.c). */
+static void on_batch_end(void *ud) { br_rtp_later_flush(ud); }
+
 static void free_bridge(bridge_t *b) {
   br_hs_pool_free(b->hs_pool);
   dtls_identity_free(b->ident);
-  free(b->rx);
+  free(b->io.rx);
   free(b->tx);
   free(b->scratch);
   free(b->scratch_out);
@@ -298,7 +335,7 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  b->fd = -1;
+  b->io.fd = -1;
   b->loop = loop;
   b->bus = bus;
   str_copy(b->id, p->id, sizeof b->id);
@@ -310,12 +347,12 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   }
   str_copy(b->media_ip, b->addrs.cand[0], sizeof b->media_ip);
   b->dtls_inline = p->dtls_inline;
-  b->rx = malloc(sizeof *b->rx);
+  b->io.rx = malloc(sizeof *b->io.rx);
   b->tx = calloc(1, sizeof *b->tx);
   b->scratch = malloc(sizeof *b->scratch);
   b->scratch_out = malloc(sizeof *b->scratch_out);
   b->sdp_text = malloc(SDP_TEXT_MAX);
-  if (!b->rx || !b->tx || !b->scratch || !b->scratch_out || !b->sdp_text) {
+  if (!b->io.rx || !b->tx || !b->scratch || !b->scratch_out || !b->sdp_text) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -342,14 +379,21 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
     snprintf(err, errlen, "cannot subscribe to %s", subject);
     goto fail;
   }
-  if (br_io_open(b, err, errlen) != 0) {
+  b->tx->hop = &b->hop;
+  b->tx->hop_audio = &b->hop_audio;
+  b->io.tx = b->tx;
+  b->io.on_datagram = on_datagram;
+  b->io.on_batch_end = on_batch_end;
+  b->io.on_closed = br_handle_closed;
+  b->io.ud = b;
+  if (br_io_open(&b->io, loop, &b->addrs, b->media_port, err, errlen) != 0) {
     bus_unsubscribe(b->rpc_sub);
     goto fail;
   }
   /* Last: nothing after it fails, so free_bridge never meets a handle still open. */
-  if (!(b->hs_pool = br_hs_pool_create(loop, b->fd, b->ident, b->dtls_inline, br_ep_on_hs, b, err,
-                                       errlen))) {
-    br_io_close(b); /* the poll handle is open: the loop frees the bridge once it closed */
+  if (!(b->hs_pool = br_hs_pool_create(loop, b->io.fd, b->ident, b->dtls_inline, br_ep_on_hs, b,
+                                       err, errlen))) {
+    br_io_close(&b->io); /* the poll handle is open: the loop frees the bridge once it closed */
     bus_unsubscribe(b->rpc_sub);
     b->closing = 1;
     return NULL;
@@ -395,7 +439,7 @@ void bridge_destroy(bridge_t *b) {
   uv_close((uv_handle_t *)&b->tick, br_handle_closed);
   /* The endpoints' close_notify are queued: the worker sends them before it stops. */
   br_hs_pool_destroy(b->hs_pool, &b->closing, br_handle_closed);
-  b->closing += br_io_close(b);
+  b->closing += br_io_close(&b->io);
 }
 
 long bridge_endpoint_count(const bridge_t *b) { return b->n_endpoints; }
@@ -409,7 +453,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
   metrics_counter(out, "amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.", b->ctr.rtp_out);
   metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.",
-                  b->ctr.bytes_out + br_hs_bytes_out(b->hs_pool));
+                  b->tx->bytes_out + br_hs_bytes_out(b->hs_pool));
   metrics_counter(out, "amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.", b->ctr.retransmits);
   metrics_counter(out, "amphi_bridge_offers_requests_total",
                   "Offers requests answered (each for up to 64 receivers).",
@@ -417,8 +461,11 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_bridge_offers_batched_total",
                   "Receivers' offers made for offers requests.", b->ctr.offers_batched);
   metrics_counter(out, "amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).", b->ctr.keyframe_requests);
-  metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.", b->ctr.dropped_tx);
-  metrics_counter(out, "amphi_media_bad_packets_total", "Datagrams dropped: unknown source, failed authentication, malformed.", b->ctr.bad_packets);
+  metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.",
+                  b->tx->dropped);
+  metrics_counter(out, "amphi_media_bad_packets_total",
+                  "Datagrams dropped: unknown source, failed authentication, malformed.",
+                  b->ctr.bad_packets + b->io.truncated);
   metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
   metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
   metrics_counter(out, "amphi_dtls_handshakes_total",

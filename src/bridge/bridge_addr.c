@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/bridge_internal.h"
+#include "bridge/bridge_addr.h"
 #include "core/util.h"
 
 /* One address literal into ss (port set); its family, or 0 when it is none. */
@@ -112,4 +112,14 @@ int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_
     return -1;
   }
   return 0;
+}
+
+bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 }

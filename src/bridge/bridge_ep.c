@@ -42,16 +42,6 @@ static unsigned hash_addr(const struct sockaddr_storage *a) {
   return hash_bytes(k, sizeof k);
 }
 
-bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-  if (a->ss_family != b->ss_family) return false;
-  if (a->ss_family == AF_INET) {
-    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-  return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
-}
-
 static void ufrag_insert(bridge_t *b, br_endpoint *ep) {
   unsigned h = hash_bytes(ep->ufrag, strlen(ep->ufrag));
   ep->ufrag_next = b->by_ufrag[h];
@@ -250,7 +240,7 @@ void br_ep_set_remote(br_endpoint *ep, const sdp_media *m) {
 /* A STUN answer (len from a builder: negative when it could not build one). */
 static void stun_reply(bridge_t *b, const uint8_t *data, long len,
                        const struct sockaddr_storage *to, socklen_t tolen) {
-  if (len > 0) br_send_to(b, data, (size_t)len, to, tolen);
+  if (len > 0) br_send_to(b->tx, data, (size_t)len, to, tolen);
 }
 
 void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -333,7 +323,7 @@ void br_ep_on_hs(void *ud, br_endpoint *ep, br_hs_event ev, msrtp *srtp, dtls_sr
       if (ep->slots[i].stream && ep->slots[i].accepted && ep->slots[i].kind == SDP_VIDEO)
         br_request_keyframe(b, ep->slots[i].stream, now);
   }
-  br_tx_flush(b); /* the keyframe requests, now rather than with the next batch */
+  br_tx_flush(b->tx); /* the keyframe requests, now rather than with the next batch */
 }
 
 void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len,
@@ -425,5 +415,5 @@ void br_ep_tick(bridge_t *b, uint64_t now) {
     cn = c->next; /* c may be freed */
     if (!c->eps) free_idle_conf(b, c, now);
   }
-  br_tx_flush(b);
+  br_tx_flush(b->tx);
 }

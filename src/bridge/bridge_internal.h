@@ -32,6 +32,7 @@
 
 #include "bridge/bridge.h"
 #include "bridge/bridge_hs.h"
+#include "bridge/bridge_io.h"
 #include "bus/bus.h"
 #include "media/dtls.h"
 #include "media/msrtp.h"
@@ -39,9 +40,6 @@
 #include "node/histogram.h"
 #include "wire/bridge_ctl.h"
 
-#define BR_MTU 1500                                /* largest datagram handled */
-#define BR_BUFSZ (BR_MTU + MSRTP_MAX_TRAILER + 16) /* one packet buffer */
-#define BR_BATCH 64                                /* recvmmsg / sendmmsg batch */
 #define BR_SLOTS_MAX SDP_MAX_MEDIA                 /* m-lines of a receiver's offer */
 #define BR_ID_MAX 96                               /* endpoint ids, owners */
 #define BR_ROOM_MAX 140                            /* "tenant/room" */
@@ -175,37 +173,6 @@ struct br_conf {
   struct br_conf *next;
 };
 
-/* The datagrams waiting in the send batch. */
-typedef struct br_txq {
-  struct mmsghdr msgs[BR_BATCH];
-  struct iovec iov[BR_BATCH];
-  struct sockaddr_storage addr[BR_BATCH];
-  uint8_t buf[BR_BATCH][BR_BUFSZ];
-  /* a forwarded packet's arrival (monotonic ns), for the hop histogram; 0: not forwarded */
-  uint64_t arrived_ns[BR_BATCH];
-  bool audio[BR_BATCH]; /* ... and it is audio (the audio hop histogram too) */
-  int n;
-} br_txq;
-
-typedef struct br_rxq {
-  struct mmsghdr msgs[BR_BATCH];
-  struct iovec iov[BR_BATCH];
-  struct sockaddr_storage addr[BR_BATCH];
-  uint8_t buf[BR_BATCH][BR_BUFSZ];
-} br_rxq;
-
-/* The addresses advertised (media_ip) and the one bound (media_listen). */
-#define BR_CANDS_MAX 4
-typedef struct br_addrs {
-  char cand[BR_CANDS_MAX][INET6_ADDRSTRLEN]; /* host candidates, the first preferred */
-  int n;
-  char list[SDP_CAND_LIST_MAX]; /* the same, comma-separated: sdp_media.cand_ip */
-  struct sockaddr_storage bind;  /* with the port */
-  socklen_t bind_len;
-  char bind_text[64];
-  bool dual; /* "::" bound without IPV6_V6ONLY: IPv4 arrives v4-mapped */
-} br_addrs;
-
 /* A video packet of the receive batch being handled, forwarded once the batch's audio and
  * control traffic went (br_rtp_later_flush). buf is in the receive batch. */
 typedef struct br_later {
@@ -215,8 +182,8 @@ typedef struct br_later {
 } br_later;
 
 typedef struct br_counters {
-  uint64_t rtp_in, rtcp_in, rtp_out, bytes_out, retransmits, keyframe_requests, dropped_tx,
-      send_errors, bad_packets, stun_in, dtls_failed, expired, offers_requests, offers_batched;
+  uint64_t rtp_in, rtcp_in, rtp_out, retransmits, keyframe_requests, bad_packets, stun_in,
+      dtls_failed, expired, offers_requests, offers_batched;
 } br_counters;
 
 struct bridge {
@@ -226,8 +193,7 @@ struct bridge {
   char media_ip[SDP_ADDR_MAX]; /* the first advertised address: what relays are told */
   int media_port;
   br_addrs addrs;
-  int fd;
-  uv_poll_t poll;
+  br_io io; /* the UDP port; its send batch is tx */
   uv_timer_t tick;
   bus_sub_t *rpc_sub;
   char ev_subject[BUS_SUBJECT_MAX];
@@ -241,8 +207,7 @@ struct bridge {
   br_endpoint *by_addr[BR_HASH_BUCKETS];
   br_endpoint *relays;   /* every relay endpoint, of every conference */
   struct br_sync *syncs; /* relay requests in flight (bridge_relay.c) */
-  bool stopping;       /* bridge_destroy runs: no relay is released on the bus */
-  br_rxq *rx;
+  bool stopping;         /* bridge_destroy runs: no relay is released on the bus */
   br_txq *tx;
   sdp_session *scratch;     /* SDP parsed from clients, reused */
   sdp_session *scratch_out; /* SDP the bridge writes, reused */
@@ -252,7 +217,6 @@ struct bridge {
   uint64_t drop_state;
   br_counters ctr;
   uint64_t last_tick_ms; /* when the timer last ran (a pause shows as a late tick) */
-  uint64_t rx_ns;  /* monotonic ns when the receive batch being handled came in; 0: none */
   histogram hop;   /* arrival to send of every forwarded packet */
   histogram hop_audio; /* the same for audio packets alone */
   br_later later[BR_BATCH];
@@ -261,35 +225,13 @@ struct bridge {
   int closing; /* handles still closing after bridge_destroy */
 };
 
-/* bridge_addr.c */
-/* Reads media_ip (one address or several, comma-separated) and media_listen ("" or NULL:
- * media_ip's one address, else the wildcard of the families given). 0, or -1 with a
- * one-line reason naming the key in err. */
-int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_addrs *out,
-                   char *err, size_t errlen);
-
-/* bridge_io.c: the UDP port */
-int br_io_open(bridge_t *b, char *err, size_t errlen);
-/* Starts closing the socket's poll handle; 1 if a close is under way (br_handle_closed
- * runs when it is done), 0 if there was nothing to close. */
-int br_io_close(bridge_t *b);
 /* bridge.c: a handle of the bridge finished closing; the last one frees the bridge. */
 void br_handle_closed(uv_handle_t *h);
-/* Next free buffer of the send batch (BR_BUFSZ bytes); commit it with its length. */
-uint8_t *br_tx_slot(bridge_t *b);
-void br_tx_commit(bridge_t *b, size_t len, const struct sockaddr_storage *to, socklen_t tolen);
-/* The datagram committed last forwards a packet that arrived at arrived_ns (0: unknown). */
-void br_tx_mark_forward(bridge_t *b, uint64_t arrived_ns, bool audio);
-void br_tx_flush(bridge_t *b);
-/* One received datagram (also the fuzzer's way in). */
+/* bridge.c: one received datagram, to its transport (also the fuzzer's way in). */
 void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
                     socklen_t fromlen);
 /* bridge.c: one control request (also the fuzzer's way in); reply may be NULL. */
 void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t len);
-/* Copies data into the batch toward an address, or toward ep (if it has an address). */
-void br_send_to(bridge_t *b, const uint8_t *data, size_t len, const struct sockaddr_storage *to,
-                socklen_t tolen);
-void br_send_raw(bridge_t *b, br_endpoint *ep, const uint8_t *data, size_t len);
 
 /* bridge.c: the offer reply for a receiving endpoint (made on first use); the offers reply
  * for many. */
@@ -327,7 +269,6 @@ void br_conf_free_waiters(br_conf *c);
 void br_relay_orphan_syncs(bridge_t *b);
 
 /* bridge_ep.c: endpoints, ICE-lite, DTLS */
-bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 br_conf *br_conf_get(bridge_t *b, const char *room, bool create);
 void br_conf_maybe_free(bridge_t *b, br_conf *c);
 br_endpoint *br_ep_find(br_conf *c, const char *id);

@@ -121,10 +121,10 @@ void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now) {
   uint8_t rr[8];
   int n = rtcp_build_rr(rr, sizeof rr, ep->rtcp_ssrc, NULL, 0);
   if (n <= 0) return;
-  uint8_t *slot = br_tx_slot(b);
+  uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, rr, (size_t)n);
   size_t l = (size_t)n;
-  if (msrtp_protect_rtcp(ep->srtp, slot, &l) == 0) br_tx_commit(b, l, &ep->addr, ep->addrlen);
+  if (msrtp_protect_rtcp(ep->srtp, slot, &l) == 0) br_tx_commit(b->tx, l, &ep->addr, ep->addrlen);
 }
 
 /* --- the parent's side ------------------------------------------------------------------- */
@@ -325,7 +325,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
   c->waiting_next = NULL;
   answer_waiters(b, c, w);
   if (c->waiting) start_sync(b, c);
-  br_tx_flush(b);
+  br_tx_flush(b->tx);
   br_conf_maybe_free(b, c);
 }
 

@@ -179,12 +179,12 @@ static bool test_drop(bridge_t *b) {
 /* arrived_ns: when the packet reached the bridge, for the hop histogram (0: a resend). */
 static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len,
                      uint64_t arrived_ns, bool audio) {
-  uint8_t *slot = br_tx_slot(b);
+  uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtp(rx->srtp, slot, &l) != 0) return;
-  br_tx_commit(b, l, &rx->addr, rx->addrlen);
-  br_tx_mark_forward(b, arrived_ns, audio);
+  br_tx_commit(b->tx, l, &rx->addr, rx->addrlen);
+  br_tx_mark_forward(b->tx, arrived_ns, audio);
   b->ctr.rtp_out++;
 }
 
@@ -219,7 +219,7 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
    * keyframe is tens of packets read together, and their fan-out (tens of thousands of
    * protected sends at a few hundred receivers) would otherwise hold every audio packet
    * read behind them. */
-  if (s->kind == SDP_VIDEO && b->rx_ns && b->n_later < BR_BATCH) {
+  if (s->kind == SDP_VIDEO && b->io.rx_ns && b->n_later < BR_BATCH) {
     b->later[b->n_later++] = (br_later){s, buf, l};
     return;
   }
@@ -230,7 +230,7 @@ void br_rtp_fanout(bridge_t *b, br_stream *s, const uint8_t *buf, size_t len) {
   bool audio = s->kind == SDP_AUDIO;
   for (int i = 0; i < s->n_rx; i++) {
     if (test_drop(b)) continue;
-    send_rtp(b, s->rx[i], buf, len, b->rx_ns, audio);
+    send_rtp(b, s->rx[i], buf, len, b->io.rx_ns, audio);
   }
 }
 
@@ -246,11 +246,11 @@ void br_rtp_later_flush(bridge_t *b) {
 
 static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t len) {
   if (!to->srtp || !to->has_addr) return;
-  uint8_t *slot = br_tx_slot(b);
+  uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtcp(to->srtp, slot, &l) != 0) return;
-  br_tx_commit(b, l, &to->addr, to->addrlen);
+  br_tx_commit(b->tx, l, &to->addr, to->addrlen);
 }
 
 /* A receiver that asks inside the window still needs a keyframe (it joined, or lost one):
