@@ -183,7 +183,7 @@ static void op_carries(bridge_t *b, const char *reply, br_conf *c, const char *e
   wire_br_reply r;
   memset(&r, 0, sizeof r);
   r.status.ok = true;
-  for (const br_stream *s = c->streams; s; s = s->next)
+  for (const br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep) {
       if (s->kind == SDP_VIDEO) r.video = true;
       if (s->kind == SDP_AUDIO) r.audio = true;

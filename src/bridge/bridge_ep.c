@@ -110,7 +110,7 @@ br_conf *br_conf_get(bridge_t *b, const char *room, bool create) {
 }
 
 void br_conf_maybe_free(bridge_t *b, br_conf *c) {
-  if (c->eps || c->streams || c->syncing || c->waiting || c->waiting_next) return;
+  if (c->eps || c->producers || c->syncing || c->waiting || c->waiting_next) return;
   /* An edge keeps knowing its parent while the main node may still send it viewers; the
    * timer frees it after a while without any (br_ep_tick). */
   if (c->upstream[0] && !b->stopping) {
@@ -172,7 +172,7 @@ static void ep_reset_transport(br_endpoint *ep) {
   if (ep->srtp || ep->hs) {
     msrtp_free(ep->srtp);
     ep->srtp = NULL;
-    br_rx_sync(ep); /* without keys it can receive nothing */
+    br_consumers_sync(ep); /* without keys it can receive nothing */
   }
   br_hs_close(ep->b->hs_pool, ep->hs);
   ep->hs = NULL;
@@ -190,11 +190,11 @@ void br_ep_destroy(br_endpoint *ep, bool notify) {
   br_conf *c = ep->conf;
   bool had_streams = false;
   if (ep->publisher) {
-    for (br_stream **pp = &c->streams; *pp;) {
-      br_stream *s = *pp;
+    for (br_producer **pp = &c->producers; *pp;) {
+      br_producer *s = *pp;
       if (s->pub == ep) {
         *pp = s->next;
-        br_stream_destroy(s);
+        br_producer_destroy(s);
         had_streams = true;
       } else {
         pp = &s->next;
@@ -203,7 +203,7 @@ void br_ep_destroy(br_endpoint *ep, bool notify) {
   }
   msrtp_free(ep->srtp);
   ep->srtp = NULL;
-  br_rx_sync(ep);
+  br_consumers_end(ep);
   if (ep->relay) br_relay_unlink(b, ep);
   br_hs_close(b->hs_pool, ep->hs);
   ep->hs = NULL;
@@ -315,13 +315,15 @@ void br_ep_on_hs(void *ud, br_endpoint *ep, br_hs_event ev, msrtp *srtp, dtls_sr
   ep->srtp = srtp;
   log_info(b->tag, "endpoint %s connected (%s)", ep->id,
            profile == DTLS_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80");
-  br_rx_sync(ep);
+  br_consumers_sync(ep);
   if (!ep->publisher) {
     /* A new receiver can decode nothing until the next keyframe. */
     uint64_t now = now_ms();
-    for (int i = 0; i < ep->n_slots; i++)
-      if (ep->slots[i].stream && ep->slots[i].accepted && ep->slots[i].kind == SDP_VIDEO)
-        br_request_keyframe(b, ep->slots[i].stream, now);
+    for (int i = 0; i < ep->n_slots; i++) {
+      const br_consumer *k = ep->slots[i].consumer;
+      if (k && k->accepted && ep->slots[i].kind == SDP_VIDEO)
+        br_request_keyframe(b, k->producer, now);
+    }
   }
   br_tx_flush(b->tx); /* the keyframe requests, now rather than with the next batch */
 }

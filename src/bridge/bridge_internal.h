@@ -56,6 +56,7 @@
 
 typedef struct br_endpoint br_endpoint;
 typedef struct br_conf br_conf;
+typedef struct br_producer br_producer;
 
 typedef struct br_cached {
   uint16_t seq;
@@ -63,7 +64,22 @@ typedef struct br_cached {
   uint8_t data[BR_MTU];
 } br_cached;
 
-typedef struct br_stream {
+/* One producer's media toward one receiving endpoint: a client's m-line that carries it
+ * (slot), or a relay child, which takes every producer without SDP (slot -1). Made when the
+ * producer is placed in a receiver's offer or given to a relay, freed with either. The
+ * outgoing SSRC and payload type are the producer's (the same for every receiver, so the
+ * rewrite happens once per packet, not per consumer). */
+typedef struct br_consumer {
+  br_producer *producer;
+  br_endpoint *transport; /* the receiving one */
+  int slot;               /* in transport->slots; -1: a relay's */
+  bool accepted;          /* the receiver's answer took its m-line (a relay's: always) */
+  /* in producer->consumers; those below producer->n_active are forwarded to */
+  int index;
+  struct br_consumer *next_of_transport;
+} br_consumer;
+
+struct br_producer {
   br_conf *conf;
   br_endpoint *pub;
   sdp_kind kind;
@@ -76,9 +92,11 @@ typedef struct br_stream {
   uint32_t clock;
   uint8_t channels;
   char fmtp[SDP_FMTP_MAX];
-  /* receivers: endpoints with srtp ready that accepted this stream */
-  br_endpoint **rx;
-  int n_rx, cap_rx;
+  /* Every consumer, the active ones first: [0, n_active) have keys and an address and
+   * were accepted, and are the fan-out (a relay child's first: a level's delay is where it
+   * sits in the batch); [n_active, n_consumers) wait for that. */
+  br_consumer **consumers;
+  int n_active, n_consumers, cap_consumers;
   /* NACK cache: slot seq & mask */
   br_cached *cache;
   unsigned cache_mask;
@@ -92,15 +110,18 @@ typedef struct br_stream {
   uint64_t last_sr_ms;
   uint64_t packets;
   char owner[BR_ID_MAX]; /* the publishing participant (a relay's: as its parent said) */
-  struct br_stream *next; /* in conf */
-} br_stream;
+  struct br_producer *next; /* in conf */
+};
 
 typedef struct br_slot {
   sdp_kind kind;
   char mid[8];
-  br_stream *stream; /* NULL: inactive */
-  bool accepted;     /* the receiver's answer took this m-line */
+  br_consumer *consumer; /* of the producer it carries; NULL: inactive */
 } br_slot;
+
+static inline br_producer *br_slot_producer(const br_slot *sl) {
+  return sl->consumer ? sl->consumer->producer : NULL;
+}
 
 struct br_endpoint {
   bridge_t *b;
@@ -126,6 +147,7 @@ struct br_endpoint {
   /* receiver */
   br_slot slots[BR_SLOTS_MAX];
   int n_slots;
+  br_consumer *consumers; /* its slots' and, a relay child's, every producer's */
   bool slots_changed; /* since the last offer */
   int64_t version;
   uint64_t sess_id;
@@ -157,7 +179,7 @@ typedef struct br_waiter {
 struct br_conf {
   char name[BR_ROOM_MAX];
   br_endpoint *eps;
-  br_stream *streams;
+  br_producer *producers;
   /* an edge's: the bridge it takes the streams from ("": it has the publishers) */
   char upstream[65];
   bool syncing;                        /* a relay request to upstream is in flight */
@@ -176,7 +198,7 @@ struct br_conf {
 /* A video packet of the receive batch being handled, forwarded once the batch's audio and
  * control traffic went (br_rtp_later_flush). buf is in the receive batch. */
 typedef struct br_later {
-  struct br_stream *s;
+  struct br_producer *s;
   const uint8_t *buf;
   size_t len;
 } br_later;
@@ -251,7 +273,7 @@ void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire
 /* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
 br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
                                 const struct sockaddr_storage *from);
-/* ep (a relay) is going: out of the relay list and of every stream's receivers. */
+/* ep (a relay) is going: out of the relay list (its consumers went with br_consumers_end). */
 void br_relay_unlink(bridge_t *b, br_endpoint *ep);
 /* After an endpoint of c went: an edge with nothing below it lets its parent's relay go. */
 void br_relay_conf_check(bridge_t *b, br_conf *c);
@@ -290,31 +312,44 @@ void br_ep_tick(bridge_t *b, uint64_t now);
 /* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
 void br_ep_shift_consent(bridge_t *b, uint64_t ms);
 
-/* bridge_route.c: streams and forwarding */
-br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid);
-void br_stream_destroy(br_stream *s);
-/* Recomputes which streams send to ep (after an answer, a connect, before a destroy). */
-void br_rx_sync(br_endpoint *ep);
+/* bridge_producer.c: producers (published tracks) and their consumers */
+br_producer *br_producer_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid);
+/* The caller has unlinked p from its conference; its consumers go with it (their slots
+ * inactive). */
+void br_producer_destroy(br_producer *p);
+/* Unlinks p from its conference and frees it. */
+void br_producer_end(br_producer *p);
+/* Ends pub's producers in c that are not among keep[0..n-1]. */
+void br_producers_keep_only(br_conf *c, const br_endpoint *pub, br_producer *const *keep, int n);
+/* A consumer of p toward t in t's slot (-1: a relay's, accepted from the start), inactive;
+ * NULL when out of memory. */
+br_consumer *br_consumer_create(br_producer *p, br_endpoint *t, int slot);
+/* Out of its producer and transport; its slot, if any, inactive (the offer changed). */
+void br_consumer_destroy(br_consumer *c);
+/* Into (on) or out of its producer's fan-out. */
+void br_consumer_set_active(br_consumer *c, bool on);
+/* Every consumer of t goes (t is going). */
+void br_consumers_end(br_endpoint *t);
+/* Recomputes which of ep's slots' consumers are forwarded to (after an answer, a connect,
+ * before a destroy): those accepted, once ep has keys and an address. */
+void br_consumers_sync(br_endpoint *ep);
+/* A relay child takes p, ahead of the viewers (a level's delay is where it sits in the
+ * batch). */
+void br_consumer_attach_relay(br_producer *p, br_endpoint *ep);
+
+/* bridge_route.c: forwarding */
 void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
-/* A publisher's packet (unprotected, rewritten) to every receiver of s. */
-void br_rtp_fanout(bridge_t *b, br_stream *s, const uint8_t *buf, size_t len);
+/* A publisher's packet (unprotected, rewritten) to every active consumer of p. */
+void br_rtp_fanout(bridge_t *b, br_producer *p, const uint8_t *buf, size_t len);
 /* The video packets br_on_rtp kept back during a receive batch, in order. */
 void br_rtp_later_flush(bridge_t *b);
 void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
-/* A PLI toward the stream's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
+/* A PLI toward the producer's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
  * one when that window ends (br_keyframes_due), however many asked meanwhile. */
-void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now);
+void br_request_keyframe(bridge_t *b, br_producer *p, uint64_t now);
 /* Sends the deferred keyframe requests whose window has ended (the bridge's timer). */
 void br_keyframes_due(bridge_t *b, uint64_t now);
 void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now);
-/* A relay child takes s, ahead of the viewers (a level's delay is where it sits in the
- * batch); and leaves it. */
-void br_rx_attach_relay(br_stream *s, br_endpoint *ep);
-void br_rx_detach(br_stream *s, br_endpoint *ep);
-/* Unlinks s from its conference and frees it. */
-void br_stream_end(br_stream *s);
-/* Ends pub's streams in c that are not among keep[0..n-1]. */
-void br_streams_keep_only(br_conf *c, const br_endpoint *pub, br_stream *const *keep, int n);
 
 /* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */
 int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,

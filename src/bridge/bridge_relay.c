@@ -82,8 +82,6 @@ void br_relay_unlink(bridge_t *b, br_endpoint *ep) {
       *pp = ep->relay_next;
       break;
     }
-  if (!ep->publisher)
-    for (br_stream *s = ep->conf->streams; s; s = s->next) br_rx_detach(s, ep);
 }
 
 br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
@@ -96,7 +94,7 @@ br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
     if (!ep->has_addr || !br_addr_equal(&ep->addr, from)) continue;
     if (ep->peer_ssrc == ssrc) return ep;
     if (ep->publisher)
-      for (br_stream *s = ep->conf->streams; s; s = s->next)
+      for (br_producer *s = ep->conf->producers; s; s = s->next)
         if (s->pub == ep && s->in_ssrc == ssrc) return ep;
   }
   return NULL;
@@ -105,7 +103,7 @@ br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
 /* The child's receiver reports keep the relay alive at the parent, but it has none to send
  * before the first packet of a stream: an empty report then, as the parent always sends. */
 static bool reports_something(const br_endpoint *ep) {
-  for (const br_stream *s = ep->conf->streams; s; s = s->next)
+  for (const br_producer *s = ep->conf->producers; s; s = s->next)
     if (s->pub == ep && s->seq_init) return true;
   return false;
 }
@@ -137,9 +135,9 @@ static void reply_relay(bridge_t *b, const char *reply, br_conf *c, br_endpoint 
   r.port = b->media_port;
   r.ssrc = ep->rtcp_ssrc;
   memcpy(r.keys, ep->relay_keys, sizeof r.keys);
-  for (br_stream *s = c->streams; s && r.n_streams < WIRE_BR_STREAMS_MAX; s = s->next) {
+  for (br_producer *s = c->producers; s && r.n_streams < WIRE_BR_STREAMS_MAX; s = s->next) {
     if (s->pub == ep) continue;
-    br_rx_attach_relay(s, ep);
+    br_consumer_attach_relay(s, ep);
     wire_br_stream *w = &r.streams[r.n_streams++];
     *w = (wire_br_stream){.ssrc = s->out_ssrc,
                           .video = s->kind == SDP_VIDEO,
@@ -214,28 +212,28 @@ void br_relay_orphan_syncs(bridge_t *b) {
   b->syncs = NULL;
 }
 
-static br_stream *mirror_of(br_conf *c, br_endpoint *up, uint32_t ssrc) {
-  for (br_stream *s = c->streams; s; s = s->next)
+static br_producer *mirror_of(br_conf *c, br_endpoint *up, uint32_t ssrc) {
+  for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == up && s->in_ssrc == ssrc) return s;
   return NULL;
 }
 
 /* The parent's streams become up's, each under an SSRC of this bridge's. */
 static void mirror_streams(br_conf *c, br_endpoint *up, const wire_br_reply *r) {
-  br_stream *seen[WIRE_BR_STREAMS_MAX];
+  br_producer *seen[WIRE_BR_STREAMS_MAX];
   int n_seen = 0;
   for (int i = 0; i < r->n_streams; i++) {
     const wire_br_stream *w = &r->streams[i];
     sdp_kind kind = w->video ? SDP_VIDEO : SDP_AUDIO;
-    br_stream *s = mirror_of(c, up, (uint32_t)w->ssrc);
+    br_producer *s = mirror_of(c, up, (uint32_t)w->ssrc);
     if (s && s->kind != kind) {
-      br_stream_end(s);
+      br_producer_end(s);
       s = NULL;
     }
     if (!s) {
       char mid[SDP_TOKEN_MAX];
       snprintf(mid, sizeof mid, "r%u", (unsigned)w->ssrc);
-      if (!(s = br_stream_create(c, up, kind, mid))) continue;
+      if (!(s = br_producer_create(c, up, kind, mid))) continue;
       s->in_ssrc = (uint32_t)w->ssrc;
     }
     s->in_pt = (uint8_t)w->pt;
@@ -247,7 +245,7 @@ static void mirror_streams(br_conf *c, br_endpoint *up, const wire_br_reply *r) 
     s->out_pt = br_out_pt(c, kind, s->codec, s->fmtp);
     seen[n_seen++] = s;
   }
-  br_streams_keep_only(c, up, seen, n_seen);
+  br_producers_keep_only(c, up, seen, n_seen);
 }
 
 static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br_reply *r) {
