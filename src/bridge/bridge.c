@@ -36,10 +36,10 @@ static void reply_error(bridge_t *b, const char *reply, const char *code, const 
 
 static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *epid,
                        const char *owner, const char *sdp) {
-  br_endpoint *ep = br_ep_find(c, epid);
+  br_transport *ep = br_transport_find(c, epid);
   bool created = false;
   if (!ep) {
-    if (!(ep = br_ep_create(b, c, epid, owner, true))) {
+    if (!(ep = br_transport_create(b, c, BR_TRANSPORT_WEBRTC, epid, owner, true))) {
       reply_error(b, reply, E_UNAVAILABLE, "out of memory");
       return;
     }
@@ -48,7 +48,7 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
   char err[200];
   bool audio, video;
   if (br_publish(b, c, ep, sdp, b->sdp_text, SDP_TEXT_MAX, &audio, &video, err, sizeof err) != 0) {
-    if (created) br_ep_destroy(ep, false);
+    if (created) br_transport_destroy(ep, false);
     reply_error(b, reply, E_BAD_REQUEST, err);
     return;
   }
@@ -63,11 +63,11 @@ static void offer_for(bridge_t *b, br_conf *c, const char *epid, const char *own
   memset(out, 0, sizeof *out);
   out->endpoint = epid;
   out->version = -1;
-  br_endpoint *ep = br_ep_find(c, epid);
+  br_transport *ep = br_transport_find(c, epid);
   const char *code = NULL, *why = NULL;
   int active = 0;
   bool unchanged = false;
-  if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
+  if (!ep && !(ep = br_transport_create(b, c, BR_TRANSPORT_WEBRTC, epid, owner, false))) {
     code = E_UNAVAILABLE;
     why = "out of memory";
   } else if (ep->publisher) {
@@ -151,7 +151,7 @@ void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_i
 
 static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
                       int64_t version) {
-  br_endpoint *ep = br_ep_find(c, epid);
+  br_transport *ep = br_transport_find(c, epid);
   if (!ep || ep->publisher) {
     reply_error(b, reply, E_NOT_FOUND, "no such receiving endpoint (it may have expired)");
     return;
@@ -175,8 +175,8 @@ static void on_rpc(void *ud, const char *subject, const char *reply, const uint8
 /* What a publishing endpoint still sends: the main node asks after it had taken this
  * bridge for dead (a pause, a bus outage) and hears it again, to take its publishers back. */
 static void op_carries(bridge_t *b, const char *reply, br_conf *c, const char *epid) {
-  br_endpoint *ep = br_ep_find(c, epid);
-  if (!ep || !ep->publisher || ep->relay) {
+  br_transport *ep = br_transport_find(c, epid);
+  if (!ep || !ep->publisher || br_is_relay(ep)) {
     reply_error(b, reply, E_NOT_FOUND, "no such publisher");
     return;
   }
@@ -219,7 +219,8 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       if (c->upstream[0]) { /* an edge: its parent's streams first */
         /* The endpoint exists (and counts in the load the heartbeat announces) from now,
          * not only once the sync is back: placements meanwhile see it. */
-        if (!br_ep_find(c, req.endpoint)) br_ep_create(b, c, req.endpoint, req.owner, false);
+        if (!br_transport_find(c, req.endpoint))
+          br_transport_create(b, c, BR_TRANSPORT_WEBRTC, req.endpoint, req.owner, false);
         br_relay_hold(b, c, WIRE_BR_OFFER, reply, req.endpoint, req.owner);
       } else
         br_reply_offer(b, reply, c, req.endpoint, req.owner);
@@ -227,8 +228,9 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
     case WIRE_BR_OFFERS:
       if (c->upstream[0]) { /* an edge: as offer, for each */
         for (int i = 0; i < req.n_items; i++)
-          if (!br_ep_find(c, req.items[i].endpoint))
-            br_ep_create(b, c, req.items[i].endpoint, req.items[i].owner, false);
+          if (!br_transport_find(c, req.items[i].endpoint))
+            br_transport_create(b, c, BR_TRANSPORT_WEBRTC, req.items[i].endpoint,
+                                req.items[i].owner, false);
         br_relay_hold_offers(b, c, reply, req.items, req.n_items);
       } else
         br_reply_offers(b, reply, c, req.items, req.n_items);
@@ -246,8 +248,8 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       op_carries(b, reply, c, req.endpoint);
       break;
     default: {
-      br_endpoint *ep = br_ep_find(c, req.endpoint);
-      if (ep) br_ep_destroy(ep, false);
+      br_transport *ep = br_transport_find(c, req.endpoint);
+      if (ep) br_transport_destroy(ep, false);
       wire_publish(b->bus, reply, wire_reply_ok());
       break;
     }
@@ -255,34 +257,6 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
   br_tx_flush(b->tx); /* close_notify of a released endpoint, keyframe requests */
   /* A conference made by an offer nobody follows up is freed with its endpoints' expiry. */
   wire_br_req_free(&req);
-}
-
-/* The UDP port's datagrams: told apart by their first byte (RFC 7983 §7), then given to
- * the transport they came from. */
-void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-                    socklen_t fromlen) {
-  if (len == 0) return;
-  uint8_t first = buf[0];
-  if (first <= 3) {
-    br_on_stun(b, buf, len, from, fromlen);
-    return;
-  }
-  br_endpoint *ep = br_ep_by_addr(b, from);
-  if (!ep) ep = br_relay_by_packet(b, buf, len, from);
-  if (!ep) {
-    b->ctr.bad_packets++; /* nobody checked in from there: not ours */
-    return;
-  }
-  if (first >= 20 && first <= 63) {
-    br_on_dtls(b, ep, buf, len, from, fromlen);
-  } else if (first >= 128 && first <= 191) {
-    if (rtp_is_rtcp(buf, len))
-      br_on_rtcp(b, ep, buf, len);
-    else
-      br_on_rtp(b, ep, buf, len);
-  } else {
-    b->ctr.bad_packets++;
-  }
 }
 
 static void on_datagram(void *ud, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -317,7 +291,7 @@ static void on_tick(uv_timer_t *t) {
     uint64_t lost = now - b->last_tick_ms - TICK_MS;
     log_warn(b->tag, "the bridge did not run for %llu ms: consent times moved on by as much",
              (unsigned long long)lost);
-    br_ep_shift_consent(b, lost);
+    br_transports_shift_consent(b, lost);
     /* A parent that heard nothing from this bridge for that long ended its relay: ask it
      * again now rather than after another 3 s of silence. */
     br_relay_resync_all(b, now);
@@ -325,7 +299,7 @@ static void on_tick(uv_timer_t *t) {
   b->last_tick_ms = now;
   br_hs_pool_tick(b->hs_pool); /* inline handshakes' retransmissions (the fuzzer's) */
   br_keyframes_due(b, now);    /* sent with the tick's flush */
-  br_ep_tick(b, now);
+  br_transports_tick(b, now);
 }
 
 bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,
@@ -428,7 +402,7 @@ void bridge_destroy(bridge_t *b) {
     br_conf_free_waiters(c);
     c->syncing = false;
     if (c->eps) {
-      br_ep_destroy(c->eps, false);
+      br_transport_destroy(c->eps, false);
     } else {
       b->confs = c->next;
       free(c);
@@ -476,7 +450,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
                 br_hs_in_progress(b->hs_pool));
   metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
   long children = 0, parents = 0;
-  for (const br_endpoint *e = b->relays; e; e = e->relay_next) {
+  for (const br_transport *e = b->relays; e; e = e->relay.next) {
     if (e->publisher)
       parents++;
     else

@@ -54,7 +54,7 @@
 #define BR_RELAY_SILENT_MS 3000
 #define BR_RESYNC_EVERY_MS 1000 /* a silent parent's relay asked for again at most this often */
 
-typedef struct br_endpoint br_endpoint;
+typedef struct br_transport br_transport;
 typedef struct br_conf br_conf;
 typedef struct br_producer br_producer;
 
@@ -71,9 +71,9 @@ typedef struct br_cached {
  * rewrite happens once per packet, not per consumer). */
 typedef struct br_consumer {
   br_producer *producer;
-  br_endpoint *transport; /* the receiving one */
-  int slot;               /* in transport->slots; -1: a relay's */
-  bool accepted;          /* the receiver's answer took its m-line (a relay's: always) */
+  br_transport *transport; /* the receiving one */
+  int slot;                /* in transport->slots; -1: a relay's */
+  bool accepted;           /* the receiver's answer took its m-line (a relay's: always) */
   /* in producer->consumers; those below producer->n_active are forwarded to */
   int index;
   struct br_consumer *next_of_transport;
@@ -81,7 +81,7 @@ typedef struct br_consumer {
 
 struct br_producer {
   br_conf *conf;
-  br_endpoint *pub;
+  br_transport *pub;
   sdp_kind kind;
   char pub_mid[SDP_TOKEN_MAX];
   uint32_t in_ssrc;  /* 0 until learnt (publisher's SDP without a=ssrc: from the mid ext) */
@@ -123,46 +123,61 @@ static inline br_producer *br_slot_producer(const br_slot *sl) {
   return sl->consumer ? sl->consumer->producer : NULL;
 }
 
-struct br_endpoint {
+/* How a transport gets its keys and its address, and how it stays alive: the one thing the
+ * kinds differ in (bridge_transport.c holds the switch). Once keys and an address are
+ * there, both send and receive SRTP the same way, on the same port. */
+typedef enum br_transport_kind {
+  BR_TRANSPORT_WEBRTC, /* ICE-lite, DTLS-SRTP, consent by STUN: a client (bridge_ep.c) */
+  BR_TRANSPORT_RELAY,  /* plain UDP, keys handed on the bus, consent by RTCP: a bridge
+                          (bridge_relay.c) */
+} br_transport_kind;
+
+struct br_transport {
   bridge_t *b;
   br_conf *conf;
+  br_transport_kind kind;
   char id[BR_ID_MAX];
-  char owner[BR_ID_MAX]; /* participant or visitor id */
-  bool publisher;
-  char ufrag[16], pwd[32];
-  char remote_ufrag[SDP_TOKEN_MAX * 4];
-  char remote_fp_alg[16], remote_fp[SDP_FP_MAX];
-  bool has_remote;
+  char owner[BR_ID_MAX]; /* participant or visitor id; a relay's: the other bridge */
+  bool publisher;        /* media comes in (its producers), else goes out (its consumers) */
   struct sockaddr_storage addr;
   socklen_t addrlen;
   bool has_addr;
-  bool expired; /* the timer found it without consent: it ends (br_ep_tick) */
+  bool expired; /* the timer found it without consent: it ends (br_transports_tick) */
   uint64_t created_ms, last_consent_ms;
-  br_hs *hs; /* its DTLS, on the handshake worker (bridge_hs.h); NULL before the first */
   msrtp *srtp;
-  uint32_t rtcp_ssrc; /* the bridge's SSRC in RTCP toward this endpoint */
+  uint32_t rtcp_ssrc; /* the bridge's SSRC in RTCP toward this transport */
   /* publisher */
   uint8_t mid_ext_id;
   uint64_t last_rr_ms;
   /* receiver */
-  br_slot slots[BR_SLOTS_MAX];
+  br_slot slots[BR_SLOTS_MAX]; /* a client's m-lines (a relay has none) */
   int n_slots;
   br_consumer *consumers; /* its slots' and, a relay child's, every producer's */
-  bool slots_changed; /* since the last offer */
+  bool slots_changed;     /* since the last offer */
   int64_t version;
   uint64_t sess_id;
+  /* WebRTC (bridge_ep.c) */
+  struct {
+    char ufrag[16], pwd[32];
+    char remote_ufrag[SDP_TOKEN_MAX * 4];
+    char remote_fp_alg[16], remote_fp[SDP_FP_MAX];
+    bool has_remote;
+    br_hs *hs; /* its DTLS, on the handshake worker (bridge_hs.h); NULL before the first */
+    br_transport *ufrag_next, *addr_next; /* bridge_t.by_ufrag, by_addr */
+  } rtc;
   /* relay (bridge_relay.c): toward a child when !publisher, from the parent when publisher */
-  bool relay;
-  bool heard;         /* an authenticated packet came since the last tick (its consent) */
-  uint32_t peer_ssrc; /* the other bridge's SSRC in RTCP toward this one */
-  uint8_t relay_keys[WIRE_BR_KEYS_LEN]; /* as the parent made them: its send, its receive */
-  uint64_t resync_ms; /* from the parent, silent: when it was last asked for again */
-  unsigned resyncs;   /* times asked since it went silent */
-  br_endpoint *relay_next;              /* bridge_t.relays */
-  /* links */
-  br_endpoint *ufrag_next, *addr_next;
-  br_endpoint *prev, *next; /* in conf */
+  struct {
+    bool heard;         /* an authenticated packet came since the last tick (its consent) */
+    uint32_t peer_ssrc; /* the other bridge's SSRC in RTCP toward this one */
+    uint8_t keys[WIRE_BR_KEYS_LEN]; /* as the parent made them: its send, its receive */
+    uint64_t resync_ms;             /* from the parent, silent: when it was last asked for again */
+    unsigned resyncs;               /* times asked since it went silent */
+    br_transport *next;             /* bridge_t.relays */
+  } relay;
+  br_transport *prev, *next; /* in conf */
 };
+
+static inline bool br_is_relay(const br_transport *t) { return t->kind == BR_TRANSPORT_RELAY; }
 
 /* A request held until the conference's next relay sync with its parent is back. */
 typedef struct br_waiter {
@@ -178,7 +193,7 @@ typedef struct br_waiter {
 
 struct br_conf {
   char name[BR_ROOM_MAX];
-  br_endpoint *eps;
+  br_transport *eps;
   br_producer *producers;
   /* an edge's: the bridge it takes the streams from ("": it has the publishers) */
   char upstream[65];
@@ -225,9 +240,9 @@ struct bridge {
   br_conf *confs;
   long n_endpoints;
   long n_receivers; /* endpoints that receive (clients and relay children): the load */
-  br_endpoint *by_ufrag[BR_HASH_BUCKETS];
-  br_endpoint *by_addr[BR_HASH_BUCKETS];
-  br_endpoint *relays;   /* every relay endpoint, of every conference */
+  br_transport *by_ufrag[BR_HASH_BUCKETS];
+  br_transport *by_addr[BR_HASH_BUCKETS];
+  br_transport *relays;  /* every relay endpoint, of every conference */
   struct br_sync *syncs; /* relay requests in flight (bridge_relay.c) */
   bool stopping;         /* bridge_destroy runs: no relay is released on the bus */
   br_txq *tx;
@@ -271,94 +286,110 @@ void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, co
 void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
                           int n);
 /* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
-br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
-                                const struct sockaddr_storage *from);
-/* ep (a relay) is going: out of the relay list (its consumers went with br_consumers_end). */
-void br_relay_unlink(bridge_t *b, br_endpoint *ep);
+br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
+                                 const struct sockaddr_storage *from);
+/* A new relay transport, into the bridge's relay list; and, going, out of it (its
+ * consumers went with br_consumers_end). */
+void br_relay_open(br_transport *ep);
+void br_relay_unlink(bridge_t *b, br_transport *ep);
 /* After an endpoint of c went: an edge with nothing below it lets its parent's relay go. */
 void br_relay_conf_check(bridge_t *b, br_conf *c);
 /* up, the relay from c's parent, was not heard for the consent time: the relay is asked
  * for again (at most every BR_RESYNC_EVERY_MS) instead of ended, so the streams, their
  * SSRCs and the viewers' offers stay as they are and media goes on once the parent (or a
  * parent that forgot the relay) answers. */
-void br_relay_silent(bridge_t *b, br_conf *c, br_endpoint *up, uint64_t now);
+void br_relay_silent(bridge_t *b, br_conf *c, br_transport *up, uint64_t now);
 /* After the bridge itself did not run: every edge conference asks its parent again. */
 void br_relay_resync_all(bridge_t *b, uint64_t now);
 /* Keep-alive toward children, consent from what was heard. */
-void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now);
+void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now);
 void br_conf_free_waiters(br_conf *c);
 /* The bridge goes: replies to its relay requests that come later find no bridge. */
 void br_relay_orphan_syncs(bridge_t *b);
 
-/* bridge_ep.c: endpoints, ICE-lite, DTLS */
+/* bridge_router.c: conferences, the way in of datagrams, the timer over transports */
 br_conf *br_conf_get(bridge_t *b, const char *room, bool create);
 void br_conf_maybe_free(bridge_t *b, br_conf *c);
-br_endpoint *br_ep_find(br_conf *c, const char *id);
-br_endpoint *br_ep_create(bridge_t *b, br_conf *c, const char *id, const char *owner,
-                          bool publisher);
-void br_ep_destroy(br_endpoint *ep, bool notify);
+void br_transports_tick(bridge_t *b, uint64_t now);
+/* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
+void br_transports_shift_consent(bridge_t *b, uint64_t ms);
+
+/* bridge_transport.c: transports of either kind */
+br_transport *br_transport_find(br_conf *c, const char *id);
+br_transport *br_transport_create(bridge_t *b, br_conf *c, br_transport_kind kind, const char *id,
+                                  const char *owner, bool publisher);
+/* Ends t: its producers (notify: the main node hears of a client's), its consumers, its
+ * kind's part; then maybe its conference. */
+void br_transport_destroy(br_transport *t, bool notify);
+/* The transport a datagram (not STUN) from there belongs to, or NULL. */
+br_transport *br_transport_of_packet(bridge_t *b, const uint8_t *buf, size_t len,
+                                     const struct sockaddr_storage *from);
+/* t's consent at the timer (a relay's keep-alive sent on the way); false: it ends. */
+bool br_transport_tick(bridge_t *b, br_transport *t, uint64_t now);
+
+/* bridge_ep.c: the WebRTC kind: ICE-lite, DTLS */
+/* Its ICE credentials, in the ufrag table; and out of every table, its handshake closed. */
+void br_ep_open(br_transport *ep);
+void br_ep_close(br_transport *ep);
 /* Remote ICE/DTLS parameters from an SDP; a new remote ufrag or fingerprint on an endpoint
  * that had others restarts its ICE and DTLS. */
-void br_ep_set_remote(br_endpoint *ep, const sdp_media *m);
+void br_ep_set_remote(br_transport *ep, const sdp_media *m);
 void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
                 socklen_t fromlen);
-br_endpoint *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
-void br_on_dtls(bridge_t *b, br_endpoint *ep, const uint8_t *buf, size_t len,
+br_transport *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
+void br_on_dtls(bridge_t *b, br_transport *ep, const uint8_t *buf, size_t len,
                 const struct sockaddr_storage *from, socklen_t fromlen);
 /* The handshake worker's news of ep (br_hs_event_fn; ud is the bridge). */
-void br_ep_on_hs(void *ud, br_endpoint *ep, br_hs_event ev, msrtp *srtp, dtls_srtp_profile profile,
+void br_ep_on_hs(void *ud, br_transport *ep, br_hs_event ev, msrtp *srtp, dtls_srtp_profile profile,
                  const char *error);
-void br_ep_tick(bridge_t *b, uint64_t now);
-/* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
-void br_ep_shift_consent(bridge_t *b, uint64_t ms);
 
 /* bridge_producer.c: producers (published tracks) and their consumers */
-br_producer *br_producer_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid);
+br_producer *br_producer_create(br_conf *c, br_transport *pub, sdp_kind kind, const char *mid);
 /* The caller has unlinked p from its conference; its consumers go with it (their slots
  * inactive). */
 void br_producer_destroy(br_producer *p);
 /* Unlinks p from its conference and frees it. */
 void br_producer_end(br_producer *p);
 /* Ends pub's producers in c that are not among keep[0..n-1]. */
-void br_producers_keep_only(br_conf *c, const br_endpoint *pub, br_producer *const *keep, int n);
+void br_producers_keep_only(br_conf *c, const br_transport *pub, br_producer *const *keep, int n);
 /* A consumer of p toward t in t's slot (-1: a relay's, accepted from the start), inactive;
  * NULL when out of memory. */
-br_consumer *br_consumer_create(br_producer *p, br_endpoint *t, int slot);
+br_consumer *br_consumer_create(br_producer *p, br_transport *t, int slot);
 /* Out of its producer and transport; its slot, if any, inactive (the offer changed). */
 void br_consumer_destroy(br_consumer *c);
 /* Into (on) or out of its producer's fan-out. */
 void br_consumer_set_active(br_consumer *c, bool on);
 /* Every consumer of t goes (t is going). */
-void br_consumers_end(br_endpoint *t);
+void br_consumers_end(br_transport *t);
 /* Recomputes which of ep's slots' consumers are forwarded to (after an answer, a connect,
  * before a destroy): those accepted, once ep has keys and an address. */
-void br_consumers_sync(br_endpoint *ep);
+void br_consumers_sync(br_transport *ep);
 /* A relay child takes p, ahead of the viewers (a level's delay is where it sits in the
  * batch). */
-void br_consumer_attach_relay(br_producer *p, br_endpoint *ep);
+void br_consumer_attach_relay(br_producer *p, br_transport *ep);
 
 /* bridge_route.c: forwarding */
-void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+void br_on_rtp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len);
 /* A publisher's packet (unprotected, rewritten) to every active consumer of p. */
 void br_rtp_fanout(bridge_t *b, br_producer *p, const uint8_t *buf, size_t len);
 /* The video packets br_on_rtp kept back during a receive batch, in order. */
 void br_rtp_later_flush(bridge_t *b);
-void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len);
+void br_on_rtcp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len);
 /* A PLI toward the producer's publisher now, or, inside BR_KEYFRAME_GAP_MS of the last one,
  * one when that window ends (br_keyframes_due), however many asked meanwhile. */
 void br_request_keyframe(bridge_t *b, br_producer *p, uint64_t now);
 /* Sends the deferred keyframe requests whose window has ended (the bridge's timer). */
 void br_keyframes_due(bridge_t *b, uint64_t now);
-void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now);
+void br_send_receiver_reports(bridge_t *b, br_transport *ep, uint64_t now);
 
 /* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */
-int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,
+int br_publish(bridge_t *b, br_conf *c, br_transport *ep, const char *offer, char *out, size_t cap,
                bool *audio, bool *video, char *err, size_t errlen);
 /* *unchanged: the slots are what the last offer said, so no new offer was written (out
  * untouched, version kept). */
-int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t cap, int *active,
+int br_make_offer(bridge_t *b, br_conf *c, br_transport *ep, char *out, size_t cap, int *active,
                   bool *unchanged);
-int br_take_answer(bridge_t *b, br_endpoint *ep, const char *answer, int64_t version, char *err,
+int br_take_answer(bridge_t *b, br_transport *ep, const char *answer, int64_t version, char *err,
                    size_t errlen);
 /* The payload type toward receivers of a codec in c (one numbering per conference). */
 uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp);

@@ -70,9 +70,9 @@ uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp
   return pt;
 }
 
-static void local_transport(bridge_t *b, br_endpoint *ep, sdp_media *m, sdp_setup setup) {
-  str_copy(m->ice_ufrag, ep->ufrag, sizeof m->ice_ufrag);
-  str_copy(m->ice_pwd, ep->pwd, sizeof m->ice_pwd);
+static void local_transport(bridge_t *b, br_transport *ep, sdp_media *m, sdp_setup setup) {
+  str_copy(m->ice_ufrag, ep->rtc.ufrag, sizeof m->ice_ufrag);
+  str_copy(m->ice_pwd, ep->rtc.pwd, sizeof m->ice_pwd);
   str_copy(m->fp_alg, dtls_identity_fp_alg(b->ident), sizeof m->fp_alg);
   str_copy(m->fingerprint, dtls_identity_fingerprint(b->ident), sizeof m->fingerprint);
   m->setup = setup;
@@ -112,13 +112,13 @@ static void reject(sdp_media *am, const sdp_media *om) {
 
 /* --- publishing ------------------------------------------------------------------------------ */
 
-static br_producer *pub_stream(br_conf *c, br_endpoint *ep, const char *mid) {
+static br_producer *pub_stream(br_conf *c, br_transport *ep, const char *mid) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && !strcmp(s->pub_mid, mid)) return s;
   return NULL;
 }
 
-int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,
+int br_publish(bridge_t *b, br_conf *c, br_transport *ep, const char *offer, char *out, size_t cap,
                bool *audio, bool *video, char *err, size_t errlen) {
   sdp_session *off = b->scratch, *ans = b->scratch_out;
   *audio = *video = false;
@@ -205,14 +205,14 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
 
 /* --- receiving -------------------------------------------------------------------------------- */
 
-static bool in_slots(const br_endpoint *ep, const br_producer *s) {
+static bool in_slots(const br_transport *ep, const br_producer *s) {
   for (int i = 0; i < ep->n_slots; i++)
     if (br_slot_producer(&ep->slots[i]) == s) return true;
   return false;
 }
 
 /* A consumer of s in ep's first inactive slot of its kind, or in a new one. */
-static void place_stream(br_endpoint *ep, br_producer *s) {
+static void place_stream(br_transport *ep, br_producer *s) {
   ep->slots_changed = true;
   for (int i = 0; i < ep->n_slots; i++)
     if (!ep->slots[i].consumer && ep->slots[i].kind == s->kind) {
@@ -243,7 +243,7 @@ static void default_codec(sdp_codec *c, sdp_kind kind) {
   }
 }
 
-int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t cap, int *active,
+int br_make_offer(bridge_t *b, br_conf *c, br_transport *ep, char *out, size_t cap, int *active,
                   bool *unchanged) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (strcmp(s->owner, ep->owner) != 0 && !in_slots(ep, s)) place_stream(ep, s);
@@ -298,7 +298,7 @@ int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t ca
   return sdp_write(o, out, cap) < 0 ? -1 : 0;
 }
 
-int br_take_answer(bridge_t *b, br_endpoint *ep, const char *answer, int64_t version, char *err,
+int br_take_answer(bridge_t *b, br_transport *ep, const char *answer, int64_t version, char *err,
                    size_t errlen) {
   if (version != ep->version) {
     snprintf(err, errlen, "stale answer: version %" PRId64 ", the current offer is %" PRId64,

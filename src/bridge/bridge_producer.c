@@ -19,7 +19,7 @@ static bool out_ssrc_used(const br_conf *c, uint32_t ssrc) {
   return false;
 }
 
-br_producer *br_producer_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid) {
+br_producer *br_producer_create(br_conf *c, br_transport *pub, sdp_kind kind, const char *mid) {
   br_producer *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   unsigned n = kind == SDP_VIDEO ? BR_CACHE_VIDEO : BR_CACHE_AUDIO;
@@ -58,7 +58,7 @@ void br_producer_end(br_producer *p) {
   br_producer_destroy(p);
 }
 
-void br_producers_keep_only(br_conf *c, const br_endpoint *pub, br_producer *const *keep, int n) {
+void br_producers_keep_only(br_conf *c, const br_transport *pub, br_producer *const *keep, int n) {
   for (br_producer *p = c->producers, *next; p; p = next) {
     next = p->next;
     if (p->pub != pub) continue;
@@ -82,7 +82,7 @@ static void swap(br_producer *p, int i, int j) {
   put(x, j);
 }
 
-br_consumer *br_consumer_create(br_producer *p, br_endpoint *t, int slot) {
+br_consumer *br_consumer_create(br_producer *p, br_transport *t, int slot) {
   if (p->n_consumers == p->cap_consumers) {
     int cap = p->cap_consumers ? 2 * p->cap_consumers : 16;
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
@@ -118,7 +118,7 @@ void br_consumer_set_active(br_consumer *c, bool on) {
 
 void br_consumer_destroy(br_consumer *c) {
   br_producer *p = c->producer;
-  br_endpoint *t = c->transport;
+  br_transport *t = c->transport;
   br_consumer_set_active(c, false);
   swap(p, c->index, p->n_consumers - 1);
   p->n_consumers--;
@@ -134,17 +134,17 @@ void br_consumer_destroy(br_consumer *c) {
   free(c);
 }
 
-void br_consumers_end(br_endpoint *t) {
+void br_consumers_end(br_transport *t) {
   while (t->consumers) br_consumer_destroy(t->consumers);
 }
 
-void br_consumers_sync(br_endpoint *ep) {
+void br_consumers_sync(br_transport *ep) {
   bool ready = !ep->publisher && ep->srtp && ep->has_addr;
   for (br_consumer *c = ep->consumers; c; c = c->next_of_transport)
     if (c->slot >= 0) br_consumer_set_active(c, ready && c->accepted);
 }
 
-void br_consumer_attach_relay(br_producer *p, br_endpoint *ep) {
+void br_consumer_attach_relay(br_producer *p, br_transport *ep) {
   br_consumer *c = NULL;
   for (br_consumer *x = ep->consumers; x && !c; x = x->next_of_transport)
     if (x->producer == p) c = x;

@@ -56,43 +56,45 @@ static int addr_of(const char *host, int64_t port, struct sockaddr_storage *out,
   return -1;
 }
 
-static br_endpoint *relay_ep(bridge_t *b, br_conf *c, const char *peer, bool from_parent) {
+static br_transport *relay_ep(bridge_t *b, br_conf *c, const char *peer, bool from_parent) {
   char id[BR_ID_MAX];
   snprintf(id, sizeof id, "%s.%s", peer, from_parent ? "up" : "r");
-  br_endpoint *ep = br_ep_find(c, id);
-  if (ep || !(ep = br_ep_create(b, c, id, peer, from_parent))) return ep;
-  ep->relay = true;
-  ep->relay_next = b->relays;
-  b->relays = ep;
+  br_transport *ep = br_transport_find(c, id);
+  if (!ep) ep = br_transport_create(b, c, BR_TRANSPORT_RELAY, id, peer, from_parent);
   return ep;
 }
 
-static int set_keys(br_endpoint *ep, const uint8_t keys[WIRE_BR_KEYS_LEN], bool parent) {
-  if (ep->srtp && !memcmp(ep->relay_keys, keys, WIRE_BR_KEYS_LEN)) return 0;
+static int set_keys(br_transport *ep, const uint8_t keys[WIRE_BR_KEYS_LEN], bool parent) {
+  if (ep->srtp && !memcmp(ep->relay.keys, keys, WIRE_BR_KEYS_LEN)) return 0;
   msrtp_free(ep->srtp);
-  memcpy(ep->relay_keys, keys, WIRE_BR_KEYS_LEN);
+  memcpy(ep->relay.keys, keys, WIRE_BR_KEYS_LEN);
   const uint8_t *tx = parent ? keys : keys + KEYSALT, *rx = parent ? keys + KEYSALT : keys;
   ep->srtp = msrtp_create(DTLS_SRTP_AEAD_AES_128_GCM, tx, rx, KEYSALT);
   return ep->srtp ? 0 : -1;
 }
 
-void br_relay_unlink(bridge_t *b, br_endpoint *ep) {
-  for (br_endpoint **pp = &b->relays; *pp; pp = &(*pp)->relay_next)
+void br_relay_open(br_transport *ep) {
+  ep->relay.next = ep->b->relays;
+  ep->b->relays = ep;
+}
+
+void br_relay_unlink(bridge_t *b, br_transport *ep) {
+  for (br_transport **pp = &b->relays; *pp; pp = &(*pp)->relay.next)
     if (*pp == ep) {
-      *pp = ep->relay_next;
+      *pp = ep->relay.next;
       break;
     }
 }
 
-br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
-                                const struct sockaddr_storage *from) {
+br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
+                                 const struct sockaddr_storage *from) {
   if (!b->relays || len < 12 || buf[0] < 128 || buf[0] > 191) return NULL;
   /* the sender's SSRC, in clear under SRTP and SRTCP */
   const uint8_t *p = rtp_is_rtcp(buf, len) ? buf + 4 : buf + 8;
   uint32_t ssrc = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-  for (br_endpoint *ep = b->relays; ep; ep = ep->relay_next) {
+  for (br_transport *ep = b->relays; ep; ep = ep->relay.next) {
     if (!ep->has_addr || !br_addr_equal(&ep->addr, from)) continue;
-    if (ep->peer_ssrc == ssrc) return ep;
+    if (ep->relay.peer_ssrc == ssrc) return ep;
     if (ep->publisher)
       for (br_producer *s = ep->conf->producers; s; s = s->next)
         if (s->pub == ep && s->in_ssrc == ssrc) return ep;
@@ -102,13 +104,13 @@ br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
 
 /* The child's receiver reports keep the relay alive at the parent, but it has none to send
  * before the first packet of a stream: an empty report then, as the parent always sends. */
-static bool reports_something(const br_endpoint *ep) {
+static bool reports_something(const br_transport *ep) {
   for (const br_producer *s = ep->conf->producers; s; s = s->next)
     if (s->pub == ep && s->seq_init) return true;
   return false;
 }
 
-void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now) {
+void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now) {
   if (!ep->srtp) return;
   if (ep->publisher) {
     if (reports_something(ep) || now - ep->last_rr_ms < BR_RR_EVERY_MS) return;
@@ -127,14 +129,14 @@ void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now) {
 
 /* --- the parent's side ------------------------------------------------------------------- */
 
-static void reply_relay(bridge_t *b, const char *reply, br_conf *c, br_endpoint *ep) {
+static void reply_relay(bridge_t *b, const char *reply, br_conf *c, br_transport *ep) {
   wire_br_reply r;
   memset(&r, 0, sizeof r);
   r.status.ok = true;
   r.host = b->media_ip;
   r.port = b->media_port;
   r.ssrc = ep->rtcp_ssrc;
-  memcpy(r.keys, ep->relay_keys, sizeof r.keys);
+  memcpy(r.keys, ep->relay.keys, sizeof r.keys);
   for (br_producer *s = c->producers; s && r.n_streams < WIRE_BR_STREAMS_MAX; s = s->next) {
     if (s->pub == ep) continue;
     br_consumer_attach_relay(s, ep);
@@ -162,8 +164,8 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
   }
   char id[BR_ID_MAX];
   snprintf(id, sizeof id, "%s.r", req->endpoint);
-  bool fresh = br_ep_find(c, id) == NULL;
-  br_endpoint *ep = relay_ep(b, c, req->endpoint, false);
+  bool fresh = br_transport_find(c, id) == NULL;
+  br_transport *ep = relay_ep(b, c, req->endpoint, false);
   if (!ep) {
     wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
     return;
@@ -172,7 +174,7 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
     uint8_t keys[WIRE_BR_KEYS_LEN];
     random_bytes(keys, sizeof keys);
     if (set_keys(ep, keys, true) != 0) {
-      br_ep_destroy(ep, false);
+      br_transport_destroy(ep, false);
       wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "relay: no SRTP session"));
       return;
     }
@@ -180,7 +182,7 @@ void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *
   memcpy(&ep->addr, &a, al);
   ep->addrlen = al;
   ep->has_addr = true;
-  ep->peer_ssrc = (uint32_t)req->ssrc;
+  ep->relay.peer_ssrc = (uint32_t)req->ssrc;
   ep->last_consent_ms = now_ms();
   if (fresh) log_info(b->tag, "conference %s: relay to %s opened", c->name, req->endpoint);
   if (c->upstream[0])
@@ -212,14 +214,14 @@ void br_relay_orphan_syncs(bridge_t *b) {
   b->syncs = NULL;
 }
 
-static br_producer *mirror_of(br_conf *c, br_endpoint *up, uint32_t ssrc) {
+static br_producer *mirror_of(br_conf *c, br_transport *up, uint32_t ssrc) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == up && s->in_ssrc == ssrc) return s;
   return NULL;
 }
 
 /* The parent's streams become up's, each under an SSRC of this bridge's. */
-static void mirror_streams(br_conf *c, br_endpoint *up, const wire_br_reply *r) {
+static void mirror_streams(br_conf *c, br_transport *up, const wire_br_reply *r) {
   br_producer *seen[WIRE_BR_STREAMS_MAX];
   int n_seen = 0;
   for (int i = 0; i < r->n_streams; i++) {
@@ -249,7 +251,7 @@ static void mirror_streams(br_conf *c, br_endpoint *up, const wire_br_reply *r) 
 }
 
 static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br_reply *r) {
-  br_endpoint *up = relay_ep(b, c, parent, true);
+  br_transport *up = relay_ep(b, c, parent, true);
   struct sockaddr_storage a;
   socklen_t al;
   if (!up || addr_of(r->host, r->port, &a, &al) != 0 || set_keys(up, r->keys, false) != 0)
@@ -258,7 +260,7 @@ static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br
   memcpy(&up->addr, &a, al);
   up->addrlen = al;
   up->has_addr = true;
-  up->peer_ssrc = (uint32_t)r->ssrc;
+  up->relay.peer_ssrc = (uint32_t)r->ssrc;
   /* The parent answered and holds the relay now (made again if it had dropped it). */
   up->last_consent_ms = now_ms();
   mirror_streams(c, up, r);
@@ -278,7 +280,7 @@ static void answer_waiters(bridge_t *b, br_conf *c, br_waiter *w) {
         items[i] = (wire_br_item){w->items[i].endpoint, w->items[i].owner};
       br_reply_offers(b, w->reply, c, items, w->n_items);
     } else {
-      br_endpoint *ep = br_ep_find(c, w->endpoint);
+      br_transport *ep = br_transport_find(c, w->endpoint);
       if (ep)
         reply_relay(b, w->reply, c, ep);
       else
@@ -330,7 +332,7 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
 static void start_sync(bridge_t *b, br_conf *c) {
   char subject[BUS_SUBJECT_MAX];
   sync_ctx *x = malloc(sizeof *x);
-  br_endpoint *up = x ? relay_ep(b, c, c->upstream, true) : NULL;
+  br_transport *up = x ? relay_ep(b, c, c->upstream, true) : NULL;
   wire_br_req req = {.op = WIRE_BR_RELAY,
                      .endpoint = b->id,
                      .host = b->media_ip,
@@ -359,10 +361,10 @@ static void start_sync(bridge_t *b, br_conf *c) {
   answer_waiters(b, c, w);
 }
 
-void br_relay_silent(bridge_t *b, br_conf *c, br_endpoint *up, uint64_t now) {
-  if (c->syncing || (up->resync_ms && now - up->resync_ms < BR_RESYNC_EVERY_MS)) return;
-  up->resync_ms = now;
-  if (up->resyncs++ % 30 == 0) /* the first time, then every 30 s or so */
+void br_relay_silent(bridge_t *b, br_conf *c, br_transport *up, uint64_t now) {
+  if (c->syncing || (up->relay.resync_ms && now - up->relay.resync_ms < BR_RESYNC_EVERY_MS)) return;
+  up->relay.resync_ms = now;
+  if (up->relay.resyncs++ % 30 == 0) /* the first time, then every 30 s or so */
     log_warn(b->tag, "conference %s: the relay from %s is silent: asking for it again",
              c->name, c->upstream);
   start_sync(b, c);
@@ -372,7 +374,7 @@ void br_relay_resync_all(bridge_t *b, uint64_t now) {
   for (br_conf *c = b->confs; c; c = c->next) {
     char id[BR_ID_MAX];
     snprintf(id, sizeof id, "%s.up", c->upstream);
-    br_endpoint *up = c->upstream[0] ? br_ep_find(c, id) : NULL;
+    br_transport *up = c->upstream[0] ? br_transport_find(c, id) : NULL;
     if (up) br_relay_silent(b, c, up, now);
   }
 }
@@ -437,10 +439,10 @@ static void release_upstream(bridge_t *b, br_conf *c, const char *parent) {
     wire_publish(b->bus, subject, wire_br_req_json(&req));
   char up[BR_ID_MAX];
   snprintf(up, sizeof up, "%s.up", parent);
-  br_endpoint *ep = br_ep_find(c, up);
+  br_transport *ep = br_transport_find(c, up);
   if (ep) {
     log_info(b->tag, "conference %s: relay from %s closed", c->name, parent);
-    br_ep_destroy(ep, false);
+    br_transport_destroy(ep, false);
   }
 }
 
@@ -463,7 +465,7 @@ void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent) 
 
 void br_relay_conf_check(bridge_t *b, br_conf *c) {
   if (!c->upstream[0] || c->syncing || c->waiting) return;
-  for (br_endpoint *e = c->eps; e; e = e->next)
-    if (!(e->relay && e->publisher)) return; /* a viewer or a child still takes the streams */
+  for (br_transport *e = c->eps; e; e = e->next)
+    if (!(br_is_relay(e) && e->publisher)) return; /* a viewer or a child still takes the streams */
   if (c->eps) release_upstream(b, c, c->upstream);
 }

@@ -24,7 +24,7 @@
 
 /* --- RTP ----------------------------------------------------------------------------------- */
 
-static br_producer *stream_of_publisher(br_endpoint *ep, const rtp_pkt *p) {
+static br_producer *stream_of_publisher(br_transport *ep, const rtp_pkt *p) {
   br_conf *c = ep->conf;
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && s->in_ssrc == p->ssrc) return s;
@@ -69,7 +69,7 @@ static bool test_drop(bridge_t *b) {
 }
 
 /* arrived_ns: when the packet reached the bridge, for the hop histogram (0: a resend). */
-static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len,
+static void send_rtp(bridge_t *b, br_transport *rx, const uint8_t *pkt, size_t len,
                      uint64_t arrived_ns, bool audio) {
   uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, pkt, len);
@@ -80,7 +80,7 @@ static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t le
   b->ctr.rtp_out++;
 }
 
-void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
+void br_on_rtp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len) {
   if (!ep->srtp || !ep->publisher) {
     b->ctr.bad_packets++; /* a receiver sends no media; before keys nothing is valid */
     return;
@@ -91,7 +91,7 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtp_in++;
-  ep->heard = true;
+  ep->relay.heard = true;
   rtp_pkt p;
   if (rtp_parse(buf, l, &p) != 0) {
     b->ctr.bad_packets++;
@@ -136,7 +136,7 @@ void br_rtp_later_flush(bridge_t *b) {
 
 /* --- RTCP ---------------------------------------------------------------------------------- */
 
-static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t len) {
+static void send_rtcp(bridge_t *b, br_transport *to, const uint8_t *pkt, size_t len) {
   if (!to->srtp || !to->has_addr) return;
   uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, pkt, len);
@@ -188,7 +188,7 @@ static br_producer *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
 
 typedef struct nack_ctx {
   bridge_t *b;
-  br_endpoint *ep;
+  br_transport *ep;
   br_producer *s;
   uint16_t missing[NACK_UP_MAX]; /* not in the cache */
   int n_missing;
@@ -210,14 +210,14 @@ static void answer_nack(uint16_t seq, void *ud) {
  * the copies of those that had it). Further up, older than every cache: a keyframe then. */
 static void nack_upstream(bridge_t *b, const nack_ctx *n) {
   br_producer *s = n->s;
-  if (!n->n_missing || !s->pub->relay || !s->pub->srtp || !s->in_ssrc) return;
+  if (!n->n_missing || !br_is_relay(s->pub) || !s->pub->srtp || !s->in_ssrc) return;
   uint8_t nack[16 + 4 * NACK_UP_MAX];
   int len = rtcp_build_nack(nack, sizeof nack, s->pub->rtcp_ssrc, s->in_ssrc, n->missing,
                             (size_t)n->n_missing);
   if (len > 0) send_rtcp(b, s->pub, nack, (size_t)len);
 }
 
-static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h, uint64_t now) {
+static void on_receiver_feedback(bridge_t *b, br_transport *ep, const rtcp_hdr *h, uint64_t now) {
   rtcp_fb fb;
   if (rtcp_parse_fb(h, &fb) != 0) return;
   br_producer *s = stream_by_out_ssrc(ep->conf, fb.media_ssrc);
@@ -237,7 +237,7 @@ static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h
 }
 
 /* The publisher's SR, under each stream's outgoing SSRC, without report blocks. */
-static void forward_sr(bridge_t *b, br_endpoint *pub, const rtcp_report *r, uint64_t now) {
+static void forward_sr(bridge_t *b, br_transport *pub, const rtcp_report *r, uint64_t now) {
   for (br_producer *s = pub->conf->producers; s; s = s->next) {
     if (s->pub != pub || s->in_ssrc != r->ssrc) continue;
     s->last_sr_mid = (r->info.ntp_sec << 16) | (r->info.ntp_frac >> 16);
@@ -250,7 +250,7 @@ static void forward_sr(bridge_t *b, br_endpoint *pub, const rtcp_report *r, uint
   }
 }
 
-void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
+void br_on_rtcp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len) {
   if (!ep->srtp) return;
   size_t l = len;
   if (msrtp_unprotect_rtcp(ep->srtp, buf, &l) != 0) {
@@ -258,7 +258,7 @@ void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtcp_in++;
-  ep->heard = true;
+  ep->relay.heard = true;
   uint64_t now = now_ms();
   rtcp_iter it;
   rtcp_hdr h;
@@ -274,7 +274,7 @@ void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
 }
 
 /* RFC 3550 A.3: one report block per stream of this publisher. */
-void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now) {
+void br_send_receiver_reports(bridge_t *b, br_transport *ep, uint64_t now) {
   rtcp_report_block blocks[31];
   size_t n = 0;
   for (br_producer *s = ep->conf->producers; s && n < 31; s = s->next) {

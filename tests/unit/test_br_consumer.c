@@ -19,7 +19,7 @@
 
 static bridge_t *b;
 static br_conf *conf;
-static br_endpoint *pub;
+static br_transport *pub;
 
 static int setup(void **state) {
   (void)state;
@@ -28,7 +28,7 @@ static int setup(void **state) {
   b->tag = "test";
   conf = br_conf_get(b, "t/room", true);
   assert_non_null(conf);
-  pub = br_ep_create(b, conf, "ann.p", "ann", true);
+  pub = br_transport_create(b, conf, BR_TRANSPORT_WEBRTC, "ann.p", "ann", true);
   assert_non_null(pub);
   return 0;
 }
@@ -36,14 +36,14 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   b->stopping = true;
-  while (b->confs && b->confs->eps) br_ep_destroy(b->confs->eps, false);
+  while (b->confs && b->confs->eps) br_transport_destroy(b->confs->eps, false);
   free(b);
   return 0;
 }
 
 /* A receiver with one slot of the kind given, not yet connected. */
-static br_endpoint *receiver(const char *id, sdp_kind kind) {
-  br_endpoint *ep = br_ep_create(b, conf, id, id, false);
+static br_transport *receiver(const char *id, sdp_kind kind) {
+  br_transport *ep = br_transport_create(b, conf, BR_TRANSPORT_WEBRTC, id, id, false);
   assert_non_null(ep);
   ep->slots[0].kind = kind;
   ep->n_slots = 1;
@@ -51,14 +51,14 @@ static br_endpoint *receiver(const char *id, sdp_kind kind) {
 }
 
 /* Keys and an address, as a DTLS handshake and an ICE check give them. */
-static void go_live(br_endpoint *ep) {
+static void go_live(br_transport *ep) {
   uint8_t keys[28] = {1};
   ep->srtp = msrtp_create(DTLS_SRTP_AEAD_AES_128_GCM, keys, keys, sizeof keys);
   assert_non_null(ep->srtp);
   ep->has_addr = true; /* not in the address table: nothing here looks it up */
 }
 
-static void lose_keys(br_endpoint *ep) {
+static void lose_keys(br_transport *ep) {
   msrtp_free(ep->srtp);
   ep->srtp = NULL;
 }
@@ -71,7 +71,7 @@ static void assert_indexed(const br_producer *p) {
   }
 }
 
-static bool forwarded_to(const br_producer *p, const br_endpoint *ep) {
+static bool forwarded_to(const br_producer *p, const br_transport *ep) {
   for (int i = 0; i < p->n_active; i++)
     if (p->consumers[i]->transport == ep) return true;
   return false;
@@ -80,7 +80,7 @@ static bool forwarded_to(const br_producer *p, const br_endpoint *ep) {
 static void test_answer_and_connect_make_the_fanout(void **state) {
   (void)state;
   br_producer *p = br_producer_create(conf, pub, SDP_VIDEO, "0");
-  br_endpoint *x = receiver("x", SDP_VIDEO), *y = receiver("y", SDP_VIDEO);
+  br_transport *x = receiver("x", SDP_VIDEO), *y = receiver("y", SDP_VIDEO);
   br_consumer *cx = br_consumer_create(p, x, 0), *cy = br_consumer_create(p, y, 0);
   assert_non_null(cx);
   assert_non_null(cy);
@@ -117,7 +117,7 @@ static void test_answer_and_connect_make_the_fanout(void **state) {
 static void test_relay_is_first(void **state) {
   (void)state;
   br_producer *p = br_producer_create(conf, pub, SDP_AUDIO, "1");
-  br_endpoint *v[3];
+  br_transport *v[3];
   for (int i = 0; i < 3; i++) {
     char id[8] = {'v', (char)('0' + i)};
     v[i] = receiver(id, SDP_AUDIO);
@@ -125,7 +125,7 @@ static void test_relay_is_first(void **state) {
     br_consumer_create(p, v[i], 0)->accepted = true;
     br_consumers_sync(v[i]);
   }
-  br_endpoint *child = br_ep_create(b, conf, "edge.r", "edge", false);
+  br_transport *child = br_transport_create(b, conf, BR_TRANSPORT_WEBRTC, "edge.r", "edge", false);
   go_live(child);
   br_consumer_attach_relay(p, child);
   br_consumer_attach_relay(p, child); /* asked again: still one consumer */
@@ -139,7 +139,7 @@ static void test_relay_is_first(void **state) {
   br_consumers_sync(v[1]);
   go_live(v[1]);
   br_consumers_sync(v[1]);
-  br_ep_destroy(v[2], false);
+  br_transport_destroy(v[2], false);
   assert_ptr_equal(p->consumers[0]->transport, child);
   assert_int_equal(p->n_active, 3);
   assert_indexed(p);
@@ -148,7 +148,7 @@ static void test_relay_is_first(void **state) {
 static void test_producer_end_leaves_slots_inactive(void **state) {
   (void)state;
   br_producer *p = br_producer_create(conf, pub, SDP_VIDEO, "0");
-  br_endpoint *x = receiver("x", SDP_VIDEO);
+  br_transport *x = receiver("x", SDP_VIDEO);
   go_live(x);
   br_consumer_create(p, x, 0)->accepted = true;
   br_consumers_sync(x);
@@ -165,8 +165,8 @@ static void test_receiver_going_leaves_every_fanout(void **state) {
   (void)state;
   br_producer *a = br_producer_create(conf, pub, SDP_AUDIO, "0");
   br_producer *v = br_producer_create(conf, pub, SDP_VIDEO, "1");
-  br_endpoint *x = br_ep_create(b, conf, "x", "x", false);
-  br_endpoint *y = receiver("y", SDP_VIDEO);
+  br_transport *x = br_transport_create(b, conf, BR_TRANSPORT_WEBRTC, "x", "x", false);
+  br_transport *y = receiver("y", SDP_VIDEO);
   x->slots[0].kind = SDP_AUDIO;
   x->slots[1].kind = SDP_VIDEO;
   x->n_slots = 2;
@@ -179,7 +179,7 @@ static void test_receiver_going_leaves_every_fanout(void **state) {
   br_consumers_sync(y);
   assert_int_equal(a->n_active, 1);
   assert_int_equal(v->n_active, 2);
-  br_ep_destroy(x, false);
+  br_transport_destroy(x, false);
   assert_int_equal(a->n_consumers, 0);
   assert_int_equal(a->n_active, 0);
   assert_int_equal(v->n_consumers, 1);
@@ -187,7 +187,7 @@ static void test_receiver_going_leaves_every_fanout(void **state) {
   assert_ptr_equal(v->consumers[0]->transport, y);
   assert_indexed(v);
   /* The publisher going ends its producers, and y's slot with them. */
-  br_ep_destroy(pub, false);
+  br_transport_destroy(pub, false);
   pub = NULL;
   assert_null(y->slots[0].consumer);
   assert_null(y->consumers);
