@@ -34,7 +34,7 @@ static void reply_error(bridge_t *b, const char *reply, const char *code, const 
   wire_publish(b->bus, reply, wire_reply_error(code, "%s", msg));
 }
 
-static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+static void op_publish(bridge_t *b, const char *reply, br_router *c, const char *epid,
                        const char *owner, const char *sdp) {
   br_transport *ep = br_transport_find(c, epid);
   bool created = false;
@@ -58,7 +58,7 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
 
 /* One receiver's offer (its endpoint made on first use) into *out; its SDP text, when
  * there is one, is in b->sdp_text until the next call. */
-static void offer_for(bridge_t *b, br_conf *c, const char *epid, const char *owner,
+static void offer_for(bridge_t *b, br_router *c, const char *epid, const char *owner,
                       wire_br_offer *out) {
   memset(out, 0, sizeof *out);
   out->endpoint = epid;
@@ -88,7 +88,7 @@ static void offer_for(bridge_t *b, br_conf *c, const char *epid, const char *own
   out->active = active;
 }
 
-void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+void br_reply_offer(bridge_t *b, const char *reply, br_router *c, const char *epid,
                     const char *owner) {
   wire_br_offer o;
   offer_for(b, c, epid, owner, &o);
@@ -104,7 +104,8 @@ void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid
   wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_OFFER, &r));
 }
 
-void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_item *items, int n) {
+void br_reply_offers(bridge_t *b, const char *reply, br_router *c, const wire_br_item *items,
+                     int n) {
   /* Each SDP is written into the one text buffer, so each is copied out before the next:
    * the reply keeps its own copies until it is encoded. */
   wire_br_reply *r = calloc(1, sizeof *r);
@@ -149,8 +150,8 @@ void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_i
   b->ctr.offers_requests++;
 }
 
-static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
-                      int64_t version) {
+static void op_answer(bridge_t *b, const char *reply, br_router *c, const char *epid,
+                      const char *sdp, int64_t version) {
   br_transport *ep = br_transport_find(c, epid);
   if (!ep || ep->publisher) {
     reply_error(b, reply, E_NOT_FOUND, "no such receiving endpoint (it may have expired)");
@@ -174,7 +175,7 @@ static void on_rpc(void *ud, const char *subject, const char *reply, const uint8
 
 /* What a publishing endpoint still sends: the main node asks after it had taken this
  * bridge for dead (a pause, a bus outage) and hears it again, to take its publishers back. */
-static void op_carries(bridge_t *b, const char *reply, br_conf *c, const char *epid) {
+static void op_carries(bridge_t *b, const char *reply, br_router *c, const char *epid) {
   br_transport *ep = br_transport_find(c, epid);
   if (!ep || !ep->publisher || br_is_relay(ep)) {
     reply_error(b, reply, E_NOT_FOUND, "no such publisher");
@@ -200,7 +201,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
   }
   bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER || req.op == WIRE_BR_OFFERS ||
                  req.op == WIRE_BR_FEED || req.op == WIRE_BR_RELAY;
-  br_conf *c = br_conf_get(b, req.room, creates);
+  br_router *c = br_router_get(b, req.room, creates);
   if (!c) {
     if (creates)
       reply_error(b, reply, E_UNAVAILABLE, "out of memory");
@@ -397,14 +398,14 @@ void bridge_destroy(bridge_t *b) {
   /* Destroying a conference's last endpoint frees the conference (streams belong to their
    * publishing endpoints, so none outlive them); relay syncs in flight find no conference
    * when the bus hands their callbacks BUS_ECLOSED. */
-  while (b->confs) {
-    br_conf *c = b->confs;
-    br_conf_free_waiters(c);
+  while (b->routers) {
+    br_router *c = b->routers;
+    br_router_free_waiters(c);
     c->syncing = false;
-    if (c->eps) {
-      br_transport_destroy(c->eps, false);
+    if (c->transports) {
+      br_transport_destroy(c->transports, false);
     } else {
-      b->confs = c->next;
+      b->routers = c->next;
       free(c);
     }
   }

@@ -1,22 +1,41 @@
-/* What the parts of a bridge share: conferences, endpoints, streams, the UDP port. Private
- * to src/bridge/.
+/* What the parts of a bridge share: routers, transports, producers, consumers. Private to
+ * src/bridge/.
  *
- * Words: a *conference* is one room's media on this bridge. An *endpoint* is one ICE/DTLS
+ * The object model is mediasoup's: a *router* (br_router) is one conference, one room's
+ * media on this bridge; it owns *transports* (br_transport), each one association with a
+ * peer, and *producers* (br_producer), each one published track (one SSRC from its
+ * transport), forwarded under an SSRC of the bridge's own through its *consumers*
+ * (br_consumer), one per receiving transport that takes it.
+ *
+ * A transport is of one of two kinds. A WebRTC *endpoint* (bridge_ep.c) is one ICE/DTLS
  * association with one client peer connection: a participant has a publishing endpoint
- * ("<id>.p") and a receiving one ("<id>.s"), a visitor only the receiving one. A *stream*
- * is one published track (one SSRC from the publisher), forwarded under an SSRC of the
- * bridge's own to every receiving endpoint whose answer accepted it. A receiving
- * endpoint's offer is a list of *slots* (m-lines): a slot keeps its mid forever and carries
- * one stream, or none (inactive) after its stream went away, until a new stream of the same
- * kind takes it. So m-lines never disappear from a receiver's SDP, as JSEP requires.
+ * ("<id>.p") and a receiving one ("<id>.s"), a visitor only the receiving one. A receiving
+ * endpoint's offer is a list of *slots* (m-lines): a slot keeps its mid forever and holds
+ * one consumer, or none (inactive) after its producer went away, until a new producer of
+ * the same kind takes it. So m-lines never disappear from a receiver's SDP, as JSEP requires.
  *
- * A *relay* carries a conference's streams from one bridge (its parent: the origin, where
- * participants publish, or another edge) to another (an edge), over plain UDP between the
- * two bridges' ports with SRTP keys the parent handed out on the bus (bridge_relay.c). On
- * the parent it is a receiving endpoint that takes every stream ("<child>.r"); on the child
- * a publishing one whose streams mirror the parent's ("<parent>.up"). Neither has ICE or
- * DTLS, and neither is in the address table: several conferences may relay between the
- * same two ports, so their packets are told apart by SSRC (br_relay_by_packet).
+ * A *relay* (bridge_relay.c) carries a conference's producers from one bridge (its parent:
+ * the origin, where participants publish, or another edge) to another (an edge), over plain
+ * UDP between the two bridges' ports with SRTP keys the parent handed out on the bus. On
+ * the parent it is a receiving transport with a consumer of every producer ("<child>.r");
+ * on the child a publishing one whose producers mirror the parent's ("<parent>.up").
+ * Neither has ICE or DTLS, and neither is in the address table: several conferences may
+ * relay between the same two ports, so their packets are told apart by SSRC
+ * (br_relay_by_packet). What differs between the kinds is switched on in one place,
+ * bridge_transport.c.
+ *
+ * Layers inside src/bridge/, each file including and calling only what is below it:
+ *   router      bridge.c (control, life cycle), bridge_router.c (conferences, the way in of
+ *               datagrams, the timer), bridge_neg.c (SDP), bridge_relay.c's control half
+ *   transports  bridge_transport.c (the kind switch), bridge_ep.c (WebRTC), bridge_hs.c
+ *               (its DTLS worker), bridge_relay.c (relays)
+ *   producers   bridge_producer.c (producers, consumers), bridge_route.c (forwarding:
+ *   consumers   RTP to the consumers, RTCP feedback to the producers)
+ *   bottom      bridge_io.c (the UDP port, the receive batch), bridge_send.c (the send
+ *               batch), bridge_addr.c: they know addresses and bytes, and have headers of
+ *               their own that include nothing of the rest.
+ * A received datagram goes up once and then only down: io -> router (br_on_datagram, set as
+ * the io's callback) -> transport -> producer -> consumers -> send batch.
  *
  * Threads: a bridge lives on one loop (one core); nothing here is locked. The DTLS
  * handshakes alone run on a worker thread, which shares nothing of this but its queues
@@ -55,7 +74,7 @@
 #define BR_RESYNC_EVERY_MS 1000 /* a silent parent's relay asked for again at most this often */
 
 typedef struct br_transport br_transport;
-typedef struct br_conf br_conf;
+typedef struct br_router br_router;
 typedef struct br_producer br_producer;
 
 typedef struct br_cached {
@@ -80,7 +99,7 @@ typedef struct br_consumer {
 } br_consumer;
 
 struct br_producer {
-  br_conf *conf;
+  br_router *router;
   br_transport *pub;
   sdp_kind kind;
   char pub_mid[SDP_TOKEN_MAX];
@@ -134,7 +153,7 @@ typedef enum br_transport_kind {
 
 struct br_transport {
   bridge_t *b;
-  br_conf *conf;
+  br_router *router;
   br_transport_kind kind;
   char id[BR_ID_MAX];
   char owner[BR_ID_MAX]; /* participant or visitor id; a relay's: the other bridge */
@@ -191,9 +210,9 @@ typedef struct br_waiter {
   struct br_waiter *next;
 } br_waiter;
 
-struct br_conf {
+struct br_router {
   char name[BR_ROOM_MAX];
-  br_transport *eps;
+  br_transport *transports;
   br_producer *producers;
   /* an edge's: the bridge it takes the streams from ("": it has the publishers) */
   char upstream[65];
@@ -207,7 +226,7 @@ struct br_conf {
     uint8_t pt;
   } pts[16];
   int n_pts;
-  struct br_conf *next;
+  struct br_router *next;
 };
 
 /* A video packet of the receive batch being handled, forwarded once the batch's audio and
@@ -237,7 +256,7 @@ struct bridge {
   dtls_identity *ident;
   br_hs_pool *hs_pool; /* the DTLS handshakes' worker */
   bool dtls_inline;    /* bridge_params.dtls_inline */
-  br_conf *confs;
+  br_router *routers;  /* its conferences */
   long n_endpoints;
   long n_receivers; /* endpoints that receive (clients and relay children): the load */
   br_transport *by_ufrag[BR_HASH_BUCKETS];
@@ -272,18 +291,19 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
 
 /* bridge.c: the offer reply for a receiving endpoint (made on first use); the offers reply
  * for many. */
-void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+void br_reply_offer(bridge_t *b, const char *reply, br_router *c, const char *epid,
                     const char *owner);
-void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_item *items, int n);
+void br_reply_offers(bridge_t *b, const char *reply, br_router *c, const wire_br_item *items,
+                     int n);
 
 /* bridge_relay.c */
-void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent);
-void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *req);
+void br_op_feed(bridge_t *b, const char *reply, br_router *c, const char *parent);
+void br_op_relay(bridge_t *b, const char *reply, br_router *c, const wire_br_req *req);
 /* An edge's request that needs the parent's current streams: held for the next sync. */
-void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,
+void br_relay_hold(bridge_t *b, br_router *c, wire_br_op op, const char *reply, const char *epid,
                    const char *owner);
 /* The same for an offers request: its items are copied. */
-void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
+void br_relay_hold_offers(bridge_t *b, br_router *c, const char *reply, const wire_br_item *items,
                           int n);
 /* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
 br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
@@ -293,30 +313,30 @@ br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
 void br_relay_open(br_transport *ep);
 void br_relay_unlink(bridge_t *b, br_transport *ep);
 /* After an endpoint of c went: an edge with nothing below it lets its parent's relay go. */
-void br_relay_conf_check(bridge_t *b, br_conf *c);
+void br_relay_conf_check(bridge_t *b, br_router *c);
 /* up, the relay from c's parent, was not heard for the consent time: the relay is asked
  * for again (at most every BR_RESYNC_EVERY_MS) instead of ended, so the streams, their
  * SSRCs and the viewers' offers stay as they are and media goes on once the parent (or a
  * parent that forgot the relay) answers. */
-void br_relay_silent(bridge_t *b, br_conf *c, br_transport *up, uint64_t now);
+void br_relay_silent(bridge_t *b, br_router *c, br_transport *up, uint64_t now);
 /* After the bridge itself did not run: every edge conference asks its parent again. */
 void br_relay_resync_all(bridge_t *b, uint64_t now);
 /* Keep-alive toward children, consent from what was heard. */
 void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now);
-void br_conf_free_waiters(br_conf *c);
+void br_router_free_waiters(br_router *c);
 /* The bridge goes: replies to its relay requests that come later find no bridge. */
 void br_relay_orphan_syncs(bridge_t *b);
 
 /* bridge_router.c: conferences, the way in of datagrams, the timer over transports */
-br_conf *br_conf_get(bridge_t *b, const char *room, bool create);
-void br_conf_maybe_free(bridge_t *b, br_conf *c);
+br_router *br_router_get(bridge_t *b, const char *room, bool create);
+void br_router_maybe_free(bridge_t *b, br_router *c);
 void br_transports_tick(bridge_t *b, uint64_t now);
 /* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
 void br_transports_shift_consent(bridge_t *b, uint64_t ms);
 
 /* bridge_transport.c: transports of either kind */
-br_transport *br_transport_find(br_conf *c, const char *id);
-br_transport *br_transport_create(bridge_t *b, br_conf *c, br_transport_kind kind, const char *id,
+br_transport *br_transport_find(br_router *c, const char *id);
+br_transport *br_transport_create(bridge_t *b, br_router *c, br_transport_kind kind, const char *id,
                                   const char *owner, bool publisher);
 /* Ends t: its producers (notify: the main node hears of a client's), its consumers, its
  * kind's part; then maybe its conference. */
@@ -344,14 +364,14 @@ void br_ep_on_hs(void *ud, br_transport *ep, br_hs_event ev, msrtp *srtp, dtls_s
                  const char *error);
 
 /* bridge_producer.c: producers (published tracks) and their consumers */
-br_producer *br_producer_create(br_conf *c, br_transport *pub, sdp_kind kind, const char *mid);
+br_producer *br_producer_create(br_router *c, br_transport *pub, sdp_kind kind, const char *mid);
 /* The caller has unlinked p from its conference; its consumers go with it (their slots
  * inactive). */
 void br_producer_destroy(br_producer *p);
 /* Unlinks p from its conference and frees it. */
 void br_producer_end(br_producer *p);
 /* Ends pub's producers in c that are not among keep[0..n-1]. */
-void br_producers_keep_only(br_conf *c, const br_transport *pub, br_producer *const *keep, int n);
+void br_producers_keep_only(br_router *c, const br_transport *pub, br_producer *const *keep, int n);
 /* A consumer of p toward t in t's slot (-1: a relay's, accepted from the start), inactive;
  * NULL when out of memory. */
 br_consumer *br_consumer_create(br_producer *p, br_transport *t, int slot);
@@ -383,15 +403,15 @@ void br_keyframes_due(bridge_t *b, uint64_t now);
 void br_send_receiver_reports(bridge_t *b, br_transport *ep, uint64_t now);
 
 /* bridge_neg.c: SDP negotiation. Text results in out (cap bytes); -1 with err. */
-int br_publish(bridge_t *b, br_conf *c, br_transport *ep, const char *offer, char *out, size_t cap,
-               bool *audio, bool *video, char *err, size_t errlen);
+int br_publish(bridge_t *b, br_router *c, br_transport *ep, const char *offer, char *out,
+               size_t cap, bool *audio, bool *video, char *err, size_t errlen);
 /* *unchanged: the slots are what the last offer said, so no new offer was written (out
  * untouched, version kept). */
-int br_make_offer(bridge_t *b, br_conf *c, br_transport *ep, char *out, size_t cap, int *active,
+int br_make_offer(bridge_t *b, br_router *c, br_transport *ep, char *out, size_t cap, int *active,
                   bool *unchanged);
 int br_take_answer(bridge_t *b, br_transport *ep, const char *answer, int64_t version, char *err,
                    size_t errlen);
 /* The payload type toward receivers of a codec in c (one numbering per conference). */
-uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp);
+uint8_t br_out_pt(br_router *c, sdp_kind kind, const char *codec, const char *fmtp);
 
 #endif

@@ -57,7 +57,7 @@ static const sdp_codec *pick_video(const sdp_media *m) {
   return best;
 }
 
-uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp) {
+uint8_t br_out_pt(br_router *c, sdp_kind kind, const char *codec, const char *fmtp) {
   if (kind == SDP_AUDIO) return PT_OPUS;
   for (int i = 0; i < c->n_pts; i++)
     if (!strcasecmp(c->pts[i].codec, codec) && !strcmp(c->pts[i].fmtp, fmtp)) return c->pts[i].pt;
@@ -112,14 +112,14 @@ static void reject(sdp_media *am, const sdp_media *om) {
 
 /* --- publishing ------------------------------------------------------------------------------ */
 
-static br_producer *pub_stream(br_conf *c, br_transport *ep, const char *mid) {
+static br_producer *pub_stream(br_router *c, br_transport *ep, const char *mid) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && !strcmp(s->pub_mid, mid)) return s;
   return NULL;
 }
 
-int br_publish(bridge_t *b, br_conf *c, br_transport *ep, const char *offer, char *out, size_t cap,
-               bool *audio, bool *video, char *err, size_t errlen) {
+int br_publish(bridge_t *b, br_router *c, br_transport *ep, const char *offer, char *out,
+               size_t cap, bool *audio, bool *video, char *err, size_t errlen) {
   sdp_session *off = b->scratch, *ans = b->scratch_out;
   *audio = *video = false;
   if (sdp_parse(offer, strlen(offer), off, err, errlen) != 0) return -1;
@@ -243,7 +243,7 @@ static void default_codec(sdp_codec *c, sdp_kind kind) {
   }
 }
 
-int br_make_offer(bridge_t *b, br_conf *c, br_transport *ep, char *out, size_t cap, int *active,
+int br_make_offer(bridge_t *b, br_router *c, br_transport *ep, char *out, size_t cap, int *active,
                   bool *unchanged) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (strcmp(s->owner, ep->owner) != 0 && !in_slots(ep, s)) place_stream(ep, s);

@@ -13,13 +13,13 @@
 
 /* --- producers ------------------------------------------------------------------------------ */
 
-static bool out_ssrc_used(const br_conf *c, uint32_t ssrc) {
+static bool out_ssrc_used(const br_router *c, uint32_t ssrc) {
   for (const br_producer *p = c->producers; p; p = p->next)
     if (p->out_ssrc == ssrc) return true;
   return false;
 }
 
-br_producer *br_producer_create(br_conf *c, br_transport *pub, sdp_kind kind, const char *mid) {
+br_producer *br_producer_create(br_router *c, br_transport *pub, sdp_kind kind, const char *mid) {
   br_producer *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   unsigned n = kind == SDP_VIDEO ? BR_CACHE_VIDEO : BR_CACHE_AUDIO;
@@ -29,7 +29,7 @@ br_producer *br_producer_create(br_conf *c, br_transport *pub, sdp_kind kind, co
     return NULL;
   }
   p->cache_mask = n - 1;
-  p->conf = c;
+  p->router = c;
   p->pub = pub;
   p->kind = kind;
   str_copy(p->pub_mid, mid, sizeof p->pub_mid);
@@ -50,7 +50,7 @@ void br_producer_destroy(br_producer *p) {
 }
 
 void br_producer_end(br_producer *p) {
-  for (br_producer **pp = &p->conf->producers; *pp; pp = &(*pp)->next)
+  for (br_producer **pp = &p->router->producers; *pp; pp = &(*pp)->next)
     if (*pp == p) {
       *pp = p->next;
       break;
@@ -58,7 +58,8 @@ void br_producer_end(br_producer *p) {
   br_producer_destroy(p);
 }
 
-void br_producers_keep_only(br_conf *c, const br_transport *pub, br_producer *const *keep, int n) {
+void br_producers_keep_only(br_router *c, const br_transport *pub, br_producer *const *keep,
+                            int n) {
   for (br_producer *p = c->producers, *next; p; p = next) {
     next = p->next;
     if (p->pub != pub) continue;

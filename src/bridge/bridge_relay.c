@@ -56,7 +56,7 @@ static int addr_of(const char *host, int64_t port, struct sockaddr_storage *out,
   return -1;
 }
 
-static br_transport *relay_ep(bridge_t *b, br_conf *c, const char *peer, bool from_parent) {
+static br_transport *relay_ep(bridge_t *b, br_router *c, const char *peer, bool from_parent) {
   char id[BR_ID_MAX];
   snprintf(id, sizeof id, "%s.%s", peer, from_parent ? "up" : "r");
   br_transport *ep = br_transport_find(c, id);
@@ -96,7 +96,7 @@ br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
     if (!ep->has_addr || !br_addr_equal(&ep->addr, from)) continue;
     if (ep->relay.peer_ssrc == ssrc) return ep;
     if (ep->publisher)
-      for (br_producer *s = ep->conf->producers; s; s = s->next)
+      for (br_producer *s = ep->router->producers; s; s = s->next)
         if (s->pub == ep && s->in_ssrc == ssrc) return ep;
   }
   return NULL;
@@ -105,7 +105,7 @@ br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
 /* The child's receiver reports keep the relay alive at the parent, but it has none to send
  * before the first packet of a stream: an empty report then, as the parent always sends. */
 static bool reports_something(const br_transport *ep) {
-  for (const br_producer *s = ep->conf->producers; s; s = s->next)
+  for (const br_producer *s = ep->router->producers; s; s = s->next)
     if (s->pub == ep && s->seq_init) return true;
   return false;
 }
@@ -129,7 +129,7 @@ void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now) {
 
 /* --- the parent's side ------------------------------------------------------------------- */
 
-static void reply_relay(bridge_t *b, const char *reply, br_conf *c, br_transport *ep) {
+static void reply_relay(bridge_t *b, const char *reply, br_router *c, br_transport *ep) {
   wire_br_reply r;
   memset(&r, 0, sizeof r);
   r.status.ok = true;
@@ -155,7 +155,7 @@ static void reply_relay(bridge_t *b, const char *reply, br_conf *c, br_transport
   wire_publish(b->bus, reply, j);
 }
 
-void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *req) {
+void br_op_relay(bridge_t *b, const char *reply, br_router *c, const wire_br_req *req) {
   struct sockaddr_storage a;
   socklen_t al;
   if (addr_of(req->host, req->port, &a, &al) != 0) {
@@ -214,14 +214,14 @@ void br_relay_orphan_syncs(bridge_t *b) {
   b->syncs = NULL;
 }
 
-static br_producer *mirror_of(br_conf *c, br_transport *up, uint32_t ssrc) {
+static br_producer *mirror_of(br_router *c, br_transport *up, uint32_t ssrc) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == up && s->in_ssrc == ssrc) return s;
   return NULL;
 }
 
 /* The parent's streams become up's, each under an SSRC of this bridge's. */
-static void mirror_streams(br_conf *c, br_transport *up, const wire_br_reply *r) {
+static void mirror_streams(br_router *c, br_transport *up, const wire_br_reply *r) {
   br_producer *seen[WIRE_BR_STREAMS_MAX];
   int n_seen = 0;
   for (int i = 0; i < r->n_streams; i++) {
@@ -250,7 +250,7 @@ static void mirror_streams(br_conf *c, br_transport *up, const wire_br_reply *r)
   br_producers_keep_only(c, up, seen, n_seen);
 }
 
-static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br_reply *r) {
+static int apply_sync(bridge_t *b, br_router *c, const char *parent, const wire_br_reply *r) {
   br_transport *up = relay_ep(b, c, parent, true);
   struct sockaddr_storage a;
   socklen_t al;
@@ -269,7 +269,7 @@ static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br
   return 0;
 }
 
-static void answer_waiters(bridge_t *b, br_conf *c, br_waiter *w) {
+static void answer_waiters(bridge_t *b, br_router *c, br_waiter *w) {
   while (w) {
     br_waiter *next = w->next;
     if (w->op == WIRE_BR_OFFER) {
@@ -293,13 +293,13 @@ static void answer_waiters(bridge_t *b, br_conf *c, br_waiter *w) {
   }
 }
 
-static void start_sync(bridge_t *b, br_conf *c);
+static void start_sync(bridge_t *b, br_router *c);
 
 static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len) {
   sync_ctx *x = ud;
   bridge_t *b = x->b;
   sync_unlink(x);
-  br_conf *c = status == BUS_ECLOSED || !b ? NULL : br_conf_get(b, x->room, false);
+  br_router *c = status == BUS_ECLOSED || !b ? NULL : br_router_get(b, x->room, false);
   if (!c) {
     free(x);
     return;
@@ -326,10 +326,10 @@ static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len)
   answer_waiters(b, c, w);
   if (c->waiting) start_sync(b, c);
   br_tx_flush(b->tx);
-  br_conf_maybe_free(b, c);
+  br_router_maybe_free(b, c);
 }
 
-static void start_sync(bridge_t *b, br_conf *c) {
+static void start_sync(bridge_t *b, br_router *c) {
   char subject[BUS_SUBJECT_MAX];
   sync_ctx *x = malloc(sizeof *x);
   br_transport *up = x ? relay_ep(b, c, c->upstream, true) : NULL;
@@ -361,7 +361,7 @@ static void start_sync(bridge_t *b, br_conf *c) {
   answer_waiters(b, c, w);
 }
 
-void br_relay_silent(bridge_t *b, br_conf *c, br_transport *up, uint64_t now) {
+void br_relay_silent(bridge_t *b, br_router *c, br_transport *up, uint64_t now) {
   if (c->syncing || (up->relay.resync_ms && now - up->relay.resync_ms < BR_RESYNC_EVERY_MS)) return;
   up->relay.resync_ms = now;
   if (up->relay.resyncs++ % 30 == 0) /* the first time, then every 30 s or so */
@@ -371,7 +371,7 @@ void br_relay_silent(bridge_t *b, br_conf *c, br_transport *up, uint64_t now) {
 }
 
 void br_relay_resync_all(bridge_t *b, uint64_t now) {
-  for (br_conf *c = b->confs; c; c = c->next) {
+  for (br_router *c = b->routers; c; c = c->next) {
     char id[BR_ID_MAX];
     snprintf(id, sizeof id, "%s.up", c->upstream);
     br_transport *up = c->upstream[0] ? br_transport_find(c, id) : NULL;
@@ -379,7 +379,7 @@ void br_relay_resync_all(bridge_t *b, uint64_t now) {
   }
 }
 
-void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,
+void br_relay_hold(bridge_t *b, br_router *c, wire_br_op op, const char *reply, const char *epid,
                    const char *owner) {
   br_waiter *w = calloc(1, sizeof *w);
   if (!w || !reply || !(w->reply = strdup(reply))) {
@@ -396,7 +396,7 @@ void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, co
   if (!c->syncing) start_sync(b, c);
 }
 
-void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
+void br_relay_hold_offers(bridge_t *b, br_router *c, const char *reply, const wire_br_item *items,
                           int n) {
   br_waiter *w = calloc(1, sizeof *w);
   if (w) w->items = calloc((size_t)n, sizeof *w->items);
@@ -418,7 +418,7 @@ void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire
   if (!c->syncing) start_sync(b, c);
 }
 
-void br_conf_free_waiters(br_conf *c) {
+void br_router_free_waiters(br_router *c) {
   br_waiter *lists[2] = {c->waiting, c->waiting_next};
   for (int i = 0; i < 2; i++)
     for (br_waiter *w = lists[i], *next; w; w = next) {
@@ -430,7 +430,7 @@ void br_conf_free_waiters(br_conf *c) {
   c->waiting = c->waiting_next = NULL;
 }
 
-static void release_upstream(bridge_t *b, br_conf *c, const char *parent) {
+static void release_upstream(bridge_t *b, br_router *c, const char *parent) {
   char subject[BUS_SUBJECT_MAX], id[BR_ID_MAX];
   snprintf(id, sizeof id, "%s.r", b->id);
   wire_br_req req = {.op = WIRE_BR_RELEASE, .endpoint = id};
@@ -446,7 +446,7 @@ static void release_upstream(bridge_t *b, br_conf *c, const char *parent) {
   }
 }
 
-void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent) {
+void br_op_feed(bridge_t *b, const char *reply, br_router *c, const char *parent) {
   if (!strcmp(parent, b->id)) {
     wire_publish(b->bus, reply, wire_reply_error(E_BAD_REQUEST, "feed: a bridge is not its own parent"));
     return;
@@ -463,9 +463,9 @@ void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent) 
   wire_publish(b->bus, reply, wire_reply_ok());
 }
 
-void br_relay_conf_check(bridge_t *b, br_conf *c) {
+void br_relay_conf_check(bridge_t *b, br_router *c) {
   if (!c->upstream[0] || c->syncing || c->waiting) return;
-  for (br_transport *e = c->eps; e; e = e->next)
+  for (br_transport *e = c->transports; e; e = e->next)
     if (!(br_is_relay(e) && e->publisher)) return; /* a viewer or a child still takes the streams */
-  if (c->eps) release_upstream(b, c, c->upstream);
+  if (c->transports) release_upstream(b, c, c->upstream);
 }

@@ -25,7 +25,7 @@
 /* --- RTP ----------------------------------------------------------------------------------- */
 
 static br_producer *stream_of_publisher(br_transport *ep, const rtp_pkt *p) {
-  br_conf *c = ep->conf;
+  br_router *c = ep->router;
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && s->in_ssrc == p->ssrc) return s;
   /* An offer without a=ssrc lines: learn the SSRC from the mid header extension. */
@@ -172,13 +172,13 @@ void br_request_keyframe(bridge_t *b, br_producer *s, uint64_t now) {
 }
 
 void br_keyframes_due(bridge_t *b, uint64_t now) {
-  for (br_conf *c = b->confs; c; c = c->next)
+  for (br_router *c = b->routers; c; c = c->next)
     for (br_producer *s = c->producers; s; s = s->next)
       if (s->kf_pending && now - s->last_kf_ms >= BR_KEYFRAME_GAP_MS)
         br_request_keyframe(b, s, now);
 }
 
-static br_producer *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
+static br_producer *stream_by_out_ssrc(br_router *c, uint32_t ssrc) {
   for (br_producer *s = c->producers; s; s = s->next)
     if (s->out_ssrc == ssrc) return s;
   return NULL;
@@ -220,13 +220,13 @@ static void nack_upstream(bridge_t *b, const nack_ctx *n) {
 static void on_receiver_feedback(bridge_t *b, br_transport *ep, const rtcp_hdr *h, uint64_t now) {
   rtcp_fb fb;
   if (rtcp_parse_fb(h, &fb) != 0) return;
-  br_producer *s = stream_by_out_ssrc(ep->conf, fb.media_ssrc);
+  br_producer *s = stream_by_out_ssrc(ep->router, fb.media_ssrc);
   if (h->pt == RTCP_PSFB && (fb.fmt == RTCP_FB_PLI || fb.fmt == RTCP_FB_FIR)) {
     if (fb.fmt == RTCP_FB_FIR) { /* FIR names its streams in the FCI, not media_ssrc */
       uint32_t ssrc;
       uint8_t seq;
       if (rtcp_fir_count(&fb) > 0 && rtcp_fir_entry(&fb, 0, &ssrc, &seq) == 0)
-        s = stream_by_out_ssrc(ep->conf, ssrc);
+        s = stream_by_out_ssrc(ep->router, ssrc);
     }
     if (s) br_request_keyframe(b, s, now);
   } else if (h->pt == RTCP_RTPFB && fb.fmt == RTCP_FB_NACK && s) {
@@ -238,7 +238,7 @@ static void on_receiver_feedback(bridge_t *b, br_transport *ep, const rtcp_hdr *
 
 /* The publisher's SR, under each stream's outgoing SSRC, without report blocks. */
 static void forward_sr(bridge_t *b, br_transport *pub, const rtcp_report *r, uint64_t now) {
-  for (br_producer *s = pub->conf->producers; s; s = s->next) {
+  for (br_producer *s = pub->router->producers; s; s = s->next) {
     if (s->pub != pub || s->in_ssrc != r->ssrc) continue;
     s->last_sr_mid = (r->info.ntp_sec << 16) | (r->info.ntp_frac >> 16);
     s->last_sr_ms = now;
@@ -277,7 +277,7 @@ void br_on_rtcp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len) {
 void br_send_receiver_reports(bridge_t *b, br_transport *ep, uint64_t now) {
   rtcp_report_block blocks[31];
   size_t n = 0;
-  for (br_producer *s = ep->conf->producers; s && n < 31; s = s->next) {
+  for (br_producer *s = ep->router->producers; s && n < 31; s = s->next) {
     if (s->pub != ep || !s->seq_init) continue;
     uint32_t ext_max = s->cycles + s->max_seq;
     uint32_t expected = ext_max - s->base_seq + 1;

@@ -1,4 +1,4 @@
-/* The router: a conference (br_conf), which owns its transports and producers, and the way
+/* The router: a conference (br_router), which owns its transports and producers, and the way
  * in of every datagram: from the UDP port (bridge_io.c) to the transport it came from, then
  * to its producer (bridge_route.c), whose consumers send it on through the send batch. Also
  * the bridge's timer over every transport: consent, receiver reports, expiry. */
@@ -12,29 +12,29 @@
 
 /* --- conferences ------------------------------------------------------------------------- */
 
-br_conf *br_conf_get(bridge_t *b, const char *room, bool create) {
-  for (br_conf *c = b->confs; c; c = c->next)
+br_router *br_router_get(bridge_t *b, const char *room, bool create) {
+  for (br_router *c = b->routers; c; c = c->next)
     if (!strcmp(c->name, room)) return c;
   if (!create) return NULL;
-  br_conf *c = calloc(1, sizeof *c);
+  br_router *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   str_copy(c->name, room, sizeof c->name);
   c->next_video_pt = 96;
-  c->next = b->confs;
-  b->confs = c;
+  c->next = b->routers;
+  b->routers = c;
   log_info(b->tag, "conference %s opened", c->name);
   return c;
 }
 
-void br_conf_maybe_free(bridge_t *b, br_conf *c) {
-  if (c->eps || c->producers || c->syncing || c->waiting || c->waiting_next) return;
+void br_router_maybe_free(bridge_t *b, br_router *c) {
+  if (c->transports || c->producers || c->syncing || c->waiting || c->waiting_next) return;
   /* An edge keeps knowing its parent while the main node may still send it viewers; the
    * timer frees it after a while without any (br_transports_tick). */
   if (c->upstream[0] && !b->stopping) {
     if (!c->idle_since_ms) c->idle_since_ms = now_ms();
     return;
   }
-  for (br_conf **pp = &b->confs; *pp; pp = &(*pp)->next)
+  for (br_router **pp = &b->routers; *pp; pp = &(*pp)->next)
     if (*pp == c) {
       *pp = c->next;
       break;
@@ -76,10 +76,10 @@ void br_on_datagram(bridge_t *b, uint8_t *buf, size_t len, const struct sockaddr
 
 #define BR_EDGE_IDLE_MS 60000 /* an edge forgets a conference it had no endpoint of for this */
 
-static void free_idle_conf(bridge_t *b, br_conf *c, uint64_t now) {
-  if (c->eps || !c->idle_since_ms || now - c->idle_since_ms < BR_EDGE_IDLE_MS) return;
+static void free_idle_conf(bridge_t *b, br_router *c, uint64_t now) {
+  if (c->transports || !c->idle_since_ms || now - c->idle_since_ms < BR_EDGE_IDLE_MS) return;
   c->upstream[0] = 0;
-  br_conf_maybe_free(b, c);
+  br_router_maybe_free(b, c);
 }
 
 /* Ends the endpoints the timer marked, one at a time from the top: ending one may take its
@@ -88,8 +88,8 @@ static void free_idle_conf(bridge_t *b, br_conf *c, uint64_t now) {
 static void end_expired(bridge_t *b) {
   for (;;) {
     br_transport *gone = NULL;
-    for (br_conf *c = b->confs; c && !gone; c = c->next)
-      for (br_transport *e = c->eps; e && !gone; e = e->next)
+    for (br_router *c = b->routers; c && !gone; c = c->next)
+      for (br_transport *e = c->transports; e && !gone; e = e->next)
         /* br_transport_destroy unlinks an endpoint (and a conference it frees) before freeing
          * it; the analyzer loses that in the doubly linked list and takes the freed one
          * for still listed. */
@@ -113,8 +113,8 @@ static uint64_t shifted(uint64_t t, uint64_t ms, uint64_t now) {
 
 void br_transports_shift_consent(bridge_t *b, uint64_t ms) {
   uint64_t now = now_ms();
-  for (br_conf *c = b->confs; c; c = c->next)
-    for (br_transport *ep = c->eps; ep; ep = ep->next) {
+  for (br_router *c = b->routers; c; c = c->next)
+    for (br_transport *ep = c->transports; ep; ep = ep->next) {
       if (ep->last_consent_ms) ep->last_consent_ms = shifted(ep->last_consent_ms, ms, now);
       ep->created_ms = shifted(ep->created_ms, ms, now);
     }
@@ -122,9 +122,9 @@ void br_transports_shift_consent(bridge_t *b, uint64_t ms) {
 
 void br_transports_tick(bridge_t *b, uint64_t now) {
   bool expired = false;
-  for (br_conf *c = b->confs; c; c = c->next) {
-    if (c->eps) c->idle_since_ms = 0;
-    for (br_transport *t = c->eps; t; t = t->next) {
+  for (br_router *c = b->routers; c; c = c->next) {
+    if (c->transports) c->idle_since_ms = 0;
+    for (br_transport *t = c->transports; t; t = t->next) {
       if (!br_transport_tick(b, t, now)) {
         t->expired = expired = true;
         continue;
@@ -136,9 +136,9 @@ void br_transports_tick(bridge_t *b, uint64_t now) {
     }
   }
   if (expired) end_expired(b);
-  for (br_conf *c = b->confs, *cn; c; c = cn) {
+  for (br_router *c = b->routers, *cn; c; c = cn) {
     cn = c->next; /* c may be freed */
-    if (!c->eps) free_idle_conf(b, c, now);
+    if (!c->transports) free_idle_conf(b, c, now);
   }
   br_tx_flush(b->tx);
 }

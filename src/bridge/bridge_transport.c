@@ -11,18 +11,18 @@
 #include "core/util.h"
 #include "wire/bridge_ctl.h"
 
-br_transport *br_transport_find(br_conf *c, const char *id) {
-  for (br_transport *e = c->eps; e; e = e->next)
+br_transport *br_transport_find(br_router *c, const char *id) {
+  for (br_transport *e = c->transports; e; e = e->next)
     if (!strcmp(e->id, id)) return e;
   return NULL;
 }
 
-br_transport *br_transport_create(bridge_t *b, br_conf *c, br_transport_kind kind, const char *id,
+br_transport *br_transport_create(bridge_t *b, br_router *c, br_transport_kind kind, const char *id,
                                   const char *owner, bool publisher) {
   br_transport *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->b = b;
-  t->conf = c;
+  t->router = c;
   t->kind = kind;
   str_copy(t->id, id, sizeof t->id);
   str_copy(t->owner, owner, sizeof t->owner);
@@ -39,9 +39,9 @@ br_transport *br_transport_create(bridge_t *b, br_conf *c, br_transport_kind kin
       br_relay_open(t); /* in the bridge's relay list */
       break;
   }
-  t->next = c->eps;
-  if (c->eps) c->eps->prev = t;
-  c->eps = t;
+  t->next = c->transports;
+  if (c->transports) c->transports->prev = t;
+  c->transports = t;
   b->n_endpoints++;
   if (!publisher) b->n_receivers++;
   return t;
@@ -49,13 +49,13 @@ br_transport *br_transport_create(bridge_t *b, br_conf *c, br_transport_kind kin
 
 static void notify_unpublished(br_transport *t) {
   wire_br_event ev = {.op = WIRE_BR_EV_UNPUBLISHED, .owner = t->owner, .endpoint = t->id};
-  str_copy(ev.room, t->conf->name, sizeof ev.room);
+  str_copy(ev.room, t->router->name, sizeof ev.room);
   wire_publish(t->b->bus, t->b->ev_subject, wire_br_event_json(&ev));
 }
 
 void br_transport_destroy(br_transport *t, bool notify) {
   bridge_t *b = t->b;
-  br_conf *c = t->conf;
+  br_router *c = t->router;
   bool had_streams = false;
   if (t->publisher) {
     for (br_producer **pp = &c->producers; *pp;) {
@@ -83,7 +83,7 @@ void br_transport_destroy(br_transport *t, bool notify) {
   if (t->prev)
     t->prev->next = t->next;
   else
-    c->eps = t->next;
+    c->transports = t->next;
   if (t->next) t->next->prev = t->prev;
   /* A relay's producers are the parent's: their publishers' own bridge tells. */
   if (notify && had_streams && !br_is_relay(t)) notify_unpublished(t);
@@ -91,7 +91,7 @@ void br_transport_destroy(br_transport *t, bool notify) {
   if (!t->publisher) b->n_receivers--;
   free(t);
   if (!b->stopping) br_relay_conf_check(b, c);
-  br_conf_maybe_free(b, c);
+  br_router_maybe_free(b, c);
 }
 
 br_transport *br_transport_of_packet(bridge_t *b, const uint8_t *buf, size_t len,
@@ -119,8 +119,8 @@ bool br_transport_tick(bridge_t *b, br_transport *t, uint64_t now) {
     case BR_TRANSPORT_WEBRTC:
       return !silent;
     case BR_TRANSPORT_RELAY:
-      if (silent && t->publisher && !strcmp(t->owner, t->conf->upstream))
-        br_relay_silent(b, t->conf, t, now); /* the parent's relay: re-made, not ended */
+      if (silent && t->publisher && !strcmp(t->owner, t->router->upstream))
+        br_relay_silent(b, t->router, t, now); /* the parent's relay: re-made, not ended */
       else if (silent)
         return false;
       br_relay_tick(b, t, now); /* before the reports: it defers to them */

@@ -18,7 +18,7 @@
 #include "bridge/bridge_internal.h"
 
 static bridge_t *b;
-static br_conf *conf;
+static br_router *conf;
 static br_transport *pub;
 
 static int setup(void **state) {
@@ -26,7 +26,7 @@ static int setup(void **state) {
   b = calloc(1, sizeof *b);
   assert_non_null(b);
   b->tag = "test";
-  conf = br_conf_get(b, "t/room", true);
+  conf = br_router_get(b, "t/room", true);
   assert_non_null(conf);
   pub = br_transport_create(b, conf, BR_TRANSPORT_WEBRTC, "ann.p", "ann", true);
   assert_non_null(pub);
@@ -36,7 +36,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   b->stopping = true;
-  while (b->confs && b->confs->eps) br_transport_destroy(b->confs->eps, false);
+  while (b->routers && b->routers->transports) br_transport_destroy(b->routers->transports, false);
   free(b);
   return 0;
 }
