@@ -48,7 +48,7 @@ static void op_publish(bridge_t *b, const char *reply, br_router *c, const char 
   char err[200];
   bool audio, video;
   if (br_publish(b, c, ep, sdp, b->sdp_text, SDP_TEXT_MAX, &audio, &video, err, sizeof err) != 0) {
-    if (created) br_transport_destroy(ep, false);
+    if (created) br_router_drop(ep, false);
     reply_error(b, reply, E_BAD_REQUEST, err);
     return;
   }
@@ -250,7 +250,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       break;
     default: {
       br_transport *ep = br_transport_find(c, req.endpoint);
-      if (ep) br_transport_destroy(ep, false);
+      if (ep) br_router_drop(ep, false);
       wire_publish(b->bus, reply, wire_reply_ok());
       break;
     }
@@ -366,7 +366,7 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
     goto fail;
   }
   /* Last: nothing after it fails, so free_bridge never meets a handle still open. */
-  if (!(b->hs_pool = br_hs_pool_create(loop, b->io.fd, b->ident, b->dtls_inline, br_ep_on_hs, b,
+  if (!(b->hs_pool = br_hs_pool_create(loop, b->io.fd, b->ident, b->dtls_inline, br_router_on_hs, b,
                                        err, errlen))) {
     br_io_close(&b->io); /* the poll handle is open: the loop frees the bridge once it closed */
     bus_unsubscribe(b->rpc_sub);
@@ -403,7 +403,7 @@ void bridge_destroy(bridge_t *b) {
     br_router_free_waiters(c);
     c->syncing = false;
     if (c->transports) {
-      br_transport_destroy(c->transports, false);
+      br_router_drop(c->transports, false);
     } else {
       b->routers = c->next;
       free(c);

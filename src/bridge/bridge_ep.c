@@ -121,17 +121,14 @@ void br_ep_close(br_transport *ep) {
 }
 
 static void ep_reset_transport(br_transport *ep) {
-  if (ep->srtp || ep->rtc.hs) {
-    msrtp_free(ep->srtp);
-    ep->srtp = NULL;
-    br_consumers_sync(ep); /* without keys it can receive nothing */
-  }
+  msrtp_free(ep->srtp);
+  ep->srtp = NULL;
   br_hs_close(ep->b->hs_pool, ep->rtc.hs);
   ep->rtc.hs = NULL;
   addr_remove(ep->b, ep);
 }
 
-void br_ep_set_remote(br_transport *ep, const sdp_media *m) {
+bool br_ep_set_remote(br_transport *ep, const sdp_media *m) {
   bool changed = ep->rtc.has_remote && (strcmp(ep->rtc.remote_ufrag, m->ice_ufrag) != 0 ||
                                         strcasecmp(ep->rtc.remote_fp, m->fingerprint) != 0);
   if (changed) {
@@ -142,6 +139,7 @@ void br_ep_set_remote(br_transport *ep, const sdp_media *m) {
   str_copy(ep->rtc.remote_fp_alg, m->fp_alg, sizeof ep->rtc.remote_fp_alg);
   str_copy(ep->rtc.remote_fp, m->fingerprint, sizeof ep->rtc.remote_fp);
   ep->rtc.has_remote = true;
+  return changed;
 }
 
 /* --- ICE-lite ---------------------------------------------------------------------------- */
@@ -206,36 +204,25 @@ void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockad
 /* --- DTLS ---------------------------------------------------------------------------------- */
 
 /* The handshake runs on the worker (bridge_hs.c); what comes back is its outcome. */
-void br_ep_on_hs(void *ud, br_transport *ep, br_hs_event ev, msrtp *srtp, dtls_srtp_profile profile,
-                 const char *error) {
-  bridge_t *b = ud;
+bool br_ep_on_hs(bridge_t *b, br_transport *ep, br_hs_event ev, msrtp *srtp,
+                 dtls_srtp_profile profile, const char *error) {
   if (ev == BR_HS_FAILED) {
     b->ctr.dtls_failed++;
     log_warn(b->tag, "endpoint %s: DTLS failed: %s", ep->id, error);
-    return;
+    return false;
   }
   if (ev == BR_HS_CLOSED) {
     log_info(b->tag, "endpoint %s: DTLS closed by the client", ep->id);
-    return;
+    return false;
   }
   if (ep->srtp) { /* cannot happen (one connected per handshake); keep the first */
     msrtp_free(srtp);
-    return;
+    return false;
   }
   ep->srtp = srtp;
   log_info(b->tag, "endpoint %s connected (%s)", ep->id,
            profile == DTLS_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80");
-  br_consumers_sync(ep);
-  if (!ep->publisher) {
-    /* A new receiver can decode nothing until the next keyframe. */
-    uint64_t now = now_ms();
-    for (int i = 0; i < ep->n_slots; i++) {
-      const br_consumer *k = ep->slots[i].consumer;
-      if (k && k->accepted && ep->slots[i].kind == SDP_VIDEO)
-        br_request_keyframe(b, k->producer, now);
-    }
-  }
-  br_tx_flush(b->tx); /* the keyframe requests, now rather than with the next batch */
+  return true;
 }
 
 void br_on_dtls(bridge_t *b, br_transport *ep, const uint8_t *buf, size_t len,

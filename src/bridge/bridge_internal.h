@@ -26,7 +26,7 @@
  *
  * Layers inside src/bridge/, each file including and calling only what is below it:
  *   router      bridge.c (control, life cycle), bridge_router.c (conferences, the way in of
- *               datagrams, the timer), bridge_neg.c (SDP), bridge_relay.c's control half
+ *               datagrams, the timer), bridge_neg.c (SDP), bridge_relay_ctl.c (relays' requests)
  *   transports  bridge_transport.c (the kind switch), bridge_ep.c (WebRTC), bridge_hs.c
  *               (its DTLS worker), bridge_relay.c (relays)
  *   producers   bridge_producer.c (producers, consumers), bridge_route.c (forwarding:
@@ -262,7 +262,7 @@ struct bridge {
   br_transport *by_ufrag[BR_HASH_BUCKETS];
   br_transport *by_addr[BR_HASH_BUCKETS];
   br_transport *relays;  /* every relay endpoint, of every conference */
-  struct br_sync *syncs; /* relay requests in flight (bridge_relay.c) */
+  struct br_sync *syncs; /* relay requests in flight (bridge_relay_ctl.c) */
   bool stopping;         /* bridge_destroy runs: no relay is released on the bus */
   br_txq *tx;
   sdp_session *scratch;     /* SDP parsed from clients, reused */
@@ -296,7 +296,7 @@ void br_reply_offer(bridge_t *b, const char *reply, br_router *c, const char *ep
 void br_reply_offers(bridge_t *b, const char *reply, br_router *c, const wire_br_item *items,
                      int n);
 
-/* bridge_relay.c */
+/* bridge_relay_ctl.c: relays' control, between bridges on the bus */
 void br_op_feed(bridge_t *b, const char *reply, br_router *c, const char *parent);
 void br_op_relay(bridge_t *b, const char *reply, br_router *c, const wire_br_req *req);
 /* An edge's request that needs the parent's current streams: held for the next sync. */
@@ -305,13 +305,6 @@ void br_relay_hold(bridge_t *b, br_router *c, wire_br_op op, const char *reply, 
 /* The same for an offers request: its items are copied. */
 void br_relay_hold_offers(bridge_t *b, br_router *c, const char *reply, const wire_br_item *items,
                           int n);
-/* The relay endpoint a datagram from a relay peer's address belongs to, or NULL. */
-br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
-                                 const struct sockaddr_storage *from);
-/* A new relay transport, into the bridge's relay list; and, going, out of it (its
- * consumers went with br_consumers_end). */
-void br_relay_open(br_transport *ep);
-void br_relay_unlink(bridge_t *b, br_transport *ep);
 /* After an endpoint of c went: an edge with nothing below it lets its parent's relay go. */
 void br_relay_conf_check(bridge_t *b, br_router *c);
 /* up, the relay from c's parent, was not heard for the consent time: the relay is asked
@@ -321,16 +314,33 @@ void br_relay_conf_check(bridge_t *b, br_router *c);
 void br_relay_silent(bridge_t *b, br_router *c, br_transport *up, uint64_t now);
 /* After the bridge itself did not run: every edge conference asks its parent again. */
 void br_relay_resync_all(bridge_t *b, uint64_t now);
-/* Keep-alive toward children, consent from what was heard. */
-void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now);
 void br_router_free_waiters(br_router *c);
 /* The bridge goes: replies to its relay requests that come later find no bridge. */
 void br_relay_orphan_syncs(bridge_t *b);
+
+/* bridge_relay.c: the relay transport */
+/* A new relay transport, into the bridge's relay list; and, going, out of it (its
+ * consumers went with br_consumers_end). */
+void br_relay_open(br_transport *ep);
+void br_relay_unlink(bridge_t *b, br_transport *ep);
+/* Its SRTP session from the parent's keys (parent: this bridge made them); 0, or -1. */
+int br_relay_set_keys(br_transport *ep, const uint8_t keys[WIRE_BR_KEYS_LEN], bool parent);
+/* The relay transport a datagram from a relay peer's address belongs to, or NULL. */
+br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
+                                 const struct sockaddr_storage *from);
+/* Keep-alive toward the other bridge, when no receiver report does it. */
+void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now);
 
 /* bridge_router.c: conferences, the way in of datagrams, the timer over transports */
 br_router *br_router_get(bridge_t *b, const char *room, bool create);
 void br_router_maybe_free(bridge_t *b, br_router *c);
 void br_transports_tick(bridge_t *b, uint64_t now);
+/* Ends t: its producers (notify: the main node hears of a client's), its consumers, the
+ * transport; then maybe its conference. */
+void br_router_drop(br_transport *t, bool notify);
+/* The handshake worker's news of ep (br_hs_event_fn; ud is the bridge). */
+void br_router_on_hs(void *ud, br_transport *ep, br_hs_event ev, msrtp *srtp,
+                     dtls_srtp_profile profile, const char *error);
 /* The bridge lost ms (it was not running): every consent deadline moves on by as much. */
 void br_transports_shift_consent(bridge_t *b, uint64_t ms);
 
@@ -338,30 +348,35 @@ void br_transports_shift_consent(bridge_t *b, uint64_t ms);
 br_transport *br_transport_find(br_router *c, const char *id);
 br_transport *br_transport_create(bridge_t *b, br_router *c, br_transport_kind kind, const char *id,
                                   const char *owner, bool publisher);
-/* Ends t: its producers (notify: the main node hears of a client's), its consumers, its
- * kind's part; then maybe its conference. */
-void br_transport_destroy(br_transport *t, bool notify);
+/* Frees t, its keys and its kind's part, out of its conference (br_router_drop first ends
+ * what it published and consumed). */
+void br_transport_free(br_transport *t);
 /* The transport a datagram (not STUN) from there belongs to, or NULL. */
 br_transport *br_transport_of_packet(bridge_t *b, const uint8_t *buf, size_t len,
                                      const struct sockaddr_storage *from);
-/* t's consent at the timer (a relay's keep-alive sent on the way); false: it ends. */
-bool br_transport_tick(bridge_t *b, br_transport *t, uint64_t now);
+/* t's consent at the timer (a relay's keep-alive sent on the way). */
+typedef enum br_liveness {
+  BR_ALIVE,
+  BR_GONE,      /* it ends */
+  BR_ASK_AGAIN, /* the relay from the parent, silent: asked for again, not ended */
+} br_liveness;
+br_liveness br_transport_tick(bridge_t *b, br_transport *t, uint64_t now);
 
 /* bridge_ep.c: the WebRTC kind: ICE-lite, DTLS */
 /* Its ICE credentials, in the ufrag table; and out of every table, its handshake closed. */
 void br_ep_open(br_transport *ep);
 void br_ep_close(br_transport *ep);
 /* Remote ICE/DTLS parameters from an SDP; a new remote ufrag or fingerprint on an endpoint
- * that had others restarts its ICE and DTLS. */
-void br_ep_set_remote(br_transport *ep, const sdp_media *m);
+ * that had others restarts its ICE and DTLS (true: it did, and has no keys now). */
+bool br_ep_set_remote(br_transport *ep, const sdp_media *m);
 void br_on_stun(bridge_t *b, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
                 socklen_t fromlen);
 br_transport *br_ep_by_addr(bridge_t *b, const struct sockaddr_storage *from);
 void br_on_dtls(bridge_t *b, br_transport *ep, const uint8_t *buf, size_t len,
                 const struct sockaddr_storage *from, socklen_t fromlen);
-/* The handshake worker's news of ep (br_hs_event_fn; ud is the bridge). */
-void br_ep_on_hs(void *ud, br_transport *ep, br_hs_event ev, msrtp *srtp, dtls_srtp_profile profile,
-                 const char *error);
+/* The handshake's outcome for ep, counted and logged; true: it connected (its keys set). */
+bool br_ep_on_hs(bridge_t *b, br_transport *ep, br_hs_event ev, msrtp *srtp,
+                 dtls_srtp_profile profile, const char *error);
 
 /* bridge_producer.c: producers (published tracks) and their consumers */
 br_producer *br_producer_create(br_router *c, br_transport *pub, sdp_kind kind, const char *mid);

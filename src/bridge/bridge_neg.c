@@ -129,7 +129,7 @@ int br_publish(bridge_t *b, br_router *c, br_transport *ep, const char *offer, c
     snprintf(err, errlen, "a=setup:passive is not supported: offer actpass or active");
     return -1;
   }
-  br_ep_set_remote(ep, t);
+  if (br_ep_set_remote(ep, t)) br_consumers_sync(ep); /* restarted: no keys, nothing sent */
   memset(ans, 0, sizeof *ans);
   ans->sess_id = ep->sess_id;
   ans->sess_version = (uint64_t)++ep->version;
@@ -317,7 +317,7 @@ int br_take_answer(bridge_t *b, br_transport *ep, const char *answer, int64_t ve
     snprintf(err, errlen, "answer a=setup:active: the bridge is the DTLS server");
     return -1;
   }
-  br_ep_set_remote(ep, t);
+  if (br_ep_set_remote(ep, t)) br_consumers_sync(ep); /* restarted: no keys, nothing sent */
   uint64_t now = now_ms();
   for (int i = 0; i < ep->n_slots; i++) {
     const sdp_media *m = &a->media[i];

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "media/rtp.h"
+#include "wire/bridge_ctl.h"
 
 /* --- conferences ------------------------------------------------------------------------- */
 
@@ -41,6 +42,58 @@ void br_router_maybe_free(bridge_t *b, br_router *c) {
     }
   log_info(b->tag, "conference %s closed", c->name);
   free(c);
+}
+
+/* --- transports ------------------------------------------------------------------------------ */
+
+static void notify_unpublished(br_transport *t) {
+  wire_br_event ev = {.op = WIRE_BR_EV_UNPUBLISHED, .owner = t->owner, .endpoint = t->id};
+  str_copy(ev.room, t->router->name, sizeof ev.room);
+  wire_publish(t->b->bus, t->b->ev_subject, wire_br_event_json(&ev));
+}
+
+/* A transport goes: the producers it published (with their consumers), its own consumers,
+ * then the transport; then maybe its conference. */
+void br_router_drop(br_transport *t, bool notify) {
+  bridge_t *b = t->b;
+  br_router *c = t->router;
+  bool had_streams = false;
+  if (t->publisher) {
+    for (br_producer **pp = &c->producers; *pp;) {
+      br_producer *p = *pp;
+      if (p->pub == t) {
+        *pp = p->next;
+        br_producer_destroy(p);
+        had_streams = true;
+      } else {
+        pp = &p->next;
+      }
+    }
+  }
+  br_consumers_end(t);
+  /* A relay's producers are the parent's: their publishers' own bridge tells. */
+  if (notify && had_streams && !br_is_relay(t)) notify_unpublished(t);
+  br_transport_free(t);
+  if (!b->stopping) br_relay_conf_check(b, c);
+  br_router_maybe_free(b, c);
+}
+
+/* The handshake worker's news of a WebRTC endpoint: connected, it takes what its answer
+ * accepted, and a receiver can decode nothing until the next keyframe. */
+void br_router_on_hs(void *ud, br_transport *ep, br_hs_event ev, msrtp *srtp,
+                     dtls_srtp_profile profile, const char *error) {
+  bridge_t *b = ud;
+  if (!br_ep_on_hs(b, ep, ev, srtp, profile, error)) return;
+  br_consumers_sync(ep);
+  if (!ep->publisher) {
+    uint64_t now = now_ms();
+    for (int i = 0; i < ep->n_slots; i++) {
+      const br_consumer *k = ep->slots[i].consumer;
+      if (k && k->accepted && ep->slots[i].kind == SDP_VIDEO)
+        br_request_keyframe(b, k->producer, now);
+    }
+  }
+  br_tx_flush(b->tx); /* the keyframe requests, now rather than with the next batch */
 }
 
 /* --- the way in --------------------------------------------------------------------------- */
@@ -90,7 +143,7 @@ static void end_expired(bridge_t *b) {
     br_transport *gone = NULL;
     for (br_router *c = b->routers; c && !gone; c = c->next)
       for (br_transport *e = c->transports; e && !gone; e = e->next)
-        /* br_transport_destroy unlinks an endpoint (and a conference it frees) before freeing
+        /* br_router_drop unlinks an endpoint (and a conference it frees) before freeing
          * it; the analyzer loses that in the doubly linked list and takes the freed one
          * for still listed. */
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
@@ -99,7 +152,7 @@ static void end_expired(bridge_t *b) {
     log_info(b->tag, "endpoint %s: %s, gone", gone->id,
              br_is_relay(gone) ? "a relay silent for 3 s" : "no consent for the consent time");
     b->ctr.expired++;
-    br_transport_destroy(gone, true);
+    br_router_drop(gone, true);
   }
 }
 
@@ -125,10 +178,12 @@ void br_transports_tick(bridge_t *b, uint64_t now) {
   for (br_router *c = b->routers; c; c = c->next) {
     if (c->transports) c->idle_since_ms = 0;
     for (br_transport *t = c->transports; t; t = t->next) {
-      if (!br_transport_tick(b, t, now)) {
+      br_liveness l = br_transport_tick(b, t, now);
+      if (l == BR_GONE) {
         t->expired = expired = true;
         continue;
       }
+      if (l == BR_ASK_AGAIN) br_relay_silent(b, c, t, now);
       if (t->publisher && t->srtp && now - t->last_rr_ms >= BR_RR_EVERY_MS) {
         t->last_rr_ms = now;
         br_send_receiver_reports(b, t, now);

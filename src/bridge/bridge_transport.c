@@ -9,7 +9,6 @@
 
 #include "bridge/bridge_internal.h"
 #include "core/util.h"
-#include "wire/bridge_ctl.h"
 
 br_transport *br_transport_find(br_router *c, const char *id) {
   for (br_transport *e = c->transports; e; e = e->next)
@@ -47,31 +46,11 @@ br_transport *br_transport_create(bridge_t *b, br_router *c, br_transport_kind k
   return t;
 }
 
-static void notify_unpublished(br_transport *t) {
-  wire_br_event ev = {.op = WIRE_BR_EV_UNPUBLISHED, .owner = t->owner, .endpoint = t->id};
-  str_copy(ev.room, t->router->name, sizeof ev.room);
-  wire_publish(t->b->bus, t->b->ev_subject, wire_br_event_json(&ev));
-}
-
-void br_transport_destroy(br_transport *t, bool notify) {
+void br_transport_free(br_transport *t) {
   bridge_t *b = t->b;
   br_router *c = t->router;
-  bool had_streams = false;
-  if (t->publisher) {
-    for (br_producer **pp = &c->producers; *pp;) {
-      br_producer *p = *pp;
-      if (p->pub == t) {
-        *pp = p->next;
-        br_producer_destroy(p);
-        had_streams = true;
-      } else {
-        pp = &p->next;
-      }
-    }
-  }
   msrtp_free(t->srtp);
   t->srtp = NULL;
-  br_consumers_end(t);
   switch (t->kind) {
     case BR_TRANSPORT_WEBRTC:
       br_ep_close(t); /* its handshake, out of the address and ufrag tables */
@@ -85,13 +64,9 @@ void br_transport_destroy(br_transport *t, bool notify) {
   else
     c->transports = t->next;
   if (t->next) t->next->prev = t->prev;
-  /* A relay's producers are the parent's: their publishers' own bridge tells. */
-  if (notify && had_streams && !br_is_relay(t)) notify_unpublished(t);
   b->n_endpoints--;
   if (!t->publisher) b->n_receivers--;
   free(t);
-  if (!b->stopping) br_relay_conf_check(b, c);
-  br_router_maybe_free(b, c);
 }
 
 br_transport *br_transport_of_packet(bridge_t *b, const uint8_t *buf, size_t len,
@@ -102,7 +77,7 @@ br_transport *br_transport_of_packet(bridge_t *b, const uint8_t *buf, size_t len
   return t ? t : br_relay_by_packet(b, buf, len, from);
 }
 
-bool br_transport_tick(bridge_t *b, br_transport *t, uint64_t now) {
+br_liveness br_transport_tick(bridge_t *b, br_transport *t, uint64_t now) {
   uint64_t limit = b->consent_ms;
   if (br_is_relay(t)) {
     if (t->relay.heard) {
@@ -117,14 +92,11 @@ bool br_transport_tick(bridge_t *b, br_transport *t, uint64_t now) {
   bool silent = now - seen > limit;
   switch (t->kind) {
     case BR_TRANSPORT_WEBRTC:
-      return !silent;
+      return silent ? BR_GONE : BR_ALIVE;
     case BR_TRANSPORT_RELAY:
-      if (silent && t->publisher && !strcmp(t->owner, t->router->upstream))
-        br_relay_silent(b, t->router, t, now); /* the parent's relay: re-made, not ended */
-      else if (silent)
-        return false;
-      br_relay_tick(b, t, now); /* before the reports: it defers to them */
-      return true;
+      if (silent && !(t->publisher && !strcmp(t->owner, t->router->upstream))) return BR_GONE;
+      br_relay_tick(b, t, now);                /* before the reports: it defers to them */
+      return silent ? BR_ASK_AGAIN : BR_ALIVE; /* the parent's relay: re-made, not ended */
   }
-  return true;
+  return BR_ALIVE;
 }

@@ -36,7 +36,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   b->stopping = true;
-  while (b->routers && b->routers->transports) br_transport_destroy(b->routers->transports, false);
+  while (b->routers && b->routers->transports) br_router_drop(b->routers->transports, false);
   free(b);
   return 0;
 }
@@ -139,7 +139,7 @@ static void test_relay_is_first(void **state) {
   br_consumers_sync(v[1]);
   go_live(v[1]);
   br_consumers_sync(v[1]);
-  br_transport_destroy(v[2], false);
+  br_router_drop(v[2], false);
   assert_ptr_equal(p->consumers[0]->transport, child);
   assert_int_equal(p->n_active, 3);
   assert_indexed(p);
@@ -179,7 +179,7 @@ static void test_receiver_going_leaves_every_fanout(void **state) {
   br_consumers_sync(y);
   assert_int_equal(a->n_active, 1);
   assert_int_equal(v->n_active, 2);
-  br_transport_destroy(x, false);
+  br_router_drop(x, false);
   assert_int_equal(a->n_consumers, 0);
   assert_int_equal(a->n_active, 0);
   assert_int_equal(v->n_consumers, 1);
@@ -187,7 +187,7 @@ static void test_receiver_going_leaves_every_fanout(void **state) {
   assert_ptr_equal(v->consumers[0]->transport, y);
   assert_indexed(v);
   /* The publisher going ends its producers, and y's slot with them. */
-  br_transport_destroy(pub, false);
+  br_router_drop(pub, false);
   pub = NULL;
   assert_null(y->slots[0].consumer);
   assert_null(y->consumers);
