@@ -27,6 +27,8 @@ typedef struct br_addrs {
 int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_addrs *out,
                    char *err, size_t errlen);
 
+/* One address literal into ss (port set); its family, or 0 when it is none. */
+int br_addr_parse(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len);
 bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 #endif

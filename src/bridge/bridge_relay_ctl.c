@@ -21,7 +21,6 @@
  * the parent, silent, is asked for again (br_relay_silent).
  * An edge left with no endpoint but its parent's relay lets the relay go (`release`), and
  * so on up the tree. */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,23 +32,10 @@
 
 #define RELAY_RPC_TIMEOUT_MS 3000
 
+/* A relay peer's address as it said it (a bus message: any port number). */
 static int addr_of(const char *host, int64_t port, struct sockaddr_storage *out, socklen_t *len) {
-  memset(out, 0, sizeof *out);
-  struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    *len = sizeof *s4;
-    return 0;
-  }
-  if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons((uint16_t)port);
-    *len = sizeof *s6;
-    return 0;
-  }
-  return -1;
+  if (port < 0 || port > 65535) return -1;
+  return br_addr_parse(host, (int)port, out, len) ? 0 : -1;
 }
 
 static br_transport *relay_ep(bridge_t *b, br_router *c, const char *peer, bool from_parent) {
