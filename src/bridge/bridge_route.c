@@ -1,10 +1,10 @@
-/* Streams and forwarding: the hot path.
+/* Forwarding, the hot path: from a producer to its consumers.
  *
  * A publisher's packet is unprotected once, parsed in place in the receive buffer, given the
- * stream's outgoing payload type and SSRC (the same for every receiver, so this happens
- * once), copied into the NACK cache, then for each receiver copied into the send batch and
- * protected with that receiver's keys: one copy and one SRTP protect per receiver, no
- * allocation. Sequence numbers and timestamps pass unchanged: each stream has its own
+ * producer's outgoing payload type and SSRC (the same for every receiver, so this happens
+ * once), copied into the NACK cache, then for each active consumer copied into the send
+ * batch and protected with its transport's keys: one copy and one SRTP protect per
+ * receiver, one pointer hop from the consumer to its transport, no allocation. Sequence numbers and timestamps pass unchanged: each stream has its own
  * outgoing SSRC, so a receiver never sees two sources' numbering under one SSRC.
  *
  * Receivers' feedback stays at the bridge: NACKs are answered from the cache, PLI and FIR
