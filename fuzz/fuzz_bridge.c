@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     off += len;
   }
-  br_tx_flush(b);
+  br_tx_flush(b->tx);
   if (bridge_endpoint_count(b) < 0) abort();
   bridge_destroy(b);
   uv_run(&loop, UV_RUN_NOWAIT);

@@ -23,6 +23,7 @@
 #include "bridge/bridge_internal.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "media/rtp.h"
 #include "wire/bridge_ctl.h"
 #include "wire/reply.h"
 #include "wire/subjects.h"
@@ -33,12 +34,12 @@ static void reply_error(bridge_t *b, const char *reply, const char *code, const 
   wire_publish(b->bus, reply, wire_reply_error(code, "%s", msg));
 }
 
-static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+static void op_publish(bridge_t *b, const char *reply, br_router *c, const char *epid,
                        const char *owner, const char *sdp) {
-  br_endpoint *ep = br_ep_find(c, epid);
+  br_transport *ep = br_transport_find(c, epid);
   bool created = false;
   if (!ep) {
-    if (!(ep = br_ep_create(b, c, epid, owner, true))) {
+    if (!(ep = br_transport_create(b, c, BR_TRANSPORT_WEBRTC, epid, owner, true))) {
       reply_error(b, reply, E_UNAVAILABLE, "out of memory");
       return;
     }
@@ -47,7 +48,7 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
   char err[200];
   bool audio, video;
   if (br_publish(b, c, ep, sdp, b->sdp_text, SDP_TEXT_MAX, &audio, &video, err, sizeof err) != 0) {
-    if (created) br_ep_destroy(ep, false);
+    if (created) br_router_drop(ep, false);
     reply_error(b, reply, E_BAD_REQUEST, err);
     return;
   }
@@ -57,16 +58,16 @@ static void op_publish(bridge_t *b, const char *reply, br_conf *c, const char *e
 
 /* One receiver's offer (its endpoint made on first use) into *out; its SDP text, when
  * there is one, is in b->sdp_text until the next call. */
-static void offer_for(bridge_t *b, br_conf *c, const char *epid, const char *owner,
+static void offer_for(bridge_t *b, br_router *c, const char *epid, const char *owner,
                       wire_br_offer *out) {
   memset(out, 0, sizeof *out);
   out->endpoint = epid;
   out->version = -1;
-  br_endpoint *ep = br_ep_find(c, epid);
+  br_transport *ep = br_transport_find(c, epid);
   const char *code = NULL, *why = NULL;
   int active = 0;
   bool unchanged = false;
-  if (!ep && !(ep = br_ep_create(b, c, epid, owner, false))) {
+  if (!ep && !(ep = br_transport_create(b, c, BR_TRANSPORT_WEBRTC, epid, owner, false))) {
     code = E_UNAVAILABLE;
     why = "out of memory";
   } else if (ep->publisher) {
@@ -87,7 +88,7 @@ static void offer_for(bridge_t *b, br_conf *c, const char *epid, const char *own
   out->active = active;
 }
 
-void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid,
+void br_reply_offer(bridge_t *b, const char *reply, br_router *c, const char *epid,
                     const char *owner) {
   wire_br_offer o;
   offer_for(b, c, epid, owner, &o);
@@ -103,7 +104,8 @@ void br_reply_offer(bridge_t *b, const char *reply, br_conf *c, const char *epid
   wire_publish(b->bus, reply, wire_br_reply_json(WIRE_BR_OFFER, &r));
 }
 
-void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_item *items, int n) {
+void br_reply_offers(bridge_t *b, const char *reply, br_router *c, const wire_br_item *items,
+                     int n) {
   /* Each SDP is written into the one text buffer, so each is copied out before the next:
    * the reply keeps its own copies until it is encoded. */
   wire_br_reply *r = calloc(1, sizeof *r);
@@ -148,9 +150,9 @@ void br_reply_offers(bridge_t *b, const char *reply, br_conf *c, const wire_br_i
   b->ctr.offers_requests++;
 }
 
-static void op_answer(bridge_t *b, const char *reply, br_conf *c, const char *epid, const char *sdp,
-                      int64_t version) {
-  br_endpoint *ep = br_ep_find(c, epid);
+static void op_answer(bridge_t *b, const char *reply, br_router *c, const char *epid,
+                      const char *sdp, int64_t version) {
+  br_transport *ep = br_transport_find(c, epid);
   if (!ep || ep->publisher) {
     reply_error(b, reply, E_NOT_FOUND, "no such receiving endpoint (it may have expired)");
     return;
@@ -173,16 +175,16 @@ static void on_rpc(void *ud, const char *subject, const char *reply, const uint8
 
 /* What a publishing endpoint still sends: the main node asks after it had taken this
  * bridge for dead (a pause, a bus outage) and hears it again, to take its publishers back. */
-static void op_carries(bridge_t *b, const char *reply, br_conf *c, const char *epid) {
-  br_endpoint *ep = br_ep_find(c, epid);
-  if (!ep || !ep->publisher || ep->relay) {
+static void op_carries(bridge_t *b, const char *reply, br_router *c, const char *epid) {
+  br_transport *ep = br_transport_find(c, epid);
+  if (!ep || !ep->publisher || br_is_relay(ep)) {
     reply_error(b, reply, E_NOT_FOUND, "no such publisher");
     return;
   }
   wire_br_reply r;
   memset(&r, 0, sizeof r);
   r.status.ok = true;
-  for (const br_stream *s = c->streams; s; s = s->next)
+  for (const br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep) {
       if (s->kind == SDP_VIDEO) r.video = true;
       if (s->kind == SDP_AUDIO) r.audio = true;
@@ -199,7 +201,7 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
   }
   bool creates = req.op == WIRE_BR_PUBLISH || req.op == WIRE_BR_OFFER || req.op == WIRE_BR_OFFERS ||
                  req.op == WIRE_BR_FEED || req.op == WIRE_BR_RELAY;
-  br_conf *c = br_conf_get(b, req.room, creates);
+  br_router *c = br_router_get(b, req.room, creates);
   if (!c) {
     if (creates)
       reply_error(b, reply, E_UNAVAILABLE, "out of memory");
@@ -218,7 +220,8 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       if (c->upstream[0]) { /* an edge: its parent's streams first */
         /* The endpoint exists (and counts in the load the heartbeat announces) from now,
          * not only once the sync is back: placements meanwhile see it. */
-        if (!br_ep_find(c, req.endpoint)) br_ep_create(b, c, req.endpoint, req.owner, false);
+        if (!br_transport_find(c, req.endpoint))
+          br_transport_create(b, c, BR_TRANSPORT_WEBRTC, req.endpoint, req.owner, false);
         br_relay_hold(b, c, WIRE_BR_OFFER, reply, req.endpoint, req.owner);
       } else
         br_reply_offer(b, reply, c, req.endpoint, req.owner);
@@ -226,8 +229,9 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
     case WIRE_BR_OFFERS:
       if (c->upstream[0]) { /* an edge: as offer, for each */
         for (int i = 0; i < req.n_items; i++)
-          if (!br_ep_find(c, req.items[i].endpoint))
-            br_ep_create(b, c, req.items[i].endpoint, req.items[i].owner, false);
+          if (!br_transport_find(c, req.items[i].endpoint))
+            br_transport_create(b, c, BR_TRANSPORT_WEBRTC, req.items[i].endpoint,
+                                req.items[i].owner, false);
         br_relay_hold_offers(b, c, reply, req.items, req.n_items);
       } else
         br_reply_offers(b, reply, c, req.items, req.n_items);
@@ -245,21 +249,29 @@ void br_on_control(bridge_t *b, const char *reply, const uint8_t *data, size_t l
       op_carries(b, reply, c, req.endpoint);
       break;
     default: {
-      br_endpoint *ep = br_ep_find(c, req.endpoint);
-      if (ep) br_ep_destroy(ep, false);
+      br_transport *ep = br_transport_find(c, req.endpoint);
+      if (ep) br_router_drop(ep, false);
       wire_publish(b->bus, reply, wire_reply_ok());
       break;
     }
   }
-  br_tx_flush(b); /* close_notify of a released endpoint, keyframe requests */
+  br_tx_flush(b->tx); /* close_notify of a released endpoint, keyframe requests */
   /* A conference made by an offer nobody follows up is freed with its endpoints' expiry. */
   wire_br_req_free(&req);
 }
 
+static void on_datagram(void *ud, uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                        socklen_t fromlen) {
+  br_on_datagram(ud, buf, len, from, fromlen);
+}
+
+/* The batch's video, after its audio (bridge_route.c). */
+static void on_batch_end(void *ud) { br_rtp_later_flush(ud); }
+
 static void free_bridge(bridge_t *b) {
   br_hs_pool_free(b->hs_pool);
   dtls_identity_free(b->ident);
-  free(b->rx);
+  free(b->io.rx);
   free(b->tx);
   free(b->scratch);
   free(b->scratch_out);
@@ -280,7 +292,7 @@ static void on_tick(uv_timer_t *t) {
     uint64_t lost = now - b->last_tick_ms - TICK_MS;
     log_warn(b->tag, "the bridge did not run for %llu ms: consent times moved on by as much",
              (unsigned long long)lost);
-    br_ep_shift_consent(b, lost);
+    br_transports_shift_consent(b, lost);
     /* A parent that heard nothing from this bridge for that long ended its relay: ask it
      * again now rather than after another 3 s of silence. */
     br_relay_resync_all(b, now);
@@ -288,7 +300,7 @@ static void on_tick(uv_timer_t *t) {
   b->last_tick_ms = now;
   br_hs_pool_tick(b->hs_pool); /* inline handshakes' retransmissions (the fuzzer's) */
   br_keyframes_due(b, now);    /* sent with the tick's flush */
-  br_ep_tick(b, now);
+  br_transports_tick(b, now);
 }
 
 bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, char *err,
@@ -298,7 +310,7 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  b->fd = -1;
+  b->io.fd = -1;
   b->loop = loop;
   b->bus = bus;
   str_copy(b->id, p->id, sizeof b->id);
@@ -310,12 +322,12 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
   }
   str_copy(b->media_ip, b->addrs.cand[0], sizeof b->media_ip);
   b->dtls_inline = p->dtls_inline;
-  b->rx = malloc(sizeof *b->rx);
+  b->io.rx = malloc(sizeof *b->io.rx);
   b->tx = calloc(1, sizeof *b->tx);
   b->scratch = malloc(sizeof *b->scratch);
   b->scratch_out = malloc(sizeof *b->scratch_out);
   b->sdp_text = malloc(SDP_TEXT_MAX);
-  if (!b->rx || !b->tx || !b->scratch || !b->scratch_out || !b->sdp_text) {
+  if (!b->io.rx || !b->tx || !b->scratch || !b->scratch_out || !b->sdp_text) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -342,14 +354,21 @@ bridge_t *bridge_create(uv_loop_t *loop, bus_t *bus, const bridge_params *p, cha
     snprintf(err, errlen, "cannot subscribe to %s", subject);
     goto fail;
   }
-  if (br_io_open(b, err, errlen) != 0) {
+  b->tx->hop = &b->hop;
+  b->tx->hop_audio = &b->hop_audio;
+  b->io.tx = b->tx;
+  b->io.on_datagram = on_datagram;
+  b->io.on_batch_end = on_batch_end;
+  b->io.on_closed = br_handle_closed;
+  b->io.ud = b;
+  if (br_io_open(&b->io, loop, &b->addrs, b->media_port, err, errlen) != 0) {
     bus_unsubscribe(b->rpc_sub);
     goto fail;
   }
   /* Last: nothing after it fails, so free_bridge never meets a handle still open. */
-  if (!(b->hs_pool = br_hs_pool_create(loop, b->fd, b->ident, b->dtls_inline, br_ep_on_hs, b, err,
-                                       errlen))) {
-    br_io_close(b); /* the poll handle is open: the loop frees the bridge once it closed */
+  if (!(b->hs_pool = br_hs_pool_create(loop, b->io.fd, b->ident, b->dtls_inline, br_router_on_hs, b,
+                                       err, errlen))) {
+    br_io_close(&b->io); /* the poll handle is open: the loop frees the bridge once it closed */
     bus_unsubscribe(b->rpc_sub);
     b->closing = 1;
     return NULL;
@@ -379,14 +398,14 @@ void bridge_destroy(bridge_t *b) {
   /* Destroying a conference's last endpoint frees the conference (streams belong to their
    * publishing endpoints, so none outlive them); relay syncs in flight find no conference
    * when the bus hands their callbacks BUS_ECLOSED. */
-  while (b->confs) {
-    br_conf *c = b->confs;
-    br_conf_free_waiters(c);
+  while (b->routers) {
+    br_router *c = b->routers;
+    br_router_free_waiters(c);
     c->syncing = false;
-    if (c->eps) {
-      br_ep_destroy(c->eps, false);
+    if (c->transports) {
+      br_router_drop(c->transports, false);
     } else {
-      b->confs = c->next;
+      b->routers = c->next;
       free(c);
     }
   }
@@ -395,7 +414,7 @@ void bridge_destroy(bridge_t *b) {
   uv_close((uv_handle_t *)&b->tick, br_handle_closed);
   /* The endpoints' close_notify are queued: the worker sends them before it stops. */
   br_hs_pool_destroy(b->hs_pool, &b->closing, br_handle_closed);
-  b->closing += br_io_close(b);
+  b->closing += br_io_close(&b->io);
 }
 
 long bridge_endpoint_count(const bridge_t *b) { return b->n_endpoints; }
@@ -409,7 +428,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_rtcp_packets_in_total", "SRTCP packets received (authenticated).", b->ctr.rtcp_in);
   metrics_counter(out, "amphi_rtp_packets_out_total", "Protected RTP packets sent to receivers.", b->ctr.rtp_out);
   metrics_counter(out, "amphi_rtp_bytes_out_total", "Bytes of every datagram the bridge sent.",
-                  b->ctr.bytes_out + br_hs_bytes_out(b->hs_pool));
+                  b->tx->bytes_out + br_hs_bytes_out(b->hs_pool));
   metrics_counter(out, "amphi_rtp_retransmits_total", "RTP packets resent from the cache to answer NACKs.", b->ctr.retransmits);
   metrics_counter(out, "amphi_bridge_offers_requests_total",
                   "Offers requests answered (each for up to 64 receivers).",
@@ -417,8 +436,11 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
   metrics_counter(out, "amphi_bridge_offers_batched_total",
                   "Receivers' offers made for offers requests.", b->ctr.offers_batched);
   metrics_counter(out, "amphi_keyframe_requests_total", "PLIs sent to publishers (coalesced).", b->ctr.keyframe_requests);
-  metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.", b->ctr.dropped_tx);
-  metrics_counter(out, "amphi_media_bad_packets_total", "Datagrams dropped: unknown source, failed authentication, malformed.", b->ctr.bad_packets);
+  metrics_counter(out, "amphi_udp_send_dropped_total", "Datagrams the kernel would not take.",
+                  b->tx->dropped);
+  metrics_counter(out, "amphi_media_bad_packets_total",
+                  "Datagrams dropped: unknown source, failed authentication, malformed.",
+                  b->ctr.bad_packets + b->io.truncated);
   metrics_counter(out, "amphi_stun_requests_total", "STUN messages received.", b->ctr.stun_in);
   metrics_counter(out, "amphi_dtls_failures_total", "DTLS handshakes that failed.", b->ctr.dtls_failed);
   metrics_counter(out, "amphi_dtls_handshakes_total",
@@ -429,7 +451,7 @@ void bridge_write_metrics(const bridge_t *b, metrics_out *out) {
                 br_hs_in_progress(b->hs_pool));
   metrics_counter(out, "amphi_endpoints_expired_total", "Endpoints dropped after 30 s without consent.", b->ctr.expired);
   long children = 0, parents = 0;
-  for (const br_endpoint *e = b->relays; e; e = e->relay_next) {
+  for (const br_transport *e = b->relays; e; e = e->relay.next) {
     if (e->publisher)
       parents++;
     else

@@ -9,11 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/bridge_internal.h"
+#include "bridge/bridge_addr.h"
 #include "core/util.h"
 
-/* One address literal into ss (port set); its family, or 0 when it is none. */
-static int parse_ip(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len) {
+int br_addr_parse(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len) {
   memset(ss, 0, sizeof *ss);
   struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
   struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -54,7 +53,7 @@ int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_
     if (n && n < sizeof one) {
       memcpy(one, p, n);
       one[n] = '\0';
-      fam = parse_ip(one, port, &ss, &sl);
+      fam = br_addr_parse(one, port, &ss, &sl);
     }
     if (!fam) {
       snprintf(err, errlen, "media_ip: '%.*s' is not an IP address", (int)(n < 64 ? n : 64), p);
@@ -92,7 +91,7 @@ int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_
                      : out->n == 1                   ? out->cand[0]
                      : v6                            ? "::"
                                                      : "0.0.0.0";
-  int fam = parse_ip(bind, port, &out->bind, &out->bind_len);
+  int fam = br_addr_parse(bind, port, &out->bind, &out->bind_len);
   if (!fam) {
     snprintf(err, errlen, "media_listen: '%.64s' is not an IP address", bind);
     return -1;
@@ -112,4 +111,14 @@ int br_addrs_parse(const char *media_ip, const char *media_listen, int port, br_
     return -1;
   }
   return 0;
+}
+
+bool br_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 }

@@ -25,7 +25,7 @@
 #define HS_NICE 10
 
 struct br_hs {
-  struct br_endpoint *ep; /* loop only; NULL once closed */
+  struct br_transport *ep; /* loop only; NULL once closed */
   br_hs_pool *pool;
   /* written by the loop before the first job, then the worker's */
   char fp_alg[16], fp[SDP_FP_MAX];
@@ -393,7 +393,7 @@ void br_hs_pool_free(br_hs_pool *p) {
   free(p);
 }
 
-br_hs *br_hs_open(br_hs_pool *p, struct br_endpoint *ep, const char *fp_alg, const char *fp) {
+br_hs *br_hs_open(br_hs_pool *p, struct br_transport *ep, const char *fp_alg, const char *fp) {
   br_hs *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   h->ep = ep;

@@ -32,7 +32,7 @@
 
 typedef struct br_hs br_hs;
 typedef struct br_hs_pool br_hs_pool;
-struct br_endpoint;
+struct br_transport;
 
 typedef enum {
   BR_HS_CONNECTED = 0, /* srtp is set: the endpoint's now */
@@ -41,7 +41,7 @@ typedef enum {
 } br_hs_event;
 
 /* Called on the loop for an endpoint whose handshake moved on (not after br_hs_close). */
-typedef void (*br_hs_event_fn)(void *ud, struct br_endpoint *ep, br_hs_event ev, msrtp *srtp,
+typedef void (*br_hs_event_fn)(void *ud, struct br_transport *ep, br_hs_event ev, msrtp *srtp,
                                dtls_srtp_profile profile, const char *error);
 
 /* fd: the socket the flights leave from (it outlives the worker). NULL with err. Should no
@@ -56,7 +56,7 @@ void br_hs_pool_destroy(br_hs_pool *p, int *closing, uv_close_cb close_cb);
 void br_hs_pool_free(br_hs_pool *p);
 
 /* A handshake for ep with the peer's fingerprint from its SDP. NULL: out of memory. */
-br_hs *br_hs_open(br_hs_pool *p, struct br_endpoint *ep, const char *fp_alg, const char *fp);
+br_hs *br_hs_open(br_hs_pool *p, struct br_transport *ep, const char *fp_alg, const char *fp);
 /* One DTLS datagram from the endpoint's address (copied; replies go there). A queue over
  * its bound drops the datagram (the peer retransmits). */
 void br_hs_input(br_hs_pool *p, br_hs *h, const uint8_t *data, size_t len,

@@ -57,7 +57,7 @@ static const sdp_codec *pick_video(const sdp_media *m) {
   return best;
 }
 
-uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp) {
+uint8_t br_out_pt(br_router *c, sdp_kind kind, const char *codec, const char *fmtp) {
   if (kind == SDP_AUDIO) return PT_OPUS;
   for (int i = 0; i < c->n_pts; i++)
     if (!strcasecmp(c->pts[i].codec, codec) && !strcmp(c->pts[i].fmtp, fmtp)) return c->pts[i].pt;
@@ -70,9 +70,9 @@ uint8_t br_out_pt(br_conf *c, sdp_kind kind, const char *codec, const char *fmtp
   return pt;
 }
 
-static void local_transport(bridge_t *b, br_endpoint *ep, sdp_media *m, sdp_setup setup) {
-  str_copy(m->ice_ufrag, ep->ufrag, sizeof m->ice_ufrag);
-  str_copy(m->ice_pwd, ep->pwd, sizeof m->ice_pwd);
+static void local_transport(bridge_t *b, br_transport *ep, sdp_media *m, sdp_setup setup) {
+  str_copy(m->ice_ufrag, ep->rtc.ufrag, sizeof m->ice_ufrag);
+  str_copy(m->ice_pwd, ep->rtc.pwd, sizeof m->ice_pwd);
   str_copy(m->fp_alg, dtls_identity_fp_alg(b->ident), sizeof m->fp_alg);
   str_copy(m->fingerprint, dtls_identity_fingerprint(b->ident), sizeof m->fingerprint);
   m->setup = setup;
@@ -112,15 +112,14 @@ static void reject(sdp_media *am, const sdp_media *om) {
 
 /* --- publishing ------------------------------------------------------------------------------ */
 
-static br_stream *pub_stream(br_conf *c, br_endpoint *ep, const char *mid) {
-  for (br_stream *s = c->streams; s; s = s->next)
+static br_producer *pub_stream(br_router *c, br_transport *ep, const char *mid) {
+  for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && !strcmp(s->pub_mid, mid)) return s;
   return NULL;
 }
 
-
-int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char *out, size_t cap,
-               bool *audio, bool *video, char *err, size_t errlen) {
+int br_publish(bridge_t *b, br_router *c, br_transport *ep, const char *offer, char *out,
+               size_t cap, bool *audio, bool *video, char *err, size_t errlen) {
   sdp_session *off = b->scratch, *ans = b->scratch_out;
   *audio = *video = false;
   if (sdp_parse(offer, strlen(offer), off, err, errlen) != 0) return -1;
@@ -130,12 +129,12 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
     snprintf(err, errlen, "a=setup:passive is not supported: offer actpass or active");
     return -1;
   }
-  br_ep_set_remote(ep, t);
+  if (br_ep_set_remote(ep, t)) br_consumers_sync(ep); /* restarted: no keys, nothing sent */
   memset(ans, 0, sizeof *ans);
   ans->sess_id = ep->sess_id;
   ans->sess_version = (uint64_t)++ep->version;
   ans->ice_lite = true;
-  br_stream *seen[SDP_MAX_MEDIA];
+  br_producer *seen[SDP_MAX_MEDIA];
   int n_seen = 0;
   for (int i = 0; i < off->n_media; i++) {
     const sdp_media *om = &off->media[i];
@@ -174,12 +173,12 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
     }
     am->dir = SDP_DIR_RECVONLY;
     uint32_t ssrc = om->fid_primary ? om->fid_primary : om->n_ssrcs ? om->ssrcs[0] : 0;
-    br_stream *s = pub_stream(c, ep, om->mid);
+    br_producer *s = pub_stream(c, ep, om->mid);
     if (s && (s->kind != om->kind || (ssrc && s->in_ssrc && s->in_ssrc != ssrc))) {
-      br_stream_end(s); /* a new source in the same m-line: receivers get a new SSRC */
+      br_producer_end(s); /* a new source in the same m-line: receivers get a new SSRC */
       s = NULL;
     }
-    if (!s && !(s = br_stream_create(c, ep, om->kind, om->mid))) {
+    if (!s && !(s = br_producer_create(c, ep, om->kind, om->mid))) {
       snprintf(err, errlen, "out of memory");
       return -1;
     }
@@ -196,7 +195,7 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
   }
   ans->n_media = off->n_media;
   /* Streams of m-lines that stopped sending, or are gone from the offer, end. */
-  br_streams_keep_only(c, ep, seen, n_seen);
+  br_producers_keep_only(c, ep, seen, n_seen);
   if (sdp_write(ans, out, cap) < 0) {
     snprintf(err, errlen, "the answer does not fit");
     return -1;
@@ -206,26 +205,26 @@ int br_publish(bridge_t *b, br_conf *c, br_endpoint *ep, const char *offer, char
 
 /* --- receiving -------------------------------------------------------------------------------- */
 
-static bool in_slots(const br_endpoint *ep, const br_stream *s) {
+static bool in_slots(const br_transport *ep, const br_producer *s) {
   for (int i = 0; i < ep->n_slots; i++)
-    if (ep->slots[i].stream == s) return true;
+    if (br_slot_producer(&ep->slots[i]) == s) return true;
   return false;
 }
 
-static void place_stream(br_endpoint *ep, br_stream *s) {
+/* A consumer of s in ep's first inactive slot of its kind, or in a new one. */
+static void place_stream(br_transport *ep, br_producer *s) {
   ep->slots_changed = true;
   for (int i = 0; i < ep->n_slots; i++)
-    if (!ep->slots[i].stream && ep->slots[i].kind == s->kind) {
-      ep->slots[i].stream = s;
-      ep->slots[i].accepted = false;
+    if (!ep->slots[i].consumer && ep->slots[i].kind == s->kind) {
+      br_consumer_create(s, ep, i); /* out of memory: the slot stays inactive */
       return;
     }
   if (ep->n_slots == BR_SLOTS_MAX) return; /* the loudest/pinned choice is a later step */
   br_slot *sl = &ep->slots[ep->n_slots];
   sl->kind = s->kind;
   snprintf(sl->mid, sizeof sl->mid, "%d", ep->n_slots);
-  sl->stream = s;
-  sl->accepted = false;
+  sl->consumer = NULL;
+  br_consumer_create(s, ep, ep->n_slots);
   ep->n_slots++;
 }
 
@@ -244,12 +243,12 @@ static void default_codec(sdp_codec *c, sdp_kind kind) {
   }
 }
 
-int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t cap, int *active,
+int br_make_offer(bridge_t *b, br_router *c, br_transport *ep, char *out, size_t cap, int *active,
                   bool *unchanged) {
-  for (br_stream *s = c->streams; s; s = s->next)
+  for (br_producer *s = c->producers; s; s = s->next)
     if (strcmp(s->owner, ep->owner) != 0 && !in_slots(ep, s)) place_stream(ep, s);
   *active = 0;
-  for (int i = 0; i < ep->n_slots; i++) *active += ep->slots[i].stream != NULL;
+  for (int i = 0; i < ep->n_slots; i++) *active += ep->slots[i].consumer != NULL;
   /* Another participant's publishing changed nothing for this receiver (its own did, say):
    * the offer it has still holds. */
   *unchanged = ep->version > 0 && !ep->slots_changed;
@@ -270,7 +269,7 @@ int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t ca
     local_transport(b, ep, m, SDP_SETUP_ACTPASS);
     m->rtcp_rsize = true;
     str_copy(o->bundle[o->n_bundle++], sl->mid, SDP_TOKEN_MAX);
-    br_stream *s = sl->stream;
+    br_producer *s = br_slot_producer(sl);
     if (!s) {
       m->dir = SDP_DIR_INACTIVE;
       default_codec(&m->codecs[0], sl->kind);
@@ -299,7 +298,7 @@ int br_make_offer(bridge_t *b, br_conf *c, br_endpoint *ep, char *out, size_t ca
   return sdp_write(o, out, cap) < 0 ? -1 : 0;
 }
 
-int br_take_answer(bridge_t *b, br_endpoint *ep, const char *answer, int64_t version, char *err,
+int br_take_answer(bridge_t *b, br_transport *ep, const char *answer, int64_t version, char *err,
                    size_t errlen) {
   if (version != ep->version) {
     snprintf(err, errlen, "stale answer: version %" PRId64 ", the current offer is %" PRId64,
@@ -318,19 +317,19 @@ int br_take_answer(bridge_t *b, br_endpoint *ep, const char *answer, int64_t ver
     snprintf(err, errlen, "answer a=setup:active: the bridge is the DTLS server");
     return -1;
   }
-  br_ep_set_remote(ep, t);
+  if (br_ep_set_remote(ep, t)) br_consumers_sync(ep); /* restarted: no keys, nothing sent */
   uint64_t now = now_ms();
   for (int i = 0; i < ep->n_slots; i++) {
     const sdp_media *m = &a->media[i];
-    br_slot *sl = &ep->slots[i];
-    bool was = sl->accepted;
-    sl->accepted =
-        sl->stream && m->port != 0 &&
-        (m->dir == SDP_DIR_RECVONLY || m->dir == SDP_DIR_SENDRECV || m->dir == SDP_DIR_NONE);
+    br_consumer *k = ep->slots[i].consumer;
+    if (!k) continue; /* inactive */
+    bool was = k->accepted;
+    k->accepted = m->port != 0 && (m->dir == SDP_DIR_RECVONLY || m->dir == SDP_DIR_SENDRECV ||
+                                   m->dir == SDP_DIR_NONE);
     /* A stream new to a receiver already connected starts decoding at a keyframe. */
-    if (sl->accepted && !was && ep->srtp && sl->kind == SDP_VIDEO)
-      br_request_keyframe(b, sl->stream, now);
+    if (k->accepted && !was && ep->srtp && ep->slots[i].kind == SDP_VIDEO)
+      br_request_keyframe(b, k->producer, now);
   }
-  br_rx_sync(ep);
+  br_consumers_sync(ep);
   return 0;
 }

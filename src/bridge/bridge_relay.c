@@ -1,102 +1,53 @@
-/* Relays: a conference's streams carried from one bridge to another (bridge_internal.h).
- *
- * The main node makes a bridge an edge of a conference with `feed` (its parent's id). The
- * edge then asks its parent with `relay` for the streams, giving its own media address and
- * RTCP SSRC; the parent makes (or finds) the child's receiving endpoint, with SRTP keys of
- * its own making, puts it first among the receivers of every stream, and answers with its
- * address, its RTCP SSRC, the keys and the streams under its outgoing SSRCs. The child
- * mirrors them as the streams of a publishing endpoint, each with an SSRC of its own toward
- * its viewers, as the parent does with a real publisher.
- *
- * What is published changes, and the child has to know before it offers anything: every
- * offer (and a child's own `relay`, when the edge is itself fed from further up) is held
- * until a sync with the parent that started after it came is back; one sync serves every
- * request that waited for it, so a join storm costs two syncs in flight at most.
- *
- * Feedback goes up by itself: the child's receiving side is a publisher to it, so its
- * coalesced PLI and its NACKs for what its cache lacks go to the parent, which treats them
- * as a receiver's. Each side keeps the other's consent with RTCP every second (the child's
- * receiver reports, empty ones before any packet came, and the parent's empty ones); a
- * relay that hears nothing for the consent time ends.
- * An edge left with no endpoint but its parent's relay lets the relay go (`release`), and
- * so on up the tree. */
-#include <arpa/inet.h>
-#include <stdlib.h>
+/* The relay transport: a conference's media between two bridges (bridge_internal.h), over
+ * plain UDP between their ports, SRTP with the keys the parent made and handed out on the
+ * bus (bridge_relay_ctl.c does the asking and answering). No ICE, no DTLS: a relay's
+ * address is the other bridge's media port as it said, and its packets are told from other
+ * conferences' relays between the same two ports by SSRC. Each side keeps the other's
+ * consent with RTCP every second (the child's receiver reports, empty ones before any
+ * packet came, and the parent's empty ones). */
 #include <string.h>
 
 #include "bridge/bridge_internal.h"
-#include "core/log.h"
-#include "core/util.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
-#include "wire/reply.h"
-#include "wire/subjects.h"
 
-#define RELAY_RPC_TIMEOUT_MS 3000
 #define KEYSALT 28 /* AEAD_AES_128_GCM: 16-byte key, 12-byte salt */
 
 _Static_assert(2 * KEYSALT == WIRE_BR_KEYS_LEN, "relay keys: two GCM key-salts");
 
-static int addr_of(const char *host, int64_t port, struct sockaddr_storage *out, socklen_t *len) {
-  memset(out, 0, sizeof *out);
-  struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    *len = sizeof *s4;
-    return 0;
-  }
-  if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons((uint16_t)port);
-    *len = sizeof *s6;
-    return 0;
-  }
-  return -1;
-}
-
-static br_endpoint *relay_ep(bridge_t *b, br_conf *c, const char *peer, bool from_parent) {
-  char id[BR_ID_MAX];
-  snprintf(id, sizeof id, "%s.%s", peer, from_parent ? "up" : "r");
-  br_endpoint *ep = br_ep_find(c, id);
-  if (ep || !(ep = br_ep_create(b, c, id, peer, from_parent))) return ep;
-  ep->relay = true;
-  ep->relay_next = b->relays;
-  b->relays = ep;
-  return ep;
-}
-
-static int set_keys(br_endpoint *ep, const uint8_t keys[WIRE_BR_KEYS_LEN], bool parent) {
-  if (ep->srtp && !memcmp(ep->relay_keys, keys, WIRE_BR_KEYS_LEN)) return 0;
+int br_relay_set_keys(br_transport *ep, const uint8_t keys[WIRE_BR_KEYS_LEN], bool parent) {
+  if (ep->srtp && !memcmp(ep->relay.keys, keys, WIRE_BR_KEYS_LEN)) return 0;
   msrtp_free(ep->srtp);
-  memcpy(ep->relay_keys, keys, WIRE_BR_KEYS_LEN);
+  memcpy(ep->relay.keys, keys, WIRE_BR_KEYS_LEN);
   const uint8_t *tx = parent ? keys : keys + KEYSALT, *rx = parent ? keys + KEYSALT : keys;
   ep->srtp = msrtp_create(DTLS_SRTP_AEAD_AES_128_GCM, tx, rx, KEYSALT);
   return ep->srtp ? 0 : -1;
 }
 
-void br_relay_unlink(bridge_t *b, br_endpoint *ep) {
-  for (br_endpoint **pp = &b->relays; *pp; pp = &(*pp)->relay_next)
-    if (*pp == ep) {
-      *pp = ep->relay_next;
-      break;
-    }
-  if (!ep->publisher)
-    for (br_stream *s = ep->conf->streams; s; s = s->next) br_rx_detach(s, ep);
+void br_relay_open(br_transport *ep) {
+  ep->relay.next = ep->b->relays;
+  ep->b->relays = ep;
 }
 
-br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
-                                const struct sockaddr_storage *from) {
+void br_relay_unlink(bridge_t *b, br_transport *ep) {
+  for (br_transport **pp = &b->relays; *pp; pp = &(*pp)->relay.next)
+    if (*pp == ep) {
+      *pp = ep->relay.next;
+      break;
+    }
+}
+
+br_transport *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
+                                 const struct sockaddr_storage *from) {
   if (!b->relays || len < 12 || buf[0] < 128 || buf[0] > 191) return NULL;
   /* the sender's SSRC, in clear under SRTP and SRTCP */
   const uint8_t *p = rtp_is_rtcp(buf, len) ? buf + 4 : buf + 8;
   uint32_t ssrc = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-  for (br_endpoint *ep = b->relays; ep; ep = ep->relay_next) {
+  for (br_transport *ep = b->relays; ep; ep = ep->relay.next) {
     if (!ep->has_addr || !br_addr_equal(&ep->addr, from)) continue;
-    if (ep->peer_ssrc == ssrc) return ep;
+    if (ep->relay.peer_ssrc == ssrc) return ep;
     if (ep->publisher)
-      for (br_stream *s = ep->conf->streams; s; s = s->next)
+      for (br_producer *s = ep->router->producers; s; s = s->next)
         if (s->pub == ep && s->in_ssrc == ssrc) return ep;
   }
   return NULL;
@@ -104,13 +55,13 @@ br_endpoint *br_relay_by_packet(bridge_t *b, const uint8_t *buf, size_t len,
 
 /* The child's receiver reports keep the relay alive at the parent, but it has none to send
  * before the first packet of a stream: an empty report then, as the parent always sends. */
-static bool reports_something(const br_endpoint *ep) {
-  for (const br_stream *s = ep->conf->streams; s; s = s->next)
+static bool reports_something(const br_transport *ep) {
+  for (const br_producer *s = ep->router->producers; s; s = s->next)
     if (s->pub == ep && s->seq_init) return true;
   return false;
 }
 
-void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now) {
+void br_relay_tick(bridge_t *b, br_transport *ep, uint64_t now) {
   if (!ep->srtp) return;
   if (ep->publisher) {
     if (reports_something(ep) || now - ep->last_rr_ms < BR_RR_EVERY_MS) return;
@@ -121,351 +72,8 @@ void br_relay_tick(bridge_t *b, br_endpoint *ep, uint64_t now) {
   uint8_t rr[8];
   int n = rtcp_build_rr(rr, sizeof rr, ep->rtcp_ssrc, NULL, 0);
   if (n <= 0) return;
-  uint8_t *slot = br_tx_slot(b);
+  uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, rr, (size_t)n);
   size_t l = (size_t)n;
-  if (msrtp_protect_rtcp(ep->srtp, slot, &l) == 0) br_tx_commit(b, l, &ep->addr, ep->addrlen);
-}
-
-/* --- the parent's side ------------------------------------------------------------------- */
-
-static void reply_relay(bridge_t *b, const char *reply, br_conf *c, br_endpoint *ep) {
-  wire_br_reply r;
-  memset(&r, 0, sizeof r);
-  r.status.ok = true;
-  r.host = b->media_ip;
-  r.port = b->media_port;
-  r.ssrc = ep->rtcp_ssrc;
-  memcpy(r.keys, ep->relay_keys, sizeof r.keys);
-  for (br_stream *s = c->streams; s && r.n_streams < WIRE_BR_STREAMS_MAX; s = s->next) {
-    if (s->pub == ep) continue;
-    br_rx_attach_relay(s, ep);
-    wire_br_stream *w = &r.streams[r.n_streams++];
-    *w = (wire_br_stream){.ssrc = s->out_ssrc,
-                          .video = s->kind == SDP_VIDEO,
-                          .pt = s->out_pt,
-                          .codec = s->codec,
-                          .clock = s->clock,
-                          .channels = s->channels,
-                          .fmtp = s->fmtp,
-                          .owner = s->owner};
-  }
-  json_t *j = wire_br_reply_json(WIRE_BR_RELAY, &r);
-  if (!j) j = wire_reply_error(E_UNAVAILABLE, "the relay reply does not fit");
-  wire_publish(b->bus, reply, j);
-}
-
-void br_op_relay(bridge_t *b, const char *reply, br_conf *c, const wire_br_req *req) {
-  struct sockaddr_storage a;
-  socklen_t al;
-  if (addr_of(req->host, req->port, &a, &al) != 0) {
-    wire_publish(b->bus, reply, wire_reply_error(E_BAD_REQUEST, "relay: host is no address"));
-    return;
-  }
-  char id[BR_ID_MAX];
-  snprintf(id, sizeof id, "%s.r", req->endpoint);
-  bool fresh = br_ep_find(c, id) == NULL;
-  br_endpoint *ep = relay_ep(b, c, req->endpoint, false);
-  if (!ep) {
-    wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
-    return;
-  }
-  if (!ep->srtp) {
-    uint8_t keys[WIRE_BR_KEYS_LEN];
-    random_bytes(keys, sizeof keys);
-    if (set_keys(ep, keys, true) != 0) {
-      br_ep_destroy(ep, false);
-      wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "relay: no SRTP session"));
-      return;
-    }
-  }
-  memcpy(&ep->addr, &a, al);
-  ep->addrlen = al;
-  ep->has_addr = true;
-  ep->peer_ssrc = (uint32_t)req->ssrc;
-  ep->last_consent_ms = now_ms();
-  if (fresh) log_info(b->tag, "conference %s: relay to %s opened", c->name, req->endpoint);
-  if (c->upstream[0])
-    br_relay_hold(b, c, WIRE_BR_RELAY, reply, ep->id, ""); /* an edge itself: fresh streams */
-  else
-    reply_relay(b, reply, c, ep);
-}
-
-/* --- the child's side -------------------------------------------------------------------- */
-
-typedef struct br_sync {
-  bridge_t *b; /* NULL once the bridge is gone */
-  char room[BR_ROOM_MAX];
-  char parent[65];
-  struct br_sync *next; /* bridge_t.syncs */
-} sync_ctx;
-
-static void sync_unlink(sync_ctx *x) {
-  if (!x->b) return;
-  for (sync_ctx **pp = &x->b->syncs; *pp; pp = &(*pp)->next)
-    if (*pp == x) {
-      *pp = x->next;
-      return;
-    }
-}
-
-void br_relay_orphan_syncs(bridge_t *b) {
-  for (sync_ctx *x = b->syncs; x; x = x->next) x->b = NULL;
-  b->syncs = NULL;
-}
-
-static br_stream *mirror_of(br_conf *c, br_endpoint *up, uint32_t ssrc) {
-  for (br_stream *s = c->streams; s; s = s->next)
-    if (s->pub == up && s->in_ssrc == ssrc) return s;
-  return NULL;
-}
-
-/* The parent's streams become up's, each under an SSRC of this bridge's. */
-static void mirror_streams(br_conf *c, br_endpoint *up, const wire_br_reply *r) {
-  br_stream *seen[WIRE_BR_STREAMS_MAX];
-  int n_seen = 0;
-  for (int i = 0; i < r->n_streams; i++) {
-    const wire_br_stream *w = &r->streams[i];
-    sdp_kind kind = w->video ? SDP_VIDEO : SDP_AUDIO;
-    br_stream *s = mirror_of(c, up, (uint32_t)w->ssrc);
-    if (s && s->kind != kind) {
-      br_stream_end(s);
-      s = NULL;
-    }
-    if (!s) {
-      char mid[SDP_TOKEN_MAX];
-      snprintf(mid, sizeof mid, "r%u", (unsigned)w->ssrc);
-      if (!(s = br_stream_create(c, up, kind, mid))) continue;
-      s->in_ssrc = (uint32_t)w->ssrc;
-    }
-    s->in_pt = (uint8_t)w->pt;
-    str_copy(s->codec, w->codec, sizeof s->codec);
-    s->clock = (uint32_t)w->clock;
-    s->channels = (uint8_t)w->channels;
-    str_copy(s->fmtp, w->fmtp, sizeof s->fmtp);
-    str_copy(s->owner, w->owner, sizeof s->owner);
-    s->out_pt = br_out_pt(c, kind, s->codec, s->fmtp);
-    seen[n_seen++] = s;
-  }
-  br_streams_keep_only(c, up, seen, n_seen);
-}
-
-static int apply_sync(bridge_t *b, br_conf *c, const char *parent, const wire_br_reply *r) {
-  br_endpoint *up = relay_ep(b, c, parent, true);
-  struct sockaddr_storage a;
-  socklen_t al;
-  if (!up || addr_of(r->host, r->port, &a, &al) != 0 || set_keys(up, r->keys, false) != 0)
-    return -1;
-  bool fresh = !up->has_addr;
-  memcpy(&up->addr, &a, al);
-  up->addrlen = al;
-  up->has_addr = true;
-  up->peer_ssrc = (uint32_t)r->ssrc;
-  /* The parent answered and holds the relay now (made again if it had dropped it). */
-  up->last_consent_ms = now_ms();
-  mirror_streams(c, up, r);
-  if (fresh)
-    log_info(b->tag, "conference %s: relay from %s (%d streams)", c->name, parent, r->n_streams);
-  return 0;
-}
-
-static void answer_waiters(bridge_t *b, br_conf *c, br_waiter *w) {
-  while (w) {
-    br_waiter *next = w->next;
-    if (w->op == WIRE_BR_OFFER) {
-      br_reply_offer(b, w->reply, c, w->endpoint, w->owner);
-    } else if (w->op == WIRE_BR_OFFERS) {
-      wire_br_item items[WIRE_BR_OFFERS_MAX];
-      for (int i = 0; i < w->n_items; i++)
-        items[i] = (wire_br_item){w->items[i].endpoint, w->items[i].owner};
-      br_reply_offers(b, w->reply, c, items, w->n_items);
-    } else {
-      br_endpoint *ep = br_ep_find(c, w->endpoint);
-      if (ep)
-        reply_relay(b, w->reply, c, ep);
-      else
-        wire_publish(b->bus, w->reply, wire_reply_error(E_NOT_FOUND, "the relay is gone"));
-    }
-    free(w->reply);
-    free(w->items);
-    free(w);
-    w = next;
-  }
-}
-
-static void start_sync(bridge_t *b, br_conf *c);
-
-static void on_sync_reply(void *ud, int status, const uint8_t *data, size_t len) {
-  sync_ctx *x = ud;
-  bridge_t *b = x->b;
-  sync_unlink(x);
-  br_conf *c = status == BUS_ECLOSED || !b ? NULL : br_conf_get(b, x->room, false);
-  if (!c) {
-    free(x);
-    return;
-  }
-  c->syncing = false;
-  wire_br_reply r;
-  wire_err why;
-  if (status != BUS_OK) {
-    log_warn(b->tag, "conference %s: relay request to %s: no answer", c->name, x->parent);
-  } else if (wire_br_reply_decode(WIRE_BR_RELAY, data, len, &r, &why) != 0) {
-    log_warn(b->tag, "conference %s: relay reply of %s refused: %s", c->name, x->parent, why.text);
-  } else {
-    if (!r.status.ok)
-      log_warn(b->tag, "conference %s: %s refused the relay: %s", c->name, x->parent,
-               r.status.error);
-    else if (!strcmp(c->upstream, x->parent) && apply_sync(b, c, x->parent, &r) != 0)
-      log_warn(b->tag, "conference %s: cannot set up the relay from %s", c->name, x->parent);
-    wire_br_reply_free(&r);
-  }
-  free(x);
-  br_waiter *w = c->waiting;
-  c->waiting = c->waiting_next;
-  c->waiting_next = NULL;
-  answer_waiters(b, c, w);
-  if (c->waiting) start_sync(b, c);
-  br_tx_flush(b);
-  br_conf_maybe_free(b, c);
-}
-
-static void start_sync(bridge_t *b, br_conf *c) {
-  char subject[BUS_SUBJECT_MAX];
-  sync_ctx *x = malloc(sizeof *x);
-  br_endpoint *up = x ? relay_ep(b, c, c->upstream, true) : NULL;
-  wire_br_req req = {.op = WIRE_BR_RELAY,
-                     .endpoint = b->id,
-                     .host = b->media_ip,
-                     .port = b->media_port,
-                     .ssrc = up ? up->rtcp_ssrc : 0};
-  str_copy(req.room, c->name, sizeof req.room);
-  json_t *j = up ? wire_br_req_json(&req) : NULL;
-  if (j && wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, c->upstream, subject, sizeof subject) == 0) {
-    *x = (sync_ctx){.b = b};
-    str_copy(x->room, c->name, sizeof x->room);
-    str_copy(x->parent, c->upstream, sizeof x->parent);
-    c->syncing = true;
-    if (wire_request(b->bus, subject, j, RELAY_RPC_TIMEOUT_MS, on_sync_reply, x) == BUS_OK) {
-      x->next = b->syncs;
-      b->syncs = x;
-      return;
-    }
-    c->syncing = false;
-    j = NULL; /* wire_request took it */
-  }
-  json_decref(j);
-  free(x);
-  /* No sync: the held requests are answered with what the edge has. */
-  br_waiter *w = c->waiting;
-  c->waiting = NULL;
-  answer_waiters(b, c, w);
-}
-
-void br_relay_silent(bridge_t *b, br_conf *c, br_endpoint *up, uint64_t now) {
-  if (c->syncing || (up->resync_ms && now - up->resync_ms < BR_RESYNC_EVERY_MS)) return;
-  up->resync_ms = now;
-  if (up->resyncs++ % 30 == 0) /* the first time, then every 30 s or so */
-    log_warn(b->tag, "conference %s: the relay from %s is silent: asking for it again",
-             c->name, c->upstream);
-  start_sync(b, c);
-}
-
-void br_relay_resync_all(bridge_t *b, uint64_t now) {
-  for (br_conf *c = b->confs; c; c = c->next) {
-    char id[BR_ID_MAX];
-    snprintf(id, sizeof id, "%s.up", c->upstream);
-    br_endpoint *up = c->upstream[0] ? br_ep_find(c, id) : NULL;
-    if (up) br_relay_silent(b, c, up, now);
-  }
-}
-
-void br_relay_hold(bridge_t *b, br_conf *c, wire_br_op op, const char *reply, const char *epid,
-                   const char *owner) {
-  br_waiter *w = calloc(1, sizeof *w);
-  if (!w || !reply || !(w->reply = strdup(reply))) {
-    free(w);
-    if (reply) wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
-    return;
-  }
-  w->op = op;
-  str_copy(w->endpoint, epid, sizeof w->endpoint);
-  str_copy(w->owner, owner, sizeof w->owner);
-  br_waiter **pp = c->syncing ? &c->waiting_next : &c->waiting;
-  while (*pp) pp = &(*pp)->next;
-  *pp = w;
-  if (!c->syncing) start_sync(b, c);
-}
-
-void br_relay_hold_offers(bridge_t *b, br_conf *c, const char *reply, const wire_br_item *items,
-                          int n) {
-  br_waiter *w = calloc(1, sizeof *w);
-  if (w) w->items = calloc((size_t)n, sizeof *w->items);
-  if (!w || !w->items || !reply || !(w->reply = strdup(reply))) {
-    if (w) free(w->items);
-    free(w);
-    if (reply) wire_publish(b->bus, reply, wire_reply_error(E_UNAVAILABLE, "out of memory"));
-    return;
-  }
-  w->op = WIRE_BR_OFFERS;
-  w->n_items = n;
-  for (int i = 0; i < n; i++) {
-    str_copy(w->items[i].endpoint, items[i].endpoint, sizeof w->items[i].endpoint);
-    str_copy(w->items[i].owner, items[i].owner, sizeof w->items[i].owner);
-  }
-  br_waiter **pp = c->syncing ? &c->waiting_next : &c->waiting;
-  while (*pp) pp = &(*pp)->next;
-  *pp = w;
-  if (!c->syncing) start_sync(b, c);
-}
-
-void br_conf_free_waiters(br_conf *c) {
-  br_waiter *lists[2] = {c->waiting, c->waiting_next};
-  for (int i = 0; i < 2; i++)
-    for (br_waiter *w = lists[i], *next; w; w = next) {
-      next = w->next;
-      free(w->reply);
-      free(w->items);
-      free(w);
-    }
-  c->waiting = c->waiting_next = NULL;
-}
-
-static void release_upstream(bridge_t *b, br_conf *c, const char *parent) {
-  char subject[BUS_SUBJECT_MAX], id[BR_ID_MAX];
-  snprintf(id, sizeof id, "%s.r", b->id);
-  wire_br_req req = {.op = WIRE_BR_RELEASE, .endpoint = id};
-  str_copy(req.room, c->name, sizeof req.room);
-  if (wire_subject_node(WIRE_SUBJ_BRIDGE_RPC, parent, subject, sizeof subject) == 0)
-    wire_publish(b->bus, subject, wire_br_req_json(&req));
-  char up[BR_ID_MAX];
-  snprintf(up, sizeof up, "%s.up", parent);
-  br_endpoint *ep = br_ep_find(c, up);
-  if (ep) {
-    log_info(b->tag, "conference %s: relay from %s closed", c->name, parent);
-    br_ep_destroy(ep, false);
-  }
-}
-
-void br_op_feed(bridge_t *b, const char *reply, br_conf *c, const char *parent) {
-  if (!strcmp(parent, b->id)) {
-    wire_publish(b->bus, reply, wire_reply_error(E_BAD_REQUEST, "feed: a bridge is not its own parent"));
-    return;
-  }
-  if (c->upstream[0] && strcmp(c->upstream, parent) != 0) {
-    char old[65]; /* c->upstream stays set meanwhile, which keeps c while its relay goes */
-    str_copy(old, c->upstream, sizeof old);
-    release_upstream(b, c, old);
-  }
-  if (strcmp(c->upstream, parent) != 0)
-    log_info(b->tag, "conference %s: an edge, fed from %s", c->name, parent);
-  str_copy(c->upstream, parent, sizeof c->upstream);
-  c->idle_since_ms = 0;
-  wire_publish(b->bus, reply, wire_reply_ok());
-}
-
-void br_relay_conf_check(bridge_t *b, br_conf *c) {
-  if (!c->upstream[0] || c->syncing || c->waiting) return;
-  for (br_endpoint *e = c->eps; e; e = e->next)
-    if (!(e->relay && e->publisher)) return; /* a viewer or a child still takes the streams */
-  if (c->eps) release_upstream(b, c, c->upstream);
+  if (msrtp_protect_rtcp(ep->srtp, slot, &l) == 0) br_tx_commit(b->tx, l, &ep->addr, ep->addrlen);
 }

@@ -1,10 +1,10 @@
-/* Streams and forwarding: the hot path.
+/* Forwarding, the hot path: from a producer to its consumers.
  *
  * A publisher's packet is unprotected once, parsed in place in the receive buffer, given the
- * stream's outgoing payload type and SSRC (the same for every receiver, so this happens
- * once), copied into the NACK cache, then for each receiver copied into the send batch and
- * protected with that receiver's keys: one copy and one SRTP protect per receiver, no
- * allocation. Sequence numbers and timestamps pass unchanged: each stream has its own
+ * producer's outgoing payload type and SSRC (the same for every receiver, so this happens
+ * once), copied into the NACK cache, then for each active consumer copied into the send
+ * batch and protected with its transport's keys: one copy and one SRTP protect per
+ * receiver, one pointer hop from the consumer to its transport, no allocation. Sequence numbers and timestamps pass unchanged: each stream has its own
  * outgoing SSRC, so a receiver never sees two sources' numbering under one SSRC.
  *
  * Receivers' feedback stays at the bridge: NACKs are answered from the cache, PLI and FIR
@@ -22,125 +22,17 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 
-/* --- streams ----------------------------------------------------------------------------- */
-
-static bool out_ssrc_used(const br_conf *c, uint32_t ssrc) {
-  for (const br_stream *s = c->streams; s; s = s->next)
-    if (s->out_ssrc == ssrc) return true;
-  return false;
-}
-
-br_stream *br_stream_create(br_conf *c, br_endpoint *pub, sdp_kind kind, const char *mid) {
-  br_stream *s = calloc(1, sizeof *s);
-  if (!s) return NULL;
-  unsigned n = kind == SDP_VIDEO ? BR_CACHE_VIDEO : BR_CACHE_AUDIO;
-  s->cache = calloc(n, sizeof *s->cache);
-  if (!s->cache) {
-    free(s);
-    return NULL;
-  }
-  s->cache_mask = n - 1;
-  s->conf = c;
-  s->pub = pub;
-  s->kind = kind;
-  str_copy(s->pub_mid, mid, sizeof s->pub_mid);
-  str_copy(s->owner, pub->owner, sizeof s->owner);
-  do random_bytes(&s->out_ssrc, sizeof s->out_ssrc);
-  while (s->out_ssrc == 0 || out_ssrc_used(c, s->out_ssrc));
-  br_stream **pp = &c->streams; /* appended: offers list streams in publishing order */
-  while (*pp) pp = &(*pp)->next;
-  *pp = s;
-  return s;
-}
-
-/* The caller has unlinked s from its conference. */
-void br_stream_destroy(br_stream *s) {
-  for (br_endpoint *e = s->conf->eps; e; e = e->next)
-    for (int i = 0; i < e->n_slots; i++)
-      if (e->slots[i].stream == s) {
-        e->slots[i].stream = NULL;
-        e->slots[i].accepted = false;
-        e->slots_changed = true;
-      }
-  free(s->rx);
-  free(s->cache);
-  free(s);
-}
-
-void br_stream_end(br_stream *s) {
-  for (br_stream **pp = &s->conf->streams; *pp; pp = &(*pp)->next)
-    if (*pp == s) {
-      *pp = s->next;
-      break;
-    }
-  br_stream_destroy(s);
-}
-
-void br_streams_keep_only(br_conf *c, const br_endpoint *pub, br_stream *const *keep, int n) {
-  for (br_stream *s = c->streams, *next; s; s = next) {
-    next = s->next;
-    if (s->pub != pub) continue;
-    bool kept = false;
-    for (int i = 0; i < n && !kept; i++) kept = keep[i] == s;
-    if (!kept) br_stream_end(s);
-  }
-}
-
-static void rx_remove(br_stream *s, br_endpoint *ep) {
-  for (int i = 0; i < s->n_rx; i++)
-    if (s->rx[i] == ep) {
-      s->rx[i] = s->rx[--s->n_rx]; /* order of receivers does not matter */
-      return;
-    }
-}
-
-static void rx_add(br_stream *s, br_endpoint *ep) {
-  for (int i = 0; i < s->n_rx; i++)
-    if (s->rx[i] == ep) return;
-  if (s->n_rx == s->cap_rx) {
-    int cap = s->cap_rx ? 2 * s->cap_rx : 16;
-    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-    br_endpoint **v = realloc(s->rx, (size_t)cap * sizeof *v);
-    if (!v) return;
-    s->rx = v;
-    s->cap_rx = cap;
-  }
-  s->rx[s->n_rx++] = ep;
-}
-
-void br_rx_attach_relay(br_stream *s, br_endpoint *ep) {
-  rx_add(s, ep);
-  for (int i = 1; i < s->n_rx; i++)
-    if (s->rx[i] == ep) {
-      s->rx[i] = s->rx[0];
-      s->rx[0] = ep;
-      return;
-    }
-}
-
-void br_rx_detach(br_stream *s, br_endpoint *ep) { rx_remove(s, ep); }
-
-/* An endpoint is only ever in the receiver lists of streams its slots hold (a stream leaves
- * a slot only by ending, which frees its list), so those are the lists to leave. */
-void br_rx_sync(br_endpoint *ep) {
-  for (int i = 0; i < ep->n_slots; i++)
-    if (ep->slots[i].stream) rx_remove(ep->slots[i].stream, ep);
-  if (ep->publisher || !ep->srtp || !ep->has_addr) return;
-  for (int i = 0; i < ep->n_slots; i++)
-    if (ep->slots[i].stream && ep->slots[i].accepted) rx_add(ep->slots[i].stream, ep);
-}
-
 /* --- RTP ----------------------------------------------------------------------------------- */
 
-static br_stream *stream_of_publisher(br_endpoint *ep, const rtp_pkt *p) {
-  br_conf *c = ep->conf;
-  for (br_stream *s = c->streams; s; s = s->next)
+static br_producer *stream_of_publisher(br_transport *ep, const rtp_pkt *p) {
+  br_router *c = ep->router;
+  for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && s->in_ssrc == p->ssrc) return s;
   /* An offer without a=ssrc lines: learn the SSRC from the mid header extension. */
   uint8_t *v;
   size_t vl;
   if (!ep->mid_ext_id || rtp_ext_find(p, ep->mid_ext_id, &v, &vl) != 0) return NULL;
-  for (br_stream *s = c->streams; s; s = s->next)
+  for (br_producer *s = c->producers; s; s = s->next)
     if (s->pub == ep && s->in_ssrc == 0 && strlen(s->pub_mid) == vl && !memcmp(s->pub_mid, v, vl)) {
       s->in_ssrc = p->ssrc;
       return s;
@@ -149,7 +41,7 @@ static br_stream *stream_of_publisher(br_endpoint *ep, const rtp_pkt *p) {
 }
 
 /* RFC 3550 A.1, without the probation: the publisher's packets are authenticated. */
-static void count_seq(br_stream *s, uint16_t seq) {
+static void count_seq(br_producer *s, uint16_t seq) {
   if (!s->seq_init) {
     s->seq_init = true;
     s->base_seq = seq;
@@ -177,18 +69,18 @@ static bool test_drop(bridge_t *b) {
 }
 
 /* arrived_ns: when the packet reached the bridge, for the hop histogram (0: a resend). */
-static void send_rtp(bridge_t *b, br_endpoint *rx, const uint8_t *pkt, size_t len,
+static void send_rtp(bridge_t *b, br_transport *rx, const uint8_t *pkt, size_t len,
                      uint64_t arrived_ns, bool audio) {
-  uint8_t *slot = br_tx_slot(b);
+  uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtp(rx->srtp, slot, &l) != 0) return;
-  br_tx_commit(b, l, &rx->addr, rx->addrlen);
-  br_tx_mark_forward(b, arrived_ns, audio);
+  br_tx_commit(b->tx, l, &rx->addr, rx->addrlen);
+  br_tx_mark_forward(b->tx, arrived_ns, audio);
   b->ctr.rtp_out++;
 }
 
-void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
+void br_on_rtp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len) {
   if (!ep->srtp || !ep->publisher) {
     b->ctr.bad_packets++; /* a receiver sends no media; before keys nothing is valid */
     return;
@@ -199,13 +91,13 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtp_in++;
-  ep->heard = true;
+  ep->relay.heard = true;
   rtp_pkt p;
   if (rtp_parse(buf, l, &p) != 0) {
     b->ctr.bad_packets++;
     return;
   }
-  br_stream *s = stream_of_publisher(ep, &p);
+  br_producer *s = stream_of_publisher(ep, &p);
   if (!s || p.pt != s->in_pt) return; /* e.g. RTX or FEC, which nobody asked for */
   count_seq(s, p.seq);
   s->packets++;
@@ -219,18 +111,18 @@ void br_on_rtp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
    * keyframe is tens of packets read together, and their fan-out (tens of thousands of
    * protected sends at a few hundred receivers) would otherwise hold every audio packet
    * read behind them. */
-  if (s->kind == SDP_VIDEO && b->rx_ns && b->n_later < BR_BATCH) {
+  if (s->kind == SDP_VIDEO && b->io.rx_ns && b->n_later < BR_BATCH) {
     b->later[b->n_later++] = (br_later){s, buf, l};
     return;
   }
   br_rtp_fanout(b, s, buf, l);
 }
 
-void br_rtp_fanout(bridge_t *b, br_stream *s, const uint8_t *buf, size_t len) {
+void br_rtp_fanout(bridge_t *b, br_producer *s, const uint8_t *buf, size_t len) {
   bool audio = s->kind == SDP_AUDIO;
-  for (int i = 0; i < s->n_rx; i++) {
+  for (int i = 0; i < s->n_active; i++) {
     if (test_drop(b)) continue;
-    send_rtp(b, s->rx[i], buf, len, b->rx_ns, audio);
+    send_rtp(b, s->consumers[i]->transport, buf, len, b->io.rx_ns, audio);
   }
 }
 
@@ -244,20 +136,20 @@ void br_rtp_later_flush(bridge_t *b) {
 
 /* --- RTCP ---------------------------------------------------------------------------------- */
 
-static void send_rtcp(bridge_t *b, br_endpoint *to, const uint8_t *pkt, size_t len) {
+static void send_rtcp(bridge_t *b, br_transport *to, const uint8_t *pkt, size_t len) {
   if (!to->srtp || !to->has_addr) return;
-  uint8_t *slot = br_tx_slot(b);
+  uint8_t *slot = br_tx_slot(b->tx);
   memcpy(slot, pkt, len);
   size_t l = len;
   if (msrtp_protect_rtcp(to->srtp, slot, &l) != 0) return;
-  br_tx_commit(b, l, &to->addr, to->addrlen);
+  br_tx_commit(b->tx, l, &to->addr, to->addrlen);
 }
 
 /* A receiver that asks inside the window still needs a keyframe (it joined, or lost one):
  * dropping its request would leave it waiting for one the publisher was never asked for,
  * which with aiortc and browsers can be forever. So it waits for the window's end, and one
  * PLI then serves everyone who asked in between. */
-void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now) {
+void br_request_keyframe(bridge_t *b, br_producer *s, uint64_t now) {
   if (s->kind != SDP_VIDEO) return;
   /* Asked before the publisher can be asked (its stream's first packet or its keys not
    * there yet: a receiver's handshake, on its own thread, may end first): the timer asks
@@ -280,14 +172,14 @@ void br_request_keyframe(bridge_t *b, br_stream *s, uint64_t now) {
 }
 
 void br_keyframes_due(bridge_t *b, uint64_t now) {
-  for (br_conf *c = b->confs; c; c = c->next)
-    for (br_stream *s = c->streams; s; s = s->next)
+  for (br_router *c = b->routers; c; c = c->next)
+    for (br_producer *s = c->producers; s; s = s->next)
       if (s->kf_pending && now - s->last_kf_ms >= BR_KEYFRAME_GAP_MS)
         br_request_keyframe(b, s, now);
 }
 
-static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
-  for (br_stream *s = c->streams; s; s = s->next)
+static br_producer *stream_by_out_ssrc(br_router *c, uint32_t ssrc) {
+  for (br_producer *s = c->producers; s; s = s->next)
     if (s->out_ssrc == ssrc) return s;
   return NULL;
 }
@@ -296,8 +188,8 @@ static br_stream *stream_by_out_ssrc(br_conf *c, uint32_t ssrc) {
 
 typedef struct nack_ctx {
   bridge_t *b;
-  br_endpoint *ep;
-  br_stream *s;
+  br_transport *ep;
+  br_producer *s;
   uint16_t missing[NACK_UP_MAX]; /* not in the cache */
   int n_missing;
 } nack_ctx;
@@ -317,24 +209,24 @@ static void answer_nack(uint16_t seq, void *ud) {
  * answer arrives as RTP and goes to every receiver of the edge (SRTP's replay check drops
  * the copies of those that had it). Further up, older than every cache: a keyframe then. */
 static void nack_upstream(bridge_t *b, const nack_ctx *n) {
-  br_stream *s = n->s;
-  if (!n->n_missing || !s->pub->relay || !s->pub->srtp || !s->in_ssrc) return;
+  br_producer *s = n->s;
+  if (!n->n_missing || !br_is_relay(s->pub) || !s->pub->srtp || !s->in_ssrc) return;
   uint8_t nack[16 + 4 * NACK_UP_MAX];
   int len = rtcp_build_nack(nack, sizeof nack, s->pub->rtcp_ssrc, s->in_ssrc, n->missing,
                             (size_t)n->n_missing);
   if (len > 0) send_rtcp(b, s->pub, nack, (size_t)len);
 }
 
-static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h, uint64_t now) {
+static void on_receiver_feedback(bridge_t *b, br_transport *ep, const rtcp_hdr *h, uint64_t now) {
   rtcp_fb fb;
   if (rtcp_parse_fb(h, &fb) != 0) return;
-  br_stream *s = stream_by_out_ssrc(ep->conf, fb.media_ssrc);
+  br_producer *s = stream_by_out_ssrc(ep->router, fb.media_ssrc);
   if (h->pt == RTCP_PSFB && (fb.fmt == RTCP_FB_PLI || fb.fmt == RTCP_FB_FIR)) {
     if (fb.fmt == RTCP_FB_FIR) { /* FIR names its streams in the FCI, not media_ssrc */
       uint32_t ssrc;
       uint8_t seq;
       if (rtcp_fir_count(&fb) > 0 && rtcp_fir_entry(&fb, 0, &ssrc, &seq) == 0)
-        s = stream_by_out_ssrc(ep->conf, ssrc);
+        s = stream_by_out_ssrc(ep->router, ssrc);
     }
     if (s) br_request_keyframe(b, s, now);
   } else if (h->pt == RTCP_RTPFB && fb.fmt == RTCP_FB_NACK && s) {
@@ -345,20 +237,20 @@ static void on_receiver_feedback(bridge_t *b, br_endpoint *ep, const rtcp_hdr *h
 }
 
 /* The publisher's SR, under each stream's outgoing SSRC, without report blocks. */
-static void forward_sr(bridge_t *b, br_endpoint *pub, const rtcp_report *r, uint64_t now) {
-  for (br_stream *s = pub->conf->streams; s; s = s->next) {
+static void forward_sr(bridge_t *b, br_transport *pub, const rtcp_report *r, uint64_t now) {
+  for (br_producer *s = pub->router->producers; s; s = s->next) {
     if (s->pub != pub || s->in_ssrc != r->ssrc) continue;
     s->last_sr_mid = (r->info.ntp_sec << 16) | (r->info.ntp_frac >> 16);
     s->last_sr_ms = now;
     uint8_t sr[64];
     int n = rtcp_build_sr(sr, sizeof sr, s->out_ssrc, &r->info, NULL, 0);
     if (n <= 0) return;
-    for (int i = 0; i < s->n_rx; i++) send_rtcp(b, s->rx[i], sr, (size_t)n);
+    for (int i = 0; i < s->n_active; i++) send_rtcp(b, s->consumers[i]->transport, sr, (size_t)n);
     return;
   }
 }
 
-void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
+void br_on_rtcp(bridge_t *b, br_transport *ep, uint8_t *buf, size_t len) {
   if (!ep->srtp) return;
   size_t l = len;
   if (msrtp_unprotect_rtcp(ep->srtp, buf, &l) != 0) {
@@ -366,7 +258,7 @@ void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
     return;
   }
   b->ctr.rtcp_in++;
-  ep->heard = true;
+  ep->relay.heard = true;
   uint64_t now = now_ms();
   rtcp_iter it;
   rtcp_hdr h;
@@ -382,10 +274,10 @@ void br_on_rtcp(bridge_t *b, br_endpoint *ep, uint8_t *buf, size_t len) {
 }
 
 /* RFC 3550 A.3: one report block per stream of this publisher. */
-void br_send_receiver_reports(bridge_t *b, br_endpoint *ep, uint64_t now) {
+void br_send_receiver_reports(bridge_t *b, br_transport *ep, uint64_t now) {
   rtcp_report_block blocks[31];
   size_t n = 0;
-  for (br_stream *s = ep->conf->streams; s && n < 31; s = s->next) {
+  for (br_producer *s = ep->router->producers; s && n < 31; s = s->next) {
     if (s->pub != ep || !s->seq_init) continue;
     uint32_t ext_max = s->cycles + s->max_seq;
     uint32_t expected = ext_max - s->base_seq + 1;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bridge/bridge.h"
+#include "bridge/bridge_internal.h" /* the bridge side of a handshake */
 #include "bus/bus.h"
 #include "core/util.h"
 #include "media/dtls.h"
@@ -193,8 +194,18 @@ static bool connected(void *ud) {
 
 static bool ice_done(void *ud) { return ((client *)ud)->ice_ok; }
 
-/* ICE check toward the bridge, then the DTLS handshake (the client is the DTLS client). */
-static void client_ice_dtls(client *c) {
+/* The bridge's side of endpoint ud has its keys: its handshake worker's result was
+ * delivered, which may come after the client has finished (the worker sends its last
+ * flight before it hands the keys to the loop), so media sent before would be dropped. */
+static bool bridge_has_keys(void *ud) {
+  br_router *c = br_router_get(br, "t/r", false);
+  br_transport *t = c ? br_transport_find(c, ud) : NULL;
+  return t && t->srtp;
+}
+
+/* ICE check toward the bridge, then the DTLS handshake (the client is the DTLS client),
+ * until both sides have their keys. */
+static void client_ice_dtls(client *c, const char *epid) {
   char user[128];
   snprintf(user, sizeof user, "%s:%s", c->bridge_ufrag, c->ufrag);
   uint8_t txid[12], req[256];
@@ -211,6 +222,8 @@ static void client_ice_dtls(client *c) {
   dtls_conn_start(c->dtls);
   pump(cs, 1, WAIT_MS, connected, c);
   assert_non_null(c->srtp);
+  pump(cs, 1, WAIT_MS, bridge_has_keys, (void *)epid);
+  assert_true(bridge_has_keys((void *)epid));
 }
 
 /* The bridge's transport parameters from its SDP. */
@@ -378,7 +391,7 @@ static void connect_receiver(client *c, const char *ep, const char *owner, int *
   assert_string_equal(json_string_value(json_object_get(r, "code")), "stale");
   json_decref(r);
   free(ans);
-  client_ice_dtls(c);
+  client_ice_dtls(c, ep);
 }
 
 static void test_bridge_end_to_end(void **state) {
@@ -411,7 +424,7 @@ static void test_bridge_end_to_end(void **state) {
   assert_string_equal(sess->media[1].codecs[0].name, "VP8");
   assert_int_equal(sess->media[1].codecs[0].pt, 100); /* the publisher's numbering */
   assert_int_equal(sess->n_bundle, 2);
-  client_ice_dtls(&pub);
+  client_ice_dtls(&pub, "pub.p");
 
   int v1, v2;
   uint32_t ssrc1, ssrc2;
@@ -579,7 +592,7 @@ static void test_consent_expiry(void **state) {
   free(offer);
   take_bridge_sdp(&pub, json_string_value(json_object_get(r, "sdp")));
   json_decref(r);
-  client_ice_dtls(&pub);
+  client_ice_dtls(&pub, "pub.p");
   assert_int_equal(bridge_endpoint_count(br), 1);
   client *cs[] = {&pub};
   got_ev = false;
