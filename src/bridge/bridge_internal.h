@@ -112,10 +112,11 @@ struct br_producer {
   uint8_t channels;
   char fmtp[SDP_FMTP_MAX];
   /* Every consumer, the active ones first: [0, n_active) have keys and an address and
-   * were accepted, and are the fan-out (a relay child's first: a level's delay is where it
-   * sits in the batch); [n_active, n_consumers) wait for that. */
+   * were accepted, and are the fan-out; [n_active, n_consumers) wait for that. Relay
+   * children come first of all, [0, n_relays): a level's delay is where it sits in the
+   * batch, so every relay's copy goes before the viewers'. */
   br_consumer **consumers;
-  int n_active, n_consumers, cap_consumers;
+  int n_relays, n_active, n_consumers, cap_consumers;
   /* NACK cache: slot seq & mask */
   br_cached *cache;
   unsigned cache_mask;

@@ -109,12 +109,14 @@ void br_consumer_set_active(br_consumer *c, bool on) {
   br_producer *p = c->producer;
   bool active = c->index < p->n_active;
   if (on == active) return;
-  /* The order of the receivers does not matter (but for a relay's place, which
-   * br_consumer_attach_relay keeps): the boundary moves by one. */
-  if (on)
+  /* The order of the viewers does not matter, the relays' place does: a boundary moves by
+   * one, and a relay leaving the front first becomes the first viewer. */
+  if (on) {
     swap(p, c->index, p->n_active++);
-  else
-    swap(p, c->index, --p->n_active);
+    return;
+  }
+  if (c->index < p->n_relays) swap(p, c->index, --p->n_relays);
+  swap(p, c->index, --p->n_active);
 }
 
 void br_consumer_destroy(br_consumer *c) {
@@ -151,5 +153,6 @@ void br_consumer_attach_relay(br_producer *p, br_transport *ep) {
     if (x->producer == p) c = x;
   if (!c && !(c = br_consumer_create(p, ep, -1))) return;
   br_consumer_set_active(c, true);
-  if (c->index) swap(p, c->index, 0);
+  /* Active, among the viewers: swapped with the first of them, behind the other relays. */
+  if (c->index >= p->n_relays) swap(p, c->index, p->n_relays++);
 }

@@ -65,6 +65,9 @@ static void lose_keys(br_transport *ep) {
 
 static void assert_indexed(const br_producer *p) {
   assert_true(p->n_active >= 0 && p->n_active <= p->n_consumers);
+  assert_true(p->n_relays >= 0 && p->n_relays <= p->n_active);
+  for (int i = 0; i < p->n_active; i++) /* the relays, and only they, in front */
+    assert_int_equal(p->consumers[i]->slot < 0, i < p->n_relays);
   for (int i = 0; i < p->n_consumers; i++) {
     assert_int_equal(p->consumers[i]->index, i);
     assert_ptr_equal(p->consumers[i]->producer, p);
@@ -145,6 +148,45 @@ static void test_relay_is_first(void **state) {
   assert_indexed(p);
 }
 
+/* A relay to a second child does not push the first one behind the viewers, and a relay
+ * ending keeps the others in front. */
+static void test_relays_stay_first(void **state) {
+  (void)state;
+  br_producer *p = br_producer_create(conf, pub, SDP_VIDEO, "0");
+  br_transport *v[4], *r[3];
+  for (int i = 0; i < 4; i++) {
+    char id[8] = {'w', (char)('0' + i)};
+    v[i] = receiver(id, SDP_VIDEO);
+    go_live(v[i]);
+    br_consumer_create(p, v[i], 0)->accepted = true;
+    br_consumers_sync(v[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    char id[8] = {'e', (char)('0' + i), '.', 'r'};
+    r[i] = br_transport_create(b, conf, BR_TRANSPORT_WEBRTC, id, id, false);
+    go_live(r[i]);
+    br_consumer_attach_relay(p, r[i]);
+    assert_int_equal(p->n_relays, i + 1);
+    assert_indexed(p);
+  }
+  assert_int_equal(p->n_active, 7);
+  /* viewers churn: the relays stay in front */
+  lose_keys(v[0]);
+  br_consumers_sync(v[0]);
+  go_live(v[0]);
+  br_consumers_sync(v[0]);
+  br_router_drop(v[3], false);
+  assert_int_equal(p->n_relays, 3);
+  assert_indexed(p);
+  /* the middle relay goes: the other two stay in front */
+  br_router_drop(r[1], false);
+  assert_int_equal(p->n_relays, 2);
+  assert_int_equal(p->n_active, 5);
+  assert_indexed(p);
+  for (int i = 0; i < 2; i++)
+    assert_true(p->consumers[i]->transport == r[0] || p->consumers[i]->transport == r[2]);
+}
+
 static void test_producer_end_leaves_slots_inactive(void **state) {
   (void)state;
   br_producer *p = br_producer_create(conf, pub, SDP_VIDEO, "0");
@@ -197,6 +239,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_answer_and_connect_make_the_fanout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_relay_is_first, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_relays_stay_first, setup, teardown),
       cmocka_unit_test_setup_teardown(test_producer_end_leaves_slots_inactive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_receiver_going_leaves_every_fanout, setup, teardown),
   };
