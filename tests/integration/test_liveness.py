@@ -141,7 +141,11 @@ def test_no_redirect_to_a_visitor_node_whose_connection_dropped(cluster):
     (NATS's "no responders" to its probe), long before 3 missed heartbeats."""
     async def body(clients):
         await clients.join(cluster, ROOM, "Ada")
-        proc(cluster, "visitor-1").kill()
+        victim = proc(cluster, "visitor-1")
+        victim.kill()
+        # Its connection drops when the process is gone: an ASan process on a loaded machine
+        # can take a while to release its memory, and its sockets close only after that.
+        victim.wait(timeout=10)
         t0 = time.monotonic()
         await asyncio.sleep(0.6)
         nodes = []
