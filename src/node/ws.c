@@ -255,7 +255,42 @@ static void conn_closed(ws_server *s, pss *p) {
   conn_free(c);
 }
 
-void ws__rx_free_gone(ws_server *s) {
+/* --- reading (the sockets themselves: ws_rx.c) ----------------------------------------- */
+
+static void conn_read(ws_conn *c) {
+  if (c->close_code) { /* closing: what it sends now is not taken */
+    ws__rx_stop(c);
+    return;
+  }
+  int code = 0;
+  const char *why = "";
+  switch (ws__rx_read(c, &code, &why)) {
+    case WS_READ_AGAIN:
+    case WS_READ_STOP: /* the node closed it meanwhile, or lws did */
+      return;
+    case WS_READ_CLOSE:
+      ws_close(c, code, why);
+      return;
+    case WS_READ_ENDED: /* lws closes it on its next turn (conn_writable) */
+      c->peer_gone = true;
+      if (!c->close_code) c->close_code = WS_CLOSE_GOING_AWAY;
+      lws_callback_on_writable(c->wsi);
+      return;
+  }
+}
+
+static void rx_ready(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  ws_server *s = h->data;
+  ws_conn *ready[64];
+  int n = ws__rx_ready(s, ready, 64);
+  /* A connection lws closes while this walk runs keeps its memory until the walk is over
+   * (conn_closed), so nothing below points at freed memory. */
+  s->rx_walking = true;
+  for (int i = 0; i < n; i++)
+    if (!ready[i]->gone && ready[i]->rx_on) conn_read(ready[i]);
+  s->rx_walking = false;
   while (s->gone) {
     ws_conn *c = s->gone;
     s->gone = c->next;
@@ -415,7 +450,7 @@ int ws_server_listen(ws_server *s, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot listen on %s:%d (in use?)", s->host, s->port);
     return -1;
   }
-  if (ws__rx_listen(s) != 0) {
+  if (ws__rx_listen(s, rx_ready) != 0) {
     snprintf(err, errlen, "cannot watch the WebSocket reader");
     return -1;
   }

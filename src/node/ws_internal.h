@@ -82,17 +82,20 @@ typedef struct pss {
   ws_http_res res;
 } pss;
 
-/* ws_rx.c: the epoll set (0, or -1 and errno), watching it (0 or -1), and closing it
- * (the loop's handle, then the descriptor once the loop has run dry). */
+/* ws_rx.c: the epoll set (0, or -1 and errno), watching it with ready (0 or -1), and
+ * closing it (the loop's handle, then the descriptor once the loop has run dry). */
 int ws__rx_init(ws_server *s);
-int ws__rx_listen(ws_server *s);
+int ws__rx_listen(ws_server *s, uv_poll_cb ready);
 void ws__rx_close(ws_server *s);
 void ws__rx_free(ws_server *s);
 /* ws_rx.c: an established WebSocket is read by ws_rx.c from now on (0), or no more. */
 int ws__rx_start(ws_conn *c);
 void ws__rx_stop(ws_conn *c);
-/* ws.c: frees the connections closed during ws_rx.c's walk. */
-void ws__rx_free_gone(ws_server *s);
+/* ws_rx.c: the connections with something to read (at most max of them, into ready). */
+int ws__rx_ready(ws_server *s, ws_conn **ready, int max);
+/* ws_rx.c: reads c's socket and hands its whole messages to the server's on_message; any
+ * result but WS_READ_AGAIN stops the reading (WS_READ_CLOSE: with *code and *why). */
+ws_read_result ws__rx_read(ws_conn *c, int *code, const char **why);
 /* fd_guard.c: a socket lws has just accepted: 0 to keep it, 1 to refuse it (the listener
  * pauses). */
 int ws__fd_admit(ws_server *s, struct lws *listener, int fd);

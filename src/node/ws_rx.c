@@ -15,7 +15,7 @@
 #include "node/ws_frames.h"
 #include "node/ws_internal.h"
 
-#define RX_EVENTS 64 /* ready sockets taken per turn of the loop */
+#define RX_EVENTS 64 /* ready sockets taken at once */
 /* Bytes read from one socket per turn: the others' turn comes. */
 #define RX_BUDGET ((size_t)64 * 1024)
 
@@ -75,56 +75,26 @@ void ws__rx_stop(ws_conn *c) {
   ws_reader_free(&c->rd);
 }
 
-static void conn_read(ws_conn *c) {
-  if (c->close_code) { /* closing: what it sends now is not taken */
-    ws__rx_stop(c);
-    return;
-  }
+ws_read_result ws__rx_read(ws_conn *c, int *code, const char **why) {
   c->rx_drained = false;
   c->rx_budget = RX_BUDGET;
-  int code = 0;
-  const char *why = "";
-  switch (ws_reader_run(&c->rd, &sock_ops, c, &code, &why)) {
-    case WS_READ_AGAIN:
-      return;
-    case WS_READ_STOP:
-      ws__rx_stop(c);
-      return;
-    case WS_READ_CLOSE:
-      ws__rx_stop(c);
-      ws_close(c, code, why);
-      return;
-    case WS_READ_ENDED: /* lws closes it on its next turn (conn_writable) */
-      ws__rx_stop(c);
-      c->peer_gone = true;
-      if (!c->close_code) c->close_code = WS_CLOSE_GOING_AWAY;
-      lws_callback_on_writable(c->wsi);
-      return;
-  }
+  ws_read_result r = ws_reader_run(&c->rd, &sock_ops, c, code, why);
+  if (r != WS_READ_AGAIN) ws__rx_stop(c); /* nothing more is read of it */
+  return r;
 }
 
-static void rx_ready(uv_poll_t *h, int status, int events) {
-  (void)status;
-  (void)events;
-  ws_server *s = h->data;
+int ws__rx_ready(ws_server *s, ws_conn **ready, int max) {
   struct epoll_event ev[RX_EVENTS];
-  int n = epoll_wait(s->rx_ep, ev, RX_EVENTS, 0);
-  /* A connection lws closes while this walk runs keeps its memory until the walk is over
-   * (ws.c, conn_closed), so no event below points at freed memory. */
-  s->rx_walking = true;
-  for (int i = 0; i < n; i++) {
-    ws_conn *c = ev[i].data.ptr;
-    if (!c->gone && c->rx_on) conn_read(c);
-  }
-  s->rx_walking = false;
-  ws__rx_free_gone(s);
+  int n = epoll_wait(s->rx_ep, ev, max < RX_EVENTS ? max : RX_EVENTS, 0);
+  for (int i = 0; i < n; i++) ready[i] = ev[i].data.ptr;
+  return n < 0 ? 0 : n;
 }
 
-int ws__rx_listen(ws_server *s) {
+int ws__rx_listen(ws_server *s, uv_poll_cb ready) {
   if (uv_poll_init(s->loop, &s->rx_poll, s->rx_ep) != 0) return -1;
   s->rx_poll.data = s;
   s->rx_polling = true;
-  uv_poll_start(&s->rx_poll, UV_READABLE, rx_ready);
+  uv_poll_start(&s->rx_poll, UV_READABLE, ready);
   return 0;
 }
 
