@@ -18,6 +18,12 @@
  * redirects within about this long, not 3 heartbeats later. */
 #define PROBE_EVERY_MS 250
 #define PROBE_TIMEOUT_MS 2000
+/* A probe goes out every PROBE_EVERY_MS even while earlier ones wait: one that reached the
+ * node just before it died waits its whole time-out for an answer that never comes, and
+ * with one probe at a time no redirect would be withheld for those 2 s (seen under TSan:
+ * 16 of 16 redirects still alternating onto the dead node). A node that answers nothing
+ * at all holds at most this many. */
+#define PROBES_IN_FLIGHT_MAX 8
 
 void main_on_hb(void *ud, const char *subject, const char *reply, const uint8_t *data, size_t len) {
   (void)subject;
@@ -53,7 +59,7 @@ static void on_probe(void *ud, int status, const uint8_t *data, size_t len) {
   probe *x = ud;
   peer *p = status == BUS_ECLOSED ? NULL : peers_find(&M(x->n)->peers, x->id);
   if (p) {
-    p->probing = 0;
+    if (p->probing > 0) p->probing--;
     /* Any answer is life; a timeout says nothing (a busy node), only NATS's "nobody holds
      * that subject" says its connection is gone. */
     if (status == BUS_ENORESP && !p->unreachable) {
@@ -75,7 +81,7 @@ static void probe_visitor_nodes(node_t *n) {
   for (size_t i = 0; body && i < ps->n; i++) {
     peer *p = &ps->v[i];
     char subject[BUS_SUBJECT_MAX];
-    if (p->probing || strcmp(p->role, "visitor") != 0 ||
+    if (p->probing >= PROBES_IN_FLIGHT_MAX || strcmp(p->role, "visitor") != 0 ||
         wire_subject_node(WIRE_SUBJ_NODE_CMD, p->id, subject, sizeof subject) != 0)
       continue;
     probe *x = calloc(1, sizeof *x);
@@ -83,7 +89,7 @@ static void probe_visitor_nodes(node_t *n) {
     x->n = n;
     str_copy(x->id, p->id, sizeof x->id);
     if (bus_probe(n->bus, subject, body, strlen(body), PROBE_TIMEOUT_MS, on_probe, x) == BUS_OK)
-      p->probing = 1;
+      p->probing++;
     else
       free(x);
   }

@@ -21,7 +21,7 @@ typedef struct peer {
   uint64_t last_ms; /* when it was last heard */
   uint64_t interval_ms;
   int unreachable; /* the bus says nobody holds its command subject (a probe) */
-  int probing;     /* a probe is on its way */
+  int probing;     /* probes on their way */
 } peer;
 
 struct media_tree;
