@@ -80,6 +80,8 @@ import threading
 import time
 import urllib.request
 
+from benchlib import free_base
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AMPHI = os.environ.get("AMPHI_BIN", os.path.join(ROOT, "build", "amphi"))
 LOADGEN = os.environ.get("LOADGEN_BIN", os.path.join(ROOT, "build", "loadgen"))
@@ -93,27 +95,6 @@ NODES = ("main", "visitor-1", "visitor-2") + BRIDGES
 
 def log(*a):
     print("[%s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_base(n, kind=socket.SOCK_STREAM):
-    """A port P with P .. P+n-1 free, below the ephemeral range (the loadgens' thousands
-    of connections take their local ports there)."""
-    for _ in range(200):
-        base = random.randrange(20000, 32000 - n)
-        ok = True
-        for p in range(base, base + n):
-            s = socket.socket(socket.AF_INET, kind)
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-            if not ok:
-                break
-        if ok:
-            return base
-    raise SystemExit("cluster.py: no free port range")
 
 
 def cpu_ticks(pid):

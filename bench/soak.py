@@ -37,6 +37,8 @@ import time
 
 import websockets
 
+from benchlib import free_base
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AMPHI = os.environ.get("AMPHI_BIN", os.path.join(ROOT, "build", "amphi"))
 NATS = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -45,23 +47,6 @@ ROOM = "acme/soak"
 
 def log(*a):
     print("[%s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_base_port(n):
-    for _ in range(200):
-        base = random.randrange(20000, 50000)
-        ok = True
-        for p in range(base, base + n):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-        if ok:
-            return base
-    raise SystemExit("no free port range")
 
 
 def rss_kb(pid):
@@ -85,7 +70,7 @@ def fds(pid):
 class Cluster:
     def __init__(self, tmp):
         self.tmp = tmp
-        self.port = free_base_port(4)
+        self.port = free_base(4)
         self.dir = os.path.join(tmp, "cluster")
         out = subprocess.run([AMPHI, "configure", "--visitor-nodes", "2", "--bridges", "0",
                               "--host", "127.0.0.1", "--base-port", str(self.port),
