@@ -283,8 +283,8 @@ static void rx_ready(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
   ws_server *s = h->data;
-  ws_conn *ready[64];
-  int n = ws__rx_ready(s, ready, 64);
+  ws_conn *ready[WS_RX_BATCH];
+  int n = ws__rx_ready(s, ready, WS_RX_BATCH);
   /* A connection lws closes while this walk runs keeps its memory until the walk is over
    * (conn_closed), so nothing below points at freed memory. */
   s->rx_walking = true;

@@ -92,6 +92,7 @@ void ws__rx_free(ws_server *s);
 int ws__rx_start(ws_conn *c);
 void ws__rx_stop(ws_conn *c);
 /* ws_rx.c: the connections with something to read (at most max of them, into ready). */
+#define WS_RX_BATCH 64 /* how many ws.c takes at once */
 int ws__rx_ready(ws_server *s, ws_conn **ready, int max);
 /* ws_rx.c: reads c's socket and hands its whole messages to the server's on_message; any
  * result but WS_READ_AGAIN stops the reading (WS_READ_CLOSE: with *code and *why). */

@@ -15,7 +15,6 @@
 #include "node/ws_frames.h"
 #include "node/ws_internal.h"
 
-#define RX_EVENTS 64 /* ready sockets taken at once */
 /* Bytes read from one socket per turn: the others' turn comes. */
 #define RX_BUDGET ((size_t)64 * 1024)
 
@@ -84,8 +83,8 @@ ws_read_result ws__rx_read(ws_conn *c, int *code, const char **why) {
 }
 
 int ws__rx_ready(ws_server *s, ws_conn **ready, int max) {
-  struct epoll_event ev[RX_EVENTS];
-  int n = epoll_wait(s->rx_ep, ev, max < RX_EVENTS ? max : RX_EVENTS, 0);
+  struct epoll_event ev[WS_RX_BATCH];
+  int n = epoll_wait(s->rx_ep, ev, max < WS_RX_BATCH ? max : WS_RX_BATCH, 0);
   for (int i = 0; i < n; i++) ready[i] = ev[i].data.ptr;
   return n < 0 ? 0 : n;
 }
